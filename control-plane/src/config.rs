@@ -1,0 +1,242 @@
+//! The control plane's configuration: one figment pipeline (defaults, then the
+//! original's `CLAUDEOPS_*` variables), validated all at once by `validate()`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use claudeops_core::Tier;
+use figment::Figment;
+use figment::providers::{Env, Serialized};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// Persistent state: the SQLite database, the CA, the API token.
+    pub state_dir: PathBuf,
+    /// Session logs (kept for compatibility; output lives in the store).
+    pub results_dir: PathBuf,
+    pub repos_dir: PathBuf,
+    /// `postgres://...` for a fleet; unset means SQLite in `state_dir`.
+    pub database_url: Option<String>,
+    /// Address every listener binds to.
+    pub listen_addr: IpAddr,
+    pub dashboard_port: u16,
+    pub grpc_port: u16,
+    pub enroll_port: u16,
+    /// Extra DNS names or IPs for the server certificate (comma-separated).
+    pub public_names: String,
+    /// Seconds between scheduled runs per site; 0 turns scheduled runs off.
+    pub interval: u64,
+    pub tier1_model: String,
+    pub tier2_model: String,
+    pub tier3_model: String,
+    pub max_tier: u8,
+    pub dry_run: bool,
+    pub api_token: Option<String>,
+    /// Seconds before a session's CLI is killed.
+    pub session_timeout: u64,
+    /// Dollar cap per session (`--max-budget-usd`); 0 means none.
+    pub max_session_cost_usd: f64,
+    pub claude_bin: PathBuf,
+    pub allowed_tools: String,
+    pub anthropic_api_key: Option<String>,
+    pub anthropic_base_url: Option<String>,
+    /// How long an enrollment token stays usable, in seconds.
+    pub enroll_token_ttl: u64,
+    /// An operator-supplied CA (PEM files); unset means the built-in CA in `state_dir`.
+    pub ca_cert_file: Option<PathBuf>,
+    pub ca_key_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            state_dir: PathBuf::from("/state"),
+            results_dir: PathBuf::from("/results"),
+            repos_dir: PathBuf::from("/repos"),
+            database_url: None,
+            listen_addr: IpAddr::from([0, 0, 0, 0]),
+            dashboard_port: 8080,
+            grpc_port: 8081,
+            enroll_port: 8082,
+            public_names: String::new(),
+            interval: 3600,
+            tier1_model: Tier::Observe.default_model().to_owned(),
+            tier2_model: Tier::Investigate.default_model().to_owned(),
+            tier3_model: Tier::Remediate.default_model().to_owned(),
+            max_tier: 3,
+            dry_run: false,
+            api_token: None,
+            session_timeout: 1800,
+            max_session_cost_usd: 0.0,
+            claude_bin: PathBuf::from("claude"),
+            allowed_tools: claudeops_core::policy::DEFAULT_TOOLS.join(","),
+            anthropic_api_key: None,
+            anthropic_base_url: None,
+            enroll_token_ttl: 3600,
+            ca_cert_file: None,
+            ca_key_file: None,
+        }
+    }
+}
+
+/// Every problem found in a configuration, reported together.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl Config {
+    pub fn figment() -> Figment {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Env::prefixed("CLAUDEOPS_"))
+            .merge(Env::prefixed("ANTHROPIC_").map(|k| format!("anthropic_{k}").into()))
+    }
+
+    pub fn load() -> Result<Config, ConfigErrors> {
+        Config::from_figment(&Config::figment())
+    }
+
+    pub fn from_figment(figment: &Figment) -> Result<Config, ConfigErrors> {
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigErrors(e.into_iter().map(|e| e.to_string()).collect()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigErrors> {
+        let mut problems = Vec::new();
+        if !(1..=3).contains(&self.max_tier) {
+            problems.push(format!(
+                "CLAUDEOPS_MAX_TIER is {}; it must be 1, 2 or 3",
+                self.max_tier
+            ));
+        }
+        if let Some(url) = &self.database_url
+            && !url.starts_with("postgres://")
+            && !url.starts_with("postgresql://")
+            && !url.starts_with("sqlite:")
+        {
+            problems.push("CLAUDEOPS_DATABASE_URL must be a postgres:// or sqlite: URL".to_owned());
+        }
+        let ports = [
+            ("CLAUDEOPS_DASHBOARD_PORT", self.dashboard_port),
+            ("CLAUDEOPS_GRPC_PORT", self.grpc_port),
+            ("CLAUDEOPS_ENROLL_PORT", self.enroll_port),
+        ];
+        for (i, (name, port)) in ports.iter().enumerate() {
+            for (other, other_port) in &ports[i + 1..] {
+                if port == other_port && *port != 0 {
+                    problems.push(format!("{name} and {other} are both {port}"));
+                }
+            }
+        }
+        if let Some(token) = &self.api_token
+            && token.len() < 16
+        {
+            problems.push("CLAUDEOPS_API_TOKEN must be at least 16 characters".to_owned());
+        }
+        for (name, model) in [
+            ("CLAUDEOPS_TIER1_MODEL", &self.tier1_model),
+            ("CLAUDEOPS_TIER2_MODEL", &self.tier2_model),
+            ("CLAUDEOPS_TIER3_MODEL", &self.tier3_model),
+        ] {
+            if model.trim().is_empty() {
+                problems.push(format!("{name} is empty"));
+            }
+        }
+        if self.ca_cert_file.is_some() != self.ca_key_file.is_some() {
+            problems.push(
+                "set both CLAUDEOPS_CA_CERT_FILE and CLAUDEOPS_CA_KEY_FILE, or neither".to_owned(),
+            );
+        }
+        if self.session_timeout == 0 {
+            problems.push("CLAUDEOPS_SESSION_TIMEOUT must be at least 1 second".to_owned());
+        }
+        if self.max_session_cost_usd < 0.0 {
+            problems.push("CLAUDEOPS_MAX_SESSION_COST_USD cannot be negative".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(problems))
+        }
+    }
+
+    pub fn model_for(&self, tier: Tier) -> &str {
+        match tier {
+            Tier::Observe => &self.tier1_model,
+            Tier::Investigate => &self.tier2_model,
+            Tier::Remediate => &self.tier3_model,
+        }
+    }
+
+    pub fn max_tier(&self) -> Tier {
+        Tier::try_from(self.max_tier).unwrap_or(Tier::Remediate)
+    }
+
+    pub fn interval(&self) -> Option<Duration> {
+        (self.interval > 0).then(|| Duration::from_secs(self.interval))
+    }
+
+    /// The store URL: PostgreSQL if configured, else SQLite in the state dir.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.state_dir.join("claudeops.db").display())
+        })
+    }
+
+    pub fn public_names(&self) -> Vec<String> {
+        self.public_names
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    pub fn llm_configured(&self) -> bool {
+        self.anthropic_api_key.is_some() || self.anthropic_base_url.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's error type, in a test
+    fn reads_the_original_variables() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CLAUDEOPS_INTERVAL", "600");
+            jail.set_env("CLAUDEOPS_TIER2_MODEL", "sonnet-x");
+            jail.set_env("CLAUDEOPS_DRY_RUN", "true");
+            jail.set_env("CLAUDEOPS_DASHBOARD_PORT", "9090");
+            jail.set_env("CLAUDEOPS_STATE_DIR", "/tmp/s");
+            jail.set_env("ANTHROPIC_BASE_URL", "http://127.0.0.1:9");
+            let config = Config::from_figment(&Config::figment())
+                .map_err(|e| figment::Error::from(e.to_string()))?;
+            assert_eq!(config.interval, 600);
+            assert_eq!(config.model_for(Tier::Investigate), "sonnet-x");
+            assert!(config.dry_run);
+            assert_eq!(config.dashboard_port, 9090);
+            assert_eq!(config.database_url(), "sqlite:///tmp/s/claudeops.db");
+            assert!(config.llm_configured());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let config = Config {
+            max_tier: 7,
+            grpc_port: 8080,
+            api_token: Some("short".into()),
+            database_url: Some("mysql://x".into()),
+            ..Config::default()
+        };
+        let problems = config.validate().err().map(|e| e.0).unwrap_or_default();
+        assert_eq!(problems.len(), 4, "{problems:?}");
+    }
+}

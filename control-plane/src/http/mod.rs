@@ -1,0 +1,58 @@
+//! The HTTP side: REST API, dashboard pages, server-sent events, static assets.
+//!
+//! Handlers translate between HTTP and the session service; they hold no state of
+//! their own and write no SQL.
+
+pub mod api;
+pub mod auth;
+pub mod pages;
+pub mod sse;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::app::AppState;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/health", get(api::health))
+        .route("/api/v1/sessions", get(api::list_sessions))
+        .route("/api/v1/sessions/trigger", post(api::trigger))
+        .route("/api/v1/sessions/{id}", get(api::get_session))
+        .route("/api/v1/sessions/{id}/stop", post(api::stop))
+        .route("/api/v1/events", get(api::list_events))
+        .route("/api/v1/workers", get(api::list_workers))
+        .route("/api/v1/workers/{id}/revoke", post(api::revoke_worker))
+        .route("/sessions/{id}/stream", get(sse::stream))
+        .route("/", get(pages::overview))
+        .route("/sessions", get(pages::sessions))
+        .route("/sessions/{id}", get(pages::session))
+        .route("/sessions/trigger", post(pages::trigger))
+        .route("/sessions/{id}/stop", post(pages::stop))
+        .route("/sites", get(pages::sites))
+        .route("/run", get(pages::run_now))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/static/{*path}", get(static_asset))
+        .fallback(pages::not_found)
+        .with_state(state)
+}
+
+async fn static_asset(axum::extract::Path(path): axum::extract::Path<String>) -> Response {
+    match claudeops_web_ui::asset(&path) {
+        Some((content_type, body)) => (
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=3600"),
+                ),
+            ],
+            body,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}

@@ -1,0 +1,458 @@
+//! Dashboard pages: fill the web UI's view models from the store and registry,
+//! and handle the dashboard's forms (login, Run Now, Stop), each checked against
+//! the login's CSRF token.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use claudeops_core::{Session, Trigger};
+use claudeops_store::SessionFilter;
+use claudeops_web_ui::model as ui;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::http::api::{ApiError, parse_tier, resolve_site};
+use crate::http::auth::{self, LOGIN_COOKIE, SESSION_COOKIE};
+use crate::sessions::{StartRequest, now_ms};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const PAGE_SIZE: u32 = 50;
+
+fn layout(state: &AppState, headers: &HeaderMap, nav: ui::Nav) -> ui::Layout {
+    match state.auth.login_of(headers, now_ms()) {
+        Some(login) => ui::Layout::logged_in(VERSION, login.csrf, nav),
+        None => ui::Layout {
+            version: VERSION.to_owned(),
+            nav,
+            ..ui::Layout::default()
+        },
+    }
+}
+
+fn html(rendered: Result<String, claudeops_web_ui::UiError>) -> Response {
+    match rendered {
+        Ok(body) => Html(body).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "page rendering failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response()
+        }
+    }
+}
+
+fn error_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    title: &str,
+    message: String,
+) -> Response {
+    let page = ui::ErrorPage {
+        layout: layout(state, headers, ui::Nav::None),
+        status: status.as_u16(),
+        title: title.to_owned(),
+        message,
+    };
+    let mut response = html(state.ui.error(&page));
+    *response.status_mut() = status;
+    response
+}
+
+pub async fn not_found(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    error_page(
+        &state,
+        &headers,
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no such page.".to_owned(),
+    )
+}
+
+fn row(s: &Session, now: i64) -> ui::SessionRow {
+    ui::SessionRow {
+        id: s.id,
+        site: s.site.to_string(),
+        tier: s.tier.number(),
+        model: s.model.clone(),
+        status: s.status.to_string(),
+        trigger: s.trigger.to_string(),
+        started_at_ms: s.started_at_ms,
+        duration_ms: s.duration_ms(now),
+        cost_usd: s.cost_usd,
+        turns: s.turns,
+        parent_id: s.parent_id,
+    }
+}
+
+pub async fn overview(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Query<PageQuery>,
+) -> Response {
+    sessions_page(state, headers, q.0, ui::Nav::Overview).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct PageQuery {
+    offset: Option<u32>,
+}
+
+pub async fn sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    sessions_page(state, headers, q, ui::Nav::Sessions).await
+}
+
+async fn sessions_page(
+    state: AppState,
+    headers: HeaderMap,
+    q: PageQuery,
+    nav: ui::Nav,
+) -> Response {
+    let offset = q.offset.unwrap_or(0);
+    let filter = SessionFilter {
+        site: None,
+        limit: PAGE_SIZE + 1,
+        offset,
+    };
+    let mut sessions = match state.sessions.store.list_sessions(&filter).await {
+        Ok(sessions) => sessions,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let has_more = sessions.len() > PAGE_SIZE as usize;
+    sessions.truncate(PAGE_SIZE as usize);
+    let now = now_ms();
+    let page = ui::SessionsPage {
+        layout: layout(&state, &headers, nav),
+        sessions: sessions.iter().map(|s| row(s, now)).collect(),
+        paging: ui::Paging {
+            offset: u64::from(offset),
+            limit: u64::from(PAGE_SIZE),
+            total: None,
+            has_more,
+        },
+    };
+    html(state.ui.sessions(&page))
+}
+
+pub async fn session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    let store = &state.sessions.store;
+    let session = match store.get_session(id).await {
+        Ok(Some(session)) => session,
+        Ok(None) => {
+            return error_page(
+                &state,
+                &headers,
+                StatusCode::NOT_FOUND,
+                "Not found",
+                format!("There is no session #{id}."),
+            );
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let related = |s: &Session| ui::RelatedSession {
+        id: s.id,
+        tier: s.tier.number(),
+        status: s.status.to_string(),
+    };
+    let parent = match session.parent_id {
+        Some(pid) => store
+            .get_session(pid)
+            .await
+            .ok()
+            .flatten()
+            .map(|p| related(&p)),
+        None => None,
+    };
+    let children = store.child_sessions(id).await.unwrap_or_default();
+    let lines = store.output(id, 0, 5000).await.unwrap_or_default();
+    let now = now_ms();
+    let page = ui::SessionPage {
+        layout: layout(&state, &headers, ui::Nav::Sessions),
+        session: ui::SessionDetail {
+            id,
+            site: session.site.to_string(),
+            worker_id: session.worker_id.clone(),
+            tier: session.tier.number(),
+            model: session.model.clone(),
+            status: session.status.to_string(),
+            trigger: session.trigger.to_string(),
+            started_at_ms: session.started_at_ms,
+            ended_at_ms: session.ended_at_ms,
+            duration_ms: session.duration_ms(now),
+            cost_usd: session.cost_usd,
+            turns: session.turns,
+            exit_code: session.exit_code,
+            error: session.error.clone(),
+            prompt: session.prompt.clone(),
+            parent,
+            children: children.iter().map(related).collect(),
+        },
+        lines: lines
+            .into_iter()
+            .map(|l| ui::LineView {
+                seq: l.seq,
+                ts_ms: l.ts_ms,
+                raw: l.line,
+                malformed: l.malformed,
+            })
+            .collect(),
+    };
+    html(state.ui.session(&page))
+}
+
+pub async fn sites(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let store = &state.sessions.store;
+    let workers = store.list_workers(None).await.unwrap_or_default();
+    let running = store.running_sessions().await.unwrap_or_default();
+    let connected = state.sessions.registry.list();
+    let mut names: Vec<String> = workers.iter().map(|w| w.site.to_string()).collect();
+    names.sort();
+    names.dedup();
+    let sites = names
+        .into_iter()
+        .map(|name| ui::SiteView {
+            running_session_id: running
+                .iter()
+                .find(|s| s.site.as_str() == name)
+                .map(|s| s.id),
+            workers: workers
+                .iter()
+                .filter(|w| w.site.as_str() == name)
+                .map(|w| {
+                    let live = connected.iter().find(|c| c.worker_id == w.id);
+                    ui::WorkerView {
+                        id: w.id.clone(),
+                        hostname: live.map_or_else(|| w.hostname.clone(), |l| l.hostname.clone()),
+                        version: live.map_or_else(|| w.version.clone(), |l| l.version.clone()),
+                        connected: live.is_some(),
+                        last_heartbeat_ms: live.map(|l| l.last_heartbeat_ms).or(w.last_seen_ms),
+                        capabilities: live
+                            .map_or_else(|| w.capabilities.clone(), |l| l.capabilities.clone()),
+                        revoked: w.revoked_at_ms.is_some(),
+                    }
+                })
+                .collect(),
+            name,
+        })
+        .collect();
+    let page = ui::SitesPage {
+        layout: layout(&state, &headers, ui::Nav::Sites),
+        sites,
+        now_ms: now_ms(),
+    };
+    html(state.ui.sites(&page))
+}
+
+#[derive(Deserialize, Default)]
+pub struct RunQuery {
+    site: Option<String>,
+}
+
+pub async fn run_now(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<RunQuery>,
+) -> Response {
+    let config = &state.sessions.config;
+    let page = ui::RunNowPage {
+        layout: layout(&state, &headers, ui::Nav::RunNow),
+        sites: state
+            .sessions
+            .registry
+            .sites()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        site: q.site,
+        tier: None,
+        prompt: String::new(),
+        max_tier: config.max_tier().number(),
+        dry_run: config.dry_run,
+    };
+    html(state.ui.run_now(&page))
+}
+
+#[derive(Deserialize)]
+pub struct TriggerForm {
+    site: Option<String>,
+    tier: Option<String>,
+    prompt: Option<String>,
+    #[serde(default)]
+    csrf: String,
+}
+
+fn login_redirect() -> Response {
+    Redirect::to("/login").into_response()
+}
+
+pub async fn trigger(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<TriggerForm>,
+) -> Response {
+    if !state.auth.form_ok(&headers, &form.csrf, now_ms()) {
+        return login_redirect();
+    }
+    let tier = match form.tier.as_deref() {
+        None | Some("" | "auto") => None,
+        Some(t) => match t.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                return error_page(
+                    &state,
+                    &headers,
+                    StatusCode::BAD_REQUEST,
+                    "Bad request",
+                    format!("invalid tier {t:?}"),
+                );
+            }
+        },
+    };
+    let start = match (resolve_site(&state, form.site), parse_tier(tier)) {
+        (Ok(site), Ok(tier)) => StartRequest {
+            site,
+            tier,
+            trigger: Trigger::Manual,
+            prompt: form.prompt.filter(|p| !p.trim().is_empty()),
+            handoff: None,
+            parent_id: None,
+        },
+        (Err(e), _) | (_, Err(e)) => return start_refused(&state, &headers, e),
+    };
+    match state.sessions.start(start).await {
+        Ok(session) => Redirect::to(&format!("/sessions/{}", session.id)).into_response(),
+        Err(error) => start_refused(&state, &headers, ApiError::from(error)),
+    }
+}
+
+fn start_refused(state: &AppState, headers: &HeaderMap, error: ApiError) -> Response {
+    error_page(
+        state,
+        headers,
+        error.status(),
+        "Run not started",
+        error.message(),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn stop(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !state.auth.form_ok(&headers, &form.csrf, now_ms()) {
+        return login_redirect();
+    }
+    match state.sessions.stop(id, "stopped by the operator").await {
+        Ok(_) => Redirect::to(&format!("/sessions/{id}")).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+pub async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let token = auth::random_token();
+    login_page(&state, &headers, token, None, StatusCode::OK)
+}
+
+fn login_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    form_token: String,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let mut layout = layout(state, headers, ui::Nav::None);
+    layout.csrf_token = Some(form_token.clone());
+    let page = ui::LoginPage {
+        layout,
+        error,
+        next: None,
+        token_path: state.token_path.as_ref().map_or_else(
+            || "CLAUDEOPS_API_TOKEN".to_owned(),
+            |p| p.display().to_string(),
+        ),
+    };
+    let mut response = html(state.ui.login(&page));
+    *response.status_mut() = status;
+    if let Ok(value) = auth::set_cookie(LOGIN_COOKIE, &form_token, 600).parse() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    token: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let expected = auth::cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    if expected.is_empty()
+        || !claudeops_pki::constant_time_eq(expected.as_bytes(), form.csrf.as_bytes())
+    {
+        return login_page(
+            &state,
+            &headers,
+            auth::random_token(),
+            Some("The form expired; try again.".to_owned()),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let Some(login) = state.auth.login(&form.token, now_ms()) else {
+        tracing::warn!("a dashboard login used a wrong token");
+        return login_page(
+            &state,
+            &headers,
+            auth::random_token(),
+            Some("Wrong token.".to_owned()),
+            StatusCode::UNAUTHORIZED,
+        );
+    };
+    let mut response = Redirect::to("/").into_response();
+    for cookie in [
+        auth::set_cookie(SESSION_COOKIE, &login.id, 12 * 3600),
+        auth::set_cookie(LOGIN_COOKIE, "", 0),
+    ] {
+        if let Ok(value) = cookie.parse() {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Some(login) = state.auth.login_of(&headers, now_ms())
+        && claudeops_pki::constant_time_eq(login.csrf.as_bytes(), form.csrf.as_bytes())
+    {
+        state.auth.logout(&login.id);
+    }
+    let mut response = Redirect::to("/").into_response();
+    if let Ok(value) = auth::set_cookie(SESSION_COOKIE, "", 0).parse() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}

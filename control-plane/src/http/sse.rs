@@ -1,0 +1,127 @@
+//! `GET /sessions/{id}/stream`: a session's output as server-sent events.
+//!
+//! A viewer subscribes to the hub first, then replays the stored lines (from
+//! `Last-Event-ID` if the browser reconnects), then follows live lines, skipping
+//! any it already sent. Nothing is lost between replay and live, and nothing is
+//! sent twice. A viewer that falls behind gets `reload` and reloads the page.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use claudeops_core::SessionId;
+use futures_util::Stream;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::app::AppState;
+use crate::http::api::ApiError;
+use crate::hub::{HubEvent, LineView, StatusView};
+use crate::sessions::status_view;
+
+const REPLAY_PAGE: u32 = 500;
+
+pub async fn stream(
+    State(state): State<AppState>,
+    Path(id): Path<SessionId>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if state.sessions.store.get_session(id).await?.is_none() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("no session #{id}"),
+        ));
+    }
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0);
+    let (tx, rx) = mpsc::channel::<Event>(64);
+    tokio::spawn(feed(state, id, after, tx));
+    Ok(sse(ReceiverStream::new(rx)).into_response())
+}
+
+fn sse(
+    events: impl Stream<Item = Event> + Send + 'static,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    use tokio_stream::StreamExt;
+    Sse::new(events.map(Ok)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+fn line_event(line: &LineView) -> Event {
+    Event::default()
+        .event("line")
+        .id(line.seq.to_string())
+        .json_data(line)
+        .unwrap_or_else(|_| Event::default().event("line").data("{}"))
+}
+
+fn status_event(status: &StatusView) -> Event {
+    Event::default()
+        .event("status")
+        .json_data(status)
+        .unwrap_or_else(|_| Event::default().event("status").data("{}"))
+}
+
+/// Replays, then follows. Returns when the session ends or the viewer leaves.
+async fn feed(state: AppState, id: SessionId, mut sent: i64, tx: mpsc::Sender<Event>) {
+    let mut live = state.sessions.hub.subscribe(id);
+    let store = &state.sessions.store;
+    loop {
+        let Ok(page) = store.output(id, sent, REPLAY_PAGE).await else {
+            return;
+        };
+        let full = page.len() == REPLAY_PAGE as usize;
+        for row in page {
+            let view = LineView::new(row.seq, row.ts_ms, row.line);
+            sent = view.seq;
+            if tx.send(line_event(&view)).await.is_err() {
+                return;
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    // Ended before we subscribed: the hub will never say so.
+    if let Ok(Some(session)) = store.get_session(id).await
+        && session.status.is_finished()
+    {
+        let _ = tx.send(status_event(&status_view(&session))).await;
+        return;
+    }
+    loop {
+        let event = match live.recv().await {
+            Ok(HubEvent::Line(line)) if line.seq <= sent => continue,
+            Ok(HubEvent::Line(line)) => {
+                sent = line.seq;
+                line_event(&line)
+            }
+            Ok(HubEvent::Status(status)) => {
+                let _ = tx.send(status_event(&status)).await;
+                return;
+            }
+            Err(RecvError::Lagged(_)) => {
+                let _ = tx
+                    .send(Event::default().event("reload").data("behind"))
+                    .await;
+                return;
+            }
+            Err(RecvError::Closed) => {
+                // The session ended between replay and subscription checks.
+                if let Ok(Some(session)) = store.get_session(id).await {
+                    let _ = tx.send(status_event(&status_view(&session))).await;
+                }
+                return;
+            }
+        };
+        if tx.send(event).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Fans session output out to live viewers (server-sent events).
+//!
+//! One broadcast channel per session with viewers or output, created on demand and
+//! dropped when the session ends. The hub holds no history: a viewer replays what
+//! it missed from the store, then follows the hub, de-duplicating by sequence.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use claudeops_core::SessionId;
+use claudeops_core::stream::StreamEvent;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+/// Events a viewer of one session receives.
+#[derive(Debug, Clone)]
+pub enum HubEvent {
+    Line(LineView),
+    Status(StatusView),
+}
+
+/// One output line as viewers see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LineView {
+    pub seq: i64,
+    pub ts_ms: i64,
+    pub raw: String,
+    pub malformed: bool,
+    pub events: Vec<StreamEvent>,
+}
+
+impl LineView {
+    pub fn new(seq: i64, ts_ms: i64, raw: String) -> LineView {
+        let (malformed, events) = match claudeops_core::stream::parse_line(&raw) {
+            Ok(events) => (false, events),
+            Err(_) => (true, Vec::new()),
+        };
+        LineView {
+            seq,
+            ts_ms,
+            raw,
+            malformed,
+            events,
+        }
+    }
+}
+
+/// The end of a session as viewers see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusView {
+    pub status: String,
+    pub cost_usd: f64,
+    pub turns: i64,
+    pub ended_at_ms: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// Lines buffered per viewer before it counts as fallen behind.
+const CAPACITY: usize = 1024;
+
+#[derive(Clone, Default)]
+pub struct Hub {
+    channels: Arc<Mutex<HashMap<SessionId, broadcast::Sender<HubEvent>>>>,
+}
+
+impl Hub {
+    fn lock(&self) -> MutexGuard<'_, HashMap<SessionId, broadcast::Sender<HubEvent>>> {
+        self.channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn subscribe(&self, session: SessionId) -> broadcast::Receiver<HubEvent> {
+        self.lock()
+            .entry(session)
+            .or_insert_with(|| broadcast::channel(CAPACITY).0)
+            .subscribe()
+    }
+
+    pub fn publish_lines(&self, session: SessionId, lines: impl IntoIterator<Item = LineView>) {
+        let channels = self.lock();
+        if let Some(tx) = channels.get(&session) {
+            for line in lines {
+                // No receivers is fine: nobody is watching.
+                let _ = tx.send(HubEvent::Line(line));
+            }
+        }
+    }
+
+    /// Sends the final status and closes the session's channel.
+    pub fn finish(&self, session: SessionId, status: StatusView) {
+        if let Some(tx) = self.lock().remove(&session) {
+            let _ = tx.send(HubEvent::Status(status));
+        }
+    }
+
+    pub fn viewers(&self, session: SessionId) -> usize {
+        self.lock()
+            .get(&session)
+            .map_or(0, broadcast::Sender::receiver_count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn viewers_get_lines_then_the_status() {
+        let hub = Hub::default();
+        let mut rx = hub.subscribe(1);
+        hub.publish_lines(
+            1,
+            [
+                LineView::new(1, 0, "{\"type\":\"x\"}".into()),
+                LineView::new(2, 0, "oops".into()),
+            ],
+        );
+        hub.finish(
+            1,
+            StatusView {
+                status: "completed".into(),
+                cost_usd: 0.0,
+                turns: 1,
+                ended_at_ms: Some(1),
+                error: None,
+            },
+        );
+        let mut got = Vec::new();
+        while let Ok(event) = rx.recv().await {
+            got.push(event);
+        }
+        assert_eq!(got.len(), 3);
+        assert!(matches!(&got[1], HubEvent::Line(l) if l.malformed && l.raw == "oops"));
+        assert!(matches!(&got[2], HubEvent::Status(s) if s.status == "completed"));
+        assert_eq!(hub.viewers(1), 0);
+    }
+}

@@ -1,0 +1,145 @@
+//! `claudeops-control-plane`: parse, configure, run. Everything else is in the library.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use claudeops_control_plane::{
+    ControlPlaneConfig, create_enroll_token, load_ca, open_store, serve,
+};
+use claudeops_core::SiteName;
+use claudeops_store::WorkerSelector;
+
+#[derive(Parser)]
+#[command(
+    name = "claudeops-control-plane",
+    version,
+    about = "Claude Ops control plane"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the control plane (dashboard, worker link, scheduler).
+    Serve {
+        /// Also run a worker for site `local` in this process.
+        #[arg(long)]
+        local_worker: bool,
+    },
+    /// Print a one-time token that enrolls one worker for a site.
+    EnrollToken {
+        #[arg(long)]
+        site: String,
+        /// How long the token stays valid, e.g. "1h" or "30m".
+        #[arg(long)]
+        ttl: Option<humantime::Duration>,
+    },
+    /// Revoke the certificates of a site's workers, or of one worker.
+    Revoke {
+        #[arg(long, conflicts_with = "worker", required_unless_present = "worker")]
+        site: Option<String>,
+        #[arg(long)]
+        worker: Option<String>,
+    },
+    /// Check the configuration and print every problem.
+    ConfigCheck,
+}
+
+fn main() -> ExitCode {
+    claudeops_pki::tls::install_crypto_provider();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,h2=warn,tower=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let config = match ControlPlaneConfig::load() {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: ControlPlaneConfig) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { local_worker } => {
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            serve(config, local_worker, shutdown, |bound| {
+                println!(
+                    "claudeops listening dashboard=http://{} grpc={} enroll={}",
+                    bound.dashboard, bound.grpc, bound.enroll
+                );
+            })
+            .await
+        }
+        Command::EnrollToken { site, ttl } => {
+            let site = SiteName::new(site)?;
+            let store = open_store(&config).await?;
+            let ca = load_ca(&config)?;
+            let ttl = ttl.map_or(Duration::from_secs(config.enroll_token_ttl), Into::into);
+            let token =
+                create_enroll_token(store.as_ref(), &ca, &site, config.enroll_port, ttl).await?;
+            store.close().await;
+            eprintln!(
+                "enrollment token for site {site}, valid for {}, usable once:",
+                humantime::format_duration(ttl)
+            );
+            println!("{token}");
+            Ok(())
+        }
+        Command::Revoke { site, worker } => {
+            let selector = match (site, worker) {
+                (Some(site), _) => WorkerSelector::Site(SiteName::new(site)?),
+                (None, Some(worker)) => WorkerSelector::Id(worker),
+                (None, None) => anyhow::bail!("give --site or --worker"),
+            };
+            let store = open_store(&config).await?;
+            let revoked = store
+                .revoke_workers(&selector, claudeops_control_plane::sessions::now_ms())
+                .await
+                .context("revoking")?;
+            store.close().await;
+            if revoked.is_empty() {
+                anyhow::bail!("no unrevoked worker matched");
+            }
+            for worker in revoked {
+                println!(
+                    "revoked {} (site {}, serial {})",
+                    worker.id, worker.site, worker.cert_serial
+                );
+            }
+            eprintln!("a running control plane cuts revoked workers off within seconds");
+            Ok(())
+        }
+        Command::ConfigCheck => {
+            println!("configuration is valid");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Which workers are connected right now, and the channel to each.
+//!
+//! The registry is in memory only: a connection is a fact about this process. The
+//! store keeps what outlives it (enrollment, last seen). Critical sections are
+//! short and never await.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use claudeops_core::SiteName;
+use claudeops_proto::v1::ControlMessage;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+/// What a worker said about itself when it connected.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerInfo {
+    pub worker_id: String,
+    pub site: SiteName,
+    pub hostname: String,
+    pub version: String,
+    pub capabilities: Vec<String>,
+    pub connected_at_ms: i64,
+    pub last_heartbeat_ms: i64,
+}
+
+struct Connected {
+    info: WorkerInfo,
+    conn_id: u64,
+    tx: mpsc::Sender<ControlMessage>,
+}
+
+#[derive(Default)]
+struct Inner {
+    next_conn: u64,
+    workers: BTreeMap<String, Connected>,
+}
+
+#[derive(Clone, Default)]
+pub struct Registry {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding this lock cannot leave the map inconsistent.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a connection, replacing (and so closing) an older one of the
+    /// same worker. Returns the connection's id for `unregister`.
+    pub fn register(&self, info: WorkerInfo, tx: mpsc::Sender<ControlMessage>) -> u64 {
+        let mut inner = self.lock();
+        inner.next_conn += 1;
+        let conn_id = inner.next_conn;
+        let id = info.worker_id.clone();
+        inner.workers.insert(id, Connected { info, conn_id, tx });
+        conn_id
+    }
+
+    /// Forgets a connection, unless a newer one of the same worker replaced it.
+    pub fn unregister(&self, worker_id: &str, conn_id: u64) {
+        let mut inner = self.lock();
+        if inner
+            .workers
+            .get(worker_id)
+            .is_some_and(|c| c.conn_id == conn_id)
+        {
+            inner.workers.remove(worker_id);
+        }
+    }
+
+    /// Cuts a worker off: its outbound stream ends.
+    pub fn disconnect(&self, worker_id: &str) -> bool {
+        self.lock().workers.remove(worker_id).is_some()
+    }
+
+    pub fn heartbeat(&self, worker_id: &str, now_ms: i64) {
+        if let Some(c) = self.lock().workers.get_mut(worker_id) {
+            c.info.last_heartbeat_ms = now_ms;
+        }
+    }
+
+    pub fn is_connected(&self, worker_id: &str) -> bool {
+        self.lock().workers.contains_key(worker_id)
+    }
+
+    /// A connected worker of the site: the one that spoke most recently.
+    pub fn pick(&self, site: &SiteName) -> Option<(String, mpsc::Sender<ControlMessage>)> {
+        self.lock()
+            .workers
+            .values()
+            .filter(|c| &c.info.site == site)
+            .max_by_key(|c| c.info.last_heartbeat_ms)
+            .map(|c| (c.info.worker_id.clone(), c.tx.clone()))
+    }
+
+    pub fn sender(&self, worker_id: &str) -> Option<mpsc::Sender<ControlMessage>> {
+        self.lock().workers.get(worker_id).map(|c| c.tx.clone())
+    }
+
+    pub fn list(&self) -> Vec<WorkerInfo> {
+        self.lock()
+            .workers
+            .values()
+            .map(|c| c.info.clone())
+            .collect()
+    }
+
+    pub fn sites(&self) -> Vec<SiteName> {
+        let mut sites: Vec<SiteName> = self
+            .lock()
+            .workers
+            .values()
+            .map(|c| c.info.site.clone())
+            .collect();
+        sites.sort();
+        sites.dedup();
+        sites
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: &str, site: &str, beat: i64) -> WorkerInfo {
+        WorkerInfo {
+            worker_id: id.into(),
+            site: SiteName::new(site).unwrap_or_else(|e| panic!("{e}")),
+            hostname: "h".into(),
+            version: "0".into(),
+            capabilities: vec![],
+            connected_at_ms: 0,
+            last_heartbeat_ms: beat,
+        }
+    }
+
+    #[test]
+    fn a_newer_connection_replaces_an_older_one() {
+        let registry = Registry::default();
+        let (tx, _rx) = mpsc::channel(1);
+        let old = registry.register(info("w1", "home", 1), tx.clone());
+        let new = registry.register(info("w1", "home", 2), tx);
+        registry.unregister("w1", old);
+        assert!(
+            registry.is_connected("w1"),
+            "the old connection's end must not remove the new one"
+        );
+        registry.unregister("w1", new);
+        assert!(!registry.is_connected("w1"));
+    }
+
+    #[test]
+    fn picks_a_worker_of_the_site() {
+        let registry = Registry::default();
+        let (tx, _rx) = mpsc::channel(1);
+        registry.register(info("a", "home", 5), tx.clone());
+        registry.register(info("b", "home", 9), tx.clone());
+        registry.register(info("c", "cabin", 99), tx);
+        let home = SiteName::new("home").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(registry.pick(&home).map(|(id, _)| id).as_deref(), Some("b"));
+        assert!(
+            registry
+                .pick(&SiteName::new("nowhere").unwrap_or_else(|e| panic!("{e}")))
+                .is_none()
+        );
+        assert_eq!(registry.sites().len(), 2);
+    }
+}

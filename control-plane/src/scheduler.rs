@@ -1,0 +1,193 @@
+//! Scheduled runs per site and the reaper that ends sessions nobody will finish.
+//!
+//! The next scheduled run of a site is decided from the store (the last scheduled
+//! start plus the interval), so a restart neither skips nor repeats a run. The
+//! decisions are pure functions; the task only applies them.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use claudeops_core::{Session, SessionOutcome, SessionStatus, SiteName, Tier, Trigger};
+
+use crate::sessions::{Sessions, StartError, StartRequest, failed_outcome, now_ms};
+
+const TICK: Duration = Duration::from_secs(5);
+/// How long a session may wait for its worker to come back.
+pub const WORKER_GRACE_MS: i64 = 120_000;
+/// Extra time past the worker's own timeout before the control plane gives up.
+pub const TIMEOUT_GRACE_MS: i64 = 60_000;
+
+/// When a site's next scheduled run is due.
+pub fn next_due(last_scheduled_ms: Option<i64>, first_seen_ms: i64, interval_ms: i64) -> i64 {
+    last_scheduled_ms
+        .unwrap_or(first_seen_ms)
+        .saturating_add(interval_ms)
+}
+
+/// What to do with a running session, given what we know now.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reap {
+    Keep,
+    TimedOut,
+    WorkerLost,
+}
+
+pub fn reap_decision(
+    session: &Session,
+    worker_connected: bool,
+    disconnected_since_ms: i64,
+    timeout_ms: i64,
+    now: i64,
+) -> Reap {
+    if now > session.started_at_ms + timeout_ms + TIMEOUT_GRACE_MS {
+        Reap::TimedOut
+    } else if !worker_connected
+        && now - disconnected_since_ms.max(session.started_at_ms) > WORKER_GRACE_MS
+    {
+        Reap::WorkerLost
+    } else {
+        Reap::Keep
+    }
+}
+
+pub async fn run(sessions: Sessions) {
+    let mut first_seen: HashMap<SiteName, i64> = HashMap::new();
+    let mut disconnected_since: HashMap<String, i64> = HashMap::new();
+    let mut tick = tokio::time::interval(TICK);
+    loop {
+        tick.tick().await;
+        let now = now_ms();
+        if let Some(interval) = sessions.config.interval() {
+            schedule(&sessions, &mut first_seen, interval, now).await;
+        }
+        reap(&sessions, &mut disconnected_since, now).await;
+    }
+}
+
+async fn schedule(
+    sessions: &Sessions,
+    first_seen: &mut HashMap<SiteName, i64>,
+    interval: Duration,
+    now: i64,
+) {
+    let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+    for site in sessions.registry.sites() {
+        let seen = *first_seen.entry(site.clone()).or_insert(now);
+        let last = match sessions
+            .store
+            .last_session_started(&site, Trigger::Scheduled)
+            .await
+        {
+            Ok(last) => last,
+            Err(error) => {
+                tracing::error!(%error, "scheduler cannot read the store");
+                return;
+            }
+        };
+        if now < next_due(last, seen, interval_ms) {
+            continue;
+        }
+        let request = StartRequest {
+            site: site.clone(),
+            tier: Tier::Observe,
+            trigger: Trigger::Scheduled,
+            prompt: None,
+            handoff: None,
+            parent_id: None,
+        };
+        match sessions.start(request).await {
+            Ok(_) => {}
+            // Busy: the next tick tries again once the running session ends.
+            Err(StartError::Busy { .. } | StartError::NoWorker(_)) => {}
+            Err(error) => tracing::warn!(%site, %error, "scheduled run did not start"),
+        }
+    }
+}
+
+async fn reap(sessions: &Sessions, disconnected_since: &mut HashMap<String, i64>, now: i64) {
+    let Ok(running) = sessions.store.running_sessions().await else {
+        return;
+    };
+    let timeout_ms = i64::try_from(sessions.config.session_timeout)
+        .unwrap_or(i64::MAX / 2)
+        .saturating_mul(1000);
+    for session in running {
+        let worker = session.worker_id.clone().unwrap_or_default();
+        let connected = sessions.registry.is_connected(&worker);
+        let since = if connected {
+            disconnected_since.remove(&worker);
+            now
+        } else {
+            *disconnected_since.entry(worker.clone()).or_insert(now)
+        };
+        let outcome = match reap_decision(&session, connected, since, timeout_ms, now) {
+            Reap::Keep => continue,
+            Reap::TimedOut => {
+                let _ = sessions
+                    .stop(session.id, "timed out on the control plane")
+                    .await;
+                SessionOutcome {
+                    status: SessionStatus::TimedOut,
+                    ..failed_outcome("no result within the session timeout")
+                }
+            }
+            Reap::WorkerLost => failed_outcome("the worker disconnected and did not come back"),
+        };
+        if let Err(error) = sessions.finish(session.id, outcome).await {
+            tracing::error!(%error, "reaper could not end a session");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(started: i64) -> Session {
+        Session {
+            id: 1,
+            site: SiteName::new("s").unwrap_or_else(|e| panic!("{e}")),
+            worker_id: Some("w".into()),
+            tier: Tier::Observe,
+            model: "haiku".into(),
+            trigger: Trigger::Manual,
+            status: SessionStatus::Running,
+            prompt: None,
+            parent_id: None,
+            started_at_ms: started,
+            ended_at_ms: None,
+            cost_usd: 0.0,
+            turns: 0,
+            exit_code: None,
+            response: None,
+            structured: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn schedules_from_the_last_scheduled_run() {
+        assert_eq!(next_due(None, 1_000, 60_000), 61_000);
+        assert_eq!(next_due(Some(5_000), 1_000, 60_000), 65_000);
+    }
+
+    #[test]
+    fn reaps_what_cannot_finish() {
+        let s = session(0);
+        let timeout = 1_800_000;
+        let cases = [
+            (true, 0, 10_000, Reap::Keep),
+            (true, 0, timeout + TIMEOUT_GRACE_MS + 1, Reap::TimedOut),
+            (false, 0, WORKER_GRACE_MS - 1, Reap::Keep),
+            (false, 0, WORKER_GRACE_MS + 1, Reap::WorkerLost),
+            (false, 50_000, WORKER_GRACE_MS + 1, Reap::Keep),
+        ];
+        for (connected, since, now, want) in cases {
+            assert_eq!(
+                reap_decision(&s, connected, since, timeout, now),
+                want,
+                "{connected} {since} {now}"
+            );
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! The life of a session on the control plane: start it on a worker of its site,
+//! store and rebroadcast its output, record how it ended, stop it on request.
+//!
+//! Every path that starts a session (schedule, Run Now, API, later incidents and
+//! escalation) goes through [`Sessions::start`], so the one-session-per-site rule,
+//! dry run and the tier models hold for all of them.
+
+use std::sync::Arc;
+
+use claudeops_core::event::{EventLevel, NewEvent};
+use claudeops_core::{
+    NewSession, Session, SessionId, SessionOutcome, SessionStatus, SiteName, Tier, Trigger,
+};
+use claudeops_proto::v1::{self as pb, ControlMessage, control_message};
+use claudeops_store::{OutputLine, Store, StoreError};
+
+use crate::config::Config;
+use crate::hub::{Hub, LineView, StatusView};
+use crate::registry::Registry;
+
+/// What starts a session.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    pub site: SiteName,
+    pub tier: Tier,
+    pub trigger: Trigger,
+    pub prompt: Option<String>,
+    pub handoff: Option<String>,
+    pub parent_id: Option<SessionId>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("site {site} already has a running session (#{running})")]
+    Busy { site: SiteName, running: SessionId },
+    #[error("no worker of site {0} is connected")]
+    NoWorker(SiteName),
+    #[error("dry run is on: a tier {0} session would have run, but only tier 1 may run in dry run")]
+    DryRun(Tier),
+    #[error("tier {tier} is above CLAUDEOPS_MAX_TIER ({max})")]
+    AboveMaxTier { tier: Tier, max: Tier },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Clone)]
+pub struct Sessions {
+    pub store: Arc<dyn Store>,
+    pub registry: Registry,
+    pub hub: Hub,
+    pub config: Arc<Config>,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Sessions {
+    /// Creates the session and sends its job to a worker of the site. Answers at
+    /// once; never waits for the session to run.
+    pub async fn start(&self, req: StartRequest) -> Result<Session, StartError> {
+        let max = self.config.max_tier();
+        if req.tier > max {
+            return Err(StartError::AboveMaxTier {
+                tier: req.tier,
+                max,
+            });
+        }
+        if self.config.dry_run && req.tier > Tier::Observe {
+            self.event(
+                &req.site,
+                None,
+                EventLevel::Warning,
+                format!(
+                    "dry run: a tier {} session ({} trigger) would have run{}",
+                    req.tier,
+                    req.trigger,
+                    req.prompt
+                        .as_deref()
+                        .map(|p| format!(" with the prompt {p:?}"))
+                        .unwrap_or_default()
+                ),
+            )
+            .await;
+            return Err(StartError::DryRun(req.tier));
+        }
+        let (worker_id, tx) = self
+            .registry
+            .pick(&req.site)
+            .ok_or_else(|| StartError::NoWorker(req.site.clone()))?;
+        let session = self
+            .store
+            .create_session(&NewSession {
+                site: req.site.clone(),
+                worker_id: Some(worker_id.clone()),
+                tier: req.tier,
+                model: self.config.model_for(req.tier).to_owned(),
+                trigger: req.trigger,
+                prompt: req.prompt.clone(),
+                parent_id: req.parent_id,
+                started_at_ms: now_ms(),
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::SiteBusy { running } => StartError::Busy {
+                    site: req.site.clone(),
+                    running,
+                },
+                other => StartError::Store(other),
+            })?;
+        tracing::info!(session = session.id, site = %session.site, tier = %session.tier, trigger = %session.trigger, worker = %worker_id, "session started");
+        let job = ControlMessage {
+            body: Some(control_message::Body::RunJob(self.job(&session, &req))),
+        };
+        if tx.send(job).await.is_err() {
+            let outcome = failed_outcome("the worker disconnected before the job could be sent");
+            return Ok(self.finish(session.id, outcome).await?.unwrap_or(session));
+        }
+        Ok(session)
+    }
+
+    fn job(&self, session: &Session, req: &StartRequest) -> pb::RunJob {
+        pb::RunJob {
+            session_id: session.id,
+            tier: u32::from(session.tier.number()),
+            model: session.model.clone(),
+            prompt: req.prompt.clone().unwrap_or_default(),
+            handoff: req.handoff.clone().unwrap_or_default(),
+            trigger: session.trigger.to_string(),
+            max_budget_usd: self.config.max_session_cost_usd,
+            timeout_secs: u32::try_from(self.config.session_timeout).unwrap_or(u32::MAX),
+            dry_run: self.config.dry_run,
+            extra_allowed_tools: Vec::new(),
+            extra_disallowed_tools: Vec::new(),
+        }
+    }
+
+    /// Stores output from a worker and rebroadcasts it. Returns the sequence number
+    /// up to which everything is stored, for the acknowledgement.
+    pub async fn output(
+        &self,
+        worker_id: &str,
+        output: pb::SessionOutput,
+    ) -> Result<Option<i64>, StoreError> {
+        if !self.owns(worker_id, output.session_id).await? {
+            return Ok(None);
+        }
+        let views: Vec<LineView> = output
+            .lines
+            .into_iter()
+            .map(|l| LineView::new(l.seq, l.ts_ms, l.line))
+            .collect();
+        let rows: Vec<OutputLine> = views
+            .iter()
+            .map(|v| OutputLine {
+                seq: v.seq,
+                ts_ms: v.ts_ms,
+                line: v.raw.clone(),
+                malformed: v.malformed,
+            })
+            .collect();
+        let upto = rows.iter().map(|r| r.seq).max();
+        self.store.append_output(output.session_id, &rows).await?;
+        self.hub.publish_lines(output.session_id, views);
+        Ok(upto)
+    }
+
+    /// Records a worker's report that a session ended.
+    pub async fn finished(
+        &self,
+        worker_id: &str,
+        finished: pb::SessionFinished,
+    ) -> Result<(), StoreError> {
+        if !self.owns(worker_id, finished.session_id).await? {
+            return Ok(());
+        }
+        let status = match pb::FinishStatus::try_from(finished.status) {
+            Ok(pb::FinishStatus::Completed) => SessionStatus::Completed,
+            Ok(pb::FinishStatus::TimedOut) => SessionStatus::TimedOut,
+            Ok(pb::FinishStatus::Stopped) => SessionStatus::Stopped,
+            _ => SessionStatus::Failed,
+        };
+        let non_empty = |s: String| (!s.is_empty()).then_some(s);
+        let structured = non_empty(finished.structured_output_json)
+            .and_then(|json| serde_json::from_str(&json).ok());
+        let outcome = SessionOutcome {
+            status,
+            ended_at_ms: if finished.ended_at_ms > 0 {
+                finished.ended_at_ms
+            } else {
+                now_ms()
+            },
+            cost_usd: finished.cost_usd,
+            turns: finished.turns,
+            exit_code: finished.exit_code,
+            response: non_empty(finished.result),
+            structured,
+            error: non_empty(finished.error),
+        };
+        self.finish(finished.session_id, outcome).await?;
+        Ok(())
+    }
+
+    /// Ends a running session (a no-op if it already ended) and tells viewers.
+    pub async fn finish(
+        &self,
+        id: SessionId,
+        outcome: SessionOutcome,
+    ) -> Result<Option<Session>, StoreError> {
+        let Some(session) = self.store.finish_session(id, &outcome).await? else {
+            return Ok(None);
+        };
+        tracing::info!(session = id, status = %session.status, cost_usd = session.cost_usd, turns = session.turns, "session ended");
+        self.hub.finish(id, status_view(&session));
+        if session.status != SessionStatus::Completed {
+            let level = if session.status == SessionStatus::Stopped {
+                EventLevel::Info
+            } else {
+                EventLevel::Warning
+            };
+            let reason = session
+                .error
+                .clone()
+                .unwrap_or_else(|| session.status.to_string());
+            self.event(
+                &session.site,
+                Some(id),
+                level,
+                format!("session #{id} {}: {reason}", session.status),
+            )
+            .await;
+        }
+        Ok(Some(session))
+    }
+
+    /// Asks the worker to stop a session; if the worker is gone, ends it here.
+    pub async fn stop(&self, id: SessionId, reason: &str) -> Result<Option<Session>, StoreError> {
+        let Some(session) = self.store.get_session(id).await? else {
+            return Err(StoreError::NotFound);
+        };
+        if session.status.is_finished() {
+            return Ok(Some(session));
+        }
+        let sender = session
+            .worker_id
+            .as_deref()
+            .and_then(|w| self.registry.sender(w));
+        let cancel = ControlMessage {
+            body: Some(control_message::Body::CancelJob(pb::CancelJob {
+                session_id: id,
+                reason: reason.to_owned(),
+            })),
+        };
+        match sender {
+            Some(tx) if tx.send(cancel).await.is_ok() => Ok(Some(session)),
+            _ => {
+                let outcome = SessionOutcome {
+                    status: SessionStatus::Stopped,
+                    ..failed_outcome(&format!("{reason} (the worker was not connected)"))
+                };
+                self.finish(id, outcome).await
+            }
+        }
+    }
+
+    /// Only the worker a session was given to may write to it.
+    async fn owns(&self, worker_id: &str, session_id: SessionId) -> Result<bool, StoreError> {
+        let session = self.store.get_session(session_id).await?;
+        let owns = session
+            .as_ref()
+            .is_some_and(|s| s.worker_id.as_deref() == Some(worker_id));
+        if !owns {
+            tracing::warn!(
+                worker = worker_id,
+                session = session_id,
+                "ignored output for a session this worker does not run"
+            );
+        }
+        Ok(owns)
+    }
+
+    pub async fn event(
+        &self,
+        site: &SiteName,
+        session: Option<SessionId>,
+        level: EventLevel,
+        message: String,
+    ) {
+        let event = NewEvent {
+            ts_ms: now_ms(),
+            site: site.clone(),
+            session_id: session,
+            level,
+            service: None,
+            message,
+        };
+        if let Err(error) = self.store.insert_event(&event).await {
+            tracing::error!(%error, "could not record an event");
+        }
+    }
+}
+
+pub fn failed_outcome(error: &str) -> SessionOutcome {
+    SessionOutcome {
+        status: SessionStatus::Failed,
+        ended_at_ms: now_ms(),
+        cost_usd: 0.0,
+        turns: 0,
+        exit_code: None,
+        response: None,
+        structured: None,
+        error: Some(error.to_owned()),
+    }
+}
+
+pub fn status_view(session: &Session) -> StatusView {
+    StatusView {
+        status: session.status.to_string(),
+        cost_usd: session.cost_usd,
+        turns: session.turns,
+        ended_at_ms: session.ended_at_ms,
+        error: session.error.clone(),
+    }
+}

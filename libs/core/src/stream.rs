@@ -1,0 +1,301 @@
+//! The `claude` CLI's `--output-format stream-json --verbose` lines, classified.
+//!
+//! The worker forwards every line unchanged; this module only reads them, so the
+//! control plane can fill a session's outcome and the dashboard can show tool calls.
+//! A line that is not what we expect is never an error for the session: it is kept
+//! raw and flagged by the caller.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One thing a stream-json line says. An assistant line may say several.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StreamEvent {
+    /// The CLI started: the model and tools it has.
+    Init {
+        model: Option<String>,
+        tools: Vec<String>,
+        mcp_servers: Vec<McpServerStatus>,
+    },
+    /// Text from the model.
+    Text { text: String },
+    /// The model called a tool.
+    ToolUse {
+        id: String,
+        name: String,
+        input: Value,
+    },
+    /// A tool's answer (or the permission system's refusal).
+    ToolResult {
+        tool_use_id: String,
+        content: String,
+        is_error: bool,
+    },
+    /// The final line.
+    Result(RunResult),
+    /// A well-formed line of a kind we do not show (kept raw by the caller).
+    Other { line_type: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct McpServerStatus {
+    pub name: String,
+    pub status: String,
+}
+
+/// The CLI's final `{"type":"result"}` line.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RunResult {
+    pub subtype: String,
+    pub is_error: bool,
+    pub duration_ms: i64,
+    pub num_turns: i64,
+    pub total_cost_usd: f64,
+    pub result: Option<String>,
+    pub structured_output: Option<Value>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum MalformedLine {
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    #[error("JSON without a string \"type\" field")]
+    NoType,
+}
+
+/// Reads one stdout line of the CLI.
+pub fn parse_line(line: &str) -> Result<Vec<StreamEvent>, MalformedLine> {
+    let value: Value =
+        serde_json::from_str(line).map_err(|e| MalformedLine::NotJson(e.to_string()))?;
+    let line_type = value
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or(MalformedLine::NoType)?;
+    let events = match line_type {
+        "system" if value.get("subtype").and_then(Value::as_str) == Some("init") => {
+            vec![init(&value)]
+        }
+        "assistant" => content_blocks(&value).filter_map(assistant_block).collect(),
+        "user" => content_blocks(&value).filter_map(user_block).collect(),
+        "result" => vec![StreamEvent::Result(run_result(&value))],
+        other => vec![StreamEvent::Other {
+            line_type: other.to_owned(),
+        }],
+    };
+    Ok(events)
+}
+
+fn str_field(value: &Value, key: &str) -> Option<String> {
+    value.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn init(value: &Value) -> StreamEvent {
+    let tools = value
+        .get("tools")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let mcp_servers = value
+        .get("mcp_servers")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|s| McpServerStatus {
+                    name: str_field(s, "name").unwrap_or_default(),
+                    status: str_field(s, "status").unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    StreamEvent::Init {
+        model: str_field(value, "model"),
+        tools,
+        mcp_servers,
+    }
+}
+
+fn content_blocks(value: &Value) -> impl Iterator<Item = &Value> {
+    value
+        .pointer("/message/content")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
+fn assistant_block(block: &Value) -> Option<StreamEvent> {
+    match block.get("type").and_then(Value::as_str)? {
+        "text" => Some(StreamEvent::Text {
+            text: str_field(block, "text")?,
+        }),
+        "tool_use" => Some(StreamEvent::ToolUse {
+            id: str_field(block, "id").unwrap_or_default(),
+            name: str_field(block, "name").unwrap_or_default(),
+            input: block.get("input").cloned().unwrap_or(Value::Null),
+        }),
+        _ => None,
+    }
+}
+
+fn user_block(block: &Value) -> Option<StreamEvent> {
+    if block.get("type").and_then(Value::as_str)? != "tool_result" {
+        return None;
+    }
+    Some(StreamEvent::ToolResult {
+        tool_use_id: str_field(block, "tool_use_id").unwrap_or_default(),
+        content: tool_result_text(block.get("content")),
+        is_error: block
+            .get("is_error")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    })
+}
+
+/// A tool result's content is a string or a list of text blocks.
+fn tool_result_text(content: Option<&Value>) -> String {
+    match content {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+fn run_result(value: &Value) -> RunResult {
+    RunResult {
+        subtype: str_field(value, "subtype").unwrap_or_default(),
+        is_error: value
+            .get("is_error")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        duration_ms: value
+            .get("duration_ms")
+            .and_then(Value::as_i64)
+            .unwrap_or(0),
+        num_turns: value.get("num_turns").and_then(Value::as_i64).unwrap_or(0),
+        total_cost_usd: value
+            .get("total_cost_usd")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0),
+        result: str_field(value, "result"),
+        structured_output: value
+            .get("structured_output")
+            .filter(|v| !v.is_null())
+            .cloned(),
+    }
+}
+
+/// The argument worth showing beside a tool call's badge: the command for Bash,
+/// the path for Read, and so on.
+pub fn key_argument(tool: &str, input: &Value) -> Option<String> {
+    let key = match tool {
+        "Bash" => "command",
+        "Read" | "Write" | "Edit" => "file_path",
+        "Grep" | "Glob" => "pattern",
+        "WebFetch" => "url",
+        "Task" => "description",
+        _ => {
+            return input
+                .as_object()
+                .and_then(|o| o.values().find_map(Value::as_str))
+                .map(str::to_owned);
+        }
+    };
+    str_field(input, key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_lines() {
+        let init = r#"{"type":"system","subtype":"init","model":"haiku","tools":["Bash","Read"],"mcp_servers":[{"name":"ops","status":"connected"}]}"#;
+        assert_eq!(
+            parse_line(init),
+            Ok(vec![StreamEvent::Init {
+                model: Some("haiku".into()),
+                tools: vec!["Bash".into(), "Read".into()],
+                mcp_servers: vec![McpServerStatus {
+                    name: "ops".into(),
+                    status: "connected".into()
+                }],
+            }])
+        );
+
+        let assistant = r#"{"type":"assistant","message":{"content":[{"type":"text","text":"hi"},{"type":"tool_use","id":"t1","name":"Bash","input":{"command":"ls"}}]}}"#;
+        let events = parse_line(assistant).unwrap_or_default();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0], StreamEvent::Text { text: "hi".into() });
+
+        let user = r#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t1","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}],"is_error":true}]}}"#;
+        assert_eq!(
+            parse_line(user),
+            Ok(vec![StreamEvent::ToolResult {
+                tool_use_id: "t1".into(),
+                content: "a\nb".into(),
+                is_error: true
+            }])
+        );
+
+        let result = r#"{"type":"result","subtype":"success","is_error":false,"duration_ms":12,"num_turns":3,"total_cost_usd":0.01,"result":"ok","structured_output":{"summary":"s"}}"#;
+        match parse_line(result) {
+            Ok(events) => match &events[..] {
+                [StreamEvent::Result(r)] => {
+                    assert_eq!(r.num_turns, 3);
+                    assert_eq!(r.total_cost_usd, 0.01);
+                    assert_eq!(
+                        r.structured_output,
+                        Some(serde_json::json!({"summary":"s"}))
+                    );
+                }
+                other => panic!("unexpected {other:?}"),
+            },
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn flags_malformed_lines() {
+        assert!(matches!(
+            parse_line("{oops"),
+            Err(MalformedLine::NotJson(_))
+        ));
+        assert_eq!(parse_line("{\"a\":1}"), Err(MalformedLine::NoType));
+        assert_eq!(parse_line("[1,2]"), Err(MalformedLine::NoType));
+    }
+
+    #[test]
+    fn picks_key_arguments() {
+        let cases = [
+            (
+                "Bash",
+                r#"{"command":"docker ps","description":"x"}"#,
+                Some("docker ps"),
+            ),
+            (
+                "Read",
+                r#"{"file_path":"/repos/a/CLAUDE-OPS.md"}"#,
+                Some("/repos/a/CLAUDE-OPS.md"),
+            ),
+            (
+                "mcp__ops__restart_container",
+                r#"{"container":"web"}"#,
+                Some("web"),
+            ),
+            ("Bash", r#"{}"#, None),
+        ];
+        for (tool, input, want) in cases {
+            let input: Value = serde_json::from_str(input).unwrap_or(Value::Null);
+            assert_eq!(key_argument(tool, &input).as_deref(), want, "{tool}");
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The one error type of the store, with the variants callers branch on.
+//!
+//! Backends translate database errors into these variants here and nowhere else;
+//! this module must not decide policy (retry, HTTP status): that is the caller's.
+
+use claudeops_core::SessionId;
+use sqlx::error::ErrorKind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The addressed row does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The site already has a running session.
+    #[error("site already has a running session ({running})")]
+    SiteBusy { running: SessionId },
+    /// No enrollment token with that id, or the secret does not match.
+    #[error("unknown enrollment token")]
+    TokenUnknown,
+    #[error("enrollment token already used")]
+    TokenUsed,
+    #[error("enrollment token expired")]
+    TokenExpired,
+    /// The write contradicts what is stored (a duplicate key, a missing referenced row,
+    /// an invalid argument).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A stored row does not decode into the domain types.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// The database URL names no backend we have, or is malformed.
+    #[error("invalid database url: {0}")]
+    InvalidUrl(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+fn kind(error: &sqlx::Error) -> Option<ErrorKind> {
+    match error {
+        sqlx::Error::Database(db) => Some(db.kind()),
+        _ => None,
+    }
+}
+
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    kind(error) == Some(ErrorKind::UniqueViolation)
+}
+
+pub(crate) fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
+    kind(error) == Some(ErrorKind::ForeignKeyViolation)
+}
+
+/// Maps a unique-key violation to `Conflict(what)`, anything else to `Database`.
+pub(crate) fn conflict_on_duplicate(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |error| {
+        if is_unique_violation(&error) {
+            StoreError::Conflict(what.to_owned())
+        } else {
+            StoreError::Database(error)
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The control plane's durable state: sessions and their output, workers,
+//! enrollment tokens, events and runtime settings.
+//!
+//! One [`Store`] trait, two backends: SQLite (the default, one file) and PostgreSQL
+//! (for a fleet). [`open`] picks the backend from the URL and runs the embedded
+//! migrations. All SQL of the workspace lives in this crate's `sqlite` and `postgres`
+//! modules; nothing outside them may write SQL, and callers never see which backend
+//! they use.
+
+mod error;
+mod model;
+mod postgres;
+mod rows;
+mod sqlite;
+mod store;
+mod token;
+
+use std::sync::Arc;
+
+pub use claudeops_core::event::{Event, EventId, EventLevel, NewEvent};
+pub use claudeops_core::worker::WorkerRecord;
+pub use error::StoreError;
+pub use model::{
+    Backend, DEFAULT_PAGE_SIZE, EnrollTokenRecord, EventFilter, OutputLine, SessionFilter,
+    WorkerSelector,
+};
+pub use store::Store;
+
+/// Opens the store at `url` and brings its schema up to date.
+///
+/// `sqlite://PATH` (or `sqlite:PATH`; the file and its directory are created if
+/// missing, `sqlite::memory:` for a private in-memory database) or
+/// `postgres://...` / `postgresql://...`.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+    } else {
+        Err(StoreError::InvalidUrl(
+            "expected sqlite://PATH or postgres://...".to_owned(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn rejects_unknown_schemes() {
+        for url in ["mysql://localhost/x", "", "/var/lib/claudeops.db"] {
+            assert!(
+                matches!(open(url).await, Err(StoreError::InvalidUrl(_))),
+                "{url:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn opens_in_memory_sqlite() {
+        let store = match open("sqlite::memory:").await {
+            Ok(store) => store,
+            Err(e) => panic!("open: {e}"),
+        };
+        assert_eq!(store.backend(), Backend::Sqlite);
+        assert!(store.health().await.is_ok());
+    }
+}

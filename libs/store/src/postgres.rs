@@ -1,0 +1,542 @@
+//! The PostgreSQL backend: for a fleet, or when the control plane's state must live
+//! on a managed database server.
+//!
+//! All PostgreSQL SQL of the workspace lives here. Every rule that must hold under
+//! concurrency is one statement (a unique index, a conditional UPDATE), so it holds
+//! across connections and across control-plane processes at READ COMMITTED. This
+//! module must not hold business rules beyond what SQL enforces.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use claudeops_core::event::{Event, NewEvent};
+use claudeops_core::worker::WorkerRecord;
+use claudeops_core::{NewSession, Session, SessionId, SessionOutcome, SiteName, Trigger};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::error::{conflict_on_duplicate, is_foreign_key_violation, is_unique_violation};
+use crate::model::{
+    Backend, EnrollTokenRecord, EventFilter, OutputLine, SessionFilter, WorkerSelector,
+};
+use crate::rows::{self, EventRow, OutputRow, SessionRow, WorkerRow};
+use crate::token::{self, TokenRow};
+use crate::{Store, StoreError};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How often `create_session` retries when the running session it collided with
+/// finished before it could be named.
+const CREATE_ATTEMPTS: usize = 3;
+
+macro_rules! session_columns {
+    () => {
+        "id, site, worker_id, tier, model, triggered_by, status, prompt, parent_id, \
+         started_at_ms, ended_at_ms, cost_usd, turns, exit_code, response, structured, error"
+    };
+}
+
+macro_rules! worker_columns {
+    () => {
+        "id, site, hostname, version, capabilities, cert_serial, cert_fingerprint, \
+         cert_not_after_ms, enrolled_at_ms, last_seen_ms, revoked_at_ms"
+    };
+}
+
+macro_rules! event_columns {
+    () => {
+        "id, ts_ms, site, session_id, level, service, message"
+    };
+}
+
+#[derive(Debug)]
+pub(crate) struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to a `postgres://` URL and migrates the database (migrations take an
+    /// advisory lock, so control planes starting together do not race).
+    pub(crate) async fn connect(url: &str) -> Result<PgStore, StoreError> {
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    async fn running_id(&self, site: &SiteName) -> Result<Option<SessionId>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM sessions WHERE site = $1 AND status = 'running'")
+                .bind(site.as_str())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn session_exists(&self, id: SessionId) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn token_row(&self, id: &str) -> Result<Option<TokenRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT secret_hash, site, expires_at_ms, used_at_ms FROM enroll_tokens WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn create_session(&self, new: &NewSession) -> Result<Session, StoreError> {
+        for _ in 0..CREATE_ATTEMPTS {
+            let inserted: Result<SessionRow, sqlx::Error> = sqlx::query_as(concat!(
+                "INSERT INTO sessions (site, worker_id, tier, model, triggered_by, status, \
+                 prompt, parent_id, started_at_ms) \
+                 VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8) RETURNING ",
+                session_columns!()
+            ))
+            .bind(new.site.as_str())
+            .bind(new.worker_id.as_deref())
+            .bind(i32::from(new.tier.number()))
+            .bind(new.model.as_str())
+            .bind(new.trigger.as_str())
+            .bind(new.prompt.as_deref())
+            .bind(new.parent_id)
+            .bind(new.started_at_ms)
+            .fetch_one(&self.pool)
+            .await;
+            match inserted {
+                Ok(row) => return Session::try_from(row),
+                Err(e) if is_unique_violation(&e) => {
+                    if let Some(running) = self.running_id(&new.site).await? {
+                        return Err(StoreError::SiteBusy { running });
+                    }
+                    // The running session finished in between: try again.
+                }
+                Err(e) if is_foreign_key_violation(&e) => {
+                    return Err(StoreError::Conflict("parent session does not exist".into()));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict(
+            "the site's running session kept changing".into(),
+        ))
+    }
+
+    async fn finish_session(
+        &self,
+        id: SessionId,
+        outcome: &SessionOutcome,
+    ) -> Result<Option<Session>, StoreError> {
+        rows::check_outcome(outcome)?;
+        let updated: Option<SessionRow> = sqlx::query_as(concat!(
+            "UPDATE sessions SET status = $2, ended_at_ms = $3, cost_usd = $4, turns = $5, \
+             exit_code = $6, response = $7, structured = $8, error = $9 \
+             WHERE id = $1 AND status = 'running' RETURNING ",
+            session_columns!()
+        ))
+        .bind(id)
+        .bind(outcome.status.as_str())
+        .bind(outcome.ended_at_ms)
+        .bind(outcome.cost_usd)
+        .bind(outcome.turns)
+        .bind(outcome.exit_code)
+        .bind(outcome.response.as_deref())
+        .bind(rows::json_text(outcome.structured.as_ref()))
+        .bind(outcome.error.as_deref())
+        .fetch_optional(&self.pool)
+        .await?;
+        match updated {
+            Some(row) => Ok(Some(Session::try_from(row)?)),
+            None if self.session_exists(id).await? => Ok(None),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn get_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+        let row: Option<SessionRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Session::try_from).transpose()
+    }
+
+    async fn list_sessions(&self, filter: &SessionFilter) -> Result<Vec<Session>, StoreError> {
+        let found: Vec<SessionRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE ($1::text IS NULL OR site = $1) \
+             ORDER BY started_at_ms DESC, id DESC LIMIT $2 OFFSET $3"
+        ))
+        .bind(filter.site.as_ref().map(SiteName::as_str))
+        .bind(i64::from(filter.limit))
+        .bind(i64::from(filter.offset))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::sessions(found)
+    }
+
+    async fn running_sessions(&self) -> Result<Vec<Session>, StoreError> {
+        let found: Vec<SessionRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE status = 'running' ORDER BY started_at_ms, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::sessions(found)
+    }
+
+    async fn child_sessions(&self, parent: SessionId) -> Result<Vec<Session>, StoreError> {
+        let found: Vec<SessionRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE parent_id = $1 ORDER BY started_at_ms, id"
+        ))
+        .bind(parent)
+        .fetch_all(&self.pool)
+        .await?;
+        rows::sessions(found)
+    }
+
+    async fn last_session_started(
+        &self,
+        site: &SiteName,
+        trigger: Trigger,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT MAX(started_at_ms) FROM sessions WHERE site = $1 AND triggered_by = $2",
+        )
+        .bind(site.as_str())
+        .bind(trigger.as_str())
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn set_session_worker(&self, id: SessionId, worker_id: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE sessions SET worker_id = $2 WHERE id = $1")
+            .bind(id)
+            .bind(worker_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn append_output(
+        &self,
+        session_id: SessionId,
+        lines: &[OutputLine],
+    ) -> Result<usize, StoreError> {
+        if lines.is_empty() {
+            return Ok(0);
+        }
+        let not_found = |e: sqlx::Error| {
+            if is_foreign_key_violation(&e) {
+                StoreError::NotFound
+            } else {
+                StoreError::Database(e)
+            }
+        };
+        let seqs: Vec<i64> = lines.iter().map(|l| l.seq).collect();
+        let times: Vec<i64> = lines.iter().map(|l| l.ts_ms).collect();
+        let texts: Vec<&str> = lines.iter().map(|l| l.line.as_str()).collect();
+        let malformed: Vec<bool> = lines.iter().map(|l| l.malformed).collect();
+        let done = sqlx::query(
+            "INSERT INTO session_output (session_id, seq, ts_ms, line, malformed) \
+             SELECT $1, t.seq, t.ts_ms, t.line, t.malformed \
+             FROM UNNEST($2::bigint[], $3::bigint[], $4::text[], $5::boolean[]) \
+             AS t (seq, ts_ms, line, malformed) \
+             ON CONFLICT (session_id, seq) DO NOTHING",
+        )
+        .bind(session_id)
+        .bind(seqs)
+        .bind(times)
+        .bind(texts)
+        .bind(malformed)
+        .execute(&self.pool)
+        .await
+        .map_err(not_found)?;
+        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+    }
+
+    async fn output(
+        &self,
+        session_id: SessionId,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<OutputLine>, StoreError> {
+        let found: Vec<OutputRow> = sqlx::query_as(
+            "SELECT seq, ts_ms, line, malformed FROM session_output \
+             WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(session_id)
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(found.into_iter().map(OutputLine::from).collect())
+    }
+
+    async fn max_output_seq(&self, session_id: SessionId) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT MAX(seq) FROM session_output WHERE session_id = $1")
+                .bind(session_id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn insert_worker(&self, worker: &WorkerRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO workers (id, site, hostname, version, capabilities, cert_serial, \
+             cert_fingerprint, cert_not_after_ms, enrolled_at_ms, last_seen_ms, revoked_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(worker.id.as_str())
+        .bind(worker.site.as_str())
+        .bind(worker.hostname.as_str())
+        .bind(worker.version.as_str())
+        .bind(rows::capabilities_text(&worker.capabilities))
+        .bind(worker.cert_serial.as_str())
+        .bind(worker.cert_fingerprint.as_str())
+        .bind(worker.cert_not_after_ms)
+        .bind(worker.enrolled_at_ms)
+        .bind(worker.last_seen_ms)
+        .bind(worker.revoked_at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict_on_duplicate(
+            "worker id or certificate serial already exists",
+        ))?;
+        Ok(())
+    }
+
+    async fn get_worker(&self, id: &str) -> Result<Option<WorkerRecord>, StoreError> {
+        let row: Option<WorkerRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            worker_columns!(),
+            " FROM workers WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(WorkerRecord::try_from).transpose()
+    }
+
+    async fn list_workers(&self, site: Option<&SiteName>) -> Result<Vec<WorkerRecord>, StoreError> {
+        let found: Vec<WorkerRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            worker_columns!(),
+            " FROM workers WHERE ($1::text IS NULL OR site = $1)"
+        ))
+        .bind(site.map(SiteName::as_str))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::workers(found)
+    }
+
+    async fn touch_worker(
+        &self,
+        id: &str,
+        hostname: &str,
+        version: &str,
+        capabilities: &[String],
+        seen_ms: i64,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE workers SET hostname = $2, version = $3, capabilities = $4, \
+             last_seen_ms = $5 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(hostname)
+        .bind(version)
+        .bind(rows::capabilities_text(capabilities))
+        .bind(seen_ms)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn revoke_workers(
+        &self,
+        selector: &WorkerSelector,
+        now_ms: i64,
+    ) -> Result<Vec<WorkerRecord>, StoreError> {
+        let revoked: Vec<WorkerRow> = match selector {
+            WorkerSelector::Site(site) => {
+                sqlx::query_as(concat!(
+                    "UPDATE workers SET revoked_at_ms = $2 \
+                     WHERE site = $1 AND revoked_at_ms IS NULL RETURNING ",
+                    worker_columns!()
+                ))
+                .bind(site.as_str())
+                .bind(now_ms)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            WorkerSelector::Id(id) => {
+                let revoked = sqlx::query_as(concat!(
+                    "UPDATE workers SET revoked_at_ms = $2 \
+                     WHERE id = $1 AND revoked_at_ms IS NULL RETURNING ",
+                    worker_columns!()
+                ))
+                .bind(id.as_str())
+                .bind(now_ms)
+                .fetch_all(&self.pool)
+                .await?;
+                if revoked.is_empty() && self.get_worker(id).await?.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                revoked
+            }
+        };
+        rows::workers(revoked)
+    }
+
+    async fn revoked_serials(&self) -> Result<Vec<String>, StoreError> {
+        let mut serials: Vec<String> =
+            sqlx::query_scalar("SELECT cert_serial FROM workers WHERE revoked_at_ms IS NOT NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        serials.sort();
+        Ok(serials)
+    }
+
+    async fn insert_enroll_token(&self, token: &EnrollTokenRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO enroll_tokens (id, secret_hash, site, created_at_ms, expires_at_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token.id.as_str())
+        .bind(token.secret_hash.as_str())
+        .bind(token.site.as_str())
+        .bind(token.created_at_ms)
+        .bind(token.expires_at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict_on_duplicate("enrollment token id already exists"))?;
+        Ok(())
+    }
+
+    async fn consume_enroll_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        now_ms: i64,
+    ) -> Result<SiteName, StoreError> {
+        let row = self.token_row(id).await?.ok_or(StoreError::TokenUnknown)?;
+        token::check(&row, secret_hash, now_ms)?;
+        let done = sqlx::query(
+            "UPDATE enroll_tokens SET used_at_ms = $3 WHERE id = $1 AND secret_hash = $2 \
+             AND used_at_ms IS NULL AND expires_at_ms > $3",
+        )
+        .bind(id)
+        .bind(secret_hash)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(token::lost_race(self.token_row(id).await?.as_ref()));
+        }
+        rows::site(row.site)
+    }
+
+    async fn insert_event(&self, event: &NewEvent) -> Result<Event, StoreError> {
+        let row: EventRow = sqlx::query_as(concat!(
+            "INSERT INTO events (ts_ms, site, session_id, level, service, message) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+            event_columns!()
+        ))
+        .bind(event.ts_ms)
+        .bind(event.site.as_str())
+        .bind(event.session_id)
+        .bind(event.level.as_str())
+        .bind(event.service.as_deref())
+        .bind(event.message.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_foreign_key_violation(&e) {
+                StoreError::Conflict("event names a session that does not exist".into())
+            } else {
+                StoreError::Database(e)
+            }
+        })?;
+        Event::try_from(row)
+    }
+
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
+        let found: Vec<EventRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM events WHERE ($1::text IS NULL OR site = $1) \
+             AND ($2::text IS NULL OR level = $2) AND ($3::text IS NULL OR service = $3) \
+             ORDER BY ts_ms DESC, id DESC LIMIT $4 OFFSET $5"
+        ))
+        .bind(filter.site.as_ref().map(SiteName::as_str))
+        .bind(filter.level.map(|level| level.as_str()))
+        .bind(filter.service.as_deref())
+        .bind(i64::from(filter.limit))
+        .bind(i64::from(filter.offset))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::events(found)
+    }
+
+    async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,149 @@
+//! The `Store` trait: every read and write of the control plane's durable state.
+//!
+//! Callers hold an `Arc<dyn Store>` and never learn which database is behind it.
+//! The trait must not grow methods that take SQL or expose backend types; rules
+//! that must hold under concurrency (one running session per site, one use per
+//! token) are enforced by the database inside the backends, not by callers.
+
+use async_trait::async_trait;
+use claudeops_core::event::{Event, NewEvent};
+use claudeops_core::worker::WorkerRecord;
+use claudeops_core::{NewSession, Session, SessionId, SessionOutcome, SiteName, Trigger};
+
+use crate::StoreError;
+use crate::model::{
+    Backend, EnrollTokenRecord, EventFilter, OutputLine, SessionFilter, WorkerSelector,
+};
+
+/// Durable state of the control plane. Times are unix milliseconds throughout.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Which database this store talks to.
+    fn backend(&self) -> Backend;
+
+    /// A trivial query: `Ok` when the database answers.
+    async fn health(&self) -> Result<(), StoreError>;
+
+    /// Closes the connection pool; later calls fail. For shutdown and tests.
+    async fn close(&self);
+
+    // --- sessions ---
+
+    /// Records a new running session. `SiteBusy` if the site already has one; the
+    /// database decides, so of any number of concurrent calls for a site one wins.
+    /// `Conflict` if `parent_id` names no session.
+    async fn create_session(&self, new: &NewSession) -> Result<Session, StoreError>;
+
+    /// Ends a running session with its outcome and returns the updated row; `None`
+    /// if it had already finished (the stored outcome is left alone). `NotFound` for
+    /// an unknown id, `Conflict` if the outcome's status is `Running`.
+    async fn finish_session(
+        &self,
+        id: SessionId,
+        outcome: &SessionOutcome,
+    ) -> Result<Option<Session>, StoreError>;
+
+    async fn get_session(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
+
+    /// One page of sessions, newest first.
+    async fn list_sessions(&self, filter: &SessionFilter) -> Result<Vec<Session>, StoreError>;
+
+    /// Every running session, oldest first.
+    async fn running_sessions(&self) -> Result<Vec<Session>, StoreError>;
+
+    /// The sessions that escalated from `parent`, oldest first.
+    async fn child_sessions(&self, parent: SessionId) -> Result<Vec<Session>, StoreError>;
+
+    /// When the site's latest session with this trigger started.
+    async fn last_session_started(
+        &self,
+        site: &SiteName,
+        trigger: Trigger,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// Records which worker runs the session. `NotFound` for an unknown id.
+    async fn set_session_worker(&self, id: SessionId, worker_id: &str) -> Result<(), StoreError>;
+
+    // --- session output ---
+
+    /// Stores output lines; a line whose `(session, seq)` is already stored is
+    /// ignored, so replays are harmless. Returns how many lines were new.
+    /// `NotFound` if the session does not exist.
+    async fn append_output(
+        &self,
+        session_id: SessionId,
+        lines: &[OutputLine],
+    ) -> Result<usize, StoreError>;
+
+    /// Up to `limit` lines with `seq > after_seq`, in `seq` order.
+    async fn output(
+        &self,
+        session_id: SessionId,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<OutputLine>, StoreError>;
+
+    /// The highest stored `seq` of the session, `None` if it has no output.
+    async fn max_output_seq(&self, session_id: SessionId) -> Result<Option<i64>, StoreError>;
+
+    // --- workers ---
+
+    /// `Conflict` if the id or the certificate serial is already stored.
+    async fn insert_worker(&self, worker: &WorkerRecord) -> Result<(), StoreError>;
+
+    async fn get_worker(&self, id: &str) -> Result<Option<WorkerRecord>, StoreError>;
+
+    /// Workers (revoked ones included), sorted by site, then id.
+    async fn list_workers(&self, site: Option<&SiteName>) -> Result<Vec<WorkerRecord>, StoreError>;
+
+    /// Records what a worker reported when it connected. `NotFound` for an unknown id.
+    async fn touch_worker(
+        &self,
+        id: &str,
+        hostname: &str,
+        version: &str,
+        capabilities: &[String],
+        seen_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Revokes the selected workers that are not revoked yet and returns those, sorted
+    /// by id. `NotFound` if `WorkerSelector::Id` names no worker.
+    async fn revoke_workers(
+        &self,
+        selector: &WorkerSelector,
+        now_ms: i64,
+    ) -> Result<Vec<WorkerRecord>, StoreError>;
+
+    /// Certificate serials of every revoked worker, sorted.
+    async fn revoked_serials(&self) -> Result<Vec<String>, StoreError>;
+
+    // --- enrollment tokens ---
+
+    /// `Conflict` if the id is already stored.
+    async fn insert_enroll_token(&self, token: &EnrollTokenRecord) -> Result<(), StoreError>;
+
+    /// Uses a token once and returns its site. `TokenUnknown` for an unknown id or a
+    /// wrong secret hash, `TokenUsed`, `TokenExpired` (at `now_ms >= expires_at_ms`).
+    /// Of concurrent uses of one token exactly one succeeds.
+    async fn consume_enroll_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        now_ms: i64,
+    ) -> Result<SiteName, StoreError>;
+
+    // --- events ---
+
+    /// `Conflict` if `session_id` names no session.
+    async fn insert_event(&self, event: &NewEvent) -> Result<Event, StoreError>;
+
+    /// One page of events, newest first.
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError>;
+
+    // --- settings ---
+
+    async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Inserts or replaces.
+    async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the tests need, idempotently: Debian packages (PostgreSQL server
+# binaries, apprise) and the real `claude` CLI (cached outside the clone).
+# Source it: it exports CLAUDEOPS_CLAUDE_BIN. Servers are started by the tests.
+set -euo pipefail
+
+DEBIAN_PACKAGES=(postgresql apprise)
+
+missing=()
+for pkg in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if ((${#missing[@]} > 0)); then
+    echo "tests/setup.sh: installing ${missing[*]}" >&2
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CLAUDEOPS_CLAUDE_BIN="$("$here/install-claude-cli.sh" | tail -n 1)"
+export CLAUDEOPS_CLAUDE_BIN
+echo "tests/setup.sh: CLAUDEOPS_CLAUDE_BIN=$CLAUDEOPS_CLAUDE_BIN" >&2

@@ -1,0 +1,7 @@
+//! Test support for Claude Ops: a scripted Anthropic Messages API server that
+//! the real `claude` CLI talks to, and helpers to find and run that CLI.
+//! The end-to-end tests of the workspace live in this crate's `tests/`.
+
+pub mod cli;
+pub mod model;
+pub mod postgres;

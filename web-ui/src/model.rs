@@ -1,0 +1,239 @@
+//! View models: what each page shows, as plain data the control plane fills.
+//!
+//! Why it exists: it is the whole API boundary between the control plane and the
+//! pages. Types here are deliberately simple (strings, integers, unix milliseconds)
+//! so this crate needs none of the control plane's or the core's types.
+//!
+//! What it must not do: carry secrets or anything a page does not show (the original
+//! put its chat API key into the config page's HTML), or hold logic beyond trivial
+//! constructors. Formatting lives in the template filters.
+
+use serde::Serialize;
+
+/// The part every page shares: navigation, version, login state, flash, CSRF token.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Layout {
+    /// The product version shown in the sidebar, e.g. `"0.1.0"`.
+    pub version: String,
+    /// Whether the viewer holds a valid session cookie (shows Logout, else Login).
+    pub logged_in: bool,
+    /// The CSRF token that every POST form carries in its hidden `csrf` field.
+    /// `None` still renders the field, empty, so the server rejects the post.
+    pub csrf_token: Option<String>,
+    /// A one-off message shown at the top of the page (after a redirect, say).
+    pub flash: Option<Flash>,
+    /// Which navigation entry is highlighted.
+    pub nav: Nav,
+}
+
+impl Layout {
+    /// A layout for a logged-in viewer, with the CSRF token their forms need.
+    pub fn logged_in(version: impl Into<String>, csrf_token: impl Into<String>, nav: Nav) -> Self {
+        Layout {
+            version: version.into(),
+            logged_in: true,
+            csrf_token: Some(csrf_token.into()),
+            flash: None,
+            nav,
+        }
+    }
+
+    /// Adds a flash message.
+    pub fn with_flash(mut self, level: FlashLevel, message: impl Into<String>) -> Self {
+        self.flash = Some(Flash {
+            level,
+            message: message.into(),
+        });
+        self
+    }
+}
+
+/// A navigation entry; `None` highlights nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Nav {
+    Overview,
+    Sessions,
+    Sites,
+    Events,
+    Cooldowns,
+    Config,
+    RunNow,
+    #[default]
+    None,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Flash {
+    pub level: FlashLevel,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlashLevel {
+    Info,
+    Success,
+    Warning,
+    Error,
+}
+
+/// `GET /login`: a form posting `token` and `csrf` to `/login`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LoginPage {
+    pub layout: Layout,
+    /// Why the last attempt failed ("wrong token"), if it did.
+    pub error: Option<String>,
+    /// Where to go after logging in; sent back as the hidden field `next`.
+    pub next: Option<String>,
+    /// Where the control plane wrote the token, e.g. `/state/api-token`.
+    pub token_path: String,
+}
+
+/// `GET /sessions`: newest first, a page at a time.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SessionsPage {
+    pub layout: Layout,
+    /// In the order to show (newest first); the renderer groups escalation chains.
+    pub sessions: Vec<SessionRow>,
+    pub paging: Paging,
+}
+
+/// One session in the list. Times are unix milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SessionRow {
+    pub id: i64,
+    pub site: String,
+    /// 1, 2 or 3.
+    pub tier: u8,
+    pub model: String,
+    /// `running`, `completed`, `failed`, `timed_out` or `stopped`.
+    pub status: String,
+    /// `scheduled`, `manual`, `api`, `incident`, `escalation` or `webhook`.
+    pub trigger: String,
+    pub started_at_ms: i64,
+    /// So far (running) or in total (finished).
+    pub duration_ms: i64,
+    pub cost_usd: f64,
+    pub turns: i64,
+    /// The session that escalated into this one.
+    pub parent_id: Option<i64>,
+}
+
+/// Offset paging, as in `GET /sessions?offset=50&limit=50`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Paging {
+    pub offset: u64,
+    pub limit: u64,
+    /// All sessions, if known.
+    pub total: Option<u64>,
+    /// Whether a next page exists.
+    pub has_more: bool,
+}
+
+/// `GET /sessions/{id}`: the metadata card and the live activity log.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SessionPage {
+    pub layout: Layout,
+    pub session: SessionDetail,
+    /// Every stdout line so far, for the `<noscript>` view; the script reads the stream.
+    pub lines: Vec<LineView>,
+}
+
+/// One session in full. Times are unix milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SessionDetail {
+    pub id: i64,
+    pub site: String,
+    pub worker_id: Option<String>,
+    pub tier: u8,
+    pub model: String,
+    pub status: String,
+    pub trigger: String,
+    pub started_at_ms: i64,
+    pub ended_at_ms: Option<i64>,
+    /// So far (running) or in total (finished).
+    pub duration_ms: i64,
+    pub cost_usd: f64,
+    pub turns: i64,
+    pub exit_code: Option<i32>,
+    /// Why it failed, timed out or was stopped, for the operator.
+    pub error: Option<String>,
+    /// The operator's prompt, if the run was started with one.
+    pub prompt: Option<String>,
+    pub parent: Option<RelatedSession>,
+    pub children: Vec<RelatedSession>,
+}
+
+/// A link to a session in the same escalation chain.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RelatedSession {
+    pub id: i64,
+    pub tier: u8,
+    pub status: String,
+}
+
+/// One stdout line of the CLI, as stored.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LineView {
+    pub seq: i64,
+    pub ts_ms: i64,
+    pub raw: String,
+    /// The line was not the JSON the CLI should print.
+    pub malformed: bool,
+}
+
+/// `GET /sites`: each site with its workers and a Run Now form.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SitesPage {
+    pub layout: Layout,
+    pub sites: Vec<SiteView>,
+    /// The render time, for "12s ago".
+    pub now_ms: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SiteView {
+    pub name: String,
+    pub workers: Vec<WorkerView>,
+    /// The session running on this site, if any.
+    pub running_session_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WorkerView {
+    pub id: String,
+    pub hostname: String,
+    pub version: String,
+    pub connected: bool,
+    pub last_heartbeat_ms: Option<i64>,
+    pub capabilities: Vec<String>,
+    pub revoked: bool,
+}
+
+/// `GET /run`: start a session on a site, posting to `/sessions/trigger`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunNowPage {
+    pub layout: Layout,
+    /// Site names to choose from.
+    pub sites: Vec<String>,
+    /// Preselected site (from `?site=`), if any.
+    pub site: Option<String>,
+    /// Preselected tier; `None` is auto (start at Tier 1, escalate as needed).
+    pub tier: Option<u8>,
+    /// The prompt to refill after a rejected post.
+    pub prompt: String,
+    /// The highest tier the configuration allows; higher options are disabled.
+    pub max_tier: u8,
+    /// Dry run is on: the page says that no changes will be made.
+    pub dry_run: bool,
+}
+
+/// Any error: 403, 404, 500 and so on.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ErrorPage {
+    pub layout: Layout,
+    pub status: u16,
+    pub title: String,
+    pub message: String,
+}

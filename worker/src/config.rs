@@ -1,0 +1,192 @@
+//! The worker's configuration: one figment pipeline (defaults, then `CLAUDEOPS_*`
+//! and `ANTHROPIC_*` variables), validated all at once.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use claudeops_core::SiteName;
+use figment::Figment;
+use figment::providers::{Env, Serialized};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerConfig {
+    /// `https://HOST:PORT` of the control plane's gRPC listener.
+    pub control_plane: Option<String>,
+    pub site: Option<String>,
+    /// One-time token from `claudeops-control-plane enroll-token`; needed only
+    /// until the worker holds a certificate.
+    pub enroll_token: Option<String>,
+    /// Where the worker keeps its key, certificate and session workspaces.
+    pub state_dir: PathBuf,
+    pub repos_dir: PathBuf,
+    pub claude_bin: PathBuf,
+    /// Seconds before a session's CLI is killed.
+    pub session_timeout: u64,
+    /// Built-in tools that exist in a session (`--tools`).
+    pub allowed_tools: String,
+    pub anthropic_api_key: Option<String>,
+    pub anthropic_base_url: Option<String>,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            control_plane: None,
+            site: None,
+            enroll_token: None,
+            state_dir: PathBuf::from("/state/worker"),
+            repos_dir: PathBuf::from("/repos"),
+            claude_bin: PathBuf::from("claude"),
+            session_timeout: 1800,
+            allowed_tools: claudeops_core::policy::DEFAULT_TOOLS.join(","),
+            anthropic_api_key: None,
+            anthropic_base_url: None,
+        }
+    }
+}
+
+/// Every problem found in a configuration, reported together.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid worker configuration:\n  - {}", .0.join("\n  - "))]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl WorkerConfig {
+    /// Defaults, then the environment. Tests pass their own figment.
+    pub fn figment() -> Figment {
+        Figment::from(Serialized::defaults(WorkerConfig::default()))
+            .merge(Env::prefixed("CLAUDEOPS_").ignore(&["worker_state_dir"]))
+            .merge(Env::prefixed("CLAUDEOPS_WORKER_").only(&["state_dir"]))
+            .merge(Env::prefixed("ANTHROPIC_").map(|k| format!("anthropic_{k}").into()))
+    }
+
+    pub fn load() -> Result<WorkerConfig, ConfigErrors> {
+        let config: WorkerConfig = WorkerConfig::figment()
+            .extract()
+            .map_err(|e| ConfigErrors(e.into_iter().map(|e| e.to_string()).collect()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigErrors> {
+        let mut problems = Vec::new();
+        match &self.control_plane {
+            None => problems.push(
+                "CLAUDEOPS_CONTROL_PLANE is not set (the control plane's https://HOST:PORT)"
+                    .to_owned(),
+            ),
+            Some(url) => {
+                if let Err(e) = parse_endpoint(url) {
+                    problems.push(e);
+                }
+            }
+        }
+        match &self.site {
+            None => problems.push("CLAUDEOPS_SITE is not set".to_owned()),
+            Some(site) => {
+                if let Err(e) = SiteName::new(site.clone()) {
+                    problems.push(format!("CLAUDEOPS_SITE: {e}"));
+                }
+            }
+        }
+        if self.session_timeout == 0 {
+            problems.push("CLAUDEOPS_SESSION_TIMEOUT must be at least 1 second".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(problems))
+        }
+    }
+
+    pub fn session_timeout(&self) -> Duration {
+        Duration::from_secs(self.session_timeout)
+    }
+
+    pub fn tools(&self) -> Vec<String> {
+        split_list(&self.allowed_tools)
+    }
+}
+
+/// Splits a comma-separated list, dropping blanks.
+pub fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `https://HOST:PORT` into host and port.
+pub fn parse_endpoint(url: &str) -> Result<(String, u16), String> {
+    let rest = url.strip_prefix("https://").ok_or_else(|| {
+        format!(
+            "CLAUDEOPS_CONTROL_PLANE {url:?} must start with https:// (the link is always mTLS)"
+        )
+    })?;
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = rest.rsplit_once(':').ok_or_else(|| {
+        format!("CLAUDEOPS_CONTROL_PLANE {url:?} needs a port, as in https://HOST:8081")
+    })?;
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| format!("CLAUDEOPS_CONTROL_PLANE {url:?} has an invalid port"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(format!("CLAUDEOPS_CONTROL_PLANE {url:?} has no host"));
+    }
+    Ok((host.to_owned(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_endpoints() {
+        let cases = [
+            (
+                "https://cp.example:8081",
+                Ok(("cp.example".to_owned(), 8081)),
+            ),
+            ("https://127.0.0.1:9/", Ok(("127.0.0.1".to_owned(), 9))),
+            ("https://[::1]:8081", Ok(("::1".to_owned(), 8081))),
+        ];
+        for (url, want) in cases {
+            assert_eq!(parse_endpoint(url), want, "{url}");
+        }
+        for bad in ["http://cp:8081", "https://cp", "https://cp:x", "https://:1"] {
+            assert!(parse_endpoint(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let config = WorkerConfig {
+            session_timeout: 0,
+            site: Some("Bad Site".into()),
+            ..WorkerConfig::default()
+        };
+        let err = config.validate().err().map(|e| e.0).unwrap_or_default();
+        assert_eq!(err.len(), 3, "{err:?}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's error type, in a test
+    fn reads_the_original_variables() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CLAUDEOPS_CONTROL_PLANE", "https://cp:8081");
+            jail.set_env("CLAUDEOPS_SITE", "home");
+            jail.set_env("CLAUDEOPS_REPOS_DIR", "/srv/repos");
+            jail.set_env("CLAUDEOPS_WORKER_STATE_DIR", "/var/lib/w");
+            jail.set_env("ANTHROPIC_API_KEY", "k");
+            let config: WorkerConfig = WorkerConfig::figment().extract()?;
+            assert_eq!(config.site.as_deref(), Some("home"));
+            assert_eq!(config.repos_dir, PathBuf::from("/srv/repos"));
+            assert_eq!(config.state_dir, PathBuf::from("/var/lib/w"));
+            assert_eq!(config.anthropic_api_key.as_deref(), Some("k"));
+            Ok(())
+        });
+    }
+}

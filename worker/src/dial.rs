@@ -1,0 +1,84 @@
+//! Opens a gRPC channel to the control plane over our own rustls connection.
+//!
+//! tonic's built-in TLS cannot pin a CA by fingerprint, so the worker does the TLS
+//! handshake itself (with a config from `claudeops-pki`, the one place TLS is
+//! configured) and hands tonic the encrypted stream. The server name verified is
+//! always the control plane's role name, not the host dialled, so NAT and changing
+//! addresses do not matter.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use claudeops_pki::CONTROL_PLANE_NAME;
+use hyper_util::rt::TokioIo;
+use rustls_pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tonic::transport::{Channel, Endpoint};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    #[error("invalid control plane address {0}")]
+    Address(String),
+    #[error("cannot reach the control plane at {addr}: {source}")]
+    Connect {
+        addr: String,
+        source: tonic::transport::Error,
+    },
+}
+
+/// A lazily re-dialling channel would hide refusals; this one connects now, so a
+/// TLS refusal (revoked, wrong CA) surfaces as an error with its reason.
+pub async fn channel(
+    host: &str,
+    port: u16,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<Channel, DialError> {
+    let addr = format!("{host}:{port}");
+    let uri = format!("http://{}", authority(host, port));
+    let endpoint = Endpoint::from_shared(uri)
+        .map_err(|_| DialError::Address(addr.clone()))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(20))
+        .keep_alive_while_idle(true);
+    let connector = TlsConnector::from(tls);
+    let target = addr.clone();
+    let service = tower::service_fn(move |_uri: tonic::codegen::http::Uri| {
+        let connector = connector.clone();
+        let target = target.clone();
+        async move {
+            let tcp = TcpStream::connect(&target).await?;
+            tcp.set_nodelay(true)?;
+            let name = ServerName::try_from(CONTROL_PLANE_NAME)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            let tls = connector.connect(name, tcp).await?;
+            Ok::<_, std::io::Error>(TokioIo::new(tls))
+        }
+    });
+    endpoint
+        .connect_with_connector(service)
+        .await
+        .map_err(|source| DialError::Connect { addr, source })
+}
+
+fn authority(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// The innermost cause of an error chain, where rustls puts the TLS alert.
+pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    let mut text = error.to_string();
+    while let Some(source) = current.source() {
+        text = source.to_string();
+        current = source;
+    }
+    text
+}

@@ -1,0 +1,446 @@
+//! The worker's one long-lived stream to the control plane, and the jobs it runs.
+//!
+//! One task owns all state: the running jobs and whatever output the control plane
+//! has not acknowledged yet. Output survives a lost connection: on reconnect the
+//! worker says which jobs it holds and replays everything unacknowledged; sequence
+//! numbers make the replay idempotent on the control plane's side.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use claudeops_core::{SiteName, Tier};
+use claudeops_proto::v1::{
+    self as pb, ControlMessage, WorkerMessage, control_message,
+    worker_link_client::WorkerLinkClient, worker_message,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Streaming;
+
+use crate::config::WorkerConfig;
+use crate::dial;
+use crate::enroll::Identity;
+use crate::job::{self, Job};
+use crate::runner::{self, Finish, FinishStatus, Line};
+
+const HEARTBEAT: Duration = Duration::from_secs(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Output lines sent in one message at most.
+const BATCH: usize = 64;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What a runner task reports to the owner task.
+enum JobEvent {
+    Line(i64, Line),
+    Done(i64, Finish),
+}
+
+#[derive(Default)]
+struct JobState {
+    cancel: Option<oneshot::Sender<String>>,
+    unacked: VecDeque<Line>,
+    last_seq: i64,
+    finished: Option<pb::SessionFinished>,
+}
+
+struct Connection {
+    tx: mpsc::Sender<WorkerMessage>,
+    inbound: Streaming<ControlMessage>,
+}
+
+pub struct Worker {
+    config: WorkerConfig,
+    identity: Identity,
+    host: String,
+    port: u16,
+    jobs: BTreeMap<i64, JobState>,
+    events_tx: mpsc::Sender<JobEvent>,
+    events_rx: mpsc::Receiver<JobEvent>,
+}
+
+impl Worker {
+    pub fn new(config: WorkerConfig, identity: Identity, host: String, port: u16) -> Worker {
+        let (events_tx, events_rx) = mpsc::channel(1024);
+        Worker {
+            config,
+            identity,
+            host,
+            port,
+            jobs: BTreeMap::new(),
+            events_tx,
+            events_rx,
+        }
+    }
+
+    /// Runs until `shutdown` resolves; running jobs are then stopped.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let tls = self.identity.client_tls()?;
+        tokio::pin!(shutdown);
+        loop {
+            let connecting = connect(self.host.clone(), self.port, tls.clone(), self.hello());
+            tokio::pin!(connecting);
+            let conn = loop {
+                tokio::select! {
+                    conn = &mut connecting => break conn,
+                    Some(event) = self.events_rx.recv() => self.on_event(event, None).await,
+                    () = &mut shutdown => return self.stop_all().await,
+                }
+            };
+            tracing::info!(host = %self.host, port = self.port, "connected to the control plane");
+            if self.serve(conn, &mut shutdown).await {
+                return self.stop_all().await;
+            }
+            tracing::warn!("lost the control plane; reconnecting");
+        }
+    }
+
+    fn hello(&self) -> WorkerMessage {
+        let running = self
+            .jobs
+            .iter()
+            .map(|(id, job)| pb::RunningJob {
+                session_id: *id,
+                last_seq: job.last_seq,
+                finished: job.finished.is_some(),
+            })
+            .collect();
+        message(worker_message::Body::Hello(pb::Hello {
+            site: self.identity.site.to_string(),
+            hostname: crate::enroll::hostname(),
+            version: VERSION.to_owned(),
+            capabilities: capabilities(&self.config),
+            running,
+        }))
+    }
+
+    /// Serves one connection. Returns true when asked to shut down.
+    async fn serve(
+        &mut self,
+        mut conn: Connection,
+        shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> bool {
+        if self.replay(&conn.tx).await.is_err() {
+            return false;
+        }
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        loop {
+            tokio::select! {
+                Some(event) = self.events_rx.recv() => self.on_event(event, Some(&conn.tx)).await,
+                msg = conn.inbound.message() => match msg {
+                    Ok(Some(msg)) => self.on_control(msg).await,
+                    Ok(None) => return false,
+                    Err(status) => {
+                        tracing::warn!(error = %status.message(), "control plane stream ended");
+                        return false;
+                    }
+                },
+                _ = heartbeat.tick() => {
+                    let beat = message(worker_message::Body::Heartbeat(pb::Heartbeat {
+                        sent_at_ms: runner::now_ms(),
+                    }));
+                    if conn.tx.send(beat).await.is_err() {
+                        return false;
+                    }
+                }
+                () = &mut *shutdown => return true,
+            }
+        }
+    }
+
+    /// Sends everything not yet acknowledged, after the hello.
+    async fn replay(&self, tx: &mpsc::Sender<WorkerMessage>) -> Result<(), ()> {
+        for (id, job) in &self.jobs {
+            let lines: Vec<Line> = job.unacked.iter().cloned().collect();
+            for chunk in lines.chunks(BATCH) {
+                tx.send(output(*id, chunk)).await.map_err(|_| ())?;
+            }
+            if let Some(finished) = &job.finished {
+                let msg = message(worker_message::Body::Finished(finished.clone()));
+                tx.send(msg).await.map_err(|_| ())?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_event(&mut self, event: JobEvent, tx: Option<&mpsc::Sender<WorkerMessage>>) {
+        match event {
+            JobEvent::Line(id, first) => {
+                // Batch whatever else is already waiting for the same session.
+                let mut lines = vec![first];
+                let mut rest = Vec::new();
+                while lines.len() < BATCH {
+                    match self.events_rx.try_recv() {
+                        Ok(JobEvent::Line(other, line)) if other == id => lines.push(line),
+                        Ok(other) => {
+                            rest.push(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if let Some(job) = self.jobs.get_mut(&id) {
+                    job.last_seq = lines.last().map_or(job.last_seq, |l| l.seq);
+                    job.unacked.extend(lines.iter().cloned());
+                }
+                if let Some(tx) = tx {
+                    let _ = tx.send(output(id, &lines)).await;
+                }
+                for event in rest {
+                    Box::pin(self.on_event(event, tx)).await;
+                }
+            }
+            JobEvent::Done(id, finish) => {
+                tracing::info!(session = id, status = ?finish.status, "session finished");
+                let finished = finished_message(id, &finish);
+                if let Some(job) = self.jobs.get_mut(&id) {
+                    job.cancel = None;
+                    job.finished = Some(finished.clone());
+                }
+                if let Some(tx) = tx {
+                    let _ = tx
+                        .send(message(worker_message::Body::Finished(finished)))
+                        .await;
+                }
+            }
+        }
+    }
+
+    async fn on_control(&mut self, msg: ControlMessage) {
+        match msg.body {
+            Some(control_message::Body::Welcome(welcome)) => {
+                tracing::info!(worker_id = %welcome.worker_id, "welcomed by the control plane");
+            }
+            Some(control_message::Body::RunJob(run)) => self.start(run).await,
+            Some(control_message::Body::CancelJob(cancel)) => {
+                if let Some(tx) = self
+                    .jobs
+                    .get_mut(&cancel.session_id)
+                    .and_then(|j| j.cancel.take())
+                {
+                    tracing::info!(session = cancel.session_id, reason = %cancel.reason, "stopping session");
+                    let _ = tx.send(cancel.reason);
+                }
+            }
+            Some(control_message::Body::Ack(ack)) => {
+                let Some(job) = self.jobs.get_mut(&ack.session_id) else {
+                    return;
+                };
+                while job.unacked.front().is_some_and(|l| l.seq <= ack.upto_seq) {
+                    job.unacked.pop_front();
+                }
+                if ack.finished && job.finished.is_some() {
+                    self.jobs.remove(&ack.session_id);
+                }
+            }
+            None => {}
+        }
+    }
+
+    async fn start(&mut self, run: pb::RunJob) {
+        let id = run.session_id;
+        if self.jobs.contains_key(&id) {
+            return; // A repeated job after a reconnect: already running.
+        }
+        let (cancel_tx, cancel_rx) = oneshot::channel();
+        self.jobs.insert(
+            id,
+            JobState {
+                cancel: Some(cancel_tx),
+                ..JobState::default()
+            },
+        );
+        let job = match job_from_wire(run) {
+            Ok(job) => job,
+            Err(error) => {
+                let finish = failed_before_start(error);
+                let _ = self.events_tx.send(JobEvent::Done(id, finish)).await;
+                return;
+            }
+        };
+        let prepared = prepare(&self.config, &self.identity.site, &job).await;
+        let events = self.events_tx.clone();
+        tokio::spawn(async move {
+            let finish = match prepared {
+                Ok(invocation) => run_forwarding(id, invocation, cancel_rx, events.clone()).await,
+                Err(error) => failed_before_start(error),
+            };
+            let _ = events.send(JobEvent::Done(id, finish)).await;
+        });
+    }
+
+    async fn stop_all(&mut self) -> anyhow::Result<()> {
+        for job in self.jobs.values_mut() {
+            if let Some(tx) = job.cancel.take() {
+                let _ = tx.send("the worker is shutting down".to_owned());
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn run_forwarding(
+    id: i64,
+    invocation: runner::Invocation,
+    cancel: oneshot::Receiver<String>,
+    events: mpsc::Sender<JobEvent>,
+) -> Finish {
+    let (lines_tx, mut lines_rx) = mpsc::channel::<Line>(256);
+    let forward_events = events.clone();
+    let forward = tokio::spawn(async move {
+        while let Some(line) = lines_rx.recv().await {
+            if forward_events.send(JobEvent::Line(id, line)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let finish = runner::run(invocation, lines_tx, cancel).await;
+    // Every line is forwarded before the finish, so the order holds on the wire.
+    let _ = forward.await;
+    finish
+}
+
+/// Creates the session's workspace and builds the CLI invocation.
+async fn prepare(
+    config: &WorkerConfig,
+    site: &SiteName,
+    job: &Job,
+) -> Result<runner::Invocation, String> {
+    let workdir = job::session_dir(&config.state_dir, job.session_id);
+    let home = config.state_dir.join("claude-home");
+    for dir in [&workdir, &home] {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| format!("cannot create {dir:?}: {e}"))?;
+    }
+    Ok(job::invocation(job, site, config, &workdir, &home))
+}
+
+fn failed_before_start(error: String) -> Finish {
+    Finish {
+        status: FinishStatus::Failed,
+        exit_code: None,
+        error: Some(error),
+        last_seq: 0,
+        ended_at_ms: runner::now_ms(),
+        result: None,
+    }
+}
+
+fn job_from_wire(run: pb::RunJob) -> Result<Job, String> {
+    let tier = Tier::try_from(i64::from(run.tier)).map_err(|e| e.to_string())?;
+    let non_empty = |s: String| if s.trim().is_empty() { None } else { Some(s) };
+    Ok(Job {
+        session_id: run.session_id,
+        tier,
+        model: run.model,
+        prompt: non_empty(run.prompt),
+        handoff: non_empty(run.handoff),
+        max_budget_usd: run.max_budget_usd,
+        timeout_secs: run.timeout_secs,
+        dry_run: run.dry_run,
+        extra_allowed_tools: run.extra_allowed_tools,
+        extra_disallowed_tools: run.extra_disallowed_tools,
+    })
+}
+
+fn finished_message(id: i64, finish: &Finish) -> pb::SessionFinished {
+    let status = match finish.status {
+        FinishStatus::Completed => pb::FinishStatus::Completed,
+        FinishStatus::Failed => pb::FinishStatus::Failed,
+        FinishStatus::TimedOut => pb::FinishStatus::TimedOut,
+        FinishStatus::Stopped => pb::FinishStatus::Stopped,
+    };
+    let result = finish.result.clone().unwrap_or_default();
+    pb::SessionFinished {
+        session_id: id,
+        status: status.into(),
+        exit_code: finish.exit_code,
+        error: finish.error.clone().unwrap_or_default(),
+        last_seq: finish.last_seq,
+        ended_at_ms: finish.ended_at_ms,
+        cost_usd: result.total_cost_usd,
+        turns: result.num_turns,
+        duration_ms: result.duration_ms,
+        result: result.result.unwrap_or_default(),
+        structured_output_json: result
+            .structured_output
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+fn message(body: worker_message::Body) -> WorkerMessage {
+    WorkerMessage { body: Some(body) }
+}
+
+fn output(id: i64, lines: &[Line]) -> WorkerMessage {
+    message(worker_message::Body::Output(pb::SessionOutput {
+        session_id: id,
+        lines: lines
+            .iter()
+            .map(|l| pb::OutputLine {
+                seq: l.seq,
+                ts_ms: l.ts_ms,
+                line: l.text.clone(),
+            })
+            .collect(),
+    }))
+}
+
+fn capabilities(config: &WorkerConfig) -> Vec<String> {
+    let mut caps = vec!["claude-cli".to_owned()];
+    if config.anthropic_api_key.is_some() || config.anthropic_base_url.is_some() {
+        caps.push("llm".to_owned());
+    }
+    if config.repos_dir.is_dir() {
+        caps.push("repos".to_owned());
+    }
+    caps
+}
+
+/// Dials until connected, with exponential backoff and jitter. Refusals are logged
+/// with their reason (a revoked or foreign certificate shows up here).
+async fn connect(
+    host: String,
+    port: u16,
+    tls: Arc<rustls::ClientConfig>,
+    hello: WorkerMessage,
+) -> Connection {
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        match try_connect(&host, port, tls.clone(), hello.clone()).await {
+            Ok(conn) => return conn,
+            Err(error) => {
+                tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "cannot connect to the control plane");
+            }
+        }
+        let jitter =
+            Duration::from_millis(rand::random::<u64>() % (backoff.as_millis() as u64 / 4 + 1));
+        tokio::time::sleep(backoff + jitter).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+async fn try_connect(
+    host: &str,
+    port: u16,
+    tls: Arc<rustls::ClientConfig>,
+    hello: WorkerMessage,
+) -> anyhow::Result<Connection> {
+    let channel = dial::channel(host, port, tls)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", dial::root_cause(&e)))?;
+    let (tx, rx) = mpsc::channel(256);
+    tx.send(hello).await?;
+    let response = WorkerLinkClient::new(channel)
+        .connect(ReceiverStream::new(rx))
+        .await
+        .map_err(|status| anyhow::anyhow!("refused: {}", status.message()))?;
+    Ok(Connection {
+        tx,
+        inbound: response.into_inner(),
+    })
+}

@@ -1,0 +1,58 @@
+//! `claudeops-worker`: parse, configure, run. Everything else is in the library.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "claudeops-worker",
+    version,
+    about = "Claude Ops worker: runs tier jobs for a site"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Connect to the control plane and run jobs (the default).
+    Run,
+    /// Check the configuration and print every problem.
+    ConfigCheck,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    claudeops_pki::tls::install_crypto_provider();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let config = match claudeops_worker::WorkerConfig::load() {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or(Command::Run) {
+        Command::ConfigCheck => {
+            println!("configuration is valid");
+            std::process::ExitCode::SUCCESS
+        }
+        Command::Run => {
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            match claudeops_worker::run(config, shutdown).await {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: {error:#}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

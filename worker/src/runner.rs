@@ -1,0 +1,413 @@
+//! Runs one `claude` CLI process for one session and reports every stdout line.
+//!
+//! The process gets an allow-listed environment (never the worker's own), its own
+//! process group (so stopping a session kills everything it started), a timeout,
+//! and concurrently drained stdout and stderr. This module knows nothing about gRPC:
+//! it emits [`RunEvent`]s into a channel and returns the [`Finish`].
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use claudeops_core::stream::{self, RunResult, StreamEvent};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, oneshot};
+
+/// Longest stdout line kept whole; longer lines are cut and flagged by the reader.
+const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
+/// How much of stderr is kept for the failure message.
+const STDERR_TAIL_BYTES: usize = 4096;
+/// Time between SIGTERM and SIGKILL when a session is stopped.
+const KILL_GRACE: Duration = Duration::from_secs(3);
+
+/// Everything needed to start the CLI for one session.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    /// The complete environment of the process; nothing else is inherited.
+    pub env: Vec<(OsString, OsString)>,
+    pub workdir: PathBuf,
+    pub timeout: Duration,
+}
+
+/// One line of output, numbered from 1 within the session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub seq: i64,
+    pub ts_ms: i64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishStatus {
+    Completed,
+    Failed,
+    TimedOut,
+    Stopped,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finish {
+    pub status: FinishStatus,
+    pub exit_code: Option<i32>,
+    pub error: Option<String>,
+    pub last_seq: i64,
+    pub ended_at_ms: i64,
+    pub result: Option<RunResult>,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Numbers lines and watches for the CLI's result line.
+struct Numberer {
+    next_seq: i64,
+    tx: mpsc::Sender<Line>,
+    result: Option<RunResult>,
+}
+
+impl Numberer {
+    async fn emit(&mut self, text: String) {
+        if let Ok(events) = stream::parse_line(&text) {
+            for event in events {
+                if let StreamEvent::Result(result) = event {
+                    self.result = Some(result);
+                }
+            }
+        }
+        let line = Line {
+            seq: self.next_seq,
+            ts_ms: now_ms(),
+            text,
+        };
+        self.next_seq += 1;
+        // A closed receiver means nobody listens any more; the run still finishes.
+        let _ = self.tx.send(line).await;
+    }
+
+    /// A line the worker itself adds to the session's output.
+    async fn note(&mut self, kind: &str, message: &str) {
+        let text = serde_json::json!({"type": kind, "message": message}).to_string();
+        self.emit(text).await;
+    }
+}
+
+/// Runs the CLI to the end. `cancel` stops it early with the given reason.
+pub async fn run(
+    invocation: Invocation,
+    lines: mpsc::Sender<Line>,
+    cancel: oneshot::Receiver<String>,
+) -> Finish {
+    let mut out = Numberer {
+        next_seq: 1,
+        tx: lines,
+        result: None,
+    };
+    let mut child = match spawn(&invocation) {
+        Ok(child) => child,
+        Err(error) => {
+            out.note("claudeops_error", &error).await;
+            return finish(&out, FinishStatus::Failed, None, Some(error));
+        }
+    };
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let (stderr_tx, mut stderr_rx) = mpsc::channel::<String>(64);
+    let stderr_task = tokio::spawn(drain_stderr(stderr, stderr_tx));
+    let (stdout_tx, mut stdout_rx) = mpsc::channel::<String>(64);
+    let stdout_task = tokio::spawn(read_lines(stdout, stdout_tx));
+
+    let deadline = tokio::time::sleep(invocation.timeout);
+    tokio::pin!(deadline);
+    let mut cancel = cancel;
+    let mut stderr_tail = String::new();
+    let mut stopped: Option<(FinishStatus, String)> = None;
+    let mut stdout_open = true;
+    let mut stderr_open = true;
+    let status = loop {
+        tokio::select! {
+            line = stdout_rx.recv(), if stdout_open => match line {
+                Some(line) => out.emit(line).await,
+                None => stdout_open = false,
+            },
+            line = stderr_rx.recv(), if stderr_open => match line {
+                Some(line) => {
+                    keep_tail(&mut stderr_tail, &line);
+                    out.note("stderr", &line).await;
+                }
+                None => stderr_open = false,
+            },
+            status = child.wait(), if !stdout_open && !stderr_open => break status,
+            () = &mut deadline, if stopped.is_none() => {
+                let reason = format!("timed out after {}s", invocation.timeout.as_secs());
+                kill_group(&mut child).await;
+                stopped = Some((FinishStatus::TimedOut, reason));
+            }
+            reason = &mut cancel, if stopped.is_none() => {
+                let reason = reason.unwrap_or_else(|_| "worker shutting down".to_owned());
+                kill_group(&mut child).await;
+                stopped = Some((FinishStatus::Stopped, reason));
+            }
+        }
+    };
+    stdout_task.abort();
+    stderr_task.abort();
+    let exit_code = status
+        .as_ref()
+        .ok()
+        .and_then(std::process::ExitStatus::code);
+    if let Some((status, reason)) = stopped {
+        out.note("claudeops_error", &reason).await;
+        return finish(&out, status, exit_code, Some(reason));
+    }
+    let (status, error) = judge(exit_code, out.result.as_ref(), &stderr_tail);
+    finish(&out, status, exit_code, error)
+}
+
+fn finish(
+    out: &Numberer,
+    status: FinishStatus,
+    exit_code: Option<i32>,
+    error: Option<String>,
+) -> Finish {
+    Finish {
+        status,
+        exit_code,
+        error,
+        last_seq: out.next_seq - 1,
+        ended_at_ms: now_ms(),
+        result: out.result.clone(),
+    }
+}
+
+/// Decides how a CLI that exited by itself ended.
+fn judge(
+    exit_code: Option<i32>,
+    result: Option<&RunResult>,
+    stderr_tail: &str,
+) -> (FinishStatus, Option<String>) {
+    match (exit_code, result) {
+        (Some(0), Some(r)) if !r.is_error => (FinishStatus::Completed, None),
+        (_, Some(r)) if r.is_error => {
+            let detail = r.result.clone().unwrap_or_else(|| r.subtype.clone());
+            (
+                FinishStatus::Failed,
+                Some(format!("the claude CLI reported an error: {detail}")),
+            )
+        }
+        (code, _) => {
+            let code = code.map_or_else(|| "a signal".to_owned(), |c| format!("code {c}"));
+            let mut error = format!("the claude CLI exited with {code} without a result line");
+            if !stderr_tail.is_empty() {
+                error.push_str(": ");
+                error.push_str(stderr_tail.trim());
+            }
+            (FinishStatus::Failed, Some(error))
+        }
+    }
+}
+
+fn spawn(invocation: &Invocation) -> Result<Child, String> {
+    let mut command = Command::new(&invocation.program);
+    command
+        .args(&invocation.args)
+        .env_clear()
+        .envs(invocation.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&invocation.workdir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    command.spawn().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!(
+            "the claude CLI was not found at {:?}: install it or set CLAUDEOPS_CLAUDE_BIN",
+            invocation.program
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "the claude CLI at {:?} is not executable: {e}",
+            invocation.program
+        ),
+        _ => format!(
+            "could not start the claude CLI {:?}: {e}",
+            invocation.program
+        ),
+    })
+}
+
+/// SIGTERM to the whole process group, then SIGKILL after a grace period.
+async fn kill_group(child: &mut Child) {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) else {
+        return;
+    };
+    let group = Pid::from_raw(pid);
+    let _ = killpg(group, Signal::SIGTERM);
+    if tokio::time::timeout(KILL_GRACE, child.wait())
+        .await
+        .is_err()
+    {
+        let _ = killpg(group, Signal::SIGKILL);
+    }
+    // Children that outlived the leader still get the group kill.
+    let _ = killpg(group, Signal::SIGKILL);
+}
+
+/// Reads newline-terminated lines, cutting any longer than [`MAX_LINE_BYTES`].
+async fn read_lines(stream: Option<impl AsyncRead + Unpin>, tx: mpsc::Sender<String>) {
+    let Some(stream) = stream else { return };
+    let mut reader = BufReader::new(stream);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match read_capped_line(&mut reader, &mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&buf).trim_end().to_owned();
+                if !text.is_empty() && tx.send(text).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn read_capped_line<R: AsyncBufReadExt + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    let mut total = 0;
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(total);
+        }
+        let (chunk, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(i) => (&available[..=i], true),
+            None => (available, false),
+        };
+        let len = chunk.len();
+        let room = MAX_LINE_BYTES.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..len.min(room)]);
+        reader.consume(len);
+        total += len;
+        if done {
+            return Ok(total);
+        }
+    }
+}
+
+async fn drain_stderr(stream: Option<impl AsyncRead + Unpin>, tx: mpsc::Sender<String>) {
+    read_lines(stream, tx).await;
+}
+
+fn keep_tail(tail: &mut String, line: &str) {
+    tail.push_str(line);
+    tail.push('\n');
+    if tail.len() > STDERR_TAIL_BYTES {
+        let mut cut = tail.len() - STDERR_TAIL_BYTES;
+        while !tail.is_char_boundary(cut) {
+            cut += 1;
+        }
+        tail.drain(..cut);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str, timeout: Duration) -> Invocation {
+        Invocation {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            workdir: std::env::temp_dir(),
+            timeout,
+        }
+    }
+
+    async fn collect(invocation: Invocation) -> (Finish, Vec<Line>) {
+        let (tx, mut rx) = mpsc::channel(1024);
+        let (_cancel_tx, cancel_rx) = oneshot::channel();
+        let finish = run(invocation, tx, cancel_rx).await;
+        let mut lines = Vec::new();
+        while let Ok(line) = rx.try_recv() {
+            lines.push(line);
+        }
+        (finish, lines)
+    }
+
+    #[tokio::test]
+    async fn completes_on_a_good_result_line() {
+        let script = r#"echo '{"type":"system","subtype":"init"}'; echo 'not json'; echo '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"total_cost_usd":0.5,"duration_ms":9}'"#;
+        let (finish, lines) = collect(sh(script, Duration::from_secs(10))).await;
+        assert_eq!(finish.status, FinishStatus::Completed, "{finish:?}");
+        assert_eq!(finish.last_seq, 3);
+        assert_eq!(lines.iter().map(|l| l.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(lines[1].text, "not json");
+        let result = finish.result.unwrap_or_default();
+        assert_eq!((result.num_turns, result.total_cost_usd), (2, 0.5));
+    }
+
+    #[tokio::test]
+    async fn fails_without_a_result_line_and_keeps_stderr() {
+        let (finish, lines) = collect(sh("echo boom >&2; exit 3", Duration::from_secs(10))).await;
+        assert_eq!(finish.status, FinishStatus::Failed);
+        assert_eq!(finish.exit_code, Some(3));
+        assert!(finish.error.unwrap_or_default().contains("boom"));
+        assert!(lines.iter().any(|l| l.text.contains("\"stderr\"")));
+    }
+
+    #[tokio::test]
+    async fn a_missing_binary_fails_with_a_clear_message() {
+        let mut invocation = sh("", Duration::from_secs(5));
+        invocation.program = "/nonexistent/claude".into();
+        let (finish, lines) = collect(invocation).await;
+        assert_eq!(finish.status, FinishStatus::Failed);
+        let error = finish.error.unwrap_or_default();
+        assert!(error.contains("CLAUDEOPS_CLAUDE_BIN"), "{error}");
+        assert_eq!(lines.len(), 1, "the error is also in the output");
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_the_whole_process_group() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let marker = dir.path().join("grandchild-survived");
+        // A grandchild in the background would survive a kill of the shell alone.
+        let script = format!("(sleep 2; touch {}) & sleep 30", marker.to_string_lossy());
+        let (finish, _) = collect(sh(&script, Duration::from_millis(300))).await;
+        assert_eq!(finish.status, FinishStatus::TimedOut);
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert!(!marker.exists(), "the background grandchild was not killed");
+    }
+
+    #[tokio::test]
+    async fn cancel_stops_the_run() {
+        let (tx, _rx) = mpsc::channel(16);
+        let (cancel_tx, cancel_rx) = oneshot::channel();
+        let task = tokio::spawn(run(sh("sleep 30", Duration::from_secs(60)), tx, cancel_rx));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = cancel_tx.send("stopped by the operator".to_owned());
+        let finish = task.await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(finish.status, FinishStatus::Stopped);
+        assert_eq!(finish.error.as_deref(), Some("stopped by the operator"));
+    }
+
+    #[test]
+    fn stderr_tail_is_bounded() {
+        let mut tail = String::new();
+        for _ in 0..1000 {
+            keep_tail(&mut tail, "0123456789é");
+        }
+        assert!(tail.len() <= STDERR_TAIL_BYTES + 1);
+    }
+}
