@@ -82,3 +82,29 @@ pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     }
     text
 }
+
+/// Why the control plane refused us, if it was TLS: with TLS 1.3 a refused client
+/// certificate surfaces only as an alert on the first read, which gRPC reports as
+/// a bare "transport error". This opens one connection of its own, sends the HTTP/2
+/// preface and reads, to learn the alert (unknown CA, revoked, ...).
+pub async fn diagnose(host: &str, port: u16, tls: Arc<rustls::ClientConfig>) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let attempt = async {
+        let tcp = TcpStream::connect((host, port)).await?;
+        let name = ServerName::try_from(CONTROL_PLANE_NAME)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let mut stream = TlsConnector::from(tls).connect(name, tcp).await?;
+        stream
+            .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            .await?;
+        let mut buf = [0u8; 16];
+        stream.read(&mut buf).await.map(|_| ())
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
+        Ok(Err(error)) => Some(match error.get_ref() {
+            Some(inner) => inner.to_string(),
+            None => error.to_string(),
+        }),
+        _ => None,
+    }
+}

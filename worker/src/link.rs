@@ -430,15 +430,31 @@ async fn try_connect(
     tls: Arc<rustls::ClientConfig>,
     hello: WorkerMessage,
 ) -> anyhow::Result<Connection> {
-    let channel = dial::channel(host, port, tls)
+    let channel = dial::channel(host, port, tls.clone())
         .await
         .map_err(|e| anyhow::anyhow!("{}", dial::root_cause(&e)))?;
     let (tx, rx) = mpsc::channel(256);
     tx.send(hello).await?;
-    let response = WorkerLinkClient::new(channel)
+    let response = match WorkerLinkClient::new(channel)
         .connect(ReceiverStream::new(rx))
         .await
-        .map_err(|status| anyhow::anyhow!("refused: {}", status.message()))?;
+    {
+        Ok(response) => response,
+        Err(status)
+            if status.code() == tonic::Code::Unavailable
+                || status.code() == tonic::Code::Cancelled
+                || status.code() == tonic::Code::Unknown =>
+        {
+            let reason = dial::diagnose(host, port, tls)
+                .await
+                .unwrap_or_else(|| status.message().to_owned());
+            anyhow::bail!("the control plane refused the connection: {reason}");
+        }
+        Err(status) => anyhow::bail!(
+            "the control plane refused this worker: {}",
+            status.message()
+        ),
+    };
     Ok(Connection {
         tx,
         inbound: response.into_inner(),

@@ -1,0 +1,457 @@
+//! Runs the real binaries as separate processes on loopback: a control plane, and
+//! workers that enroll and dial it over mutual TLS. Each gets its own temporary
+//! state dir; everything is killed when dropped.
+//!
+//! The binaries are built once per test process with `cargo build` (a no-op when
+//! they are fresh), so a test never runs a stale control plane.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{Notify, mpsc};
+
+pub const CONTROL_PLANE_BIN: &str = "claudeops-control-plane";
+pub const WORKER_BIN: &str = "claudeops-worker";
+
+/// The workspace's target dir holding this test binary's sibling binaries.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
+    // target/debug/deps/e2e-xxxx -> target/debug
+    exe.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| panic!("unexpected test binary location {exe:?}"))
+}
+
+/// The path of a workspace binary, built (once per process) if needed.
+pub fn binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-p", CONTROL_PLANE_BIN, "-p", WORKER_BIN, "--bins"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap_or_else(|e| panic!("running cargo build: {e}"));
+        assert!(status.success(), "cargo build of the binaries failed");
+    });
+    let path = bin_dir().join(name);
+    assert!(path.exists(), "{path:?} was not built");
+    path
+}
+
+/// A child process whose stdout and stderr are collected line by line.
+pub struct Proc {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    changed: Arc<Notify>,
+    name: String,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, program: &Path, args: &[&str], env: &[(String, String)]) -> Proc {
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env(
+                "HOME",
+                std::env::var("HOME").unwrap_or_else(|_| "/root".into()),
+            )
+            .env("RUST_LOG", "info,sqlx=warn,h2=warn")
+            .env("NO_COLOR", "1")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {program:?}: {e}"));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let changed = Arc::new(Notify::new());
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log = log.clone();
+            let changed = changed.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    log.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(strip_ansi(&line));
+                    changed.notify_waiters();
+                }
+            });
+        }
+        Proc {
+            child,
+            log,
+            changed,
+            name: name.to_owned(),
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .join("\n")
+    }
+
+    fn find(&self, needle: &str) -> Option<String> {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|l| l.contains(needle))
+            .cloned()
+    }
+
+    /// Waits for a line containing `needle`; panics with the log on timeout.
+    pub async fn wait_for(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.changed.notified();
+            if let Some(line) = self.find(needle) {
+                return line;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!(
+                    "{} did not log {needle:?} within {timeout:?}; its log:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+        }
+    }
+
+    pub fn has_logged(&self, needle: &str) -> bool {
+        self.find(needle).is_some()
+    }
+
+    /// Waits for the process to exit by itself.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        match tokio::time::timeout(timeout, self.child.wait()).await {
+            Ok(Ok(status)) => status,
+            _ => panic!("{} did not exit; its log:\n{}", self.name, self.log()),
+        }
+    }
+
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A control plane process on loopback with its own state dir.
+pub struct ControlPlane {
+    pub proc: Proc,
+    pub state: TempDir,
+    /// `http://127.0.0.1:PORT` of the dashboard and API.
+    pub url: String,
+    pub grpc_port: u16,
+    pub enroll_port: u16,
+    pub token: String,
+    env: Vec<(String, String)>,
+}
+
+fn port_of(line: &str, key: &str) -> u16 {
+    line.split_whitespace()
+        .find_map(|part| part.strip_prefix(key))
+        .and_then(|addr| addr.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in {line:?}"))
+}
+
+impl ControlPlane {
+    /// Starts `claudeops-control-plane serve` with ports chosen by the OS.
+    pub async fn start(extra_env: &[(&str, &str)]) -> ControlPlane {
+        ControlPlane::start_with(&["serve"], extra_env).await
+    }
+
+    pub async fn start_with(args: &[&str], extra_env: &[(&str, &str)]) -> ControlPlane {
+        let state = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+        let mut env: Vec<(String, String)> = vec![
+            (
+                "CLAUDEOPS_STATE_DIR".into(),
+                state.path().display().to_string(),
+            ),
+            (
+                "CLAUDEOPS_REPOS_DIR".into(),
+                state.path().join("repos").display().to_string(),
+            ),
+            ("CLAUDEOPS_LISTEN_ADDR".into(), "127.0.0.1".into()),
+            ("CLAUDEOPS_DASHBOARD_PORT".into(), "0".into()),
+            ("CLAUDEOPS_GRPC_PORT".into(), "0".into()),
+            ("CLAUDEOPS_ENROLL_PORT".into(), "0".into()),
+            ("CLAUDEOPS_INTERVAL".into(), "0".into()),
+        ];
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let proc = Proc::spawn("control plane", &binary(CONTROL_PLANE_BIN), args, &env);
+        let line = proc
+            .wait_for("claudeops listening", Duration::from_secs(60))
+            .await;
+        let dashboard = port_of(&line, "dashboard=http://");
+        let grpc_port = port_of(&line, "grpc=");
+        let enroll_port = port_of(&line, "enroll=");
+        let token = std::fs::read_to_string(state.path().join("api-token"))
+            .map(|t| t.trim().to_owned())
+            .or_else(|_| {
+                extra_env
+                    .iter()
+                    .find(|(k, _)| *k == "CLAUDEOPS_API_TOKEN")
+                    .map(|(_, v)| (*v).to_owned())
+                    .ok_or(())
+            })
+            .unwrap_or_else(|()| panic!("no API token"));
+        env.retain(|(k, _)| !k.ends_with("_PORT"));
+        env.push(("CLAUDEOPS_ENROLL_PORT".into(), enroll_port.to_string()));
+        ControlPlane {
+            proc,
+            state,
+            url: format!("http://127.0.0.1:{dashboard}"),
+            grpc_port,
+            enroll_port,
+            token,
+            env,
+        }
+    }
+
+    /// Runs an operator command against this control plane's state.
+    pub async fn command(&self, args: &[&str]) -> (bool, String, String) {
+        let output = Command::new(binary(CONTROL_PLANE_BIN))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .await
+            .unwrap_or_else(|e| panic!("running {args:?}: {e}"));
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    pub async fn enroll_token(&self, site: &str) -> String {
+        self.enroll_token_with(site, &[]).await
+    }
+
+    pub async fn enroll_token_with(&self, site: &str, extra: &[&str]) -> String {
+        let mut args = vec!["enroll-token", "--site", site];
+        args.extend_from_slice(extra);
+        let (ok, stdout, stderr) = self.command(&args).await;
+        assert!(ok, "enroll-token failed: {stderr}");
+        stdout.trim().to_owned()
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("https://127.0.0.1:{}", self.grpc_port)
+    }
+
+    pub fn http(&self) -> Http {
+        claudeops_pki::tls::install_crypto_provider();
+        Http {
+            base: self.url.clone(),
+            token: self.token.clone(),
+            client: reqwest::Client::new(),
+        }
+    }
+}
+
+/// A worker process for a site, with its own state dir.
+pub struct Worker {
+    pub proc: Proc,
+    pub state: TempDir,
+}
+
+impl Worker {
+    /// Starts `claudeops-worker` for `site` against `cp`; `env` adds or overrides.
+    pub fn start(
+        cp: &ControlPlane,
+        site: &str,
+        token: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Worker {
+        let state = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+        Worker::start_in(cp, site, token, env, state)
+    }
+
+    pub fn start_in(
+        cp: &ControlPlane,
+        site: &str,
+        token: Option<&str>,
+        env: &[(&str, &str)],
+        state: TempDir,
+    ) -> Worker {
+        let mut vars: Vec<(String, String)> = vec![
+            ("CLAUDEOPS_CONTROL_PLANE".into(), cp.endpoint()),
+            ("CLAUDEOPS_SITE".into(), site.into()),
+            (
+                "CLAUDEOPS_STATE_DIR".into(),
+                state.path().display().to_string(),
+            ),
+            (
+                "CLAUDEOPS_REPOS_DIR".into(),
+                state.path().join("repos").display().to_string(),
+            ),
+            (
+                "CLAUDEOPS_CLAUDE_BIN".into(),
+                crate::cli::claude_bin().display().to_string(),
+            ),
+        ];
+        if let Some(token) = token {
+            vars.push(("CLAUDEOPS_ENROLL_TOKEN".into(), token.into()));
+        }
+        vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let proc = Proc::spawn(&format!("worker {site}"), &binary(WORKER_BIN), &[], &vars);
+        Worker { proc, state }
+    }
+
+    pub async fn wait_connected(&self) {
+        self.proc
+            .wait_for("welcomed by the control plane", Duration::from_secs(30))
+            .await;
+    }
+}
+
+/// A small API client with the control plane's token.
+pub struct Http {
+    pub base: String,
+    pub token: String,
+    pub client: reqwest::Client,
+}
+
+impl Http {
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: &Value, auth: bool) -> (u16, Value) {
+        let mut request = self.client.post(format!("{}{path}", self.base)).json(body);
+        if auth {
+            request = request.bearer_auth(&self.token);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls a session until it is no longer running.
+    pub async fn wait_session_end(&self, id: i64, timeout: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let (_, session) = self.get(&format!("/api/v1/sessions/{id}")).await;
+            if session["status"] != "running" {
+                return session;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "session {id} still running after {timeout:?}: {session}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Opens `GET path` as server-sent events; each item is (event, data, id).
+    pub async fn sse(&self, path: &str) -> mpsc::Receiver<SseEvent> {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(response.status().as_u16(), 200, "SSE {path}");
+        let (tx, rx) = mpsc::channel(1024);
+        tokio::spawn(read_sse(response, tx));
+        rx
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SseEvent {
+    pub event: String,
+    pub data: String,
+    pub id: Option<String>,
+}
+
+async fn read_sse(mut response: reqwest::Response, tx: mpsc::Sender<SseEvent>) {
+    let mut buffer = String::new();
+    let mut current = SseEvent::default();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(newline) = buffer.find('\n') {
+            let line: String = buffer.drain(..=newline).collect();
+            let line = line.trim_end_matches(['\n', '\r']);
+            if line.is_empty() {
+                let has_content = !current.event.is_empty() || !current.data.is_empty();
+                if has_content && tx.send(std::mem::take(&mut current)).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            if let Some(v) = line.strip_prefix("event:") {
+                current.event = v.trim().to_owned();
+            } else if let Some(v) = line.strip_prefix("data:") {
+                if !current.data.is_empty() {
+                    current.data.push('\n');
+                }
+                current.data.push_str(v.strip_prefix(' ').unwrap_or(v));
+            } else if let Some(v) = line.strip_prefix("id:") {
+                current.id = Some(v.trim().to_owned());
+            }
+        }
+    }
+}

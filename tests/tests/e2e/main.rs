@@ -1,0 +1,7 @@
+//! End to end: the control plane and workers as separate processes on loopback,
+//! linked over mutual TLS, running the real `claude` CLI against the scripted
+//! model. Each test starts its own control plane.
+
+mod refusals;
+mod session;
+mod support;

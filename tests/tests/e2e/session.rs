@@ -1,0 +1,269 @@
+//! A session from trigger to result: the worker runs the real CLI, output streams
+//! live over server-sent events, and bad input is handled.
+
+use std::time::{Duration, Instant};
+
+use claudeops_tests::model::{Script, ScriptedModel, Turn};
+use claudeops_tests::system::ControlPlane;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+#[tokio::test]
+async fn a_triggered_session_runs_the_cli_on_the_worker_and_streams_live() {
+    let model = ScriptedModel::start(vec![Script::new(vec![
+        Turn::text("Checking the host.").and(claudeops_tests::model::Block::bash(
+            "sleep 1; echo e2e-marker-$((6*7))",
+        )),
+        Turn::text("The host is fine."),
+    ])])
+    .await;
+    let cp = ControlPlane::start(&[]).await;
+    let env = model_env(&model);
+    let worker = enrolled_worker(&cp, "home", &as_refs(&env)).await;
+    let http = cp.http();
+
+    // Without the token: 401, and nothing starts.
+    let (status, body) = http
+        .post("/api/v1/sessions/trigger", &json!({"site": "home"}), false)
+        .await;
+    assert_eq!(status, 401, "{body}");
+    let (_, sessions) = http.get("/api/v1/sessions").await;
+    assert_eq!(sessions.as_array().map(Vec::len), Some(0), "{sessions}");
+
+    let started = Instant::now();
+    let (status, session) = http
+        .post(
+            "/api/v1/sessions/trigger",
+            &json!({"site": "home", "prompt": "look at the host", "start_tier": 1}),
+            true,
+        )
+        .await;
+    assert_eq!(status, 201, "{session}");
+    let id = session["id"].as_i64().unwrap_or_default();
+    for field in [
+        "id",
+        "site",
+        "tier",
+        "model",
+        "status",
+        "trigger",
+        "cost_usd",
+        "turns",
+        "started_at",
+        "ended_at",
+    ] {
+        assert!(session.get(field).is_some(), "missing {field} in {session}");
+    }
+    assert_eq!(session["status"], "running");
+    assert_eq!(session["trigger"], "api");
+    assert_eq!(session["model"], "haiku");
+
+    // A second trigger while busy is answered at once with 409 and a reason.
+    let asked = Instant::now();
+    let (status, busy) = http
+        .post("/api/v1/sessions/trigger", &json!({"site": "home"}), true)
+        .await;
+    assert_eq!(status, 409, "{busy}");
+    assert_eq!(busy["running_session_id"], id);
+    assert!(
+        busy["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("running session")
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "409 must not wait for the session"
+    );
+
+    let mut stream = http.sse(&format!("/sessions/{id}/stream")).await;
+    let mut seen = Vec::new();
+    let first = next_matching(&mut stream, &mut seen, |e| e.event == "line").await;
+    let first_line_after = started.elapsed();
+    assert_eq!(first.id.as_deref(), Some("1"));
+    let output = next_matching(&mut stream, &mut seen, |e| {
+        e.event == "line"
+            && line_data(e)["events"].as_array().is_some_and(|evs| {
+                evs.iter().any(|ev| {
+                    ev["kind"] == "tool_result"
+                        && ev["content"]
+                            .as_str()
+                            .is_some_and(|c| c.contains("e2e-marker-42"))
+                })
+            })
+    })
+    .await;
+    assert_eq!(line_data(&output)["malformed"], false);
+    let status = next_matching(&mut stream, &mut seen, |e| e.event == "status").await;
+    assert_eq!(line_data(&status)["status"], "completed", "{seen:#?}");
+    let seqs: Vec<i64> = seen
+        .iter()
+        .filter(|e| e.event == "line")
+        .filter_map(|e| line_data(e)["seq"].as_i64())
+        .collect();
+    let mut sorted = seqs.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(seqs, sorted, "lines arrive once each, in order");
+
+    let done = http.wait_session_end(id, WAIT).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["turns"], 2);
+    assert!(
+        done["cost_usd"].as_f64().unwrap_or_default() > 0.0,
+        "{done}"
+    );
+    assert_eq!(done["exit_code"], 0);
+    assert_eq!(done["response"], "The host is fine.");
+    assert!(done["ended_at"].is_string());
+
+    // The model really received the operator's prompt and the command's output.
+    assert!(!model.requests_matching("look at the host").is_empty());
+    assert!(!model.requests_matching("e2e-marker-42").is_empty());
+
+    // A late joiner replays everything from the start, then gets the status.
+    let mut replay = http.sse(&format!("/sessions/{id}/stream")).await;
+    let mut again = Vec::new();
+    next_matching(&mut replay, &mut again, |e| e.event == "status").await;
+    let replayed = again.iter().filter(|e| e.event == "line").count();
+    assert_eq!(replayed, seqs.len(), "replay has every line");
+
+    eprintln!(
+        "trigger to first streamed line: {} ms",
+        first_line_after.as_millis()
+    );
+    assert!(worker.proc.has_logged("session finished"));
+}
+
+#[tokio::test]
+async fn malformed_cli_output_is_kept_raw_and_flagged() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let fake = dir.path().join("claude");
+    std::fs::write(
+        &fake,
+        concat!(
+            "#!/bin/sh\n",
+            "echo '{\"type\":\"system\",\"subtype\":\"init\",\"tools\":[]}'\n",
+            "echo 'this line is not json'\n",
+            "echo '{\"no_type\":true}'\n",
+            "echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"num_turns\":1,\"total_cost_usd\":0.002,\"duration_ms\":5,\"result\":\"ok\"}'\n",
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cp = ControlPlane::start(&[]).await;
+    let fake_path = fake.display().to_string();
+    let _worker = enrolled_worker(
+        &cp,
+        "odd",
+        &[
+            ("CLAUDEOPS_CLAUDE_BIN", &fake_path),
+            ("ANTHROPIC_API_KEY", "k"),
+        ],
+    )
+    .await;
+    let http = cp.http();
+    let (status, session) = http
+        .post("/api/v1/sessions/trigger", &json!({"site": "odd"}), true)
+        .await;
+    assert_eq!(status, 201, "{session}");
+    let id = session["id"].as_i64().unwrap_or_default();
+    let done = http.wait_session_end(id, WAIT).await;
+    assert_eq!(
+        done["status"], "completed",
+        "the stream goes on past bad lines: {done}"
+    );
+    assert_eq!(done["turns"], 1);
+
+    let mut stream = http.sse(&format!("/sessions/{id}/stream")).await;
+    let mut seen = Vec::new();
+    next_matching(&mut stream, &mut seen, |e| e.event == "status").await;
+    let lines: Vec<Value> = seen
+        .iter()
+        .filter(|e| e.event == "line")
+        .map(line_data)
+        .collect();
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    assert_eq!(lines[1]["raw"], "this line is not json");
+    assert_eq!(lines[1]["malformed"], true);
+    assert_eq!(
+        lines[2]["malformed"], true,
+        "JSON without a type is flagged too"
+    );
+    assert_eq!(lines[3]["malformed"], false);
+}
+
+#[tokio::test]
+async fn a_missing_cli_fails_the_session_with_a_clear_message() {
+    let cp = ControlPlane::start(&[]).await;
+    let _worker = enrolled_worker(
+        &cp,
+        "bare",
+        &[
+            ("CLAUDEOPS_CLAUDE_BIN", "/nonexistent/claude"),
+            ("ANTHROPIC_API_KEY", "k"),
+        ],
+    )
+    .await;
+    let http = cp.http();
+    let (status, session) = http
+        .post("/api/v1/sessions/trigger", &json!({}), true)
+        .await;
+    assert_eq!(
+        status, 201,
+        "the only site is used when none is named: {session}"
+    );
+    let done = http
+        .wait_session_end(session["id"].as_i64().unwrap_or_default(), WAIT)
+        .await;
+    assert_eq!(done["status"], "failed");
+    let error = done["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("not found") && error.contains("CLAUDEOPS_CLAUDE_BIN"),
+        "{error}"
+    );
+    // And the site is free again.
+    let (status, _) = http
+        .post("/api/v1/sessions/trigger", &json!({"site": "bare"}), true)
+        .await;
+    assert_eq!(status, 201);
+}
+
+#[tokio::test]
+async fn a_trigger_for_a_site_without_a_worker_is_refused_at_once() {
+    let cp = ControlPlane::start(&[]).await;
+    let http = cp.http();
+    let (status, body) = http
+        .post(
+            "/api/v1/sessions/trigger",
+            &json!({"site": "nowhere"}),
+            true,
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no worker")
+    );
+    let (status, body) = http
+        .post(
+            "/api/v1/sessions/trigger",
+            &json!({"site": "Bad Site"}),
+            true,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = http
+        .post(
+            "/api/v1/sessions/trigger",
+            &json!({"start_tier": 7, "site": "x"}),
+            true,
+        )
+        .await;
+    assert_eq!(status, 400);
+}

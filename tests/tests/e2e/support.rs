@@ -1,0 +1,51 @@
+//! Helpers shared by the end-to-end tests.
+
+use std::time::Duration;
+
+use claudeops_tests::model::ScriptedModel;
+use claudeops_tests::system::{ControlPlane, SseEvent, Worker};
+use serde_json::Value;
+
+pub const WAIT: Duration = Duration::from_secs(60);
+
+pub fn model_env(model: &ScriptedModel) -> Vec<(String, String)> {
+    vec![
+        ("ANTHROPIC_BASE_URL".to_owned(), model.base_url()),
+        ("ANTHROPIC_API_KEY".to_owned(), "test-key".to_owned()),
+    ]
+}
+
+pub fn as_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+pub async fn enrolled_worker(cp: &ControlPlane, site: &str, env: &[(&str, &str)]) -> Worker {
+    let token = cp.enroll_token(site).await;
+    let worker = Worker::start(cp, site, Some(&token), env);
+    worker.wait_connected().await;
+    worker
+}
+
+/// Reads events until `pred` matches one; panics with what was seen on timeout.
+pub async fn next_matching(
+    rx: &mut tokio::sync::mpsc::Receiver<SseEvent>,
+    seen: &mut Vec<SseEvent>,
+    pred: impl Fn(&SseEvent) -> bool,
+) -> SseEvent {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(event)) => {
+                seen.push(event.clone());
+                if pred(&event) {
+                    return event;
+                }
+            }
+            other => panic!("stream ended or timed out ({other:?}); saw {seen:#?}"),
+        }
+    }
+}
+
+pub fn line_data(event: &SseEvent) -> Value {
+    serde_json::from_str(&event.data).unwrap_or(Value::Null)
+}
