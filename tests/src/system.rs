@@ -34,8 +34,13 @@ pub fn binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut args = vec!["build", "-p", CONTROL_PLANE_BIN, "-p", WORKER_BIN, "--bins"];
+        // Benchmarks run from target/release and measure release binaries.
+        if bin_dir().ends_with("release") {
+            args.push("--release");
+        }
         let status = std::process::Command::new(cargo)
-            .args(["build", "-p", CONTROL_PLANE_BIN, "-p", WORKER_BIN, "--bins"])
+            .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .unwrap_or_else(|e| panic!("running cargo build: {e}"));

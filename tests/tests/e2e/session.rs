@@ -267,3 +267,145 @@ async fn a_trigger_for_a_site_without_a_worker_is_refused_at_once() {
         .await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test]
+async fn stop_ends_a_running_session_and_its_processes() {
+    // A stand-in CLI whose background grandchild would outlive a plain kill.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let marker = dir.path().join("survived");
+    let fake = dir.path().join("claude");
+    let script = format!(
+        "#!/bin/sh\necho '{{\"type\":\"system\",\"subtype\":\"init\"}}'\n(sleep 4; touch {}) &\nsleep 60\n",
+        marker.display()
+    );
+    std::fs::write(&fake, script).unwrap_or_else(|e| panic!("{e}"));
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+    let cp = ControlPlane::start(&[]).await;
+    let fake_path = fake.display().to_string();
+    let _worker = enrolled_worker(&cp, "home", &[("CLAUDEOPS_CLAUDE_BIN", &fake_path), ("ANTHROPIC_API_KEY", "k")]).await;
+    let http = cp.http();
+    let (status, session) = http
+        .post("/api/v1/sessions/trigger", &json!({"site": "home", "start_tier": 1}), true)
+        .await;
+    assert_eq!(status, 201, "{session}");
+    let id = session["id"].as_i64().unwrap_or_default();
+    // Wait until the command is running (its tool call is in the output).
+    let mut stream = http.sse(&format!("/sessions/{id}/stream")).await;
+    let mut seen = Vec::new();
+    next_matching(&mut stream, &mut seen, |e| e.event == "line").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let (status, body) = http.post(&format!("/api/v1/sessions/{id}/stop"), &json!({}), false).await;
+    assert_eq!(status, 401, "stop needs the token: {body}");
+    let (status, body) = http.post(&format!("/api/v1/sessions/{id}/stop"), &json!({}), true).await;
+    assert_eq!(status, 202, "{body}");
+    let done = http.wait_session_end(id, Duration::from_secs(20)).await;
+    assert_eq!(done["status"], "stopped", "{done}");
+    assert_eq!(done["error"], "stopped by the operator");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(!marker.exists(), "a process of the stopped session lived on");
+}
+
+#[tokio::test]
+async fn dashboard_forms_need_a_login_and_its_csrf_token() {
+    claudeops_pki::tls::install_crypto_provider();
+    let model = ScriptedModel::start(vec![Script::new(vec![Turn::text("ok")])]).await;
+    let cp = ControlPlane::start(&[]).await;
+    let env = model_env(&model);
+    let _worker = enrolled_worker(&cp, "home", &as_refs(&env)).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = |p: &str| format!("{}{p}", cp.url);
+
+    // A form post without a login changes nothing.
+    let response = client
+        .post(url("/sessions/trigger"))
+        .form(&[("site", "home"), ("tier", "auto"), ("csrf", "guess")])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status().as_u16(), 303);
+    assert_eq!(response.headers()["location"], "/login");
+
+    // The login form sets a one-off cookie that must come back with its field.
+    let page = client.get(url("/login")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let login_cookie = cookie_value(&page, "claudeops_login");
+    let html = page.text().await.unwrap_or_default();
+    assert!(html.contains(&format!("value=\"{login_cookie}\"")), "the form carries the token");
+    let wrong = client
+        .post(url("/login"))
+        .header("cookie", format!("claudeops_login={login_cookie}"))
+        .form(&[("token", "wrong-token"), ("csrf", login_cookie.as_str())])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(wrong.status().as_u16(), 401);
+    let forged = client
+        .post(url("/login"))
+        .form(&[("token", cp.token.as_str()), ("csrf", "no-cookie")])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(forged.status().as_u16(), 403, "a login without the form's cookie is refused");
+    let ok = client
+        .post(url("/login"))
+        .header("cookie", format!("claudeops_login={login_cookie}"))
+        .form(&[("token", cp.token.as_str()), ("csrf", login_cookie.as_str())])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ok.status().as_u16(), 303);
+    let session_cookie = cookie_value(&ok, "claudeops_session");
+    let set_cookie = ok.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join("|");
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+    let cookie = format!("claudeops_session={session_cookie}");
+
+    // Logged in, a page carries the login's CSRF token; a post without it fails.
+    let page = client.get(url("/run")).header("cookie", &cookie).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let html = page.text().await.unwrap_or_default();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(csrf.len() > 20, "no CSRF token in the page");
+    let refused = client
+        .post(url("/sessions/trigger"))
+        .header("cookie", &cookie)
+        .form(&[("site", "home"), ("tier", "auto"), ("csrf", "forged")])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(refused.headers()["location"], "/login");
+    let (_, sessions) = cp.http().get("/api/v1/sessions").await;
+    assert_eq!(sessions.as_array().map(Vec::len), Some(0), "nothing started: {sessions}");
+
+    let started = client
+        .post(url("/sessions/trigger"))
+        .header("cookie", &cookie)
+        .form(&[("site", "home"), ("tier", "auto"), ("prompt", "from the dashboard"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(started.status().as_u16(), 303);
+    assert_eq!(started.headers()["location"], "/sessions/1");
+    let done = cp.http().wait_session_end(1, WAIT).await;
+    assert_eq!(done["trigger"], "manual");
+    assert_eq!(done["prompt"], "from the dashboard");
+}
+
+fn cookie_value(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{name}=")))
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+        .to_owned()
+}

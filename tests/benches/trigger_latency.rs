@@ -1,0 +1,63 @@
+//! How long a trigger takes to reach the first streamed line: REST trigger ->
+//! control plane -> worker (mTLS) -> `claude` CLI start -> first stdout line ->
+//! control plane -> SSE viewer. Real binaries, real CLI, scripted model.
+//!
+//! `cargo bench -p claudeops-tests --bench trigger_latency` (set RUNS to change
+//! the number of sessions; default 20).
+
+use std::time::{Duration, Instant};
+
+use claudeops_tests::model::{Script, ScriptedModel, Turn};
+use claudeops_tests::system::{ControlPlane, Worker};
+use serde_json::json;
+
+#[tokio::main]
+async fn main() {
+    claudeops_pki::tls::install_crypto_provider();
+    let runs: usize = std::env::var("RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(20);
+    let model = ScriptedModel::start(vec![Script::new(vec![Turn::text("ok")])]).await;
+    let cp = ControlPlane::start(&[]).await;
+    let token = cp.enroll_token("bench").await;
+    let base = model.base_url();
+    let worker = Worker::start(
+        &cp,
+        "bench",
+        Some(&token),
+        &[("ANTHROPIC_BASE_URL", &base), ("ANTHROPIC_API_KEY", "bench")],
+    );
+    worker.wait_connected().await;
+    let http = cp.http();
+    let mut first_line = Vec::with_capacity(runs);
+    let mut whole = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let (status, session) = http
+            .post("/api/v1/sessions/trigger", &json!({"site": "bench"}), true)
+            .await;
+        assert_eq!(status, 201, "{session}");
+        let id = session["id"].as_i64().unwrap_or_default();
+        let mut events = http.sse(&format!("/sessions/{id}/stream")).await;
+        while let Some(event) = events.recv().await {
+            if event.event == "line" {
+                first_line.push(started.elapsed());
+                break;
+            }
+        }
+        http.wait_session_end(id, Duration::from_secs(60)).await;
+        whole.push(started.elapsed());
+    }
+    report("trigger -> first streamed line", &mut first_line);
+    report("trigger -> session completed", &mut whole);
+}
+
+fn report(name: &str, samples: &mut [Duration]) {
+    samples.sort_unstable();
+    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{name}: n={} p50={:.0} ms p95={:.0} ms max={:.0} ms",
+        samples.len(),
+        pick(0.5).as_secs_f64() * 1000.0,
+        pick(0.95).as_secs_f64() * 1000.0,
+        pick(1.0).as_secs_f64() * 1000.0,
+    );
+}
