@@ -47,6 +47,20 @@ pub struct Config {
     /// An operator-supplied CA (PEM files); unset means the built-in CA in `state_dir`.
     pub ca_cert_file: Option<PathBuf>,
     pub ca_key_file: Option<PathBuf>,
+    /// Operator additions to each tier's `--allowedTools` / `--disallowedTools`
+    /// (comma-separated). They cannot lift the never-allowed list.
+    pub tier1_allowed_tools: String,
+    pub tier2_allowed_tools: String,
+    pub tier3_allowed_tools: String,
+    pub tier1_disallowed_tools: String,
+    pub tier2_disallowed_tools: String,
+    pub tier3_disallowed_tools: String,
+    /// A chain of escalations stops (needs a human) once it has cost this much; 0: no cap.
+    pub max_chain_cost_usd: f64,
+    /// Tokens of memories injected into a session's prompt.
+    pub memory_budget: usize,
+    /// A response schema to validate against instead of the built-in one.
+    pub schema_path: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -77,6 +91,15 @@ impl Default for Config {
             enroll_token_ttl: 3600,
             ca_cert_file: None,
             ca_key_file: None,
+            tier1_allowed_tools: String::new(),
+            tier2_allowed_tools: String::new(),
+            tier3_allowed_tools: String::new(),
+            tier1_disallowed_tools: String::new(),
+            tier2_disallowed_tools: String::new(),
+            tier3_disallowed_tools: String::new(),
+            max_chain_cost_usd: 0.0,
+            memory_budget: 2000,
+            schema_path: None,
         }
     }
 }
@@ -154,6 +177,16 @@ impl Config {
         if self.session_timeout == 0 {
             problems.push("CLAUDEOPS_SESSION_TIMEOUT must be at least 1 second".to_owned());
         }
+        if self.max_chain_cost_usd < 0.0 {
+            problems.push("CLAUDEOPS_MAX_CHAIN_COST_USD cannot be negative".to_owned());
+        }
+        if let Err(e) = self.schema().map_err(|e| e.to_string()).and_then(|s| {
+            crate::escalation::ResponseValidator::new(&s)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }) {
+            problems.push(format!("CLAUDEOPS_SCHEMA_PATH: {e}"));
+        }
         if self.max_session_cost_usd < 0.0 {
             problems.push("CLAUDEOPS_MAX_SESSION_COST_USD cannot be negative".to_owned());
         }
@@ -169,6 +202,24 @@ impl Config {
             Tier::Observe => &self.tier1_model,
             Tier::Investigate => &self.tier2_model,
             Tier::Remediate => &self.tier3_model,
+        }
+    }
+
+    /// The operator's (allowed, disallowed) additions for a tier.
+    pub fn tier_tools(&self, tier: Tier) -> (Vec<String>, Vec<String>) {
+        let (allowed, disallowed) = match tier {
+            Tier::Observe => (&self.tier1_allowed_tools, &self.tier1_disallowed_tools),
+            Tier::Investigate => (&self.tier2_allowed_tools, &self.tier2_disallowed_tools),
+            Tier::Remediate => (&self.tier3_allowed_tools, &self.tier3_disallowed_tools),
+        };
+        (split_list(allowed), split_list(disallowed))
+    }
+
+    /// The response schema text (`CLAUDEOPS_SCHEMA_PATH` or the built-in one).
+    pub fn schema(&self) -> std::io::Result<String> {
+        match &self.schema_path {
+            Some(path) => std::fs::read_to_string(path),
+            None => Ok(crate::escalation::BUILTIN_SCHEMA.to_owned()),
         }
     }
 
@@ -199,6 +250,15 @@ impl Config {
     pub fn llm_configured(&self) -> bool {
         self.anthropic_api_key.is_some() || self.anthropic_base_url.is_some()
     }
+}
+
+fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]

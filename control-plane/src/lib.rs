@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod config;
+pub mod escalation;
 pub mod grpc;
 pub mod http;
 pub mod hub;
@@ -158,11 +159,13 @@ pub async fn serve(
     let (auth, token_path) =
         http::auth::Auth::load_or_create(config.api_token.as_deref(), &config.state_dir)
             .context("the API token")?;
+    let validator = escalation::ResponseValidator::new(&config.schema()?)?;
     let sessions = Sessions {
         store: store.clone(),
         registry: Registry::default(),
         hub: Hub::default(),
         config: config.clone(),
+        validator: Arc::new(validator),
     };
     let state: AppState = Arc::new(App {
         sessions: sessions.clone(),
@@ -321,5 +324,19 @@ async fn local_worker_config(
         allowed_tools: config.allowed_tools.clone(),
         anthropic_api_key: config.anthropic_api_key.clone(),
         anthropic_base_url: config.anthropic_base_url.clone(),
+        schema_path: config.schema_path.clone(),
+        // The local worker shares this host: keep the control plane's secrets from the agent.
+        protected_paths: [
+            "ca.key",
+            "api-token",
+            "claudeops.db",
+            "claudeops.db-wal",
+            "claudeops.db-shm",
+        ]
+        .iter()
+        .map(|f| config.state_dir.join(f).display().to_string())
+        .collect::<Vec<_>>()
+        .join(":"),
+        hook_command: None,
     })
 }

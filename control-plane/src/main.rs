@@ -47,9 +47,17 @@ enum Command {
     },
     /// Check the configuration and print every problem.
     ConfigCheck,
+    /// The claude CLI's PreToolUse hook for the local worker (run by the CLI).
+    #[command(hide = true)]
+    Hook,
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The local worker's hook: answers on stdout, so no logging and no config.
+    if matches!(cli.command, Command::Hook) {
+        return claudeops_worker::hook::main();
+    }
     claudeops_pki::tls::install_crypto_provider();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -57,7 +65,6 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info,sqlx=warn,h2=warn,tower=warn".into()),
         )
         .init();
-    let cli = Cli::parse();
     let config = match ControlPlaneConfig::load() {
         Ok(config) => config,
         Err(errors) => {
@@ -141,5 +148,6 @@ async fn run(command: Command, config: ControlPlaneConfig) -> anyhow::Result<()>
             println!("configuration is valid");
             Ok(())
         }
+        Command::Hook => Ok(()),
     }
 }

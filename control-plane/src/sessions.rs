@@ -8,13 +8,15 @@
 use std::sync::Arc;
 
 use claudeops_core::event::{EventLevel, NewEvent};
+use claudeops_core::memory;
 use claudeops_core::{
     NewSession, Session, SessionId, SessionOutcome, SessionStatus, SiteName, Tier, Trigger,
 };
 use claudeops_proto::v1::{self as pb, ControlMessage, control_message};
-use claudeops_store::{OutputLine, Store, StoreError};
+use claudeops_store::{MemoryFilter, OutputLine, Store, StoreError};
 
 use crate::config::Config;
+use crate::escalation::{self, AgentResponse, Limits, Next, ResponseValidator};
 use crate::hub::{Hub, LineView, StatusView};
 use crate::registry::Registry;
 
@@ -49,6 +51,7 @@ pub struct Sessions {
     pub registry: Registry,
     pub hub: Hub,
     pub config: Arc<Config>,
+    pub validator: Arc<ResponseValidator>,
 }
 
 pub fn now_ms() -> i64 {
@@ -61,7 +64,17 @@ pub fn now_ms() -> i64 {
 impl Sessions {
     /// Creates the session and sends its job to a worker of the site. Answers at
     /// once; never waits for the session to run.
-    pub async fn start(&self, req: StartRequest) -> Result<Session, StartError> {
+    pub fn start(
+        &self,
+        req: StartRequest,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Session, StartError>> + Send + '_>>
+    {
+        // Boxed with an explicit `Send`: start -> finish -> escalation -> start is a cycle
+        // the compiler cannot infer `Send` through.
+        Box::pin(self.start_inner(req))
+    }
+
+    async fn start_inner(&self, req: StartRequest) -> Result<Session, StartError> {
         let max = self.config.max_tier();
         if req.tier > max {
             return Err(StartError::AboveMaxTier {
@@ -112,8 +125,10 @@ impl Sessions {
                 other => StartError::Store(other),
             })?;
         tracing::info!(session = session.id, site = %session.site, tier = %session.tier, trigger = %session.trigger, worker = %worker_id, "session started");
+        let mut run = self.job(&session, &req);
+        run.memories = self.memories_for(&session.site).await;
         let job = ControlMessage {
-            body: Some(control_message::Body::RunJob(self.job(&session, &req))),
+            body: Some(control_message::Body::RunJob(run)),
         };
         if tx.send(job).await.is_err() {
             let outcome = failed_outcome("the worker disconnected before the job could be sent");
@@ -123,6 +138,7 @@ impl Sessions {
     }
 
     fn job(&self, session: &Session, req: &StartRequest) -> pb::RunJob {
+        let (extra_allowed_tools, extra_disallowed_tools) = self.config.tier_tools(session.tier);
         pb::RunJob {
             session_id: session.id,
             tier: u32::from(session.tier.number()),
@@ -133,8 +149,29 @@ impl Sessions {
             max_budget_usd: self.config.max_session_cost_usd,
             timeout_secs: u32::try_from(self.config.session_timeout).unwrap_or(u32::MAX),
             dry_run: self.config.dry_run,
-            extra_allowed_tools: Vec::new(),
-            extra_disallowed_tools: Vec::new(),
+            extra_allowed_tools,
+            extra_disallowed_tools,
+            memories: String::new(),
+        }
+    }
+
+    /// The site's active memories, rendered within the memory budget.
+    async fn memories_for(&self, site: &SiteName) -> String {
+        let filter = MemoryFilter {
+            site: Some(site.clone()),
+            active_only: true,
+            limit: 200,
+            offset: 0,
+        };
+        match self.store.list_memories(&filter).await {
+            Ok(memories) => memory::render(&memory::select_for_prompt(
+                &memories,
+                self.config.memory_budget,
+            )),
+            Err(error) => {
+                tracing::warn!(%error, "could not read memories; the session starts without them");
+                String::new()
+            }
         }
     }
 
@@ -215,6 +252,9 @@ impl Sessions {
         };
         tracing::info!(session = id, status = %session.status, cost_usd = session.cost_usd, turns = session.turns, "session ended");
         self.hub.finish(id, status_view(&session));
+        let this = self.clone();
+        let ended = session.clone();
+        tokio::spawn(async move { this.after_finish(&ended).await });
         if session.status != SessionStatus::Completed {
             let level = if session.status == SessionStatus::Stopped {
                 EventLevel::Info
@@ -234,6 +274,112 @@ impl Sessions {
             .await;
         }
         Ok(Some(session))
+    }
+
+    /// Validates the response, records its events and memories, and decides in
+    /// code what follows: nothing, the next tier, or a human.
+    async fn after_finish(&self, session: &Session) {
+        if session.status == SessionStatus::Stopped {
+            return; // The operator stopped it; they know.
+        }
+        let response = self.validator.validate(session.structured.as_ref());
+        if let Ok(response) = &response {
+            self.record_response(session, response).await;
+        }
+        let limits = Limits {
+            max_tier: self.config.max_tier(),
+            max_chain_cost_usd: self.config.max_chain_cost_usd,
+        };
+        let chain_cost = self.chain_cost(session).await;
+        match escalation::decide(session, &response, chain_cost, limits) {
+            Next::Done => {}
+            Next::NeedsHuman { reason } => self.needs_human(session, &reason).await,
+            Next::Escalate { tier, handoff } => {
+                let request = StartRequest {
+                    site: session.site.clone(),
+                    tier,
+                    trigger: Trigger::Escalation,
+                    prompt: session.prompt.clone(),
+                    handoff: Some(handoff),
+                    parent_id: Some(session.id),
+                };
+                match self.start(request).await {
+                    Ok(child) => {
+                        let message = format!(
+                            "session #{} escalated to tier {tier} (session #{})",
+                            session.id, child.id
+                        );
+                        self.event(
+                            &session.site,
+                            Some(session.id),
+                            EventLevel::Warning,
+                            message,
+                        )
+                        .await;
+                    }
+                    // Dry run already recorded what would have run.
+                    Err(StartError::DryRun(_)) => {}
+                    Err(error) => {
+                        let reason = format!("tier {tier} could not start: {error}");
+                        self.needs_human(session, &reason).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn needs_human(&self, session: &Session, reason: &str) {
+        tracing::warn!(session = session.id, site = %session.site, reason, "needs human attention");
+        self.event(
+            &session.site,
+            Some(session.id),
+            EventLevel::Critical,
+            format!("needs human attention: {reason}"),
+        )
+        .await;
+    }
+
+    /// The cost of the escalation chain ending at `session`.
+    pub async fn chain_cost(&self, session: &Session) -> f64 {
+        let mut total = session.cost_usd;
+        let mut parent = session.parent_id;
+        let mut hops = 0;
+        while let (Some(id), true) = (parent, hops < 16) {
+            match self.store.get_session(id).await {
+                Ok(Some(p)) => {
+                    total += p.cost_usd;
+                    parent = p.parent_id;
+                }
+                _ => break,
+            }
+            hops += 1;
+        }
+        total
+    }
+
+    async fn record_response(&self, session: &Session, response: &AgentResponse) {
+        for e in &response.events {
+            let event = NewEvent {
+                ts_ms: now_ms(),
+                site: session.site.clone(),
+                session_id: Some(session.id),
+                level: e.level.parse().unwrap_or(EventLevel::Info),
+                service: e.service.clone(),
+                message: e.message.clone(),
+            };
+            if let Err(error) = self.store.insert_event(&event).await {
+                tracing::error!(%error, "could not record an event from a response");
+            }
+        }
+        for m in &response.memories {
+            if let Err(error) = self
+                .store
+                .remember(&session.site, &m.key, &m.value, Some(session.id), now_ms())
+                .await
+            {
+                tracing::warn!(%error, key = %m.key, "a memory from the response was not kept");
+            }
+        }
     }
 
     /// Asks the worker to stop a session; if the worker is gone, ends it here.

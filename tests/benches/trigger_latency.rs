@@ -14,7 +14,10 @@ use serde_json::json;
 #[tokio::main]
 async fn main() {
     claudeops_pki::tls::install_crypto_provider();
-    let runs: usize = std::env::var("RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(20);
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(20);
     let model = ScriptedModel::start(vec![Script::new(vec![Turn::text("ok")])]).await;
     let cp = ControlPlane::start(&[]).await;
     let token = cp.enroll_token("bench").await;
@@ -23,7 +26,10 @@ async fn main() {
         &cp,
         "bench",
         Some(&token),
-        &[("ANTHROPIC_BASE_URL", &base), ("ANTHROPIC_API_KEY", "bench")],
+        &[
+            ("ANTHROPIC_BASE_URL", &base),
+            ("ANTHROPIC_API_KEY", "bench"),
+        ],
     );
     worker.wait_connected().await;
     let http = cp.http();

@@ -3,6 +3,7 @@
 //! The end-to-end tests of the workspace live in this crate's `tests/`.
 
 pub mod cli;
+pub mod docker;
 pub mod model;
 pub mod postgres;
 pub mod system;

@@ -54,6 +54,7 @@ pub fn binary(name: &str) -> PathBuf {
 /// A child process whose stdout and stderr are collected line by line.
 pub struct Proc {
     child: Child,
+    readers: Vec<tokio::task::JoinHandle<()>>,
     log: Arc<Mutex<Vec<String>>>,
     changed: Arc<Notify>,
     name: String,
@@ -82,6 +83,7 @@ impl Proc {
             .unwrap_or_else(|e| panic!("spawning {program:?}: {e}"));
         let log = Arc::new(Mutex::new(Vec::new()));
         let changed = Arc::new(Notify::new());
+        let mut readers = Vec::new();
         for stream in [
             child
                 .stdout
@@ -97,7 +99,7 @@ impl Proc {
         {
             let log = log.clone();
             let changed = changed.clone();
-            tokio::spawn(async move {
+            readers.push(tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     log.lock()
@@ -105,10 +107,11 @@ impl Proc {
                         .push(strip_ansi(&line));
                     changed.notify_waiters();
                 }
-            });
+            }));
         }
         Proc {
             child,
+            readers,
             log,
             changed,
             name: name.to_owned(),
@@ -155,10 +158,15 @@ impl Proc {
 
     /// Waits for the process to exit by itself.
     pub async fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
-        match tokio::time::timeout(timeout, self.child.wait()).await {
+        let status = match tokio::time::timeout(timeout, self.child.wait()).await {
             Ok(Ok(status)) => status,
             _ => panic!("{} did not exit; its log:\n{}", self.name, self.log()),
+        };
+        // Everything it printed is read before the caller looks at the log.
+        for reader in self.readers.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), reader).await;
         }
+        status
     }
 
     pub async fn kill(&mut self) {

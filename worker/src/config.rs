@@ -27,6 +27,12 @@ pub struct WorkerConfig {
     pub allowed_tools: String,
     pub anthropic_api_key: Option<String>,
     pub anthropic_base_url: Option<String>,
+    /// `CLAUDEOPS_SCHEMA_PATH`: a response schema to use instead of the built-in one.
+    pub schema_path: Option<PathBuf>,
+    /// More paths the agent may never read, `:`-separated.
+    pub protected_paths: String,
+    /// The PreToolUse hook command; by default this binary with `hook`.
+    pub hook_command: Option<String>,
 }
 
 impl Default for WorkerConfig {
@@ -42,6 +48,9 @@ impl Default for WorkerConfig {
             allowed_tools: claudeops_core::policy::DEFAULT_TOOLS.join(","),
             anthropic_api_key: None,
             anthropic_base_url: None,
+            schema_path: None,
+            protected_paths: String::new(),
+            hook_command: None,
         }
     }
 }
@@ -92,6 +101,17 @@ impl WorkerConfig {
         if self.session_timeout == 0 {
             problems.push("CLAUDEOPS_SESSION_TIMEOUT must be at least 1 second".to_owned());
         }
+        if let Some(path) = &self.schema_path {
+            match std::fs::read_to_string(path)
+                .map(|s| serde_json::from_str::<serde_json::Value>(&s))
+            {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    problems.push(format!("CLAUDEOPS_SCHEMA_PATH {path:?} is not JSON: {e}"))
+                }
+                Err(e) => problems.push(format!("CLAUDEOPS_SCHEMA_PATH {path:?}: {e}")),
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -105,6 +125,32 @@ impl WorkerConfig {
 
     pub fn tools(&self) -> Vec<String> {
         split_list(&self.allowed_tools)
+    }
+
+    /// The response schema: `CLAUDEOPS_SCHEMA_PATH` if set and readable, else built in.
+    pub fn schema(&self) -> String {
+        self.schema_path
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_else(|| crate::workspace::SCHEMA.to_owned())
+    }
+
+    pub fn protected(&self) -> Vec<PathBuf> {
+        self.protected_paths
+            .split(':')
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .collect()
+    }
+
+    /// The shell command the CLI runs as its PreToolUse hook.
+    pub fn hook_command(&self) -> String {
+        self.hook_command.clone().unwrap_or_else(|| {
+            let exe = std::env::current_exe()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "claudeops-worker".to_owned());
+            format!("{} hook", crate::workspace::shell_quote(&exe))
+        })
     }
 }
 

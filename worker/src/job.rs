@@ -9,7 +9,9 @@ use claudeops_core::{SiteName, Tier, policy};
 
 use crate::config::WorkerConfig;
 use crate::content;
+use crate::hook::{PROTECTED_ENV, WORKSPACE_ENV};
 use crate::runner::Invocation;
+use crate::workspace::{self, Workspace};
 
 /// A tier job as the worker understands it (converted from the wire at the edge).
 #[derive(Debug, Clone, PartialEq)]
@@ -24,18 +26,39 @@ pub struct Job {
     pub dry_run: bool,
     pub extra_allowed_tools: Vec<String>,
     pub extra_disallowed_tools: Vec<String>,
+    /// What the control plane remembers about the site, already rendered.
+    pub memories: Option<String>,
 }
 
 /// Environment variables passed through from the worker's own environment when set.
 const PASSED_THROUGH: &[&str] = &["TZ", "DOCKER_HOST", "LANG"];
 
 /// The text given with `-p`.
-pub fn prompt_text(job: &Job, site: &SiteName, repos_dir: &Path) -> String {
+pub fn prompt_text(job: &Job, site: &SiteName, repos_dir: &Path, ws: &Workspace) -> String {
     let repos = repos_dir.to_string_lossy();
+    let dir = ws.dir.to_string_lossy();
     let mut text = content::fill(
         content::tier_prompt(job.tier),
-        &[("site", site.as_str()), ("repos_dir", &repos)],
+        &[
+            ("site", site.as_str()),
+            ("repos_dir", &repos),
+            ("workspace", &dir),
+        ],
     );
+    if !ws.playbooks.is_empty() {
+        text.push_str("\n## Playbooks you may use\n\n");
+        for p in &ws.playbooks {
+            text.push_str(&format!(
+                "- `playbooks/{}`: {} (tier {}+)\n",
+                p.file, p.title, p.min_tier
+            ));
+        }
+    }
+    if let Some(memories) = job.memories.as_deref().filter(|m| !m.trim().is_empty()) {
+        text.push_str("\n## Memories\n\n");
+        text.push_str(memories.trim());
+        text.push('\n');
+    }
     if let Some(prompt) = job.prompt.as_deref().filter(|p| !p.trim().is_empty()) {
         text.push_str("\n## The operator's request\n\n");
         text.push_str(prompt.trim());
@@ -52,12 +75,12 @@ pub fn prompt_text(job: &Job, site: &SiteName, repos_dir: &Path) -> String {
     text
 }
 
-/// Builds the CLI invocation. `workdir` must exist.
+/// Builds the CLI invocation for a prepared workspace.
 pub fn invocation(
     job: &Job,
     site: &SiteName,
     config: &WorkerConfig,
-    workdir: &Path,
+    ws: &Workspace,
     home: &Path,
 ) -> Invocation {
     let flags = policy::tool_flags(
@@ -66,31 +89,39 @@ pub fn invocation(
         &job.extra_allowed_tools,
         &job.extra_disallowed_tools,
     );
-    let mut args: Vec<OsString> = Vec::new();
-    let mut arg = |a: &str| args.push(a.into());
-    arg("-p");
-    arg(&prompt_text(job, site, &config.repos_dir));
-    arg("--model");
-    arg(&job.model);
-    arg("--output-format");
-    arg("stream-json");
-    arg("--verbose");
-    arg("--setting-sources");
-    arg("");
-    arg("--tools");
-    arg(&flags.tools.join(","));
-    arg("--allowedTools");
-    arg(&flags.allowed.join(","));
-    arg("--disallowedTools");
-    arg(&flags.disallowed.join(","));
-    arg("--append-system-prompt");
-    arg(content::RUNBOOK);
+    let text = |a: &str| OsString::from(a);
+    let mut args: Vec<OsString> = vec![
+        text("-p"),
+        text(&prompt_text(job, site, &config.repos_dir, ws)),
+        text("--model"),
+        text(&job.model),
+        text("--output-format"),
+        text("stream-json"),
+        text("--verbose"),
+        text("--setting-sources"),
+        text(""),
+        text("--tools"),
+        text(&flags.tools.join(",")),
+        text("--allowedTools"),
+        text(&flags.allowed.join(",")),
+        text("--disallowedTools"),
+        text(&flags.disallowed.join(",")),
+        text("--append-system-prompt"),
+        text(content::RUNBOOK),
+        text("--json-schema"),
+        text(&workspace::schema_minified(&config.schema())),
+        text("--settings"),
+        ws.settings.clone().into_os_string(),
+        text("--mcp-config"),
+        ws.mcp_config.clone().into_os_string(),
+        text("--strict-mcp-config"),
+    ];
     if job.max_budget_usd > 0.0 {
-        arg("--max-budget-usd");
-        arg(&format!("{:.2}", job.max_budget_usd));
+        args.push(text("--max-budget-usd"));
+        args.push(text(&format!("{:.2}", job.max_budget_usd)));
     }
     if config.repos_dir.is_dir() {
-        arg("--add-dir");
+        args.push(text("--add-dir"));
         args.push(config.repos_dir.clone().into_os_string());
     }
     let timeout = if job.timeout_secs > 0 {
@@ -98,11 +129,14 @@ pub fn invocation(
     } else {
         config.session_timeout()
     };
+    let mut env = environment(job, site, config, home);
+    env.push((WORKSPACE_ENV.into(), ws.dir.clone().into_os_string()));
+    env.push((PROTECTED_ENV.into(), protected_paths(config).into()));
     Invocation {
         program: config.claude_bin.clone(),
         args,
-        env: environment(job, site, config, home),
-        workdir: workdir.to_path_buf(),
+        env,
+        workdir: ws.dir.clone(),
         timeout,
     }
 }
@@ -145,6 +179,18 @@ fn environment(
     env
 }
 
+/// Paths the agent may never read: the worker's key and whatever the operator
+/// (or the control plane, for its local worker) adds.
+pub fn protected_paths(config: &WorkerConfig) -> String {
+    let mut paths = vec![config.state_dir.join("worker.key")];
+    paths.extend(config.protected());
+    paths
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 /// `STATE/sessions/ID`, created fresh for the run.
 pub fn session_dir(state_dir: &Path, session_id: i64) -> PathBuf {
     state_dir.join("sessions").join(session_id.to_string())
@@ -166,6 +212,16 @@ mod tests {
             dry_run: false,
             extra_allowed_tools: vec![],
             extra_disallowed_tools: vec!["Bash(curl:*)".into()],
+            memories: Some("- nas:disk: the NAS disk fills on Sundays".into()),
+        }
+    }
+
+    fn ws() -> Workspace {
+        Workspace {
+            dir: "/w".into(),
+            settings: "/w/settings.json".into(),
+            mcp_config: "/w/mcp.json".into(),
+            playbooks: crate::workspace::Content::builtin().playbooks_for(Tier::Investigate),
         }
     }
 
@@ -181,9 +237,19 @@ mod tests {
             anthropic_api_key: Some("sk-test".into()),
             ..WorkerConfig::default()
         };
-        let inv = invocation(&job(), &site, &config, Path::new("/tmp"), Path::new("/h"));
+        let inv = invocation(&job(), &site, &config, &ws(), Path::new("/h"));
         let prompt = arg_after(&inv, "-p").unwrap_or_default();
         assert!(prompt.contains("tier 2 of Claude Ops on site `home`"));
+        assert!(prompt.contains("/w/checks/"), "workspace filled in");
+        assert!(prompt.contains("playbooks/restart-container.md"));
+        assert!(
+            !prompt.contains("redeploy-service.md"),
+            "tier 3 playbook not offered"
+        );
+        assert!(prompt.contains("the NAS disk fills on Sundays"));
+        assert_eq!(arg_after(&inv, "--settings"), Some("/w/settings.json"));
+        assert!(inv.args.iter().any(|a| a == "--strict-mcp-config"));
+        assert!(arg_after(&inv, "--json-schema").is_some_and(|s| s.contains("escalation")));
         assert!(prompt.contains("check the <nas>"));
         assert!(prompt.contains("tier 1 saw web down"));
         assert_eq!(arg_after(&inv, "--model"), Some("sonnet"));
@@ -212,7 +278,7 @@ mod tests {
             anthropic_api_key: Some("sk-test".into()),
             ..WorkerConfig::default()
         };
-        let inv = invocation(&job(), &site, &config, Path::new("/tmp"), Path::new("/h"));
+        let inv = invocation(&job(), &site, &config, &ws(), Path::new("/h"));
         let names: Vec<String> = inv
             .env
             .iter()

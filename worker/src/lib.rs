@@ -9,9 +9,11 @@ pub mod config;
 pub mod content;
 pub mod dial;
 pub mod enroll;
+pub mod hook;
 pub mod job;
 pub mod link;
 pub mod runner;
+pub mod workspace;
 
 use std::future::Future;
 

@@ -24,6 +24,7 @@ use crate::dial;
 use crate::enroll::Identity;
 use crate::job::{self, Job};
 use crate::runner::{self, Finish, FinishStatus, Line};
+use crate::workspace;
 
 const HEARTBEAT: Duration = Duration::from_secs(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -310,12 +311,19 @@ async fn prepare(
 ) -> Result<runner::Invocation, String> {
     let workdir = job::session_dir(&config.state_dir, job.session_id);
     let home = config.state_dir.join("claude-home");
-    for dir in [&workdir, &home] {
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(|e| format!("cannot create {dir:?}: {e}"))?;
-    }
-    Ok(job::invocation(job, site, config, &workdir, &home))
+    tokio::fs::create_dir_all(&home)
+        .await
+        .map_err(|e| format!("cannot create {home:?}: {e}"))?;
+    let content = workspace::Content::builtin();
+    let ws = workspace::prepare(
+        &workdir,
+        job.tier,
+        &content,
+        &config.hook_command(),
+        &serde_json::json!({}),
+    )
+    .map_err(|e| format!("cannot prepare the session workspace {workdir:?}: {e}"))?;
+    Ok(job::invocation(job, site, config, &ws, &home))
 }
 
 fn failed_before_start(error: String) -> Finish {
@@ -343,6 +351,7 @@ fn job_from_wire(run: pb::RunJob) -> Result<Job, String> {
         dry_run: run.dry_run,
         extra_allowed_tools: run.extra_allowed_tools,
         extra_disallowed_tools: run.extra_disallowed_tools,
+        memories: non_empty(run.memories),
     })
 }
 

@@ -19,17 +19,24 @@ enum Command {
     Run,
     /// Check the configuration and print every problem.
     ConfigCheck,
+    /// The claude CLI's PreToolUse hook (run by the CLI, not by hand).
+    #[command(hide = true)]
+    Hook,
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // The hook answers on stdout and must start fast: no logging, no config.
+    if matches!(cli.command, Some(Command::Hook)) {
+        return claudeops_worker::hook::main();
+    }
     claudeops_pki::tls::install_crypto_provider();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let cli = Cli::parse();
     let config = match claudeops_worker::WorkerConfig::load() {
         Ok(config) => config,
         Err(errors) => {
@@ -38,6 +45,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     match cli.command.unwrap_or(Command::Run) {
+        Command::Hook => claudeops_worker::hook::main(),
         Command::ConfigCheck => {
             println!("configuration is valid");
             std::process::ExitCode::SUCCESS

@@ -120,7 +120,12 @@ pub struct SessionJson {
     pub exit_code: Option<i32>,
     pub response: Option<String>,
     pub structured: Option<serde_json::Value>,
+    /// The structured response's summary (the dashboard's TL;DR).
+    pub summary: Option<String>,
     pub error: Option<String>,
+    /// The cost of the escalation chain up to and including this session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain_cost_usd: Option<f64>,
 }
 
 impl SessionJson {
@@ -143,7 +148,14 @@ impl SessionJson {
             exit_code: s.exit_code,
             response: s.response.clone(),
             structured: s.structured.clone(),
+            summary: s
+                .structured
+                .as_ref()
+                .and_then(|v| v.get("summary"))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
             error: s.error.clone(),
+            chain_cost_usd: None,
         }
     }
 }
@@ -202,7 +214,9 @@ pub async fn get_session(
         .get_session(id)
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no session #{id}")))?;
-    Ok(Json(SessionJson::new(&session)))
+    let mut json = SessionJson::new(&session);
+    json.chain_cost_usd = Some(state.sessions.chain_cost(&session).await);
+    Ok(Json(json))
 }
 
 #[derive(Deserialize)]

@@ -3,7 +3,9 @@
 //! This crate does no I/O: no sockets, no files, no clocks. Wire types (protobuf,
 //! REST DTOs) are converted into these types at the edges and never travel inward.
 
+pub mod command;
 pub mod event;
+pub mod memory;
 pub mod policy;
 pub mod session;
 pub mod site;

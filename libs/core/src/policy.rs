@@ -1,9 +1,15 @@
 //! What each tier may do, expressed as the `claude` CLI's own permission flags.
 //!
-//! The CLI enforces these lists itself (`--tools`, `--allowedTools`,
-//! `--disallowedTools`); nothing here relies on prompt text. Operators may add to a
-//! tier's lists, but the never-allowed list is always appended last and nothing
-//! lifts it: the CLI lets a deny rule beat every allow.
+//! Three layers, all enforced by the CLI, none by prompt text:
+//! - `--tools`: which built-in tools exist at all;
+//! - `--allowedTools`: what runs without asking (read-only file tools, and the
+//!   typed remediation actions of the tier);
+//! - `--disallowedTools`: the never-allowed list and raw remediation commands.
+//!   The CLI lets a deny rule beat every allow, a hook's included, so operators
+//!   may add to a tier's lists but nothing lifts these.
+//!
+//! Bash is not allow-listed by prefix at all: every command goes to the
+//! PreToolUse hook, which judges it whole (`crate::command`).
 
 use crate::Tier;
 
@@ -11,7 +17,11 @@ use crate::Tier;
 /// `CLAUDEOPS_ALLOWED_TOOLS` default.
 pub const DEFAULT_TOOLS: &[&str] = &["Bash", "Read", "Grep", "Glob", "Task", "WebFetch"];
 
-/// Commands and tools no tier may ever use. Deny rules beat any allow rule or hook.
+/// The MCP server name of the worker's typed actions.
+pub const ACTIONS_SERVER: &str = "claudeops";
+
+/// Never, at any tier. Prefix rules catch the plain forms; the hook catches
+/// wrapped ones (`ssh host ...`, `sh -c ...`).
 pub const NEVER_ALLOWED: &[&str] = &[
     "Write",
     "Edit",
@@ -20,19 +30,35 @@ pub const NEVER_ALLOWED: &[&str] = &[
     "Bash(docker volume rm:*)",
     "Bash(docker volume prune:*)",
     "Bash(git push:*)",
-    "Bash(rm -rf:*)",
+    "Bash(rm -rf /:*)",
+    "Bash(mkfs:*)",
 ];
 
-const TIER1_ALLOWED: &[&str] = &[
-    "Read",
-    "Grep",
-    "Glob",
-    "Bash(curl:*)",
-    "Bash(dig:*)",
-    "Bash(docker ps:*)",
-    "Bash(docker inspect:*)",
-    "Bash(docker logs:*)",
+/// Remediation that must go through the typed actions (and so the cooldown
+/// ledger), never raw Bash.
+pub const RAW_REMEDIATION: &[&str] = &[
+    "Bash(docker restart:*)",
+    "Bash(docker compose up:*)",
+    "Bash(docker-compose up:*)",
+    "Bash(ansible-playbook:*)",
+    "Bash(helm:*)",
+    "Bash(kubectl rollout:*)",
 ];
+
+/// The typed actions a tier may call, as MCP tool names.
+pub fn actions(tier: Tier) -> Vec<String> {
+    let mut names = Vec::new();
+    if tier >= Tier::Investigate {
+        names.push("restart_container");
+    }
+    if tier >= Tier::Remediate {
+        names.push("redeploy_service");
+    }
+    names
+        .into_iter()
+        .map(|n| format!("mcp__{ACTIONS_SERVER}__{n}"))
+        .collect()
+}
 
 /// The CLI flags for one tier.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,23 +68,61 @@ pub struct ToolFlags {
     pub disallowed: Vec<String>,
 }
 
-/// The tool flags of a tier, with operator additions.
+/// The tool flags of a tier, with operator additions. The operator's deny rules
+/// come first, the built-in ones last; both win over any allow.
 pub fn tool_flags(
     tier: Tier,
     tools: &[String],
     extra_allowed: &[String],
     extra_disallowed: &[String],
 ) -> ToolFlags {
-    let mut allowed: Vec<String> = TIER1_ALLOWED.iter().map(|s| (*s).to_owned()).collect();
-    if tier >= Tier::Investigate {
-        allowed.push("Bash(docker restart:*)".to_owned());
-    }
+    let mut allowed: Vec<String> = ["Read", "Grep", "Glob", "WebFetch"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    allowed.extend(actions(tier));
     allowed.extend(extra_allowed.iter().cloned());
     let mut disallowed: Vec<String> = extra_disallowed.to_vec();
     disallowed.extend(NEVER_ALLOWED.iter().map(|s| (*s).to_owned()));
+    disallowed.extend(RAW_REMEDIATION.iter().map(|s| (*s).to_owned()));
     ToolFlags {
-        tools: tools.to_vec(),
+        tools: tools
+            .iter()
+            .filter(|t| !NEVER_ALLOWED.contains(&t.as_str()))
+            .cloned()
+            .collect(),
         allowed,
         disallowed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_get_their_actions_and_never_lose_the_deny_list() {
+        let tools: Vec<String> = ["Bash", "Read", "Write"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let extra = vec!["Bash(docker system prune:*)".to_owned()];
+        let t1 = tool_flags(Tier::Observe, &tools, &extra, &[]);
+        assert!(!t1.allowed.iter().any(|a| a.starts_with("mcp__")));
+        assert_eq!(t1.tools, ["Bash", "Read"], "Write never exists");
+        for rule in NEVER_ALLOWED.iter().chain(RAW_REMEDIATION) {
+            assert!(t1.disallowed.iter().any(|d| d == rule), "{rule}");
+        }
+        let t2 = tool_flags(Tier::Investigate, &tools, &[], &["Bash(curl:*)".to_owned()]);
+        assert_eq!(
+            actions(Tier::Investigate),
+            ["mcp__claudeops__restart_container"]
+        );
+        assert!(
+            t2.allowed
+                .contains(&"mcp__claudeops__restart_container".to_owned())
+        );
+        assert_eq!(t2.disallowed[0], "Bash(curl:*)");
+        assert_eq!(actions(Tier::Remediate).len(), 2);
     }
 }

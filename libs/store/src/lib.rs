@@ -1,5 +1,5 @@
 //! The control plane's durable state: sessions and their output, workers,
-//! enrollment tokens, events and runtime settings.
+//! enrollment tokens, events, memories and runtime settings.
 //!
 //! One [`Store`] trait, two backends: SQLite (the default, one file) and PostgreSQL
 //! (for a fleet). [`open`] picks the backend from the URL and runs the embedded
@@ -8,6 +8,7 @@
 //! they use.
 
 mod error;
+mod memory;
 mod model;
 mod postgres;
 mod rows;
@@ -18,11 +19,12 @@ mod token;
 use std::sync::Arc;
 
 pub use claudeops_core::event::{Event, EventId, EventLevel, NewEvent};
+pub use claudeops_core::memory::{Memory, MemoryId, NewMemory};
 pub use claudeops_core::worker::WorkerRecord;
 pub use error::StoreError;
 pub use model::{
-    Backend, DEFAULT_PAGE_SIZE, EnrollTokenRecord, EventFilter, OutputLine, SessionFilter,
-    WorkerSelector,
+    Backend, DEFAULT_PAGE_SIZE, EnrollTokenRecord, EventFilter, MemoryFilter, OutputLine,
+    SessionFilter, WorkerSelector,
 };
 pub use store::Store;
 

@@ -1,5 +1,6 @@
 //! The store's own argument and record types: filters, selectors, output lines and
-//! enrollment tokens. Domain types (sessions, workers, events) come from `claudeops-core`.
+//! enrollment tokens. Domain types (sessions, workers, events, memories) come from
+//! `claudeops-core`.
 //!
 //! Plain data only; nothing here knows SQL or which backend is in use.
 
@@ -70,6 +71,28 @@ impl Default for EventFilter {
             site: None,
             level: None,
             service: None,
+            limit: DEFAULT_PAGE_SIZE,
+            offset: 0,
+        }
+    }
+}
+
+/// Which memories `list_memories` returns: highest confidence first, then most
+/// recently updated (then newest), one page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryFilter {
+    pub site: Option<SiteName>,
+    /// Only memories whose `active` flag is set.
+    pub active_only: bool,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl Default for MemoryFilter {
+    fn default() -> Self {
+        MemoryFilter {
+            site: None,
+            active_only: false,
             limit: DEFAULT_PAGE_SIZE,
             offset: 0,
         }

@@ -5,6 +5,7 @@
 //! `postgres.rs`. A row that does not convert is `StoreError::Corrupt`, never a panic.
 
 use claudeops_core::event::{Event, EventLevel};
+use claudeops_core::memory::Memory;
 use claudeops_core::worker::WorkerRecord;
 use claudeops_core::{Session, SessionOutcome, SessionStatus, SiteName, Tier, Trigger};
 
@@ -197,4 +198,42 @@ impl TryFrom<EventRow> for Event {
 
 pub(crate) fn events(rows: Vec<EventRow>) -> Result<Vec<Event>, StoreError> {
     rows.into_iter().map(Event::try_from).collect()
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct MemoryRow {
+    id: i64,
+    site: String,
+    key: String,
+    value: String,
+    confidence: f64,
+    active: bool,
+    session_id: Option<i64>,
+    created_at_ms: i64,
+    updated_at_ms: i64,
+}
+
+impl TryFrom<MemoryRow> for Memory {
+    type Error = StoreError;
+
+    fn try_from(row: MemoryRow) -> Result<Self, StoreError> {
+        if !(0.0..=1.0).contains(&row.confidence) {
+            return Err(corrupt("memory confidence", row.confidence));
+        }
+        Ok(Memory {
+            id: row.id,
+            site: site(row.site)?,
+            key: row.key,
+            value: row.value,
+            confidence: row.confidence,
+            active: row.active,
+            session_id: row.session_id,
+            created_at_ms: row.created_at_ms,
+            updated_at_ms: row.updated_at_ms,
+        })
+    }
+}
+
+pub(crate) fn memories(rows: Vec<MemoryRow>) -> Result<Vec<Memory>, StoreError> {
+    rows.into_iter().map(Memory::try_from).collect()
 }

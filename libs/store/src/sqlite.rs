@@ -4,23 +4,27 @@
 //! foreign keys on every connection. SQLite has one writer at a time: every write
 //! here is a single statement or an `IMMEDIATE` transaction, never a read that is
 //! later upgraded to a write (which would fail with "database is locked" instead of
-//! waiting). This module must not hold business rules beyond what SQL enforces.
+//! waiting); `remember`, which reads the memory it rewrites, runs in one. This
+//! module must not hold business rules beyond what SQL enforces.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use claudeops_core::event::{Event, NewEvent};
+use claudeops_core::memory::{Memory, MemoryId, NewMemory, merge};
 use claudeops_core::worker::WorkerRecord;
 use claudeops_core::{NewSession, Session, SessionId, SessionOutcome, SiteName, Trigger};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::error::{conflict_on_duplicate, is_foreign_key_violation, is_unique_violation};
+use crate::memory;
 use crate::model::{
-    Backend, EnrollTokenRecord, EventFilter, OutputLine, SessionFilter, WorkerSelector,
+    Backend, EnrollTokenRecord, EventFilter, MemoryFilter, OutputLine, SessionFilter,
+    WorkerSelector,
 };
-use crate::rows::{self, EventRow, OutputRow, SessionRow, WorkerRow};
+use crate::rows::{self, EventRow, MemoryRow, OutputRow, SessionRow, WorkerRow};
 use crate::token::{self, TokenRow};
 use crate::{Store, StoreError};
 
@@ -47,6 +51,12 @@ macro_rules! worker_columns {
 macro_rules! event_columns {
     () => {
         "id, ts_ms, site, session_id, level, service, message"
+    };
+}
+
+macro_rules! memory_columns {
+    () => {
+        "id, site, key, value, confidence, active, session_id, created_at_ms, updated_at_ms"
     };
 }
 
@@ -531,6 +541,191 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows::events(found)
+    }
+
+    async fn get_memory_by_key(
+        &self,
+        site: &SiteName,
+        key: &str,
+    ) -> Result<Option<Memory>, StoreError> {
+        let Ok(key) = memory::key(key) else {
+            return Ok(None);
+        };
+        let row: Option<MemoryRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            memory_columns!(),
+            " FROM memories WHERE site = ?1 AND key = ?2"
+        ))
+        .bind(site.as_str())
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Memory::try_from).transpose()
+    }
+
+    async fn get_memory(&self, id: MemoryId) -> Result<Option<Memory>, StoreError> {
+        let row: Option<MemoryRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            memory_columns!(),
+            " FROM memories WHERE id = ?1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Memory::try_from).transpose()
+    }
+
+    async fn insert_memory(&self, new: &NewMemory) -> Result<Memory, StoreError> {
+        let key = memory::key(&new.key)?;
+        let value = memory::value(&new.value)?;
+        let confidence = memory::confidence(new.confidence)?;
+        let row: MemoryRow = sqlx::query_as(concat!(
+            "INSERT INTO memories (site, key, value, confidence, active, session_id, \
+             created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) RETURNING ",
+            memory_columns!()
+        ))
+        .bind(new.site.as_str())
+        .bind(key)
+        .bind(value)
+        .bind(confidence)
+        .bind(new.active)
+        .bind(new.session_id)
+        .bind(new.created_at_ms)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(memory::write_error)?;
+        Memory::try_from(row)
+    }
+
+    async fn update_memory(
+        &self,
+        id: MemoryId,
+        value: &str,
+        confidence: f64,
+        active: bool,
+        session_id: Option<SessionId>,
+        now_ms: i64,
+    ) -> Result<Option<Memory>, StoreError> {
+        let value = memory::value(value)?;
+        let confidence = memory::confidence(confidence)?;
+        let row: Option<MemoryRow> = sqlx::query_as(concat!(
+            "UPDATE memories SET value = ?2, confidence = ?3, active = ?4, session_id = ?5, \
+             updated_at_ms = ?6 WHERE id = ?1 RETURNING ",
+            memory_columns!()
+        ))
+        .bind(id)
+        .bind(value)
+        .bind(confidence)
+        .bind(active)
+        .bind(session_id)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(memory::write_error)?;
+        row.map(Memory::try_from).transpose()
+    }
+
+    async fn delete_memory(&self, id: MemoryId) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM memories WHERE id = ?1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_memories(&self, filter: &MemoryFilter) -> Result<Vec<Memory>, StoreError> {
+        let found: Vec<MemoryRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            memory_columns!(),
+            " FROM memories WHERE (?1 IS NULL OR site = ?1) AND (NOT ?2 OR active) \
+             ORDER BY confidence DESC, updated_at_ms DESC, id DESC LIMIT ?3 OFFSET ?4"
+        ))
+        .bind(filter.site.as_ref().map(SiteName::as_str))
+        .bind(filter.active_only)
+        .bind(i64::from(filter.limit))
+        .bind(i64::from(filter.offset))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::memories(found)
+    }
+
+    async fn remember(
+        &self,
+        site: &SiteName,
+        key: &str,
+        value: &str,
+        session_id: Option<SessionId>,
+        now_ms: i64,
+    ) -> Result<Memory, StoreError> {
+        let key = memory::key(key)?;
+        let value = memory::value(value)?;
+        // IMMEDIATE takes the write lock first, so the read below cannot go stale.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for _ in 0..memory::REMEMBER_ATTEMPTS {
+            let existing: Option<MemoryRow> = sqlx::query_as(concat!(
+                "SELECT ",
+                memory_columns!(),
+                " FROM memories WHERE site = ?1 AND key = ?2"
+            ))
+            .bind(site.as_str())
+            .bind(key.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let written: Option<MemoryRow> = match existing {
+                Some(row) => {
+                    let current = Memory::try_from(row)?;
+                    let outcome = merge(Some(&current), &value);
+                    sqlx::query_as(concat!(
+                        "UPDATE memories SET value = ?2, confidence = ?3, active = ?4, \
+                         session_id = ?5, updated_at_ms = ?6 WHERE id = ?1 RETURNING ",
+                        memory_columns!()
+                    ))
+                    .bind(current.id)
+                    .bind(outcome.value.as_str())
+                    .bind(outcome.confidence)
+                    .bind(outcome.active)
+                    .bind(outcome.session_id(Some(&current), session_id))
+                    .bind(now_ms)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(memory::write_error)?
+                }
+                None => {
+                    let outcome = merge(None, &value);
+                    sqlx::query_as(concat!(
+                        "INSERT INTO memories (site, key, value, confidence, active, \
+                         session_id, created_at_ms, updated_at_ms) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) \
+                         ON CONFLICT (site, key) DO NOTHING RETURNING ",
+                        memory_columns!()
+                    ))
+                    .bind(site.as_str())
+                    .bind(key.as_str())
+                    .bind(outcome.value.as_str())
+                    .bind(outcome.confidence)
+                    .bind(outcome.active)
+                    .bind(outcome.session_id(None, session_id))
+                    .bind(now_ms)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(memory::write_error)?
+                }
+            };
+            if let Some(row) = written {
+                tx.commit().await?;
+                return Memory::try_from(row);
+            }
+            // The row appeared or vanished between the read and the write: look again.
+        }
+        Err(StoreError::Conflict("the memory kept changing".into()))
+    }
+
+    async fn count_active_memories(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM memories WHERE active")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -7,12 +7,14 @@
 
 use async_trait::async_trait;
 use claudeops_core::event::{Event, NewEvent};
+use claudeops_core::memory::{Memory, MemoryId, NewMemory};
 use claudeops_core::worker::WorkerRecord;
 use claudeops_core::{NewSession, Session, SessionId, SessionOutcome, SiteName, Trigger};
 
 use crate::StoreError;
 use crate::model::{
-    Backend, EnrollTokenRecord, EventFilter, OutputLine, SessionFilter, WorkerSelector,
+    Backend, EnrollTokenRecord, EventFilter, MemoryFilter, OutputLine, SessionFilter,
+    WorkerSelector,
 };
 
 /// Durable state of the control plane. Times are unix milliseconds throughout.
@@ -139,6 +141,62 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// One page of events, newest first.
     async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError>;
+
+    // --- memories ---
+    //
+    // Keys are normalised (trimmed, lower-cased) and values trimmed and cut to
+    // `claudeops_core::memory::MAX_VALUE_CHARS` before they are stored or looked up;
+    // an invalid key, an empty value or a NaN confidence is `Conflict`, and a
+    // confidence outside `[0, 1]` is clamped. A `session_id` naming no session is
+    // `Conflict`; deleting a session clears it from its memories.
+
+    /// The memory of `site` with this key, if any (`None` for an invalid key).
+    async fn get_memory_by_key(
+        &self,
+        site: &SiteName,
+        key: &str,
+    ) -> Result<Option<Memory>, StoreError>;
+
+    async fn get_memory(&self, id: MemoryId) -> Result<Option<Memory>, StoreError>;
+
+    /// Stores a memory as given (an operator's). `Conflict` if the site already has
+    /// a memory with this key.
+    async fn insert_memory(&self, new: &NewMemory) -> Result<Memory, StoreError>;
+
+    /// Overwrites a memory's value, confidence, active flag and source session (an
+    /// operator's edit) and sets `updated_at_ms = now_ms`; `None` for an unknown id.
+    async fn update_memory(
+        &self,
+        id: MemoryId,
+        value: &str,
+        confidence: f64,
+        active: bool,
+        session_id: Option<SessionId>,
+        now_ms: i64,
+    ) -> Result<Option<Memory>, StoreError>;
+
+    /// `true` if the memory existed.
+    async fn delete_memory(&self, id: MemoryId) -> Result<bool, StoreError>;
+
+    /// One page of memories, highest confidence first, then most recently updated,
+    /// then newest.
+    async fn list_memories(&self, filter: &MemoryFilter) -> Result<Vec<Memory>, StoreError>;
+
+    /// Records one reported memory: reads the site's memory with this key and writes
+    /// what `claudeops_core::memory::merge` decides (new, confirmed, contradicted or
+    /// replaced) in one transaction, so concurrent reports of one key each count
+    /// once. Returns the stored memory.
+    async fn remember(
+        &self,
+        site: &SiteName,
+        key: &str,
+        value: &str,
+        session_id: Option<SessionId>,
+        now_ms: i64,
+    ) -> Result<Memory, StoreError>;
+
+    /// How many memories (of every site) have the active flag set.
+    async fn count_active_memories(&self) -> Result<i64, StoreError>;
 
     // --- settings ---
 

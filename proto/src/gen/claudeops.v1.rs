@@ -127,6 +127,9 @@ pub struct RunJob {
     pub extra_allowed_tools: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
     #[prost(string, repeated, tag = "11")]
     pub extra_disallowed_tools: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// What the control plane remembers about the site, rendered for the prompt.
+    #[prost(string, tag = "12")]
+    pub memories: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CancelJob {

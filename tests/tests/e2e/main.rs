@@ -2,6 +2,8 @@
 //! linked over mutual TLS, running the real `claude` CLI against the scripted
 //! model. Each test starts its own control plane.
 
+mod permissions;
 mod refusals;
 mod session;
 mod support;
+mod tiers;

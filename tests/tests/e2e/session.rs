@@ -15,7 +15,7 @@ async fn a_triggered_session_runs_the_cli_on_the_worker_and_streams_live() {
         Turn::text("Checking the host.").and(claudeops_tests::model::Block::bash(
             "sleep 1; echo e2e-marker-$((6*7))",
         )),
-        Turn::text("The host is fine."),
+        Turn::structured(json!({"summary": "The host is fine.", "escalation": {"needed": false}})),
     ])])
     .await;
     let cp = ControlPlane::start(&[]).await;
@@ -109,13 +109,13 @@ async fn a_triggered_session_runs_the_cli_on_the_worker_and_streams_live() {
 
     let done = http.wait_session_end(id, WAIT).await;
     assert_eq!(done["status"], "completed", "{done}");
-    assert_eq!(done["turns"], 2);
+    assert!(done["turns"].as_i64().unwrap_or_default() >= 2, "{done}");
     assert!(
         done["cost_usd"].as_f64().unwrap_or_default() > 0.0,
         "{done}"
     );
     assert_eq!(done["exit_code"], 0);
-    assert_eq!(done["response"], "The host is fine.");
+    assert_eq!(done["summary"], "The host is fine.");
     assert!(done["ended_at"].is_string());
 
     // The model really received the operator's prompt and the command's output.
@@ -280,13 +280,26 @@ async fn stop_ends_a_running_session_and_its_processes() {
     );
     std::fs::write(&fake, script).unwrap_or_else(|e| panic!("{e}"));
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("{e}"));
     let cp = ControlPlane::start(&[]).await;
     let fake_path = fake.display().to_string();
-    let _worker = enrolled_worker(&cp, "home", &[("CLAUDEOPS_CLAUDE_BIN", &fake_path), ("ANTHROPIC_API_KEY", "k")]).await;
+    let _worker = enrolled_worker(
+        &cp,
+        "home",
+        &[
+            ("CLAUDEOPS_CLAUDE_BIN", &fake_path),
+            ("ANTHROPIC_API_KEY", "k"),
+        ],
+    )
+    .await;
     let http = cp.http();
     let (status, session) = http
-        .post("/api/v1/sessions/trigger", &json!({"site": "home", "start_tier": 1}), true)
+        .post(
+            "/api/v1/sessions/trigger",
+            &json!({"site": "home", "start_tier": 1}),
+            true,
+        )
         .await;
     assert_eq!(status, 201, "{session}");
     let id = session["id"].as_i64().unwrap_or_default();
@@ -296,15 +309,22 @@ async fn stop_ends_a_running_session_and_its_processes() {
     next_matching(&mut stream, &mut seen, |e| e.event == "line").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let (status, body) = http.post(&format!("/api/v1/sessions/{id}/stop"), &json!({}), false).await;
+    let (status, body) = http
+        .post(&format!("/api/v1/sessions/{id}/stop"), &json!({}), false)
+        .await;
     assert_eq!(status, 401, "stop needs the token: {body}");
-    let (status, body) = http.post(&format!("/api/v1/sessions/{id}/stop"), &json!({}), true).await;
+    let (status, body) = http
+        .post(&format!("/api/v1/sessions/{id}/stop"), &json!({}), true)
+        .await;
     assert_eq!(status, 202, "{body}");
     let done = http.wait_session_end(id, Duration::from_secs(20)).await;
     assert_eq!(done["status"], "stopped", "{done}");
     assert_eq!(done["error"], "stopped by the operator");
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert!(!marker.exists(), "a process of the stopped session lived on");
+    assert!(
+        !marker.exists(),
+        "a process of the stopped session lived on"
+    );
 }
 
 #[tokio::test]
@@ -331,10 +351,17 @@ async fn dashboard_forms_need_a_login_and_its_csrf_token() {
     assert_eq!(response.headers()["location"], "/login");
 
     // The login form sets a one-off cookie that must come back with its field.
-    let page = client.get(url("/login")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let page = client
+        .get(url("/login"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let login_cookie = cookie_value(&page, "claudeops_login");
     let html = page.text().await.unwrap_or_default();
-    assert!(html.contains(&format!("value=\"{login_cookie}\"")), "the form carries the token");
+    assert!(
+        html.contains(&format!("value=\"{login_cookie}\"")),
+        "the form carries the token"
+    );
     let wrong = client
         .post(url("/login"))
         .header("cookie", format!("claudeops_login={login_cookie}"))
@@ -349,22 +376,43 @@ async fn dashboard_forms_need_a_login_and_its_csrf_token() {
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(forged.status().as_u16(), 403, "a login without the form's cookie is refused");
+    assert_eq!(
+        forged.status().as_u16(),
+        403,
+        "a login without the form's cookie is refused"
+    );
     let ok = client
         .post(url("/login"))
         .header("cookie", format!("claudeops_login={login_cookie}"))
-        .form(&[("token", cp.token.as_str()), ("csrf", login_cookie.as_str())])
+        .form(&[
+            ("token", cp.token.as_str()),
+            ("csrf", login_cookie.as_str()),
+        ])
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ok.status().as_u16(), 303);
     let session_cookie = cookie_value(&ok, "claudeops_session");
-    let set_cookie = ok.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join("|");
-    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+    let set_cookie = ok
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join("|");
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
     let cookie = format!("claudeops_session={session_cookie}");
 
     // Logged in, a page carries the login's CSRF token; a post without it fails.
-    let page = client.get(url("/run")).header("cookie", &cookie).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let page = client
+        .get(url("/run"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let html = page.text().await.unwrap_or_default();
     let csrf = html
         .split("name=\"csrf\" value=\"")
@@ -382,12 +430,21 @@ async fn dashboard_forms_need_a_login_and_its_csrf_token() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(refused.headers()["location"], "/login");
     let (_, sessions) = cp.http().get("/api/v1/sessions").await;
-    assert_eq!(sessions.as_array().map(Vec::len), Some(0), "nothing started: {sessions}");
+    assert_eq!(
+        sessions.as_array().map(Vec::len),
+        Some(0),
+        "nothing started: {sessions}"
+    );
 
     let started = client
         .post(url("/sessions/trigger"))
         .header("cookie", &cookie)
-        .form(&[("site", "home"), ("tier", "auto"), ("prompt", "from the dashboard"), ("csrf", csrf.as_str())])
+        .form(&[
+            ("site", "home"),
+            ("tier", "auto"),
+            ("prompt", "from the dashboard"),
+            ("csrf", csrf.as_str()),
+        ])
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
