@@ -14,8 +14,9 @@
 use crate::Tier;
 
 /// Built-in tools that exist in a session (`--tools`), as the original's
-/// `CLAUDEOPS_ALLOWED_TOOLS` default.
-pub const DEFAULT_TOOLS: &[&str] = &["Bash", "Read", "Grep", "Glob", "Task", "WebFetch"];
+/// `CLAUDEOPS_ALLOWED_TOOLS`, less `Task`: sub-agents at every tier multiply the
+/// cost of a session, and its definition alone is about 12 KB of every request.
+pub const DEFAULT_TOOLS: &[&str] = &["Bash", "Read", "Grep", "Glob", "WebFetch"];
 
 /// The MCP server name of the worker's typed actions.
 pub const ACTIONS_SERVER: &str = "claudeops";
