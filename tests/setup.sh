@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the tests need, idempotently: Debian packages (PostgreSQL server
-# binaries, apprise) and the real `claude` CLI (cached outside the clone).
+# binaries, apprise, docker-compose) and the real `claude` CLI (cached outside the clone).
 # Source it: it exports CLAUDEOPS_CLAUDE_BIN. Servers are started by the tests.
 set -euo pipefail
 
-DEBIAN_PACKAGES=(postgresql apprise)
+DEBIAN_PACKAGES=(postgresql apprise docker-compose)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

@@ -61,6 +61,12 @@ pub struct Config {
     pub memory_budget: usize,
     /// A response schema to validate against instead of the built-in one.
     pub schema_path: Option<PathBuf>,
+    /// Cooldowns: at most this many restarts per service per window ...
+    pub cooldown_max_restarts: u32,
+    /// ... a humantime duration such as "4h".
+    pub cooldown_restart_window: String,
+    pub cooldown_max_redeploys: u32,
+    pub cooldown_redeploy_window: String,
 }
 
 impl Default for Config {
@@ -100,6 +106,10 @@ impl Default for Config {
             max_chain_cost_usd: 0.0,
             memory_budget: 2000,
             schema_path: None,
+            cooldown_max_restarts: 2,
+            cooldown_restart_window: "4h".to_owned(),
+            cooldown_max_redeploys: 1,
+            cooldown_redeploy_window: "24h".to_owned(),
         }
     }
 }
@@ -177,6 +187,23 @@ impl Config {
         if self.session_timeout == 0 {
             problems.push("CLAUDEOPS_SESSION_TIMEOUT must be at least 1 second".to_owned());
         }
+        for (name, value) in [
+            (
+                "CLAUDEOPS_COOLDOWN_RESTART_WINDOW",
+                &self.cooldown_restart_window,
+            ),
+            (
+                "CLAUDEOPS_COOLDOWN_REDEPLOY_WINDOW",
+                &self.cooldown_redeploy_window,
+            ),
+        ] {
+            match humantime::parse_duration(value) {
+                Ok(d) if d.as_secs() >= 1 => {}
+                _ => problems.push(format!(
+                    "{name} {value:?} is not a duration such as \"4h\" or \"30m\""
+                )),
+            }
+        }
         if self.max_chain_cost_usd < 0.0 {
             problems.push("CLAUDEOPS_MAX_CHAIN_COST_USD cannot be negative".to_owned());
         }
@@ -220,6 +247,22 @@ impl Config {
         match &self.schema_path {
             Some(path) => std::fs::read_to_string(path),
             None => Ok(crate::escalation::BUILTIN_SCHEMA.to_owned()),
+        }
+    }
+
+    /// The cooldown limits (windows validated by `validate`).
+    pub fn cooldown_limits(&self) -> claudeops_core::ledger::Limits {
+        let window = |w: &str, default_h: i64| {
+            humantime::parse_duration(w)
+                .ok()
+                .and_then(|d| i64::try_from(d.as_millis()).ok())
+                .unwrap_or(default_h * 3_600_000)
+        };
+        claudeops_core::ledger::Limits {
+            max_restarts: self.cooldown_max_restarts,
+            restart_window_ms: window(&self.cooldown_restart_window, 4),
+            max_redeploys: self.cooldown_max_redeploys,
+            redeploy_window_ms: window(&self.cooldown_redeploy_window, 24),
         }
     }
 

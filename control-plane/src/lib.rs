@@ -11,6 +11,7 @@ pub mod escalation;
 pub mod grpc;
 pub mod http;
 pub mod hub;
+pub mod ledger;
 pub mod registry;
 pub mod scheduler;
 pub mod sessions;
@@ -210,6 +211,7 @@ pub async fn serve(
         let link = grpc::link::LinkService {
             sessions: sessions.clone(),
             revocations: revocations.clone(),
+            alerts: ledger::Alerts::default(),
         };
         let incoming = grpc::tls_incoming(grpc, grpc_tls, "grpc");
         let stopped = stopped();

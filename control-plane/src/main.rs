@@ -50,6 +50,9 @@ enum Command {
     /// The claude CLI's PreToolUse hook for the local worker (run by the CLI).
     #[command(hide = true)]
     Hook,
+    /// The local worker's typed actions as an MCP server (run by the CLI).
+    #[command(hide = true)]
+    Mcp,
 }
 
 fn main() -> ExitCode {
@@ -57,6 +60,15 @@ fn main() -> ExitCode {
     // The local worker's hook: answers on stdout, so no logging and no config.
     if matches!(cli.command, Command::Hook) {
         return claudeops_worker::hook::main();
+    }
+    if matches!(cli.command, Command::Mcp) {
+        return match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(claudeops_worker::mcp::main()),
+            Err(_) => ExitCode::FAILURE,
+        };
     }
     claudeops_pki::tls::install_crypto_provider();
     tracing_subscriber::fmt()
@@ -148,6 +160,6 @@ async fn run(command: Command, config: ControlPlaneConfig) -> anyhow::Result<()>
             println!("configuration is valid");
             Ok(())
         }
-        Command::Hook => Ok(()),
+        Command::Hook | Command::Mcp => Ok(()),
     }
 }

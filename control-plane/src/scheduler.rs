@@ -111,6 +111,21 @@ async fn reap(sessions: &Sessions, disconnected_since: &mut HashMap<String, i64>
     let timeout_ms = i64::try_from(sessions.config.session_timeout)
         .unwrap_or(i64::MAX / 2)
         .saturating_mul(1000);
+    // A ledger slot reserved by a session that can no longer be running was
+    // abandoned by a crashed worker; it keeps counting, but stops being "reserved".
+    let stale_before = now - timeout_ms - TIMEOUT_GRACE_MS;
+    match sessions
+        .store
+        .release_stale_reservations(stale_before)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            count = n,
+            "ledger reservations abandoned by a worker marked failed"
+        ),
+        Err(error) => tracing::error!(%error, "could not release stale ledger reservations"),
+    }
     for session in running {
         let worker = session.worker_id.clone().unwrap_or_default();
         let connected = sessions.registry.is_connected(&worker);

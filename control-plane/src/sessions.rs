@@ -435,12 +435,23 @@ impl Sessions {
         level: EventLevel,
         message: String,
     ) {
+        self.event_for(site, session, level, None, message).await;
+    }
+
+    pub async fn event_for(
+        &self,
+        site: &SiteName,
+        session: Option<SessionId>,
+        level: EventLevel,
+        service: Option<String>,
+        message: String,
+    ) {
         let event = NewEvent {
             ts_ms: now_ms(),
             site: site.clone(),
             session_id: session,
             level,
-            service: None,
+            service,
             message,
         };
         if let Err(error) = self.store.insert_event(&event).await {

@@ -30,23 +30,55 @@ async fn main() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(default.status.success(), "{}", default.stderr);
-    let default_request = model.message_requests().into_iter().next().unwrap_or_else(|| panic!("no request"));
+    let default_request = model
+        .message_requests()
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no request"));
     model.clear_requests();
 
     let cp = ControlPlane::start(&[]).await;
     let token = cp.enroll_token("bench").await;
     let base = model.base_url();
-    let worker = Worker::start(&cp, "bench", Some(&token), &[("ANTHROPIC_BASE_URL", &base), ("ANTHROPIC_API_KEY", "bench")]);
+    let worker = Worker::start(
+        &cp,
+        "bench",
+        Some(&token),
+        &[
+            ("ANTHROPIC_BASE_URL", &base),
+            ("ANTHROPIC_API_KEY", "bench"),
+        ],
+    );
     worker.wait_connected().await;
     let http = cp.http();
-    let (status, session) = http.post("/api/v1/sessions/trigger", &json!({"site": "bench", "start_tier": 1}), true).await;
+    let (status, session) = http
+        .post(
+            "/api/v1/sessions/trigger",
+            &json!({"site": "bench", "start_tier": 1}),
+            true,
+        )
+        .await;
     assert_eq!(status, 201, "{session}");
-    http.wait_session_end(session["id"].as_i64().unwrap_or_default(), Duration::from_secs(120)).await;
-    let ours = model.message_requests().into_iter().next().unwrap_or_else(|| panic!("no request"));
+    http.wait_session_end(
+        session["id"].as_i64().unwrap_or_default(),
+        Duration::from_secs(120),
+    )
+    .await;
+    let ours = model
+        .message_requests()
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no request"));
 
-    for (name, request) in [("CLI default (-p x --allowedTools Bash)", &default_request), ("Claude Ops tier 1 session", &ours)] {
+    for (name, request) in [
+        ("CLI default (-p x --allowedTools Bash)", &default_request),
+        ("Claude Ops tier 1 session", &ours),
+    ] {
         let (system, tools) = parts(&request.body);
         let names = request.tool_names().join(",");
-        println!("{name}: {} bytes (system {system}, tools {tools}: {names})", request.body_bytes);
+        println!(
+            "{name}: {} bytes (system {system}, tools {tools}: {names})",
+            request.body_bytes
+        );
     }
 }

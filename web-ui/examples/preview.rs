@@ -52,6 +52,9 @@ fn main() -> Res<()> {
 fn write_pages(ui: &Ui, dir: &str) -> Res<()> {
     std::fs::create_dir_all(format!("{dir}/static"))?;
     let pages = [
+        ("overview.html", ui.overview(&common::overview_page())?),
+        ("events.html", ui.events(&common::events_page())?),
+        ("cooldowns.html", ui.cooldowns(&common::cooldowns_page())?),
         ("login.html", ui.login(&common::login_page())?),
         ("sessions.html", ui.sessions(&common::sessions_page())?),
         ("session.html", ui.session(&common::session_page(true))?),
@@ -100,7 +103,10 @@ fn serve(ui: &Ui, mut stream: TcpStream) -> Res<()> {
         return respond(&mut stream, 200, content_type, bytes);
     }
     let page = match path {
-        "/" | "/sessions" => Some(ui.sessions(&common::sessions_page())?),
+        "/" => Some(ui.overview(&common::overview_page())?),
+        "/sessions" => Some(ui.sessions(&common::sessions_page())?),
+        "/events" => Some(ui.events(&common::events_page())?),
+        "/cooldowns" => Some(ui.cooldowns(&common::cooldowns_page())?),
         "/sessions/18" => Some(ui.session(&common::session_page(true))?),
         "/sessions/17" => {
             let mut page = common::session_page(false);

@@ -20,6 +20,11 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("status_class", status_class);
     env.add_filter("status_label", status_label);
     env.add_filter("urlencode", urlencode);
+    env.add_filter("level_class", level_class);
+    env.add_filter("action_class", action_class);
+    env.add_filter("next_allowed", next_allowed);
+    env.add_filter("percent", percent);
+    env.add_filter("every", every);
 }
 
 /// Milliseconds as "850ms", "17s", "2m 05s" or "1h 02m".
@@ -111,6 +116,68 @@ pub(crate) fn status_class(status: &str) -> &'static str {
 /// A status in words: "timed out".
 pub(crate) fn status_label(status: &str) -> String {
     status.replace('_', " ")
+}
+
+/// The CSS class suffix for an event level badge; unknown levels look neutral.
+pub(crate) fn level_class(level: &str) -> &'static str {
+    match level {
+        "critical" => "critical",
+        "warning" => "warning",
+        "info" => "info",
+        _ => "other",
+    }
+}
+
+/// The CSS class suffix for a remediation action's status badge.
+pub(crate) fn action_class(status: &str) -> &'static str {
+    match status {
+        "reserved" => "reserved",
+        "succeeded" => "succeeded",
+        "failed" => "failed",
+        "released" => "released",
+        "denied" => "denied",
+        _ => "other",
+    }
+}
+
+/// When a service at its limit may be touched again: "next allowed in 2h 13m",
+/// "allowed now" once the moment has passed, "never (the limit is 0)" for the
+/// ledger's `i64::MAX`.
+pub(crate) fn next_allowed(next_ms: i64, now_ms: i64) -> String {
+    if next_ms == i64::MAX {
+        "never (the limit is 0)".to_owned()
+    } else if next_ms <= now_ms {
+        "allowed now".to_owned()
+    } else {
+        let wait = next_ms.saturating_sub(now_ms);
+        if wait >= 48 * 3_600_000 {
+            format!("next allowed in {}d", wait / 86_400_000)
+        } else {
+            format!("next allowed in {}", duration(wait))
+        }
+    }
+}
+
+/// A fraction from 0 to 1 as a percentage: "93.4%", "100%"; "—" when not a number.
+pub(crate) fn percent(fraction: f64) -> String {
+    if !fraction.is_finite() {
+        return "—".to_owned();
+    }
+    let text = format!("{:.1}", (fraction * 100.0).clamp(0.0, 100.0));
+    format!("{}%", text.strip_suffix(".0").unwrap_or(&text))
+}
+
+/// A schedule interval in seconds as "every 1h", "every 30m", "every 1h 30m".
+pub(crate) fn every(seconds: i64) -> String {
+    let seconds = seconds.max(0);
+    let text = match seconds {
+        0 => return "not scheduled".to_owned(),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 && s < 3600 => format!("{}m", s / 60),
+        s => duration(s.saturating_mul(1000)),
+    };
+    format!("every {text}")
 }
 
 /// Percent-encodes a query-string value (RFC 3986 unreserved characters pass).
@@ -212,6 +279,53 @@ mod tests {
         assert_eq!(status_class("timed_out"), "timed_out");
         assert_eq!(status_class("\" onclick=x"), "other");
         assert_eq!(status_label("timed_out"), "timed out");
+    }
+
+    #[test]
+    fn levels_and_action_statuses() {
+        assert_eq!(level_class("critical"), "critical");
+        assert_eq!(level_class("warning"), "warning");
+        assert_eq!(level_class("info"), "info");
+        assert_eq!(level_class("\" onclick=x"), "other");
+        for s in ["reserved", "succeeded", "failed", "released", "denied"] {
+            assert_eq!(action_class(s), s);
+        }
+        assert_eq!(action_class("<b>"), "other");
+    }
+
+    #[test]
+    fn next_allowed_times() {
+        let now = 1_000_000_000;
+        let in_2h13m = now + (2 * 3600 + 13 * 60) * 1000;
+        assert_eq!(next_allowed(in_2h13m, now), "next allowed in 2h 13m");
+        assert_eq!(next_allowed(now + 45_000, now), "next allowed in 45s");
+        assert_eq!(next_allowed(now + 90_000, now), "next allowed in 1m 30s");
+        assert_eq!(
+            next_allowed(now + 23 * 3_600_000, now),
+            "next allowed in 23h 00m"
+        );
+        assert_eq!(
+            next_allowed(now + 72 * 3_600_000, now),
+            "next allowed in 3d"
+        );
+        assert_eq!(next_allowed(now, now), "allowed now");
+        assert_eq!(next_allowed(now - 5, now), "allowed now");
+        assert_eq!(next_allowed(i64::MAX, now), "never (the limit is 0)");
+    }
+
+    #[test]
+    fn percentages_and_intervals() {
+        assert_eq!(percent(0.934), "93.4%");
+        assert_eq!(percent(1.0), "100%");
+        assert_eq!(percent(0.0), "0%");
+        assert_eq!(percent(1.7), "100%");
+        assert_eq!(percent(f64::NAN), "—");
+        assert_eq!(every(3600), "every 1h");
+        assert_eq!(every(1800), "every 30m");
+        assert_eq!(every(5400), "every 1h 30m");
+        assert_eq!(every(86_400), "every 1d");
+        assert_eq!(every(90), "every 1m 30s");
+        assert_eq!(every(0), "not scheduled");
     }
 
     #[test]

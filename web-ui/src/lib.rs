@@ -24,7 +24,12 @@
 //!   `/cooldowns`, `/config`, `/run`, `/login`.
 //! - POST forms, all `application/x-www-form-urlencoded` with a `csrf` field:
 //!   `/login` (`token`, optional `next`), `/logout`, `/sessions/{id}/stop`,
-//!   `/sessions/trigger` (`site`, `tier` = `auto|1|2|3`, `prompt`).
+//!   `/sessions/trigger` (`site`, `tier` = `auto|1|2|3`, `prompt`; the overview's
+//!   and the sites page's Run Now buttons send `tier=auto` and an empty prompt).
+//! - `GET /events?level=L&site=S&service=V&offset=N&limit=M`: the events page's
+//!   filter form (the one GET form, without a CSRF token) and its paging links; a
+//!   missing or empty parameter means "any". Site and service cells link to the
+//!   same page filtered by them.
 //! - `GET /sessions?offset=N&limit=M` and `GET /sessions/{id}/stream`: server-sent
 //!   events `line` (with `id: <seq>`, data `{seq, ts_ms, raw, malformed, events}`),
 //!   then `status` once the session has ended (after the replay, so the script can

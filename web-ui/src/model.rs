@@ -120,12 +120,12 @@ pub struct SessionRow {
     pub parent_id: Option<i64>,
 }
 
-/// Offset paging, as in `GET /sessions?offset=50&limit=50`.
+/// Offset paging, as in `GET /sessions?offset=50&limit=50` (and `GET /events`).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Paging {
     pub offset: u64,
     pub limit: u64,
-    /// All sessions, if known.
+    /// All rows (sessions, or events matching the filter), if known.
     pub total: Option<u64>,
     /// Whether a next page exists.
     pub has_more: bool,
@@ -138,6 +138,11 @@ pub struct SessionPage {
     pub session: SessionDetail,
     /// Every stdout line so far, for the `<noscript>` view; the script reads the stream.
     pub lines: Vec<LineView>,
+    /// The remediation actions this session asked for, in the order to show; the
+    /// card is shown only when there are some.
+    pub actions: Vec<ActionView>,
+    /// The one-line summary of the session's structured response, once it has one.
+    pub summary: Option<String>,
 }
 
 /// One session in full. Times are unix milliseconds.
@@ -227,6 +232,161 @@ pub struct RunNowPage {
     pub max_tier: u8,
     /// Dry run is on: the page says that no changes will be made.
     pub dry_run: bool,
+}
+
+/// `GET /`: the TL;DR page. Stat cards, the latest session's summary, the critical
+/// events that need a human, and each site with a Run Now button.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OverviewPage {
+    pub layout: Layout,
+    pub stats: StatsView,
+    /// The most recent session, if there has been one.
+    pub latest: Option<LatestView>,
+    /// Recent critical events ("needs human attention"); shown newest first.
+    pub attention: Vec<EventRow>,
+    pub sites: Vec<SiteHealth>,
+}
+
+/// The overview's numbers.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StatsView {
+    /// Sessions ever started.
+    pub total_runs: i64,
+    /// Sessions started by an escalation.
+    pub escalations: i64,
+    /// Remediation actions carried out.
+    pub remediations: i64,
+    /// Finished sessions that completed, as a fraction from 0 to 1.
+    pub success_rate: f64,
+    pub total_cost_usd: f64,
+    /// Memories the agent currently keeps.
+    pub active_memories: i64,
+    /// Critical events in the last 24 hours.
+    pub critical_events_24h: i64,
+    /// Mean session duration.
+    pub avg_duration_ms: i64,
+    /// When the scheduler starts the next run, if it is scheduled.
+    pub next_run_ms: Option<i64>,
+    /// The schedule's interval; 0 when nothing is scheduled.
+    pub interval_seconds: u64,
+}
+
+/// The most recent session, for the overview's TL;DR.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LatestView {
+    pub session_id: i64,
+    pub site: String,
+    pub tier: u8,
+    /// As in [`SessionRow::status`].
+    pub status: String,
+    pub started_at_ms: i64,
+    /// The one-line summary of its structured response, if it gave one.
+    pub summary: Option<String>,
+}
+
+/// One site on the overview.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SiteHealth {
+    pub name: String,
+    /// Connected, not revoked workers; 0 disables Run Now.
+    pub workers_connected: u32,
+    /// The session running on this site, if any.
+    pub running_session_id: Option<i64>,
+}
+
+/// `GET /events?level=&site=&service=&offset=&limit=`: events the agent reported.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EventsPage {
+    pub layout: Layout,
+    /// One page of events; shown newest first.
+    pub events: Vec<EventRow>,
+    /// The filter this page was asked for; the paging links keep it.
+    pub filter: EventFilterView,
+    pub paging: Paging,
+}
+
+/// One event from a session's structured response. Times are unix milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EventRow {
+    pub id: i64,
+    pub ts_ms: i64,
+    pub site: String,
+    /// The session that reported it.
+    pub session_id: Option<i64>,
+    /// `info`, `warning` or `critical` (critical: needs human attention).
+    pub level: String,
+    pub service: Option<String>,
+    pub message: String,
+}
+
+/// The events filter as asked for; `None` or empty matches everything.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EventFilterView {
+    /// `info`, `warning` or `critical`.
+    pub level: Option<String>,
+    pub service: Option<String>,
+    pub site: Option<String>,
+}
+
+/// `GET /cooldowns`: the remediation limits, where each (site, service, kind) stands
+/// against them, and the audit trail of recent actions.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CooldownsPage {
+    pub layout: Layout,
+    /// The render time, for "next allowed in 2h 13m" and "5m ago".
+    pub now_ms: i64,
+    /// One per action kind, in the order to state them.
+    pub limits: Vec<LimitView>,
+    pub rows: Vec<CooldownView>,
+    /// Recent remediation actions, newest first.
+    pub actions: Vec<ActionView>,
+}
+
+/// A remediation limit: at most `max` actions of `kind` per service per `window`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LimitView {
+    /// `restart` or `redeploy`.
+    pub kind: String,
+    pub max: u32,
+    /// The window in words, e.g. `"4h"`.
+    pub window: String,
+}
+
+/// Where one (site, service, kind) stands against its limit. Times are unix ms.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CooldownView {
+    pub site: String,
+    pub service: String,
+    /// `restart` or `redeploy`.
+    pub kind: String,
+    /// Actions that count toward the limit within the window.
+    pub count_in_window: u32,
+    pub limit: u32,
+    pub last_action_ms: Option<i64>,
+    /// When the next action of this kind is allowed, if it is not now; `i64::MAX`
+    /// (the ledger's "never", for a limit of 0) reads "never".
+    pub next_allowed_ms: Option<i64>,
+}
+
+/// One remediation action from the ledger (the audit trail). Times are unix ms.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActionView {
+    pub id: i64,
+    pub site: String,
+    pub service: String,
+    /// `restart` or `redeploy`.
+    pub kind: String,
+    /// The session that asked for it.
+    pub session_id: Option<i64>,
+    /// `reserved`, `succeeded`, `failed`, `released` or `denied`.
+    pub status: String,
+    /// The action's arguments as JSON text, shown folded.
+    pub args: String,
+    /// What carrying it out reported.
+    pub result: Option<String>,
+    pub reserved_at_ms: i64,
+    /// From reservation to finish, once finished.
+    pub duration_ms: Option<i64>,
 }
 
 /// Any error: 403, 404, 500 and so on.

@@ -11,7 +11,10 @@
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, context};
 use serde::Serialize;
 
-use crate::model::{ErrorPage, LoginPage, RunNowPage, SessionPage, SessionsPage, SitesPage};
+use crate::model::{
+    CooldownsPage, ErrorPage, EventFilterView, EventRow, EventsPage, LoginPage, OverviewPage,
+    RunNowPage, SessionPage, SessionsPage, SitesPage,
+};
 use crate::{assets, chains, filters};
 
 /// Every template, by name, embedded at compile time.
@@ -24,6 +27,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("sites.html", include_str!("../templates/sites.html")),
     ("run_now.html", include_str!("../templates/run_now.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("overview.html", include_str!("../templates/overview.html")),
+    ("events.html", include_str!("../templates/events.html")),
+    (
+        "cooldowns.html",
+        include_str!("../templates/cooldowns.html"),
+    ),
 ];
 
 /// Rendering failed: a template and its view model disagree. A bug, not bad input.
@@ -64,6 +73,42 @@ impl Ui {
             })?;
         }
         Ok(Ui { env })
+    }
+
+    /// `GET /`: the TL;DR page.
+    pub fn overview(&self, page: &OverviewPage) -> Result<String, UiError> {
+        let ctx = context! {
+            layout => &page.layout,
+            stats => &page.stats,
+            latest => &page.latest,
+            attention => newest_first(&page.attention),
+            sites => &page.sites,
+        };
+        self.render("overview.html", ctx)
+    }
+
+    /// `GET /events`, newest first, with the filter kept in the paging links.
+    pub fn events(&self, page: &EventsPage) -> Result<String, UiError> {
+        let filter = &page.filter;
+        let filtered = [&filter.level, &filter.site, &filter.service]
+            .iter()
+            .any(|v| given(v).is_some());
+        let ctx = context! {
+            layout => &page.layout,
+            events => newest_first(&page.events),
+            filter => filter,
+            filtered => filtered,
+            filter_query => filter_query(filter),
+            paging => &page.paging,
+            count => page.events.len(),
+            critical_count => page.events.iter().filter(|e| e.level == "critical").count(),
+        };
+        self.render("events.html", ctx)
+    }
+
+    /// `GET /cooldowns`.
+    pub fn cooldowns(&self, page: &CooldownsPage) -> Result<String, UiError> {
+        self.render("cooldowns.html", page)
     }
 
     /// `GET /login`.
@@ -112,5 +157,60 @@ impl Ui {
             .map_err(fail)?
             .render(ctx)
             .map_err(fail)
+    }
+}
+
+/// Events by time, newest first (ties: higher id first); the control plane already
+/// sends them so, this only makes the page's promise independent of the query.
+fn newest_first(events: &[EventRow]) -> Vec<&EventRow> {
+    let mut sorted: Vec<&EventRow> = events.iter().collect();
+    sorted.sort_by(|a, b| b.ts_ms.cmp(&a.ts_ms).then(b.id.cmp(&a.id)));
+    sorted
+}
+
+/// A filter value that was actually given: `None` for absent or blank.
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// The filter as the start of a query string, each pair followed by `&`
+/// (`level=critical&site=home-lab&`), so the paging links can append
+/// `offset=..&limit=..`. Plain text: autoescaping writes the `&` as `&amp;`.
+fn filter_query(filter: &EventFilterView) -> String {
+    [
+        ("level", &filter.level),
+        ("site", &filter.site),
+        ("service", &filter.service),
+    ]
+    .iter()
+    .filter_map(|(key, value)| given(value).map(|v| format!("{key}={}&", filters::urlencode(v))))
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_query_skips_blank_values_and_encodes() {
+        let filter = EventFilterView {
+            level: Some("critical".into()),
+            site: Some("  ".into()),
+            service: Some("a b&c".into()),
+        };
+        assert_eq!(filter_query(&filter), "level=critical&service=a%20b%26c&");
+        assert_eq!(filter_query(&EventFilterView::default()), "");
+    }
+
+    #[test]
+    fn events_sort_newest_first() {
+        let ev = |id, ts_ms| EventRow {
+            id,
+            ts_ms,
+            ..EventRow::default()
+        };
+        let rows = [ev(1, 10), ev(3, 30), ev(2, 30), ev(4, 5)];
+        let ids: Vec<i64> = newest_first(&rows).iter().map(|e| e.id).collect();
+        assert_eq!(ids, vec![3, 2, 1, 4]);
     }
 }

@@ -30,7 +30,21 @@ fn all_pages() -> Vec<(&'static str, String)> {
         ("sites", ui.sites(&sites_page()).expect("sites")),
         ("run_now", ui.run_now(&run_now_page()).expect("run now")),
         ("error", ui.error(&error_page()).expect("error")),
+        ("overview", ui.overview(&overview_page()).expect("overview")),
+        ("events", ui.events(&events_page()).expect("events")),
+        (
+            "cooldowns",
+            ui.cooldowns(&cooldowns_page()).expect("cooldowns"),
+        ),
     ]
+}
+
+fn page(name: &str) -> String {
+    all_pages()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, html)| html)
+        .expect(name)
 }
 
 /// The HTML of each `<form ...>...</form>` in a page.
@@ -68,14 +82,49 @@ fn every_post_form_carries_the_csrf_token() {
                     "{name}: POST form without csrf:\n{form}"
                 );
             }
+            if form.contains(r#"method="get""#) {
+                // Only the events filter reads by GET; a token there would land in
+                // the URL (history, logs, Referer).
+                assert!(
+                    form.contains(r#"action="/events""#),
+                    "{name}: GET form:\n{form}"
+                );
+                assert!(
+                    !form.contains(r#"name="csrf""#),
+                    "{name}: CSRF token in a GET form"
+                );
+            }
+        }
+    }
+    // logout on 9 logged-in pages, stop, 2 per site x 2 sites on the sites page, run
+    // now, login, Run Now x 2 sites on the overview.
+    assert!(posts >= 17, "only {posts} POST forms seen");
+}
+
+#[test]
+fn new_pages_carry_the_csrf_token_in_every_post_form() {
+    let field = format!(r#"<input type="hidden" name="csrf" value="{TOKEN}">"#);
+    for name in ["overview", "events", "cooldowns", "session-finished"] {
+        let html = page(name);
+        let posts: Vec<&str> = forms(&html)
+            .into_iter()
+            .filter(|f| f.contains(r#"method="post""#))
+            .collect();
+        assert!(!posts.is_empty(), "{name}: no POST form (not even logout)");
+        for form in posts {
             assert!(
-                !form.contains("method=\"get\""),
-                "{name}: GET form:\n{form}"
+                form.contains(&field),
+                "{name}: POST form without csrf:\n{form}"
             );
         }
     }
-    // logout on 6 logged-in pages, stop, 2 per site x 2 sites, run now, login.
-    assert!(posts >= 12, "only {posts} POST forms seen");
+    // Logout plus one Run Now per site.
+    let overview = page("overview");
+    let posts = forms(&overview)
+        .into_iter()
+        .filter(|f| f.contains(r#"method="post""#))
+        .count();
+    assert_eq!(posts, 3);
 }
 
 #[test]
@@ -96,6 +145,9 @@ fn user_text_is_escaped_everywhere() {
             "<i>flash",
             "<img src=x",
             "<here>",
+            "<svg",
+            "<iframe",
+            "<u>",
         ] {
             assert!(!html.contains(bad), "{name}: unescaped {bad:?}");
         }
@@ -110,6 +162,25 @@ fn user_text_is_escaped_everywhere() {
     assert!(get("sites").contains("nas&quot;&gt;&lt;i&gt;x&lt;&#x2f;i&gt;"));
     assert!(get("session-finished").contains("not json &lt;img src=x onerror=alert(1)&gt;"));
     assert!(get("error").contains("&lt;i&gt;flash&lt;&#x2f;i&gt;"));
+
+    let message = "disk full &lt;script&gt;alert(&#x27;event&#x27;)&lt;&#x2f;script&gt;";
+    let service = "web&lt;svg onload=alert(2)&gt;";
+    let result = "exit 1: &lt;iframe src=x&gt;&lt;&#x2f;iframe&gt;";
+    let summary = "Sonarr restarted &lt;u&gt;twice&lt;&#x2f;u&gt;; queue moving again.";
+    for name in ["events", "overview"] {
+        assert!(get(name).contains(message), "{name}: event message");
+        assert!(get(name).contains(service), "{name}: service");
+    }
+    for name in ["cooldowns", "session-finished"] {
+        assert!(get(name).contains(result), "{name}: action result");
+        assert!(get(name).contains(service), "{name}: action service");
+    }
+    assert!(get("overview").contains(summary));
+    assert!(get("session-finished").contains(summary));
+    // In a URL the service is percent-encoded, then HTML-escaped (nothing left to do).
+    assert!(
+        get("events").contains(r#"href="/events?service=web%3Csvg%20onload%3Dalert%282%29%3E""#)
+    );
 }
 
 #[test]
@@ -362,6 +433,9 @@ fn empty_view_models_render() {
     ui.sites(&SitesPage::default()).expect("sites");
     ui.run_now(&RunNowPage::default()).expect("run now");
     ui.error(&ErrorPage::default()).expect("error");
+    ui.overview(&OverviewPage::default()).expect("overview");
+    ui.events(&EventsPage::default()).expect("events");
+    ui.cooldowns(&CooldownsPage::default()).expect("cooldowns");
 }
 
 fn embedded_text_files() -> Vec<(String, String)> {
@@ -479,4 +553,315 @@ fn assets_have_types_and_the_manifest_is_valid_json() {
 fn ui_can_be_shared_across_threads() {
     fn shareable<T: Send + Sync>() {}
     shareable::<Ui>();
+}
+
+#[test]
+fn events_page_lists_events_newest_first_with_level_badges() {
+    // Given oldest first, shown newest first.
+    let mut model = events_page();
+    model.events.reverse();
+    let html = ui().events(&model).expect("render");
+    for needle in [
+        r#"<a href="/events" class="nav-events active" aria-current="page">"#,
+        r#"<span class="badge level-critical">&#9888; critical</span>"#,
+        r#"<span class="badge level-warning">warning</span>"#,
+        r#"<span class="badge level-info">info</span>"#,
+        r#"<tr class="event event-critical">"#,
+        r#"<tr class="event event-warning">"#,
+        r#"<tr class="event event-info">"#,
+        r##"<a href="/sessions/18">#18</a>"##,
+        "2026-02-15 18:40</time>",
+        r#"title="2026-02-15 18:40:15 UTC""#,
+        "disk &#x2f;srv at 87%",
+        r#"<a class="plain" href="/events?service=sonarr""#,
+        r#"<a class="plain" href="/events?site=office""#,
+    ] {
+        assert!(html.contains(needle), "missing {needle:?}");
+    }
+    assert_in_order(
+        &html,
+        &["Queue stalled", "disk &#x2f;srv", "HTTP 200", "disk full"],
+    );
+    // Critical events stand out: a banner and a label on each row.
+    assert!(html.contains(
+        r#"<p class="attention-banner" role="status">&#9888; 2 critical events on this page need human attention.</p>"#
+    ));
+    assert_eq!(html.matches("Needs human attention</span>").count(), 2);
+    // An event without a session or service says so.
+    assert_eq!(html.matches("<span class=\"muted\">—</span>").count(), 2);
+}
+
+#[test]
+fn events_page_filter_form_and_paging_keep_the_filter() {
+    let html = ui().events(&events_page()).expect("render");
+    for needle in [
+        r#"<form method="get" action="/events" class="card filter-form""#,
+        r#"<select name="level" id="f-level">"#,
+        r#"<option value="" selected>Any level</option>"#,
+        r#"<option value="critical">critical</option>"#,
+        r#"<input type="text" name="site" id="f-site" value="home lab&amp;co""#,
+        r#"<input type="text" name="service" id="f-service" value="""#,
+        r#"<input type="hidden" name="limit" value="50">"#,
+        r#"<a class="btn" href="/events">Clear</a>"#,
+        r#"href="/events?site=home%20lab%26co&amp;offset=0&amp;limit=50">&larr; Newer</a>"#,
+        r#"href="/events?site=home%20lab%26co&amp;offset=100&amp;limit=50">Older &rarr;</a>"#,
+        "51&ndash;54",
+        "of 120",
+    ] {
+        assert!(html.contains(needle), "missing {needle:?}");
+    }
+
+    let critical = EventsPage {
+        filter: EventFilterView {
+            level: Some("critical".into()),
+            service: Some("sonarr".into()),
+            site: None,
+        },
+        paging: Paging {
+            offset: 0,
+            limit: 25,
+            total: None,
+            has_more: true,
+        },
+        ..events_page()
+    };
+    let html = ui().events(&critical).expect("render");
+    assert!(html.contains(r#"<option value="critical" selected>critical</option>"#));
+    assert!(
+        html.contains(r#"<span class="btn disabled" aria-disabled="true">&larr; Newer</span>"#)
+    );
+    assert!(html.contains(
+        r#"href="/events?level=critical&amp;service=sonarr&amp;offset=25&amp;limit=25">Older &rarr;</a>"#
+    ));
+
+    let unfiltered = EventsPage {
+        filter: EventFilterView::default(),
+        paging: Paging::default(),
+        ..events_page()
+    };
+    let html = ui().events(&unfiltered).expect("render");
+    assert!(!html.contains(">Clear</a>"));
+    assert!(!html.contains("class=\"pager\""));
+
+    let none_match = EventsPage {
+        events: vec![],
+        paging: Paging::default(),
+        ..events_page()
+    };
+    let html = ui().events(&none_match).expect("render");
+    assert!(html.contains("No events match this filter."));
+    assert!(!html.contains("attention-banner"));
+
+    let empty = EventsPage {
+        layout: layout(Nav::Events),
+        ..EventsPage::default()
+    };
+    let html = ui().events(&empty).expect("render");
+    assert!(html.contains("No events yet."));
+}
+
+#[test]
+fn cooldowns_page_states_limits_and_when_a_service_is_allowed_again() {
+    let html = ui().cooldowns(&cooldowns_page()).expect("render");
+    for needle in [
+        r#"<a href="/cooldowns" class="nav-cooldowns active" aria-current="page">"#,
+        "At most <strong>2 restarts</strong> per service per <strong>4h</strong>; \
+         at most <strong>1 redeploy</strong> per service per <strong>24h</strong>.",
+        r#"<tr class="at-limit">"#,
+        r#"<tr class="under-limit">"#,
+        r#"<strong class="next-allowed" title="2026-02-15 20:19:15 UTC">next allowed in 2h 13m</strong>"#,
+        "next allowed in 20h 05m",
+        r#"<span class="yes">allowed</span> <span class="muted">(1 left)</span>"#,
+        r#"<span class="mono">2 / 2</span>"#,
+        "5m 00s ago",
+        // The audit trail: every status, with its arguments folded.
+        r#"<table class="action-log">"#,
+        r#"<span class="badge action-reserved">reserved</span>"#,
+        r#"<span class="badge action-succeeded">succeeded</span>"#,
+        r#"<span class="badge action-failed">failed</span>"#,
+        r#"<span class="badge action-denied">denied</span>"#,
+        r#"<span class="badge action-released">released</span>"#,
+        "<summary>arguments</summary>",
+        "<pre>{&quot;container&quot;:&quot;sonarr&quot;,&quot;timeout_s&quot;:30}</pre>",
+        "restarted in 4.2s",
+        r##"<a href="/sessions/12">#12</a>"##,
+    ] {
+        assert!(html.contains(needle), "missing {needle:?}");
+    }
+    // The at-limit row holds its "next allowed" text.
+    let row = &html[html.find(r#"<tr class="at-limit">"#).expect("row")..];
+    let row = &row[..row.find("</tr>").expect("end of row")];
+    assert!(row.contains("sonarr") && row.contains("next allowed in 2h 13m"));
+    assert_eq!(html.matches(r#"<tr class="at-limit">"#).count(), 2);
+    assert_eq!(html.matches(r#"<tr class="action-row "#).count(), 6);
+    assert_in_order(&html, &["Services touched", "Recent remediation actions"]);
+}
+
+#[test]
+fn cooldowns_page_edge_cases() {
+    let mut model = cooldowns_page();
+    model.rows = vec![
+        // A limit of 0: the ledger says never.
+        CooldownView {
+            site: "home-lab".into(),
+            service: "db".into(),
+            kind: "redeploy".into(),
+            count_in_window: 0,
+            limit: 0,
+            last_action_ms: None,
+            next_allowed_ms: Some(i64::MAX),
+        },
+        // Over the limit (limits were lowered) and its time has come.
+        CooldownView {
+            site: "home-lab".into(),
+            service: "cache".into(),
+            kind: "restart".into(),
+            count_in_window: 3,
+            limit: 2,
+            last_action_ms: Some(NOW_MS - 1_000),
+            next_allowed_ms: Some(NOW_MS - 1),
+        },
+    ];
+    let html = ui().cooldowns(&model).expect("render");
+    assert!(html.contains(r#"<strong class="next-allowed">never (the limit is 0)</strong>"#));
+    assert!(html.contains(">allowed now</strong>"));
+    assert_eq!(html.matches(r#"<tr class="at-limit">"#).count(), 2);
+
+    let empty = CooldownsPage {
+        layout: layout(Nav::Cooldowns),
+        ..CooldownsPage::default()
+    };
+    let html = ui().cooldowns(&empty).expect("render");
+    assert!(html.contains("No remediation limits are configured."));
+    assert!(html.contains("every service has its full allowance"));
+    assert!(html.contains("No remediation actions recorded yet."));
+}
+
+#[test]
+fn session_page_shows_summary_and_remediation_actions() {
+    let html = ui().session(&session_page(false)).expect("render");
+    for needle in [
+        r#"<div class="summary-line">"#,
+        r#"<h2 class="label" id="actions-title">Remediation actions</h2>"#,
+        r#"<span class="badge action-failed">failed</span>"#,
+        "<summary>arguments</summary>",
+        "4s</td>",
+    ] {
+        assert!(html.contains(needle), "missing {needle:?}");
+    }
+    // Summary inside the card, actions between the card and the log.
+    assert_in_order(
+        &html,
+        &[
+            r#"<section class="card meta""#,
+            "Summary",
+            "Operator prompt",
+            "</section>",
+            "Remediation actions",
+            r#"<section class="activity""#,
+        ],
+    );
+    // The session page needs neither a site nor a session column.
+    let card = &html[html.find("session-actions").expect("card")..];
+    let card = &card[..card.find("</section>").expect("end")];
+    assert!(!card.contains("<th scope=\"col\">Site</th>"));
+    assert!(!card.contains("/sessions/"));
+
+    let running = ui().session(&session_page(true)).expect("render");
+    assert!(running.contains(r#"<span class="badge action-reserved">reserved</span>"#));
+    assert!(!running.contains("summary-line"));
+
+    let plain = SessionPage {
+        actions: vec![],
+        summary: None,
+        ..session_page(false)
+    };
+    let html = ui().session(&plain).expect("render");
+    assert!(!html.contains("Remediation actions"));
+    assert!(!html.contains("summary-line"));
+}
+
+#[test]
+fn overview_page_has_stats_tldr_attention_and_sites() {
+    let html = ui().overview(&overview_page()).expect("render");
+    for needle in [
+        r#"<a href="/" class="nav-overview active" aria-current="page">"#,
+        // The HUD.
+        r#"<span class="stat-value">157</span>"#,
+        r#"<span class="stat-value">12</span>"#,
+        r#"<span class="stat-value">9</span>"#,
+        r#"<span class="stat-value">93.4%</span>"#,
+        r#"<span class="stat-value">$4.2817</span>"#,
+        r#"<span class="stat-value">23</span>"#,
+        r#"<span class="stat-value">2m 05s</span>"#,
+        r#"<div class="stat stat-alert">"#,
+        "2026-02-15 18:56:15 UTC</time> (every 1h)",
+        // The TL;DR.
+        r#"<p class="tldr-summary">Sonarr restarted &lt;u&gt;"#,
+        r##"<a href="/sessions/18">Session #18</a>"##,
+        r##"<a class="btn" href="/sessions/18">Open session &rarr;</a>"##,
+        "Tier 2 / Investigate",
+        r#"<span class="badge status-completed">completed</span>"#,
+        // Needs attention.
+        "Needs attention",
+        "Queue stalled for 3h",
+        r#"href="/events?level=critical""#,
+        r##"<a class="small-link" href="/sessions/18">from session #18</a>"##,
+        // Sites with Run Now.
+        r##"<a class="site-name" href="/sites#site-home-lab">home-lab</a>"##,
+        r#"<span class="badge status-completed">1 connected</span>"#,
+        r#"<span class="badge status-failed">no worker connected</span>"#,
+        r##"<a class="badge status-running" href="/sessions/21">session #21 running</a>"##,
+        r#"<input type="hidden" name="site" value="home-lab">"#,
+        r#"<input type="hidden" name="site" value="office">"#,
+        r#"<input type="hidden" name="tier" value="auto">"#,
+        r#"<input type="hidden" name="prompt" value="">"#,
+        r#"disabled title="No worker is connected""#,
+    ] {
+        assert!(html.contains(needle), "missing {needle:?}");
+    }
+    assert_eq!(
+        forms(&html)
+            .iter()
+            .filter(|f| f
+                .contains(r#"<form method="post" action="/sessions/trigger" class="inline-run">"#))
+            .count(),
+        2
+    );
+    assert_in_order(&html, &["Latest run", "Needs attention", "Sites"]);
+    // Attention is newest first whatever the given order.
+    let mut model = overview_page();
+    model.attention.reverse();
+    let html = ui().overview(&model).expect("render");
+    assert_in_order(&html, &["Queue stalled", "disk full"]);
+}
+
+#[test]
+fn overview_page_when_nothing_has_happened() {
+    let model = OverviewPage {
+        layout: layout(Nav::Overview),
+        ..OverviewPage::default()
+    };
+    let html = ui().overview(&model).expect("render");
+    assert!(html.contains("No sessions yet."));
+    assert!(html.contains("Nothing needs a human right now."));
+    assert!(html.contains("No sites yet."));
+    assert!(html.contains("Next run: not scheduled"));
+    assert!(!html.contains("stat-alert"));
+    // No runs: no rate or average to speak of.
+    assert_eq!(
+        html.matches(r#"<span class="stat-value">—</span>"#).count(),
+        2
+    );
+
+    let running = OverviewPage {
+        latest: Some(LatestView {
+            status: "running".into(),
+            summary: None,
+            ..overview_page().latest.expect("latest")
+        }),
+        ..overview_page()
+    };
+    let html = ui().overview(&running).expect("render");
+    assert!(html.contains("Running now: the summary arrives when the session ends."));
 }

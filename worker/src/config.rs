@@ -143,14 +143,23 @@ impl WorkerConfig {
             .collect()
     }
 
+    /// This binary: the CLI runs it again as the hook and the MCP server.
+    pub fn helper_exe(&self) -> String {
+        std::env::current_exe()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "claudeops-worker".to_owned())
+    }
+
     /// The shell command the CLI runs as its PreToolUse hook.
     pub fn hook_command(&self) -> String {
         self.hook_command.clone().unwrap_or_else(|| {
-            let exe = std::env::current_exe()
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| "claudeops-worker".to_owned());
-            format!("{} hook", crate::workspace::shell_quote(&exe))
+            format!("{} hook", crate::workspace::shell_quote(&self.helper_exe()))
         })
+    }
+
+    /// The unix socket the typed actions reach the worker on.
+    pub fn actions_socket(&self) -> PathBuf {
+        self.state_dir.join("actions.sock")
     }
 }
 

@@ -182,7 +182,8 @@ fn environment(
 /// Paths the agent may never read: the worker's key and whatever the operator
 /// (or the control plane, for its local worker) adds.
 pub fn protected_paths(config: &WorkerConfig) -> String {
-    let mut paths = vec![config.state_dir.join("worker.key")];
+    // The action socket too: the agent's own Bash must not call actions directly.
+    let mut paths = vec![config.state_dir.join("worker.key"), config.actions_socket()];
     paths.extend(config.protected());
     paths
         .iter()

@@ -5,6 +5,7 @@
 //! The worker keeps no durable state beyond its identity (key and certificate) and
 //! session workspaces; the control plane owns everything else.
 
+pub mod actions;
 pub mod config;
 pub mod content;
 pub mod dial;
@@ -12,6 +13,7 @@ pub mod enroll;
 pub mod hook;
 pub mod job;
 pub mod link;
+pub mod mcp;
 pub mod runner;
 pub mod workspace;
 

@@ -5,7 +5,7 @@
 //! worker says which jobs it holds and replays everything unacknowledged; sequence
 //! numbers make the replay idempotent on the control plane's side.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +24,7 @@ use crate::dial;
 use crate::enroll::Identity;
 use crate::job::{self, Job};
 use crate::runner::{self, Finish, FinishStatus, Line};
-use crate::workspace;
+use crate::{actions, workspace};
 
 const HEARTBEAT: Duration = Duration::from_secs(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -32,6 +32,64 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const BATCH: usize = 64;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A request from the typed actions (via the action socket) to the owner task.
+pub enum LinkCommand {
+    /// Ask the control plane's ledger for a slot; the answer is the action id.
+    Reserve {
+        session_id: i64,
+        kind: String,
+        service: String,
+        args_json: String,
+        reply: oneshot::Sender<Result<i64, String>>,
+    },
+    /// Tell the control plane how a granted action ended.
+    Finish(pb::LedgerFinish),
+}
+
+/// The typed actions' view of the ledger: requests travel over the link.
+struct LinkLedger {
+    commands: mpsc::Sender<LinkCommand>,
+}
+
+#[tonic::async_trait]
+impl actions::Ledger for LinkLedger {
+    async fn reserve(
+        &self,
+        session_id: i64,
+        kind: &str,
+        service: &str,
+        args: &serde_json::Value,
+    ) -> Result<actions::Reservation, String> {
+        let (reply, answer) = oneshot::channel();
+        let command = LinkCommand::Reserve {
+            session_id,
+            kind: kind.to_owned(),
+            service: service.to_owned(),
+            args_json: args.to_string(),
+            reply,
+        };
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| "the worker is shutting down; nothing was done".to_owned())?;
+        match answer.await {
+            Ok(Ok(id)) => Ok(actions::Reservation { id }),
+            Ok(Err(reason)) => Err(reason),
+            Err(_) => Err("the ledger did not answer; nothing was done".to_owned()),
+        }
+    }
+
+    async fn finish(&self, reservation_id: i64, ok: bool, result: &str, duration_ms: i64) {
+        let finish = pb::LedgerFinish {
+            action_id: reservation_id,
+            ok,
+            result: result.to_owned(),
+            duration_ms,
+        };
+        let _ = self.commands.send(LinkCommand::Finish(finish)).await;
+    }
+}
 
 /// What a runner task reports to the owner task.
 enum JobEvent {
@@ -60,11 +118,21 @@ pub struct Worker {
     jobs: BTreeMap<i64, JobState>,
     events_tx: mpsc::Sender<JobEvent>,
     events_rx: mpsc::Receiver<JobEvent>,
+    commands_rx: mpsc::Receiver<LinkCommand>,
+    pending: HashMap<u64, oneshot::Sender<Result<i64, String>>>,
+    next_request: u64,
+    unsent_finishes: Vec<pb::LedgerFinish>,
+    dispatcher: Arc<actions::Dispatcher>,
 }
 
 impl Worker {
     pub fn new(config: WorkerConfig, identity: Identity, host: String, port: u16) -> Worker {
         let (events_tx, events_rx) = mpsc::channel(1024);
+        let (commands_tx, commands_rx) = mpsc::channel(64);
+        let ledger = Arc::new(LinkLedger {
+            commands: commands_tx.clone(),
+        });
+        let dispatcher = Arc::new(actions::Dispatcher::new(ledger, actions::Docker::default()));
         Worker {
             config,
             identity,
@@ -73,12 +141,26 @@ impl Worker {
             jobs: BTreeMap::new(),
             events_tx,
             events_rx,
+            commands_rx,
+            pending: HashMap::new(),
+            next_request: 0,
+            unsent_finishes: Vec::new(),
+            dispatcher,
         }
     }
 
     /// Runs until `shutdown` resolves; running jobs are then stopped.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let tls = self.identity.client_tls()?;
+        let socket_path = self.config.actions_socket();
+        let socket = actions::ActionSocket::bind(&socket_path).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the action socket {}: {e}",
+                socket_path.display()
+            )
+        })?;
+        let handler: Arc<dyn actions::ActionHandler> = self.dispatcher.clone();
+        tokio::spawn(socket.serve(handler));
         tokio::pin!(shutdown);
         loop {
             let connecting = connect(self.host.clone(), self.port, tls.clone(), self.hello());
@@ -87,12 +169,16 @@ impl Worker {
                 tokio::select! {
                     conn = &mut connecting => break conn,
                     Some(event) = self.events_rx.recv() => self.on_event(event, None).await,
+                    Some(command) = self.commands_rx.recv() => self.on_command(command, None).await,
                     () = &mut shutdown => return self.stop_all().await,
                 }
             };
             tracing::info!(host = %self.host, port = self.port, "connected to the control plane");
             if self.serve(conn, &mut shutdown).await {
                 return self.stop_all().await;
+            }
+            for (_, reply) in self.pending.drain() {
+                let _ = reply.send(Err("lost the connection to the control plane before the ledger answered; this needs human attention".to_owned()));
             }
             tracing::warn!("lost the control plane; reconnecting");
         }
@@ -130,6 +216,7 @@ impl Worker {
         loop {
             tokio::select! {
                 Some(event) = self.events_rx.recv() => self.on_event(event, Some(&conn.tx)).await,
+                Some(command) = self.commands_rx.recv() => self.on_command(command, Some(&conn.tx)).await,
                 msg = conn.inbound.message() => match msg {
                     Ok(Some(msg)) => self.on_control(msg).await,
                     Ok(None) => return false,
@@ -151,8 +238,56 @@ impl Worker {
         }
     }
 
+    async fn on_command(&mut self, command: LinkCommand, tx: Option<&mpsc::Sender<WorkerMessage>>) {
+        match command {
+            LinkCommand::Reserve {
+                session_id,
+                kind,
+                service,
+                args_json,
+                reply,
+            } => {
+                let Some(tx) = tx else {
+                    let _ = reply.send(Err("the control plane is unreachable, and remediation needs its cooldown ledger; this needs human attention".to_owned()));
+                    return;
+                };
+                self.next_request += 1;
+                let request_id = self.next_request;
+                let msg = message(worker_message::Body::Reserve(pb::LedgerReserve {
+                    request_id,
+                    session_id,
+                    kind,
+                    service,
+                    args_json,
+                }));
+                if tx.send(msg).await.is_ok() {
+                    self.pending.insert(request_id, reply);
+                } else {
+                    let _ = reply.send(Err(
+                        "the connection to the control plane closed; this needs human attention"
+                            .to_owned(),
+                    ));
+                }
+            }
+            LinkCommand::Finish(finish) => match tx {
+                Some(tx) => {
+                    let msg = message(worker_message::Body::FinishAction(finish.clone()));
+                    if tx.send(msg).await.is_err() {
+                        self.unsent_finishes.push(finish);
+                    }
+                }
+                None => self.unsent_finishes.push(finish),
+            },
+        }
+    }
+
     /// Sends everything not yet acknowledged, after the hello.
-    async fn replay(&self, tx: &mpsc::Sender<WorkerMessage>) -> Result<(), ()> {
+    async fn replay(&mut self, tx: &mpsc::Sender<WorkerMessage>) -> Result<(), ()> {
+        for finish in std::mem::take(&mut self.unsent_finishes) {
+            tx.send(message(worker_message::Body::FinishAction(finish)))
+                .await
+                .map_err(|_| ())?;
+        }
         for (id, job) in &self.jobs {
             let lines: Vec<Line> = job.unacked.iter().cloned().collect();
             for chunk in lines.chunks(BATCH) {
@@ -195,6 +330,7 @@ impl Worker {
             }
             JobEvent::Done(id, finish) => {
                 tracing::info!(session = id, status = ?finish.status, "session finished");
+                self.dispatcher.unregister(id);
                 let finished = finished_message(id, &finish);
                 if let Some(job) = self.jobs.get_mut(&id) {
                     job.cancel = None;
@@ -223,6 +359,16 @@ impl Worker {
                 {
                     tracing::info!(session = cancel.session_id, reason = %cancel.reason, "stopping session");
                     let _ = tx.send(cancel.reason);
+                }
+            }
+            Some(control_message::Body::LedgerAnswer(answer)) => {
+                if let Some(reply) = self.pending.remove(&answer.request_id) {
+                    let result = if answer.granted {
+                        Ok(answer.action_id)
+                    } else {
+                        Err(answer.reason)
+                    };
+                    let _ = reply.send(result);
                 }
             }
             Some(control_message::Body::Ack(ack)) => {
@@ -254,7 +400,15 @@ impl Worker {
             },
         );
         let job = match job_from_wire(run) {
-            Ok(job) => job,
+            Ok(job) => {
+                let ctx = actions::ActionContext {
+                    tier: job.tier,
+                    dry_run: job.dry_run,
+                    repos_dir: self.config.repos_dir.clone(),
+                };
+                self.dispatcher.register(id, ctx);
+                job
+            }
             Err(error) => {
                 let finish = failed_before_start(error);
                 let _ = self.events_tx.send(JobEvent::Done(id, finish)).await;
@@ -320,10 +474,28 @@ async fn prepare(
         job.tier,
         &content,
         &config.hook_command(),
-        &serde_json::json!({}),
+        &mcp_servers(config, job),
     )
     .map_err(|e| format!("cannot prepare the session workspace {workdir:?}: {e}"))?;
     Ok(job::invocation(job, site, config, &ws, &home))
+}
+
+/// The MCP servers of a session: the worker's typed actions, for tiers that have any.
+fn mcp_servers(config: &WorkerConfig, job: &Job) -> serde_json::Value {
+    if claudeops_core::policy::actions(job.tier).is_empty() {
+        return serde_json::json!({});
+    }
+    serde_json::json!({
+        claudeops_core::policy::ACTIONS_SERVER: {
+            "command": config.helper_exe(),
+            "args": ["mcp"],
+            "env": {
+                "CLAUDEOPS_ACTIONS_SOCKET": config.actions_socket(),
+                "CLAUDEOPS_SESSION_ID": job.session_id.to_string(),
+                "CLAUDEOPS_TIER": job.tier.to_string(),
+            }
+        }
+    })
 }
 
 fn failed_before_start(error: String) -> Finish {

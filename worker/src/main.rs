@@ -22,14 +22,19 @@ enum Command {
     /// The claude CLI's PreToolUse hook (run by the CLI, not by hand).
     #[command(hide = true)]
     Hook,
+    /// The typed remediation actions as an MCP server (run by the CLI).
+    #[command(hide = true)]
+    Mcp,
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // The hook answers on stdout and must start fast: no logging, no config.
-    if matches!(cli.command, Some(Command::Hook)) {
-        return claudeops_worker::hook::main();
+    match cli.command {
+        Some(Command::Hook) => return claudeops_worker::hook::main(),
+        Some(Command::Mcp) => return claudeops_worker::mcp::main().await,
+        _ => {}
     }
     claudeops_pki::tls::install_crypto_provider();
     tracing_subscriber::fmt()
@@ -46,6 +51,7 @@ async fn main() -> std::process::ExitCode {
     };
     match cli.command.unwrap_or(Command::Run) {
         Command::Hook => claudeops_worker::hook::main(),
+        Command::Mcp => claudeops_worker::mcp::main().await,
         Command::ConfigCheck => {
             println!("configuration is valid");
             std::process::ExitCode::SUCCESS

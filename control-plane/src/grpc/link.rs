@@ -33,6 +33,7 @@ const TOUCH_EVERY_MS: i64 = 60_000;
 pub struct LinkService {
     pub sessions: Sessions,
     pub revocations: Arc<RevocationSet>,
+    pub alerts: crate::ledger::Alerts,
 }
 
 type ControlStream = Pin<Box<dyn Stream<Item = Result<ControlMessage, Status>> + Send>>;
@@ -134,6 +135,7 @@ impl WorkerLink for LinkService {
             tx: tx.downgrade(),
             last_touch_ms: now,
             hello,
+            alerts: self.alerts.clone(),
         };
         drop(tx);
         tokio::spawn(reader.run(inbound));
@@ -194,6 +196,7 @@ struct Reader {
     tx: mpsc::WeakSender<ControlMessage>,
     last_touch_ms: i64,
     hello: pb::Hello,
+    alerts: crate::ledger::Alerts,
 }
 
 impl Reader {
@@ -277,6 +280,21 @@ impl Reader {
                         tracing::error!(%error, session = id, "could not record a session's end")
                     }
                 }
+            }
+            Some(worker_message::Body::Reserve(reserve)) => {
+                // Answered in its own task: a slow store must not hold up output.
+                let sessions = self.sessions.clone();
+                let alerts = self.alerts.clone();
+                let worker = self.worker_id.clone();
+                tokio::spawn(async move {
+                    let answer = crate::ledger::reserve(&sessions, &alerts, &worker, reserve).await;
+                    let _ = tx
+                        .send(control(control_message::Body::LedgerAnswer(answer)))
+                        .await;
+                });
+            }
+            Some(worker_message::Body::FinishAction(finish)) => {
+                crate::ledger::finish(&self.sessions, finish).await;
             }
             Some(worker_message::Body::Hello(_)) | None => {
                 tracing::warn!(worker = %self.worker_id, "ignored an unexpected message");

@@ -184,7 +184,7 @@ pub struct Paging {
     site: Option<String>,
 }
 
-fn site_param(site: Option<String>) -> Result<Option<SiteName>, ApiError> {
+pub fn site_param(site: Option<String>) -> Result<Option<SiteName>, ApiError> {
     site.filter(|s| !s.is_empty())
         .map(SiteName::new)
         .transpose()

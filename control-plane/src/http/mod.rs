@@ -5,6 +5,9 @@
 
 pub mod api;
 pub mod auth;
+pub mod cooldowns;
+pub mod memories;
+pub mod overview;
 pub mod pages;
 pub mod sse;
 
@@ -18,15 +21,28 @@ use crate::app::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/health", get(api::health))
+        .route("/api/v1/stats", get(overview::stats))
         .route("/api/v1/sessions", get(api::list_sessions))
         .route("/api/v1/sessions/trigger", post(api::trigger))
         .route("/api/v1/sessions/{id}", get(api::get_session))
         .route("/api/v1/sessions/{id}/stop", post(api::stop))
         .route("/api/v1/events", get(api::list_events))
+        .route("/api/v1/cooldowns", get(cooldowns::cooldowns))
+        .route("/api/v1/actions", get(cooldowns::actions))
+        .route(
+            "/api/v1/memories",
+            get(memories::list).post(memories::create),
+        )
+        .route(
+            "/api/v1/memories/{id}",
+            axum::routing::put(memories::update).delete(memories::delete),
+        )
         .route("/api/v1/workers", get(api::list_workers))
         .route("/api/v1/workers/{id}/revoke", post(api::revoke_worker))
         .route("/sessions/{id}/stream", get(sse::stream))
-        .route("/", get(pages::overview))
+        .route("/", get(overview::overview))
+        .route("/events", get(overview::events))
+        .route("/cooldowns", get(overview::cooldowns))
         .route("/sessions", get(pages::sessions))
         .route("/sessions/{id}", get(pages::session))
         .route("/sessions/trigger", post(pages::trigger))

@@ -6,8 +6,9 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use claudeops_core::ledger::ActionRecord;
 use claudeops_core::{Session, Trigger};
-use claudeops_store::SessionFilter;
+use claudeops_store::{ActionFilter, SessionFilter};
 use claudeops_web_ui::model as ui;
 use serde::Deserialize;
 
@@ -19,7 +20,7 @@ use crate::sessions::{StartRequest, now_ms};
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const PAGE_SIZE: u32 = 50;
 
-fn layout(state: &AppState, headers: &HeaderMap, nav: ui::Nav) -> ui::Layout {
+pub fn layout(state: &AppState, headers: &HeaderMap, nav: ui::Nav) -> ui::Layout {
     match state.auth.login_of(headers, now_ms()) {
         Some(login) => ui::Layout::logged_in(VERSION, login.csrf, nav),
         None => ui::Layout {
@@ -30,7 +31,7 @@ fn layout(state: &AppState, headers: &HeaderMap, nav: ui::Nav) -> ui::Layout {
     }
 }
 
-fn html(rendered: Result<String, claudeops_web_ui::UiError>) -> Response {
+pub fn html(rendered: Result<String, claudeops_web_ui::UiError>) -> Response {
     match rendered {
         Ok(body) => Html(body).into_response(),
         Err(error) => {
@@ -82,14 +83,6 @@ fn row(s: &Session, now: i64) -> ui::SessionRow {
         turns: s.turns,
         parent_id: s.parent_id,
     }
-}
-
-pub async fn overview(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    q: Query<PageQuery>,
-) -> Response {
-    sessions_page(state, headers, q.0, ui::Nav::Overview).await
 }
 
 #[derive(Deserialize, Default)]
@@ -172,8 +165,22 @@ pub async fn session(
     };
     let children = store.child_sessions(id).await.unwrap_or_default();
     let lines = store.output(id, 0, 5000).await.unwrap_or_default();
+    let actions = store
+        .list_actions(&ActionFilter {
+            session_id: Some(id),
+            ..ActionFilter::default()
+        })
+        .await
+        .unwrap_or_default();
     let now = now_ms();
     let page = ui::SessionPage {
+        actions: actions.iter().map(action_view).collect(),
+        summary: session
+            .structured
+            .as_ref()
+            .and_then(|v| v.get("summary"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned),
         layout: layout(&state, &headers, ui::Nav::Sessions),
         session: ui::SessionDetail {
             id,
@@ -205,6 +212,21 @@ pub async fn session(
             .collect(),
     };
     html(state.ui.session(&page))
+}
+
+pub fn action_view(a: &ActionRecord) -> ui::ActionView {
+    ui::ActionView {
+        id: a.id,
+        site: a.site.to_string(),
+        service: a.service.clone(),
+        kind: a.kind.as_str().to_owned(),
+        session_id: a.session_id,
+        status: a.status.as_str().to_owned(),
+        args: a.args.to_string(),
+        result: a.result.clone(),
+        reserved_at_ms: a.reserved_at_ms,
+        duration_ms: a.duration_ms,
+    }
 }
 
 pub async fn sites(State(state): State<AppState>, headers: HeaderMap) -> Response {

@@ -5,6 +5,7 @@
 
 pub mod command;
 pub mod event;
+pub mod ledger;
 pub mod memory;
 pub mod policy;
 pub mod session;

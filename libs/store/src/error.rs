@@ -62,3 +62,17 @@ pub(crate) fn conflict_on_duplicate(what: &'static str) -> impl FnOnce(sqlx::Err
         }
     }
 }
+
+/// SQLite's "database is locked" (`SQLITE_BUSY`, `SQLITE_LOCKED` and their extended
+/// codes): the busy timeout ran out while another connection held the write lock.
+pub(crate) fn is_busy(error: &sqlx::Error) -> bool {
+    const SQLITE_BUSY: i32 = 5;
+    const SQLITE_LOCKED: i32 = 6;
+    match error {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED)),
+        _ => false,
+    }
+}

@@ -1,5 +1,6 @@
 //! The control plane's durable state: sessions and their output, workers,
-//! enrollment tokens, events, memories and runtime settings.
+//! enrollment tokens, events, memories, the cooldown ledger of remediations and
+//! runtime settings.
 //!
 //! One [`Store`] trait, two backends: SQLite (the default, one file) and PostgreSQL
 //! (for a fleet). [`open`] picks the backend from the URL and runs the embedded
@@ -8,6 +9,7 @@
 //! they use.
 
 mod error;
+mod ledger;
 mod memory;
 mod model;
 mod postgres;
@@ -19,12 +21,15 @@ mod token;
 use std::sync::Arc;
 
 pub use claudeops_core::event::{Event, EventId, EventLevel, NewEvent};
+pub use claudeops_core::ledger::{
+    ActionId, ActionKind, ActionRecord, ActionStatus, CooldownRow, Decision, Limits, NewAction,
+};
 pub use claudeops_core::memory::{Memory, MemoryId, NewMemory};
 pub use claudeops_core::worker::WorkerRecord;
 pub use error::StoreError;
 pub use model::{
-    Backend, DEFAULT_PAGE_SIZE, EnrollTokenRecord, EventFilter, MemoryFilter, OutputLine,
-    SessionFilter, WorkerSelector,
+    ActionFilter, Backend, DEFAULT_PAGE_SIZE, EnrollTokenRecord, EventFilter, MemoryFilter,
+    OutputLine, SessionFilter, Stats, WorkerSelector,
 };
 pub use store::Store;
 

@@ -1,11 +1,11 @@
 //! The store's own argument and record types: filters, selectors, output lines and
-//! enrollment tokens. Domain types (sessions, workers, events, memories) come from
-//! `claudeops-core`.
+//! enrollment tokens. Domain types (sessions, workers, events, memories, ledger
+//! entries) come from `claudeops-core`.
 //!
 //! Plain data only; nothing here knows SQL or which backend is in use.
 
-use claudeops_core::SiteName;
 use claudeops_core::event::EventLevel;
+use claudeops_core::{SessionId, SiteName};
 
 /// Page size used by the filters' `Default`.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -99,6 +99,30 @@ impl Default for MemoryFilter {
     }
 }
 
+/// Which ledger entries `list_actions` returns: newest first (by reservation time,
+/// then id), one page. Every set field must match exactly; `service` is normalised
+/// first (trimmed, lower-cased), and an invalid one matches nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionFilter {
+    pub site: Option<SiteName>,
+    pub session_id: Option<SessionId>,
+    pub service: Option<String>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl Default for ActionFilter {
+    fn default() -> Self {
+        ActionFilter {
+            site: None,
+            session_id: None,
+            service: None,
+            limit: DEFAULT_PAGE_SIZE,
+            offset: 0,
+        }
+    }
+}
+
 /// Which workers `revoke_workers` revokes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkerSelector {
@@ -117,4 +141,20 @@ pub struct EnrollTokenRecord {
     pub site: SiteName,
     pub created_at_ms: i64,
     pub expires_at_ms: i64,
+}
+
+/// Totals over every session, for the dashboard and `/api/v1/stats`.
+#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
+pub struct Stats {
+    pub total_runs: i64,
+    pub escalations: i64,
+    pub completed: i64,
+    pub finished: i64,
+    pub total_cost_usd: f64,
+    /// Mean duration of finished sessions, in milliseconds.
+    pub avg_duration_ms: f64,
+    /// Remediation actions that succeeded.
+    pub remediations: i64,
+    /// Critical events since the given time.
+    pub critical_events: i64,
 }

@@ -6,6 +6,10 @@
 //! across connections and across control-plane processes at READ COMMITTED; the one
 //! read-then-write, `remember`, locks the row it read (`SELECT ... FOR UPDATE`) and
 //! inserts with `ON CONFLICT DO NOTHING`, looking again when another inserted first.
+//! `reserve_action` counts and inserts in one transaction that first takes a
+//! transaction-level advisory lock on its (site, service, kind), so reservations of
+//! one key run one after the other (each count, a new snapshot at READ COMMITTED,
+//! sees every earlier reservation) while different keys do not wait for each other.
 //! This module must not hold business rules beyond what SQL enforces.
 
 use std::str::FromStr;
@@ -13,6 +17,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use claudeops_core::event::{Event, NewEvent};
+use claudeops_core::ledger::{
+    self as core_ledger, ABANDONED_RESULT, ActionId, ActionRecord, ActionStatus, CooldownRow,
+    Decision, Limits, NewAction,
+};
 use claudeops_core::memory::{Memory, MemoryId, NewMemory, merge};
 use claudeops_core::worker::WorkerRecord;
 use claudeops_core::{NewSession, Session, SessionId, SessionOutcome, SiteName, Trigger};
@@ -20,14 +28,16 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::error::{conflict_on_duplicate, is_foreign_key_violation, is_unique_violation};
-use crate::memory;
 use crate::model::{
-    Backend, EnrollTokenRecord, EventFilter, MemoryFilter, OutputLine, SessionFilter,
-    WorkerSelector,
+    ActionFilter, Backend, EnrollTokenRecord, EventFilter, MemoryFilter, OutputLine, SessionFilter,
+    Stats, WorkerSelector,
 };
-use crate::rows::{self, EventRow, MemoryRow, OutputRow, SessionRow, WorkerRow};
+use crate::rows::{
+    self, ActionRow, EventRow, LedgerRow, MemoryRow, OutputRow, SessionRow, WorkerRow,
+};
 use crate::token::{self, TokenRow};
 use crate::{Store, StoreError};
+use crate::{ledger, memory};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -58,6 +68,13 @@ macro_rules! event_columns {
 macro_rules! memory_columns {
     () => {
         "id, site, key, value, confidence, active, session_id, created_at_ms, updated_at_ms"
+    };
+}
+
+macro_rules! action_columns {
+    () => {
+        "id, site, service, kind, session_id, status, args, result, reserved_at_ms, \
+         finished_at_ms, duration_ms"
     };
 }
 
@@ -92,6 +109,14 @@ impl PgStore {
 
     async fn session_exists(&self, id: SessionId) -> Result<bool, StoreError> {
         let found: Option<i64> = sqlx::query_scalar("SELECT id FROM sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn action_exists(&self, id: ActionId) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM actions WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -709,12 +734,156 @@ impl Store for PgStore {
         Err(StoreError::Conflict("the memory kept changing".into()))
     }
 
+    async fn stats(&self, critical_since_ms: i64) -> Result<Stats, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT COUNT(*) AS total_runs, \
+             COALESCE(SUM(CASE WHEN triggered_by = 'escalation' THEN 1 ELSE 0 END), 0) AS escalations, \
+             COALESCE(SUM(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), 0) AS completed, \
+             COALESCE(SUM(CASE WHEN status <> 'running' THEN 1 ELSE 0 END), 0) AS finished, \
+             COALESCE(SUM(cost_usd), 0.0) AS total_cost_usd, \
+             COALESCE(AVG(CASE WHEN ended_at_ms IS NOT NULL THEN ended_at_ms - started_at_ms END)::DOUBLE PRECISION, 0.0) AS avg_duration_ms, \
+             (SELECT COUNT(*) FROM actions WHERE status = 'succeeded') AS remediations, \
+             (SELECT COUNT(*) FROM events WHERE level = 'critical' AND ts_ms >= $1) AS critical_events \
+             FROM sessions",
+        )
+        .bind(critical_since_ms)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     async fn count_active_memories(&self) -> Result<i64, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM memories WHERE active")
                 .fetch_one(&self.pool)
                 .await?,
         )
+    }
+
+    async fn reserve_action(
+        &self,
+        new: &NewAction,
+        limits: &Limits,
+    ) -> Result<Decision, StoreError> {
+        let service = ledger::service(&new.service)?;
+        let mut tx = self.pool.begin().await?;
+        // Held until commit or rollback: the next reservation of this key waits here
+        // and then counts ours.
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2::text \
+             || '/' || $3::text, 0))",
+        )
+        .bind(new.site.as_str())
+        .bind(service.as_str())
+        .bind(new.kind.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let counted: Vec<i64> = sqlx::query_scalar(
+            "SELECT reserved_at_ms FROM actions WHERE site = $1 AND service = $2 AND kind = $3 \
+             AND status IN ('reserved', 'succeeded', 'failed') AND reserved_at_ms > $4",
+        )
+        .bind(new.site.as_str())
+        .bind(service.as_str())
+        .bind(new.kind.as_str())
+        .bind(ledger::window_start(new, limits))
+        .fetch_all(&mut *tx)
+        .await?;
+        let verdict = ledger::judge(new, &service, limits, &counted);
+        let id: ActionId = sqlx::query_scalar(
+            "INSERT INTO actions (site, service, kind, session_id, status, args, result, \
+             reserved_at_ms, finished_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             RETURNING id",
+        )
+        .bind(new.site.as_str())
+        .bind(service.as_str())
+        .bind(new.kind.as_str())
+        .bind(new.session_id)
+        .bind(verdict.status.as_str())
+        .bind(ledger::args_text(&new.args))
+        .bind(verdict.result.as_deref())
+        .bind(new.now_ms)
+        .bind(verdict.finished_at_ms)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(ledger::write_error)?;
+        tx.commit().await?;
+        Ok(verdict.decision(id))
+    }
+
+    async fn finish_action(
+        &self,
+        id: ActionId,
+        status: ActionStatus,
+        result: &str,
+        now_ms: i64,
+    ) -> Result<Option<ActionRecord>, StoreError> {
+        ledger::finish_status(status)?;
+        let updated: Option<ActionRow> = sqlx::query_as(concat!(
+            "UPDATE actions SET status = $2, result = $3, finished_at_ms = $4, \
+             duration_ms = $4 - reserved_at_ms WHERE id = $1 AND status = 'reserved' RETURNING ",
+            action_columns!()
+        ))
+        .bind(id)
+        .bind(status.as_str())
+        .bind(core_ledger::normalize_result(result))
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        match updated {
+            Some(row) => Ok(Some(ActionRecord::try_from(row)?)),
+            None if self.action_exists(id).await? => Ok(None),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn list_actions(&self, filter: &ActionFilter) -> Result<Vec<ActionRecord>, StoreError> {
+        let service = match filter.service.as_deref().map(ledger::service) {
+            Some(Err(_)) => return Ok(Vec::new()),
+            Some(Ok(service)) => Some(service),
+            None => None,
+        };
+        let found: Vec<ActionRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            action_columns!(),
+            " FROM actions WHERE ($1::text IS NULL OR site = $1) \
+             AND ($2::bigint IS NULL OR session_id = $2) AND ($3::text IS NULL OR service = $3) \
+             ORDER BY reserved_at_ms DESC, id DESC LIMIT $4 OFFSET $5"
+        ))
+        .bind(filter.site.as_ref().map(SiteName::as_str))
+        .bind(filter.session_id)
+        .bind(service)
+        .bind(i64::from(filter.limit))
+        .bind(i64::from(filter.offset))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::actions(found)
+    }
+
+    async fn cooldowns(
+        &self,
+        limits: &Limits,
+        now_ms: i64,
+    ) -> Result<Vec<CooldownRow>, StoreError> {
+        let found: Vec<LedgerRow> = sqlx::query_as(
+            "SELECT site, service, kind, status, reserved_at_ms FROM actions \
+             WHERE reserved_at_ms > $1",
+        )
+        .bind(now_ms.saturating_sub(limits.horizon_ms()))
+        .fetch_all(&self.pool)
+        .await?;
+        let entries = rows::ledger_entries(found)?;
+        Ok(core_ledger::cooldowns(&entries, limits, now_ms))
+    }
+
+    async fn release_stale_reservations(&self, older_than_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE actions SET status = 'failed', result = $2 \
+             WHERE status = 'reserved' AND reserved_at_ms < $1",
+        )
+        .bind(older_than_ms)
+        .bind(ABANDONED_RESULT)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {

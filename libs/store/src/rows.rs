@@ -5,6 +5,7 @@
 //! `postgres.rs`. A row that does not convert is `StoreError::Corrupt`, never a panic.
 
 use claudeops_core::event::{Event, EventLevel};
+use claudeops_core::ledger::{ActionKind, ActionRecord, ActionStatus, LedgerEntry};
 use claudeops_core::memory::Memory;
 use claudeops_core::worker::WorkerRecord;
 use claudeops_core::{Session, SessionOutcome, SessionStatus, SiteName, Tier, Trigger};
@@ -236,4 +237,82 @@ impl TryFrom<MemoryRow> for Memory {
 
 pub(crate) fn memories(rows: Vec<MemoryRow>) -> Result<Vec<Memory>, StoreError> {
     rows.into_iter().map(Memory::try_from).collect()
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ActionRow {
+    id: i64,
+    site: String,
+    service: String,
+    kind: String,
+    session_id: Option<i64>,
+    status: String,
+    args: String,
+    result: Option<String>,
+    reserved_at_ms: i64,
+    finished_at_ms: Option<i64>,
+    duration_ms: Option<i64>,
+}
+
+fn action_kind(kind: &str) -> Result<ActionKind, StoreError> {
+    kind.parse::<ActionKind>()
+        .map_err(|e| corrupt("action kind", e))
+}
+
+fn action_status(status: &str) -> Result<ActionStatus, StoreError> {
+    status
+        .parse::<ActionStatus>()
+        .map_err(|e| corrupt("action status", e))
+}
+
+impl TryFrom<ActionRow> for ActionRecord {
+    type Error = StoreError;
+
+    fn try_from(row: ActionRow) -> Result<Self, StoreError> {
+        Ok(ActionRecord {
+            id: row.id,
+            site: site(row.site)?,
+            service: row.service,
+            kind: action_kind(&row.kind)?,
+            session_id: row.session_id,
+            status: action_status(&row.status)?,
+            args: serde_json::from_str(&row.args).map_err(|e| corrupt("action args", e))?,
+            result: row.result,
+            reserved_at_ms: row.reserved_at_ms,
+            finished_at_ms: row.finished_at_ms,
+            duration_ms: row.duration_ms,
+        })
+    }
+}
+
+pub(crate) fn actions(rows: Vec<ActionRow>) -> Result<Vec<ActionRecord>, StoreError> {
+    rows.into_iter().map(ActionRecord::try_from).collect()
+}
+
+/// The columns of a ledger entry that `cooldowns` needs.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct LedgerRow {
+    site: String,
+    service: String,
+    kind: String,
+    status: String,
+    reserved_at_ms: i64,
+}
+
+impl TryFrom<LedgerRow> for LedgerEntry {
+    type Error = StoreError;
+
+    fn try_from(row: LedgerRow) -> Result<Self, StoreError> {
+        Ok(LedgerEntry {
+            site: site(row.site)?,
+            service: row.service,
+            kind: action_kind(&row.kind)?,
+            status: action_status(&row.status)?,
+            reserved_at_ms: row.reserved_at_ms,
+        })
+    }
+}
+
+pub(crate) fn ledger_entries(rows: Vec<LedgerRow>) -> Result<Vec<LedgerEntry>, StoreError> {
+    rows.into_iter().map(LedgerEntry::try_from).collect()
 }

@@ -3,17 +3,22 @@
 //! Callers hold an `Arc<dyn Store>` and never learn which database is behind it.
 //! The trait must not grow methods that take SQL or expose backend types; rules
 //! that must hold under concurrency (one running session per site, one use per
-//! token) are enforced by the database inside the backends, not by callers.
+//! token, at most the limit of remediations per window) are enforced by the
+//! database inside the backends, not by callers.
 
+use crate::Stats;
 use async_trait::async_trait;
 use claudeops_core::event::{Event, NewEvent};
+use claudeops_core::ledger::{
+    ActionId, ActionRecord, ActionStatus, CooldownRow, Decision, Limits, NewAction,
+};
 use claudeops_core::memory::{Memory, MemoryId, NewMemory};
 use claudeops_core::worker::WorkerRecord;
 use claudeops_core::{NewSession, Session, SessionId, SessionOutcome, SiteName, Trigger};
 
 use crate::StoreError;
 use crate::model::{
-    Backend, EnrollTokenRecord, EventFilter, MemoryFilter, OutputLine, SessionFilter,
+    ActionFilter, Backend, EnrollTokenRecord, EventFilter, MemoryFilter, OutputLine, SessionFilter,
     WorkerSelector,
 };
 
@@ -195,8 +200,58 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now_ms: i64,
     ) -> Result<Memory, StoreError>;
 
+    /// Totals over all sessions; `critical_since_ms` bounds the critical-event count.
+    async fn stats(&self, critical_since_ms: i64) -> Result<Stats, StoreError>;
+
     /// How many memories (of every site) have the active flag set.
     async fn count_active_memories(&self) -> Result<i64, StoreError>;
+
+    // --- the cooldown ledger ---
+    //
+    // Remediations (restarts, redeploys) are reserved before they are carried out
+    // and finished afterwards; `claudeops_core::ledger` holds the rules. Service
+    // names are normalised (trimmed, lower-cased) before they are stored or looked
+    // up; an invalid one is `Conflict`, as is a `session_id` naming no session.
+    // Deleting a session clears it from its ledger entries.
+
+    /// Asks for one action: counts the Reserved, Succeeded and Failed entries of the
+    /// same (site, service, kind) within the kind's window and, in the same
+    /// transaction, records a Reserved entry (`Decision::Granted` with its id) or,
+    /// over the limit, a Denied one whose result is the reason
+    /// (`Decision::Denied`). The transaction is serialised per (site, service,
+    /// kind), so of any number of concurrent calls no more than the limit are
+    /// granted.
+    async fn reserve_action(
+        &self,
+        new: &NewAction,
+        limits: &Limits,
+    ) -> Result<Decision, StoreError>;
+
+    /// Finishes a Reserved entry as Succeeded, Failed or Released (`Conflict` for
+    /// another status) with the action's result, `finished_at_ms = now_ms` and
+    /// `duration_ms = now_ms - reserved_at_ms`, and returns it; `None` if the entry
+    /// was not Reserved any more (it is left alone). `NotFound` for an unknown id.
+    async fn finish_action(
+        &self,
+        id: ActionId,
+        status: ActionStatus,
+        result: &str,
+        now_ms: i64,
+    ) -> Result<Option<ActionRecord>, StoreError>;
+
+    /// One page of ledger entries, newest first.
+    async fn list_actions(&self, filter: &ActionFilter) -> Result<Vec<ActionRecord>, StoreError>;
+
+    /// The cooldown of every (site, service, kind) with an entry (of any status)
+    /// reserved within the longest window of `limits` before `now_ms`, sorted by
+    /// site, service, kind.
+    async fn cooldowns(&self, limits: &Limits, now_ms: i64)
+    -> Result<Vec<CooldownRow>, StoreError>;
+
+    /// Marks the Reserved entries reserved before `older_than_ms` (left behind by a
+    /// crashed worker) Failed with the result `"abandoned"`; they keep counting,
+    /// since the action may have happened. Returns how many there were.
+    async fn release_stale_reservations(&self, older_than_ms: i64) -> Result<u64, StoreError>;
 
     // --- settings ---
 

@@ -28,7 +28,7 @@ pub struct EnrollResponse {
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct WorkerMessage {
-    #[prost(oneof = "worker_message::Body", tags = "1, 2, 3, 4")]
+    #[prost(oneof = "worker_message::Body", tags = "1, 2, 3, 4, 5, 6")]
     pub body: ::core::option::Option<worker_message::Body>,
 }
 /// Nested message and enum types in `WorkerMessage`.
@@ -43,11 +43,15 @@ pub mod worker_message {
         Output(super::SessionOutput),
         #[prost(message, tag = "4")]
         Finished(super::SessionFinished),
+        #[prost(message, tag = "5")]
+        Reserve(super::LedgerReserve),
+        #[prost(message, tag = "6")]
+        FinishAction(super::LedgerFinish),
     }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ControlMessage {
-    #[prost(oneof = "control_message::Body", tags = "1, 2, 3, 4")]
+    #[prost(oneof = "control_message::Body", tags = "1, 2, 3, 4, 5")]
     pub body: ::core::option::Option<control_message::Body>,
 }
 /// Nested message and enum types in `ControlMessage`.
@@ -62,6 +66,8 @@ pub mod control_message {
         CancelJob(super::CancelJob),
         #[prost(message, tag = "4")]
         Ack(super::Ack),
+        #[prost(message, tag = "5")]
+        LedgerAnswer(super::LedgerAnswer),
     }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -195,6 +201,50 @@ pub struct Ack {
     /// The SessionFinished for this session is stored.
     #[prost(bool, tag = "3")]
     pub finished: bool,
+}
+/// A typed remediation action asks the cooldown ledger for a slot before acting.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct LedgerReserve {
+    /// Chosen by the worker; echoed in the answer.
+    #[prost(uint64, tag = "1")]
+    pub request_id: u64,
+    #[prost(int64, tag = "2")]
+    pub session_id: i64,
+    /// "restart" or "redeploy".
+    #[prost(string, tag = "3")]
+    pub kind: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub service: ::prost::alloc::string::String,
+    /// The action's arguments as JSON, kept in the audit trail.
+    #[prost(string, tag = "5")]
+    pub args_json: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct LedgerAnswer {
+    #[prost(uint64, tag = "1")]
+    pub request_id: u64,
+    #[prost(bool, tag = "2")]
+    pub granted: bool,
+    /// The ledger entry to finish, when granted.
+    #[prost(int64, tag = "3")]
+    pub action_id: i64,
+    /// Why not, in words for the model, when denied.
+    #[prost(string, tag = "4")]
+    pub reason: ::prost::alloc::string::String,
+    #[prost(int64, tag = "5")]
+    pub next_allowed_ms: i64,
+}
+/// How a granted action ended.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct LedgerFinish {
+    #[prost(int64, tag = "1")]
+    pub action_id: i64,
+    #[prost(bool, tag = "2")]
+    pub ok: bool,
+    #[prost(string, tag = "3")]
+    pub result: ::prost::alloc::string::String,
+    #[prost(int64, tag = "4")]
+    pub duration_ms: i64,
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]

@@ -4,6 +4,7 @@
 
 mod permissions;
 mod refusals;
+mod remediation;
 mod session;
 mod support;
 mod tiers;

@@ -1,7 +1,9 @@
 //! Filled view models shared by the render tests and the `preview` example.
 //!
 //! Hostile text is planted on purpose (a prompt with `<script>`, a hostname with a
-//! quote, a raw line with an `<img onerror>`) so every test also checks escaping.
+//! quote, a raw line with an `<img onerror>`, an event message with `<script>`, a
+//! service name with `<svg onload>`, an action result with `<iframe>`) so every test
+//! also checks escaping.
 
 #![allow(dead_code)]
 
@@ -13,7 +15,15 @@ pub const EVIL_PROMPT: &str = "Check <script>alert('x')</script> & \"friends\"";
 pub const EVIL_ERROR: &str = "worker lost: <b>boom</b>";
 pub const EVIL_HOST: &str = "nas\"><i>x</i>";
 pub const EVIL_RAW: &str = "not json <img src=x onerror=alert(1)>";
+pub const EVIL_MESSAGE: &str = "disk full <script>alert('event')</script>";
+pub const EVIL_SERVICE: &str = "web<svg onload=alert(2)>";
+pub const EVIL_RESULT: &str = "exit 1: <iframe src=x></iframe>";
+pub const EVIL_SUMMARY: &str = "Sonarr restarted <u>twice</u>; queue moving again.";
 pub const STARTED_MS: i64 = 1_771_178_175_000; // 2026-02-15 17:56:15 UTC
+/// "Now" on the cooldowns and sites pages.
+pub const NOW_MS: i64 = STARTED_MS + 600_000;
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 60 * MINUTE_MS;
 
 pub fn layout(nav: Nav) -> Layout {
     Layout::logged_in("0.1.0", TOKEN, nav)
@@ -88,17 +98,220 @@ pub fn session_detail(running: bool) -> SessionDetail {
 }
 
 pub fn session_page(running: bool) -> SessionPage {
+    let actions = if running {
+        vec![ActionView {
+            status: "reserved".into(),
+            result: None,
+            duration_ms: None,
+            ..actions()[0].clone()
+        }]
+    } else {
+        actions()
+            .into_iter()
+            .filter(|a| a.session_id == Some(18))
+            .collect()
+    };
     SessionPage {
         layout: layout(Nav::Sessions),
         session: session_detail(running),
         lines: demo_lines().into_iter().map(|(line, _)| line).collect(),
+        actions,
+        summary: (!running).then(|| EVIL_SUMMARY.to_owned()),
+    }
+}
+
+/// The audit trail, newest first: every status, a hostile service and result.
+pub fn actions() -> Vec<ActionView> {
+    let action = |id: i64, service: &str, kind: &str, status: &str, ago_ms: i64| ActionView {
+        id,
+        site: "home-lab".into(),
+        service: service.into(),
+        kind: kind.into(),
+        session_id: Some(18),
+        status: status.into(),
+        args: format!(r#"{{"container":"{service}","timeout_s":30}}"#),
+        result: Some("restarted in 4.2s".into()),
+        reserved_at_ms: NOW_MS - ago_ms,
+        duration_ms: Some(4_200),
+    };
+    vec![
+        ActionView {
+            result: None,
+            duration_ms: None,
+            ..action(8, "sonarr", "redeploy", "reserved", 2 * MINUTE_MS)
+        },
+        action(7, "sonarr", "restart", "succeeded", 5 * MINUTE_MS),
+        ActionView {
+            result: Some(EVIL_RESULT.into()),
+            ..action(6, EVIL_SERVICE, "restart", "failed", 40 * MINUTE_MS)
+        },
+        ActionView {
+            result: Some("limit reached: 2 restarts in 4h".into()),
+            duration_ms: None,
+            session_id: None,
+            ..action(5, "sonarr", "restart", "denied", 50 * MINUTE_MS)
+        },
+        ActionView {
+            site: "office".into(),
+            session_id: Some(12),
+            ..action(
+                4,
+                "nextcloud",
+                "redeploy",
+                "succeeded",
+                3 * HOUR_MS + 55 * MINUTE_MS,
+            )
+        },
+        ActionView {
+            result: None,
+            duration_ms: None,
+            ..action(3, "sonarr", "restart", "released", 6 * HOUR_MS)
+        },
+    ]
+}
+
+pub fn cooldowns_page() -> CooldownsPage {
+    CooldownsPage {
+        layout: layout(Nav::Cooldowns),
+        now_ms: NOW_MS,
+        limits: vec![
+            LimitView {
+                kind: "restart".into(),
+                max: 2,
+                window: "4h".into(),
+            },
+            LimitView {
+                kind: "redeploy".into(),
+                max: 1,
+                window: "24h".into(),
+            },
+        ],
+        rows: vec![
+            // At its limit: the older of the two restarts leaves the window in 2h 13m.
+            CooldownView {
+                site: "home-lab".into(),
+                service: "sonarr".into(),
+                kind: "restart".into(),
+                count_in_window: 2,
+                limit: 2,
+                last_action_ms: Some(NOW_MS - 5 * MINUTE_MS),
+                next_allowed_ms: Some(NOW_MS + 2 * HOUR_MS + 13 * MINUTE_MS),
+            },
+            CooldownView {
+                site: "home-lab".into(),
+                service: EVIL_SERVICE.into(),
+                kind: "restart".into(),
+                count_in_window: 1,
+                limit: 2,
+                last_action_ms: Some(NOW_MS - 40 * MINUTE_MS),
+                next_allowed_ms: None,
+            },
+            CooldownView {
+                site: "office".into(),
+                service: "nextcloud".into(),
+                kind: "redeploy".into(),
+                count_in_window: 1,
+                limit: 1,
+                last_action_ms: Some(NOW_MS - 3 * HOUR_MS - 55 * MINUTE_MS),
+                next_allowed_ms: Some(NOW_MS + 20 * HOUR_MS + 5 * MINUTE_MS),
+            },
+        ],
+        actions: actions(),
+    }
+}
+
+/// Events newest first, one of each level, plus hostile text.
+pub fn events() -> Vec<EventRow> {
+    let event = |id: i64, level: &str, service: Option<&str>, message: &str| EventRow {
+        id,
+        ts_ms: STARTED_MS + id * MINUTE_MS,
+        site: "home-lab".into(),
+        session_id: Some(18),
+        level: level.into(),
+        service: service.map(str::to_owned),
+        message: message.into(),
+    };
+    vec![
+        event(
+            44,
+            "critical",
+            Some("sonarr"),
+            "Queue stalled for 3h; restarts did not help. Needs a human.",
+        ),
+        event(43, "warning", None, "disk /srv at 87%"),
+        event(42, "info", Some("jellyfin"), "HTTP 200 in 84 ms"),
+        EventRow {
+            site: "office".into(),
+            session_id: None,
+            ..event(41, "critical", Some(EVIL_SERVICE), EVIL_MESSAGE)
+        },
+    ]
+}
+
+pub fn events_page() -> EventsPage {
+    EventsPage {
+        layout: layout(Nav::Events),
+        events: events(),
+        filter: EventFilterView {
+            level: None,
+            service: None,
+            site: Some("home lab&co".into()),
+        },
+        paging: Paging {
+            offset: 50,
+            limit: 50,
+            total: Some(120),
+            has_more: true,
+        },
+    }
+}
+
+pub fn overview_page() -> OverviewPage {
+    OverviewPage {
+        layout: layout(Nav::Overview),
+        stats: StatsView {
+            total_runs: 157,
+            escalations: 12,
+            remediations: 9,
+            success_rate: 0.934,
+            total_cost_usd: 4.2817,
+            active_memories: 23,
+            critical_events_24h: 2,
+            avg_duration_ms: 125_000,
+            next_run_ms: Some(NOW_MS + 50 * MINUTE_MS),
+            interval_seconds: 3600,
+        },
+        latest: Some(LatestView {
+            session_id: 18,
+            site: "home-lab".into(),
+            tier: 2,
+            status: "completed".into(),
+            started_at_ms: STARTED_MS,
+            summary: Some(EVIL_SUMMARY.into()),
+        }),
+        attention: events()
+            .into_iter()
+            .filter(|e| e.level == "critical")
+            .collect(),
+        sites: vec![
+            SiteHealth {
+                name: "home-lab".into(),
+                workers_connected: 1,
+                running_session_id: Some(21),
+            },
+            SiteHealth {
+                name: "office".into(),
+                workers_connected: 0,
+                running_session_id: None,
+            },
+        ],
     }
 }
 
 pub fn sites_page() -> SitesPage {
     SitesPage {
         layout: layout(Nav::Sites),
-        now_ms: STARTED_MS + 600_000,
+        now_ms: NOW_MS,
         sites: vec![
             SiteView {
                 name: "home-lab".into(),

@@ -1,0 +1,197 @@
+//! The control plane's side of the cooldown ledger: a worker's typed action asks
+//! for a slot, and gets it only if the session may do that kind of action and the
+//! service is within its limits. The store makes the reservation atomic across
+//! the fleet; this module checks who is asking and raises the alarm once per
+//! service per window when a limit is hit.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use claudeops_core::event::EventLevel;
+use claudeops_core::ledger::{ActionKind, ActionStatus, Decision, NewAction};
+use claudeops_core::{SessionStatus, Tier};
+use claudeops_proto::v1 as pb;
+
+use crate::sessions::{Sessions, now_ms};
+
+/// (site, service, kind) of a ledger entry.
+type AlertKey = (String, String, String);
+
+/// When the last "needs human attention" alert went out per (site, service, kind).
+#[derive(Clone, Default)]
+pub struct Alerts {
+    last: Arc<Mutex<HashMap<AlertKey, i64>>>,
+}
+
+impl Alerts {
+    /// True if no alert went out for this key within `window_ms`; records now.
+    fn first_in_window(&self, key: AlertKey, window_ms: i64, now: i64) -> bool {
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match last.get(&key) {
+            Some(t) if now - t < window_ms => false,
+            _ => {
+                last.insert(key, now);
+                true
+            }
+        }
+    }
+}
+
+fn minimum_tier(kind: ActionKind) -> Tier {
+    match kind {
+        ActionKind::Restart => Tier::Investigate,
+        ActionKind::Redeploy => Tier::Remediate,
+    }
+}
+
+fn answer(
+    request_id: u64,
+    granted: bool,
+    action_id: i64,
+    reason: String,
+    next: i64,
+) -> pb::LedgerAnswer {
+    pb::LedgerAnswer {
+        request_id,
+        granted,
+        action_id,
+        reason,
+        next_allowed_ms: next,
+    }
+}
+
+/// Answers a worker's reservation request.
+pub async fn reserve(
+    sessions: &Sessions,
+    alerts: &Alerts,
+    worker_id: &str,
+    req: pb::LedgerReserve,
+) -> pb::LedgerAnswer {
+    let deny = |reason: String| answer(req.request_id, false, 0, reason, 0);
+    let Ok(kind) = req.kind.parse::<ActionKind>() else {
+        return deny(format!("unknown action kind {:?}", req.kind));
+    };
+    let session = match sessions.store.get_session(req.session_id).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return deny(format!("unknown session #{}", req.session_id)),
+        Err(e) => return deny(format!("the ledger is unavailable: {e}")),
+    };
+    if session.worker_id.as_deref() != Some(worker_id) || session.status != SessionStatus::Running {
+        return deny(format!(
+            "session #{} is not running on this worker",
+            session.id
+        ));
+    }
+    if session.tier < minimum_tier(kind) {
+        return deny(format!(
+            "a {} needs tier {} or higher; this is a tier {} session",
+            kind.as_str(),
+            minimum_tier(kind),
+            session.tier
+        ));
+    }
+    let args = serde_json::from_str(&req.args_json).unwrap_or(serde_json::Value::Null);
+    let limits = sessions.config.cooldown_limits();
+    let now = now_ms();
+    let new = NewAction {
+        site: session.site.clone(),
+        service: req.service.clone(),
+        kind,
+        session_id: Some(session.id),
+        args,
+        now_ms: now,
+    };
+    match sessions.store.reserve_action(&new, &limits).await {
+        Ok(Decision::Granted { id }) => {
+            tracing::info!(session = session.id, service = %req.service, kind = kind.as_str(), action = id, "ledger slot granted");
+            answer(req.request_id, true, id, String::new(), 0)
+        }
+        Ok(Decision::Denied {
+            reason,
+            next_allowed_ms,
+            ..
+        }) => {
+            let (_, window) = limits.limit_for(kind);
+            let key = (
+                session.site.to_string(),
+                req.service.to_lowercase(),
+                kind.as_str().to_owned(),
+            );
+            sessions
+                .event(
+                    &session.site,
+                    Some(session.id),
+                    EventLevel::Warning,
+                    format!(
+                        "cooldown: {} of {} refused: {reason}",
+                        kind.as_str(),
+                        req.service
+                    ),
+                )
+                .await;
+            if alerts.first_in_window(key, window, now) {
+                let message = format!(
+                    "needs human attention: {} of {} refused by the cooldown ledger: {reason}",
+                    kind.as_str(),
+                    req.service
+                );
+                sessions
+                    .event_for(
+                        &session.site,
+                        Some(session.id),
+                        EventLevel::Critical,
+                        Some(req.service.clone()),
+                        message,
+                    )
+                    .await;
+            }
+            answer(req.request_id, false, 0, reason, next_allowed_ms)
+        }
+        Err(e) => deny(format!("the ledger refused: {e}")),
+    }
+}
+
+/// Records how a granted action ended.
+pub async fn finish(sessions: &Sessions, finish: pb::LedgerFinish) {
+    let status = if finish.ok {
+        ActionStatus::Succeeded
+    } else {
+        ActionStatus::Failed
+    };
+    match sessions
+        .store
+        .finish_action(finish.action_id, status, &finish.result, now_ms())
+        .await
+    {
+        Ok(Some(record)) => {
+            let level = if finish.ok {
+                EventLevel::Info
+            } else {
+                EventLevel::Warning
+            };
+            let message = format!(
+                "{} of {}: {}",
+                record.kind.as_str(),
+                record.service,
+                finish.result
+            );
+            sessions
+                .event_for(
+                    &record.site,
+                    record.session_id,
+                    level,
+                    Some(record.service.clone()),
+                    message,
+                )
+                .await;
+        }
+        Ok(None) => tracing::warn!(
+            action = finish.action_id,
+            "a ledger entry was finished twice or never reserved"
+        ),
+        Err(error) => tracing::error!(%error, "could not record an action's outcome"),
+    }
+}

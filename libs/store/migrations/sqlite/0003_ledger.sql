@@ -1,0 +1,27 @@
+-- The cooldown ledger: every remediation (restart, redeploy) a worker asked to carry
+-- out, granted or denied, and how it ended. The limits themselves are decided in code
+-- (claudeops_core::ledger); the store counts and inserts in one IMMEDIATE transaction.
+-- Keep in step with ../postgres/0003_ledger.sql: same tables, columns and rules.
+
+CREATE TABLE actions (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    site           TEXT    NOT NULL,
+    service        TEXT    NOT NULL,
+    kind           TEXT    NOT NULL CHECK (kind IN ('restart', 'redeploy')),
+    session_id     INTEGER REFERENCES sessions (id) ON DELETE SET NULL,
+    status         TEXT    NOT NULL
+        CHECK (status IN ('reserved', 'succeeded', 'failed', 'released', 'denied')),
+    args           TEXT    NOT NULL DEFAULT 'null',
+    result         TEXT,
+    reserved_at_ms INTEGER NOT NULL,
+    finished_at_ms INTEGER,
+    duration_ms    INTEGER
+);
+
+-- Counting one (site, service, kind) within its window.
+CREATE INDEX actions_by_key ON actions (site, service, kind, reserved_at_ms);
+-- Listing newest first, and the cooldown scan of the last window.
+CREATE INDEX actions_by_time ON actions (reserved_at_ms DESC, id DESC);
+CREATE INDEX actions_by_session ON actions (session_id);
+-- Reservations left behind by crashed workers.
+CREATE INDEX actions_reserved ON actions (reserved_at_ms) WHERE status = 'reserved';
