@@ -146,16 +146,31 @@ pub fn prepare(
     })
 }
 
-/// The CLI settings: one PreToolUse hook for every tool whose use we judge.
+/// The CLI settings template (`.claude/settings.json`): one PreToolUse hook for
+/// every tool whose use we judge. `{{hook_command}}` is filled per session.
+pub const SETTINGS_TEMPLATE: &str = include_str!("../../.claude/settings.json");
+
+/// The CLI settings with the hook command filled in (as a JSON string, so any
+/// quoting in the command stays valid JSON).
 pub fn settings_json(hook_command: &str) -> serde_json::Value {
-    json!({
-        "hooks": {
-            "PreToolUse": [{
-                "matcher": "Bash|Read|Grep|Glob|Write|Edit|NotebookEdit|WebFetch",
-                "hooks": [{ "type": "command", "command": hook_command, "timeout": 30 }]
-            }]
+    let mut settings: serde_json::Value =
+        serde_json::from_str(SETTINGS_TEMPLATE).unwrap_or_else(|_| json!({}));
+    if let Some(hooks) = settings
+        .pointer_mut("/hooks/PreToolUse")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        for entry in hooks {
+            for hook in entry
+                .get_mut("hooks")
+                .and_then(serde_json::Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                hook["command"] = json!(hook_command);
+            }
         }
-    })
+    }
+    settings
 }
 
 /// The schema, minified (it is sent on every request).
@@ -230,7 +245,9 @@ mod tests {
         assert!(dir.path().join("playbooks/restart-container.md").exists());
         assert!(!dir.path().join("playbooks/redeploy-service.md").exists());
         let settings = std::fs::read_to_string(ws.settings).unwrap_or_default();
-        assert!(settings.contains("PreToolUse"));
+        let settings: serde_json::Value = serde_json::from_str(&settings).unwrap_or_default();
+        assert_eq!(settings["hooks"]["PreToolUse"][0]["hooks"][0]["command"], "hook");
+        assert!(!SETTINGS_TEMPLATE.is_empty() && SETTINGS_TEMPLATE.contains("{{hook_command}}"));
         assert!(schema_minified(SCHEMA).len() < SCHEMA.len());
         assert_eq!(shell_quote("/a b/it's"), r"'/a b/it'\''s'");
     }
