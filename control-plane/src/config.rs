@@ -239,7 +239,10 @@ impl Config {
             Tier::Investigate => (&self.tier2_allowed_tools, &self.tier2_disallowed_tools),
             Tier::Remediate => (&self.tier3_allowed_tools, &self.tier3_disallowed_tools),
         };
-        (split_list(allowed), split_list(disallowed))
+        (
+            claudeops_core::policy::split_list(allowed),
+            claudeops_core::policy::split_list(disallowed),
+        )
     }
 
     /// The response schema text (`CLAUDEOPS_SCHEMA_PATH` or the built-in one).
@@ -293,15 +296,6 @@ impl Config {
     pub fn llm_configured(&self) -> bool {
         self.anthropic_api_key.is_some() || self.anthropic_base_url.is_some()
     }
-}
-
-fn split_list(value: &str) -> Vec<String> {
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 #[cfg(test)]

@@ -124,7 +124,7 @@ impl WorkerConfig {
     }
 
     pub fn tools(&self) -> Vec<String> {
-        split_list(&self.allowed_tools)
+        claudeops_core::policy::split_list(&self.allowed_tools)
     }
 
     /// The response schema: `CLAUDEOPS_SCHEMA_PATH` if set and readable, else built in.
@@ -161,16 +161,6 @@ impl WorkerConfig {
     pub fn actions_socket(&self) -> PathBuf {
         self.state_dir.join("actions.sock")
     }
-}
-
-/// Splits a comma-separated list, dropping blanks.
-pub fn split_list(value: &str) -> Vec<String> {
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 /// `https://HOST:PORT` into host and port.

@@ -246,7 +246,10 @@ mod tests {
         assert!(!dir.path().join("playbooks/redeploy-service.md").exists());
         let settings = std::fs::read_to_string(ws.settings).unwrap_or_default();
         let settings: serde_json::Value = serde_json::from_str(&settings).unwrap_or_default();
-        assert_eq!(settings["hooks"]["PreToolUse"][0]["hooks"][0]["command"], "hook");
+        assert_eq!(
+            settings["hooks"]["PreToolUse"][0]["hooks"][0]["command"],
+            "hook"
+        );
         assert!(!SETTINGS_TEMPLATE.is_empty() && SETTINGS_TEMPLATE.contains("{{hook_command}}"));
         assert!(schema_minified(SCHEMA).len() < SCHEMA.len());
         assert_eq!(shell_quote("/a b/it's"), r"'/a b/it'\''s'");

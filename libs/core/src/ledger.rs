@@ -25,13 +25,11 @@
 //! Pure decisions only: no clock, no storage. Times are unix milliseconds.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::SiteName;
-use crate::session::{SessionId, UnknownName};
+use crate::session::SessionId;
 
 /// One hour in milliseconds.
 const HOUR_MS: i64 = 3_600_000;
@@ -71,34 +69,6 @@ pub enum ActionStatus {
     Released,
     /// Refused by the limit; recorded for the audit trail. Does not count.
     Denied,
-}
-
-macro_rules! names {
-    ($ty:ident, $kind:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
-        impl $ty {
-            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($ty::$variant => $name),+ }
-            }
-        }
-
-        impl FromStr for $ty {
-            type Err = UnknownName;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($name => Ok($ty::$variant),)+
-                    other => Err(UnknownName { kind: $kind, value: other.to_owned() }),
-                }
-            }
-        }
-
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
 }
 
 names!(ActionKind, "action kind", {

@@ -3,6 +3,36 @@
 //! This crate does no I/O: no sockets, no files, no clocks. Wire types (protobuf,
 //! REST DTOs) are converted into these types at the edges and never travel inward.
 
+/// Names for a fieldless enum: `ALL`, `as_str`, `FromStr` and `Display`, from one
+/// table, so the words stored in the database and shown in the API agree.
+macro_rules! names {
+    ($ty:ident, $kind:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $name),+ }
+            }
+        }
+
+        impl ::std::str::FromStr for $ty {
+            type Err = $crate::session::UnknownName;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($name => Ok($ty::$variant),)+
+                    other => Err($crate::session::UnknownName { kind: $kind, value: other.to_owned() }),
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 pub mod command;
 pub mod event;
 pub mod ledger;

@@ -46,6 +46,17 @@ pub const RAW_REMEDIATION: &[&str] = &[
     "Bash(kubectl rollout:*)",
 ];
 
+/// A comma-separated list of tool names or rules, as the `CLAUDEOPS_*_TOOLS`
+/// variables hold them; blanks are dropped.
+pub fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The typed actions a tier may call, as MCP tool names.
 pub fn actions(tier: Tier) -> Vec<String> {
     let mut names = Vec::new();

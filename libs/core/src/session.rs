@@ -1,8 +1,5 @@
 //! Sessions: one run of the `claude` CLI at one tier on one site's worker.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
 use crate::{SiteName, Tier};
@@ -42,34 +39,6 @@ pub enum Trigger {
 pub struct UnknownName {
     pub kind: &'static str,
     pub value: String,
-}
-
-macro_rules! names {
-    ($ty:ident, $kind:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
-        impl $ty {
-            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($ty::$variant => $name),+ }
-            }
-        }
-
-        impl FromStr for $ty {
-            type Err = UnknownName;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($name => Ok($ty::$variant),)+
-                    other => Err(UnknownName { kind: $kind, value: other.to_owned() }),
-                }
-            }
-        }
-
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
 }
 
 names!(SessionStatus, "session status", {
