@@ -36,6 +36,17 @@ struct Inner {
     workers: BTreeMap<String, Connected>,
 }
 
+pub use claudeops_core::worker::LLM_CAPABILITY;
+
+/// Which worker a session goes to.
+pub enum Pick {
+    Worker(String, mpsc::Sender<ControlMessage>),
+    /// No worker of the site is connected.
+    NoWorker,
+    /// Workers are connected, but none has an API key.
+    NoLlm,
+}
+
 #[derive(Clone, Default)]
 pub struct Registry {
     inner: Arc<Mutex<Inner>>,
@@ -87,14 +98,25 @@ impl Registry {
         self.lock().workers.contains_key(worker_id)
     }
 
-    /// A connected worker of the site: the one that spoke most recently.
-    pub fn pick(&self, site: &SiteName) -> Option<(String, mpsc::Sender<ControlMessage>)> {
-        self.lock()
+    /// A connected worker of the site that can run the CLI (it has an API key or
+    /// base URL: the `llm` capability): the one that spoke most recently.
+    pub fn pick(&self, site: &SiteName) -> Pick {
+        let inner = self.lock();
+        let of_site: Vec<&Connected> = inner
             .workers
             .values()
             .filter(|c| &c.info.site == site)
+            .collect();
+        if of_site.is_empty() {
+            return Pick::NoWorker;
+        }
+        of_site
+            .into_iter()
+            .filter(|c| c.info.capabilities.iter().any(|cap| cap == LLM_CAPABILITY))
             .max_by_key(|c| c.info.last_heartbeat_ms)
-            .map(|c| (c.info.worker_id.clone(), c.tx.clone()))
+            .map_or(Pick::NoLlm, |c| {
+                Pick::Worker(c.info.worker_id.clone(), c.tx.clone())
+            })
     }
 
     pub fn sender(&self, worker_id: &str) -> Option<mpsc::Sender<ControlMessage>> {
@@ -132,7 +154,7 @@ mod tests {
             site: SiteName::new(site).unwrap_or_else(|e| panic!("{e}")),
             hostname: "h".into(),
             version: "0".into(),
-            capabilities: vec![],
+            capabilities: vec![LLM_CAPABILITY.to_owned()],
             connected_at_ms: 0,
             last_heartbeat_ms: beat,
         }
@@ -161,12 +183,15 @@ mod tests {
         registry.register(info("b", "home", 9), tx.clone());
         registry.register(info("c", "cabin", 99), tx);
         let home = SiteName::new("home").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(registry.pick(&home).map(|(id, _)| id).as_deref(), Some("b"));
-        assert!(
-            registry
-                .pick(&SiteName::new("nowhere").unwrap_or_else(|e| panic!("{e}")))
-                .is_none()
-        );
-        assert_eq!(registry.sites().len(), 2);
+        assert!(matches!(registry.pick(&home), Pick::Worker(id, _) if id == "b"));
+        let nowhere = SiteName::new("nowhere").unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(registry.pick(&nowhere), Pick::NoWorker));
+        let (tx, _rx) = mpsc::channel(1);
+        let mut keyless = info("k", "attic", 1);
+        keyless.capabilities.clear();
+        registry.register(keyless, tx);
+        let attic = SiteName::new("attic").unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(registry.pick(&attic), Pick::NoLlm));
+        assert_eq!(registry.sites().len(), 3);
     }
 }

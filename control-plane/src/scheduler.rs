@@ -98,7 +98,7 @@ async fn schedule(
         match sessions.start(request).await {
             Ok(_) => {}
             // Busy: the next tick tries again once the running session ends.
-            Err(StartError::Busy { .. } | StartError::NoWorker(_)) => {}
+            Err(StartError::Busy { .. } | StartError::NoWorker(_) | StartError::LlmOff(_)) => {}
             Err(error) => tracing::warn!(%site, %error, "scheduled run did not start"),
         }
     }

@@ -18,7 +18,7 @@ use claudeops_store::{MemoryFilter, OutputLine, Store, StoreError};
 use crate::config::Config;
 use crate::escalation::{self, AgentResponse, Limits, Next, ResponseValidator};
 use crate::hub::{Hub, LineView, StatusView};
-use crate::registry::Registry;
+use crate::registry::{Pick, Registry};
 
 /// What starts a session.
 #[derive(Debug, Clone)]
@@ -37,6 +37,10 @@ pub enum StartError {
     Busy { site: SiteName, running: SessionId },
     #[error("no worker of site {0} is connected")]
     NoWorker(SiteName),
+    #[error(
+        "LLM tiers are off on site {0}: its worker has no ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL)"
+    )]
+    LlmOff(SiteName),
     #[error("dry run is on: a tier {0} session would have run, but only tier 1 may run in dry run")]
     DryRun(Tier),
     #[error("tier {tier} is above CLAUDEOPS_MAX_TIER ({max})")]
@@ -100,10 +104,11 @@ impl Sessions {
             .await;
             return Err(StartError::DryRun(req.tier));
         }
-        let (worker_id, tx) = self
-            .registry
-            .pick(&req.site)
-            .ok_or_else(|| StartError::NoWorker(req.site.clone()))?;
+        let (worker_id, tx) = match self.registry.pick(&req.site) {
+            Pick::Worker(id, tx) => (id, tx),
+            Pick::NoWorker => return Err(StartError::NoWorker(req.site.clone())),
+            Pick::NoLlm => return Err(StartError::LlmOff(req.site.clone())),
+        };
         let session = self
             .store
             .create_session(&NewSession {

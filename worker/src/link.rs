@@ -10,6 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use claudeops_core::worker::LLM_CAPABILITY;
 use claudeops_core::{SiteName, Tier};
 use claudeops_proto::v1::{
     self as pb, ControlMessage, WorkerMessage, control_message,
@@ -574,7 +575,7 @@ fn output(id: i64, lines: &[Line]) -> WorkerMessage {
 fn capabilities(config: &WorkerConfig) -> Vec<String> {
     let mut caps = vec!["claude-cli".to_owned()];
     if config.anthropic_api_key.is_some() || config.anthropic_base_url.is_some() {
-        caps.push("llm".to_owned());
+        caps.push(LLM_CAPABILITY.to_owned());
     }
     if config.repos_dir.is_dir() {
         caps.push("repos".to_owned());

@@ -78,7 +78,9 @@ impl From<StartError> for ApiError {
                 status: StatusCode::CONFLICT,
                 body: json!({ "error": message, "running_session_id": running }),
             },
-            StartError::NoWorker(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message),
+            StartError::NoWorker(_) | StartError::LlmOff(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)
+            }
             StartError::DryRun(_) => ApiError::new(StatusCode::CONFLICT, message),
             StartError::AboveMaxTier { .. } => ApiError::new(StatusCode::BAD_REQUEST, message),
             StartError::Store(e) => ApiError::from(e),

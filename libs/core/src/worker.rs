@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::SiteName;
 
+/// The capability a worker reports in its hello when it can call a model (it has
+/// an API key or a base URL); sessions go only to workers that have it.
+pub const LLM_CAPABILITY: &str = "llm";
+
 /// An enrolled worker. Times are unix milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerRecord {

@@ -266,6 +266,19 @@ async fn a_trigger_for_a_site_without_a_worker_is_refused_at_once() {
         )
         .await;
     assert_eq!(status, 400);
+    // A worker without an API key is connected, but LLM tiers are off there.
+    let _keyless = enrolled_worker(&cp, "attic", &[]).await;
+    let (status, body) = http
+        .post("/api/v1/sessions/trigger", &json!({"site": "attic"}), true)
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("LLM tiers are off"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
