@@ -397,3 +397,19 @@ pub struct ErrorPage {
     pub title: String,
     pub message: String,
 }
+
+/// `GET /config`: the active configuration. Secrets never reach this model as
+/// values: the control plane sends "set" or "not set" with `secret: true`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConfigPage {
+    pub layout: Layout,
+    pub entries: Vec<ConfigEntry>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConfigEntry {
+    pub name: String,
+    pub value: String,
+    pub description: String,
+    pub secret: bool,
+}

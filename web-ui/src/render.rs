@@ -12,8 +12,8 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior, context};
 use serde::Serialize;
 
 use crate::model::{
-    CooldownsPage, ErrorPage, EventFilterView, EventRow, EventsPage, LoginPage, OverviewPage,
-    RunNowPage, SessionPage, SessionsPage, SitesPage,
+    ConfigPage, CooldownsPage, ErrorPage, EventFilterView, EventRow, EventsPage, LoginPage,
+    OverviewPage, RunNowPage, SessionPage, SessionsPage, SitesPage,
 };
 use crate::{assets, chains, filters};
 
@@ -27,6 +27,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("sites.html", include_str!("../templates/sites.html")),
     ("run_now.html", include_str!("../templates/run_now.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("config.html", include_str!("../templates/config.html")),
     ("overview.html", include_str!("../templates/overview.html")),
     ("events.html", include_str!("../templates/events.html")),
     (
@@ -140,6 +141,11 @@ impl Ui {
     /// `GET /run`.
     pub fn run_now(&self, page: &RunNowPage) -> Result<String, UiError> {
         self.render("run_now.html", page)
+    }
+
+    /// `GET /config`: the active configuration, secrets masked.
+    pub fn config(&self, page: &ConfigPage) -> Result<String, UiError> {
+        self.render("config.html", page)
     }
 
     /// Any error page.

@@ -865,3 +865,32 @@ fn overview_page_when_nothing_has_happened() {
     let html = ui().overview(&running).expect("render");
     assert!(html.contains("Running now: the summary arrives when the session ends."));
 }
+
+#[test]
+fn config_page_lists_entries_and_masks_secrets() {
+    let ui = claudeops_web_ui::Ui::new().unwrap_or_else(|e| panic!("{e}"));
+    let page = claudeops_web_ui::ConfigPage {
+        layout: claudeops_web_ui::Layout::default(),
+        entries: vec![
+            claudeops_web_ui::ConfigEntry {
+                name: "CLAUDEOPS_INTERVAL".into(),
+                value: "3600".into(),
+                description: "<b>seconds</b>".into(),
+                secret: false,
+            },
+            claudeops_web_ui::ConfigEntry {
+                name: "ANTHROPIC_API_KEY".into(),
+                value: "set".into(),
+                description: "the key".into(),
+                secret: true,
+            },
+        ],
+    };
+    let html = ui.config(&page).unwrap_or_else(|e| panic!("{e}"));
+    assert!(html.contains("CLAUDEOPS_INTERVAL") && html.contains("3600"));
+    assert!(
+        html.contains("&lt;b&gt;seconds") && !html.contains("<b>seconds"),
+        "escaped"
+    );
+    assert!(html.contains("ANTHROPIC_API_KEY"));
+}

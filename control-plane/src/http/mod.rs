@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod config_page;
 pub mod cooldowns;
 pub mod memories;
 pub mod overview;
@@ -22,6 +23,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/health", get(api::health))
         .route("/api/v1/stats", get(overview::stats))
+        .route("/api/v1/config", get(config_page::api))
+        .route("/config", get(config_page::page))
         .route("/api/v1/sessions", get(api::list_sessions))
         .route("/api/v1/sessions/trigger", post(api::trigger))
         .route("/api/v1/sessions/{id}", get(api::get_session))
