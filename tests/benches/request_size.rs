@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use claudeops_tests::cli::ClaudeRun;
 use claudeops_tests::model::{Script, ScriptedModel, Turn};
-use claudeops_tests::system::{ControlPlane, Worker};
+use claudeops_tests::system::with_worker;
 use serde_json::{Value, json};
 
 fn parts(body: &Value) -> (usize, usize) {
@@ -37,19 +37,7 @@ async fn main() {
         .unwrap_or_else(|| panic!("no request"));
     model.clear_requests();
 
-    let cp = ControlPlane::start(&[]).await;
-    let token = cp.enroll_token("bench").await;
-    let base = model.base_url();
-    let worker = Worker::start(
-        &cp,
-        "bench",
-        Some(&token),
-        &[
-            ("ANTHROPIC_BASE_URL", &base),
-            ("ANTHROPIC_API_KEY", "bench"),
-        ],
-    );
-    worker.wait_connected().await;
+    let (cp, _worker) = with_worker("bench", &model.base_url()).await;
     let http = cp.http();
     let (status, session) = http
         .post(

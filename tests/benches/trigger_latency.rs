@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use claudeops_tests::model::{Script, ScriptedModel, Turn};
-use claudeops_tests::system::{ControlPlane, Worker};
+use claudeops_tests::system::with_worker;
 use serde_json::json;
 
 #[tokio::main]
@@ -19,19 +19,7 @@ async fn main() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(20);
     let model = ScriptedModel::start(vec![Script::new(vec![Turn::text("ok")])]).await;
-    let cp = ControlPlane::start(&[]).await;
-    let token = cp.enroll_token("bench").await;
-    let base = model.base_url();
-    let worker = Worker::start(
-        &cp,
-        "bench",
-        Some(&token),
-        &[
-            ("ANTHROPIC_BASE_URL", &base),
-            ("ANTHROPIC_API_KEY", "bench"),
-        ],
-    );
-    worker.wait_connected().await;
+    let (cp, _worker) = with_worker("bench", &model.base_url()).await;
     let http = cp.http();
     let mut first_line = Vec::with_capacity(runs);
     let mut whole = Vec::with_capacity(runs);

@@ -313,6 +313,20 @@ impl ControlPlane {
     }
 }
 
+/// A control plane and one enrolled, connected worker for `site` whose CLI talks
+/// to the model at `model_base_url`.
+pub async fn with_worker(site: &str, model_base_url: &str) -> (ControlPlane, Worker) {
+    let cp = ControlPlane::start(&[]).await;
+    let token = cp.enroll_token(site).await;
+    let env = [
+        ("ANTHROPIC_BASE_URL", model_base_url),
+        ("ANTHROPIC_API_KEY", "test-key"),
+    ];
+    let worker = Worker::start(&cp, site, Some(&token), &env);
+    worker.wait_connected().await;
+    (cp, worker)
+}
+
 /// A worker process for a site, with its own state dir.
 pub struct Worker {
     pub proc: Proc,

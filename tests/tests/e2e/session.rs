@@ -139,32 +139,14 @@ async fn a_triggered_session_runs_the_cli_on_the_worker_and_streams_live() {
 #[tokio::test]
 async fn malformed_cli_output_is_kept_raw_and_flagged() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let fake = dir.path().join("claude");
-    std::fs::write(
-        &fake,
-        concat!(
-            "#!/bin/sh\n",
-            "echo '{\"type\":\"system\",\"subtype\":\"init\",\"tools\":[]}'\n",
-            "echo 'this line is not json'\n",
-            "echo '{\"no_type\":true}'\n",
-            "echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"num_turns\":1,\"total_cost_usd\":0.002,\"duration_ms\":5,\"result\":\"ok\"}'\n",
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let cp = ControlPlane::start(&[]).await;
-    let fake_path = fake.display().to_string();
-    let _worker = enrolled_worker(
-        &cp,
-        "odd",
-        &[
-            ("CLAUDEOPS_CLAUDE_BIN", &fake_path),
-            ("ANTHROPIC_API_KEY", "k"),
-        ],
-    )
-    .await;
+    let script = concat!(
+        "#!/bin/sh\n",
+        "echo '{\"type\":\"system\",\"subtype\":\"init\",\"tools\":[]}'\n",
+        "echo 'this line is not json'\n",
+        "echo '{\"no_type\":true}'\n",
+        "echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"num_turns\":1,\"total_cost_usd\":0.002,\"duration_ms\":5,\"result\":\"ok\"}'\n",
+    );
+    let (cp, _worker) = with_fake_cli(dir.path(), "odd", script).await;
     let http = cp.http();
     let (status, session) = http
         .post("/api/v1/sessions/trigger", &json!({"site": "odd"}), true)
@@ -286,26 +268,11 @@ async fn stop_ends_a_running_session_and_its_processes() {
     // A stand-in CLI whose background grandchild would outlive a plain kill.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let marker = dir.path().join("survived");
-    let fake = dir.path().join("claude");
     let script = format!(
         "#!/bin/sh\necho '{{\"type\":\"system\",\"subtype\":\"init\"}}'\n(sleep 4; touch {}) &\nsleep 60\n",
         marker.display()
     );
-    std::fs::write(&fake, script).unwrap_or_else(|e| panic!("{e}"));
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let cp = ControlPlane::start(&[]).await;
-    let fake_path = fake.display().to_string();
-    let _worker = enrolled_worker(
-        &cp,
-        "home",
-        &[
-            ("CLAUDEOPS_CLAUDE_BIN", &fake_path),
-            ("ANTHROPIC_API_KEY", "k"),
-        ],
-    )
-    .await;
+    let (cp, _worker) = with_fake_cli(dir.path(), "home", &script).await;
     let http = cp.http();
     let (status, session) = http
         .post(

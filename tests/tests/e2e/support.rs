@@ -49,3 +49,25 @@ pub async fn next_matching(
 pub fn line_data(event: &SseEvent) -> Value {
     serde_json::from_str(&event.data).unwrap_or(Value::Null)
 }
+
+/// A control plane and one connected worker whose `claude` is the shell script
+/// `script` (a stand-in CLI, for tests about the runner rather than the model).
+pub async fn with_fake_cli(
+    dir: &std::path::Path,
+    site: &str,
+    script: &str,
+) -> (ControlPlane, Worker) {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = dir.join("claude");
+    std::fs::write(&fake, script).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cp = ControlPlane::start(&[]).await;
+    let fake_path = fake.display().to_string();
+    let env = [
+        ("CLAUDEOPS_CLAUDE_BIN", fake_path.as_str()),
+        ("ANTHROPIC_API_KEY", "k"),
+    ];
+    let worker = enrolled_worker(&cp, site, &env).await;
+    (cp, worker)
+}
