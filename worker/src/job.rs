@@ -264,11 +264,9 @@ mod tests {
             denied.contains("Bash(git push:*)"),
             "never-allowed list last"
         );
-        assert!(
-            !inv.args
-                .iter()
-                .any(|a| a == "--dangerously-skip-permissions")
-        );
+        // The allow-lists must keep their force: this flag is never passed.
+        let never = "--dangerously-skip-permissions";
+        assert!(!inv.args.iter().any(|a| a == never));
         assert_eq!(inv.timeout.as_secs(), 1800);
     }
 
