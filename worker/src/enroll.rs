@@ -5,7 +5,7 @@
 //! gRPC port) and pins the CA by the fingerprint carried in the token, as
 //! `kubeadm join` does, so a man in the middle cannot hand out certificates.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
@@ -151,25 +151,13 @@ fn save(state_dir: &Path, identity: &Identity) -> anyhow::Result<()> {
         site: identity.site.clone(),
         worker_id: identity.worker_id.clone(),
     })?;
-    write_private(&state_dir.join(KEY_FILE), &identity.key_pem)?;
+    let key_path = state_dir.join(KEY_FILE);
+    claudeops_pki::write_secret_file(&key_path, identity.key_pem.as_bytes())
+        .with_context(|| format!("writing {key_path:?}"))?;
     std::fs::write(state_dir.join(CA_FILE), &identity.ca_pem)?;
     std::fs::write(state_dir.join(IDENTITY_FILE), ids)?;
     // The certificate last: its presence means the identity is complete.
     std::fs::write(state_dir.join(CERT_FILE), &identity.cert_pem)?;
-    Ok(())
-}
-
-fn write_private(path: &PathBuf, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing {path:?}"))?;
-    file.write_all(contents.as_bytes())?;
     Ok(())
 }
 

@@ -64,7 +64,7 @@ impl Auth {
             Ok(token) if !token.trim().is_empty() => token.trim().to_owned(),
             _ => {
                 let token = random_token();
-                write_private(&path, &token)?;
+                claudeops_pki::write_secret_file(&path, format!("{token}\n").as_bytes())?;
                 token
             }
         };
@@ -161,22 +161,6 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// A `Set-Cookie` value for our cookies.
 pub fn set_cookie(name: &str, value: &str, max_age_secs: i64) -> String {
     format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}")
-}
-
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.write_all(b"\n")
 }
 
 #[cfg(test)]

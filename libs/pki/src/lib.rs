@@ -59,3 +59,22 @@ pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], PkiError> {
         .map_err(|e| PkiError::Random(e.to_string()))?;
     Ok(bytes)
 }
+
+/// Writes a secret (a private key, a token) to `path` with mode 0600, creating
+/// its directory, replacing what was there. One place for the file mode of every
+/// secret the project keeps on disk.
+pub fn write_secret_file(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
