@@ -67,6 +67,16 @@ pub struct Config {
     pub cooldown_restart_window: String,
     pub cooldown_max_redeploys: u32,
     pub cooldown_redeploy_window: String,
+    /// The tier a session starts at when a probe opens an incident.
+    pub incident_tier: u8,
+    /// How long probe attempts are kept (the health grid's history), e.g. "24h".
+    pub probe_retention: String,
+    /// Apprise URLs, comma-separated. Secrets: never shown, logged or sent to a model.
+    pub apprise_urls: Option<String>,
+    /// The `apprise` program.
+    pub apprise_bin: PathBuf,
+    /// How often an unresolved incident is notified again, e.g. "4h"; "0s" for never.
+    pub notify_reminder_interval: String,
 }
 
 impl Default for Config {
@@ -110,6 +120,11 @@ impl Default for Config {
             cooldown_restart_window: "4h".to_owned(),
             cooldown_max_redeploys: 1,
             cooldown_redeploy_window: "24h".to_owned(),
+            incident_tier: 2,
+            probe_retention: "24h".to_owned(),
+            apprise_urls: None,
+            apprise_bin: PathBuf::from("apprise"),
+            notify_reminder_interval: "4h".to_owned(),
         }
     }
 }
@@ -204,6 +219,25 @@ impl Config {
                 )),
             }
         }
+        if !(1..=3).contains(&self.incident_tier) {
+            problems.push(format!(
+                "CLAUDEOPS_INCIDENT_TIER is {}; it must be 1, 2 or 3",
+                self.incident_tier
+            ));
+        }
+        for (name, value) in [
+            ("CLAUDEOPS_PROBE_RETENTION", &self.probe_retention),
+            (
+                "CLAUDEOPS_NOTIFY_REMINDER_INTERVAL",
+                &self.notify_reminder_interval,
+            ),
+        ] {
+            if humantime::parse_duration(value).is_err() {
+                problems.push(format!(
+                    "{name} {value:?} is not a duration such as \"24h\" or \"30m\""
+                ));
+            }
+        }
         if self.max_chain_cost_usd < 0.0 {
             problems.push("CLAUDEOPS_MAX_CHAIN_COST_USD cannot be negative".to_owned());
         }
@@ -271,6 +305,21 @@ impl Config {
 
     pub fn max_tier(&self) -> Tier {
         Tier::try_from(self.max_tier).unwrap_or(Tier::Remediate)
+    }
+
+    /// The tier of a session opened by an incident: `CLAUDEOPS_INCIDENT_TIER`, never
+    /// above the max tier, and tier 1 in dry run (only observation runs then).
+    pub fn incident_tier(&self) -> Tier {
+        if self.dry_run {
+            return Tier::Observe;
+        }
+        Tier::try_from(self.incident_tier)
+            .unwrap_or(Tier::Investigate)
+            .min(self.max_tier())
+    }
+
+    pub fn probe_retention(&self) -> Duration {
+        humantime::parse_duration(&self.probe_retention).unwrap_or(Duration::from_secs(86_400))
     }
 
     pub fn interval(&self) -> Option<Duration> {

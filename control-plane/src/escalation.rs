@@ -103,7 +103,24 @@ pub enum Next {
     /// Start the next tier with this handoff.
     Escalate { tier: Tier, handoff: String },
     /// Stop and tell a human, with the reason.
-    NeedsHuman { reason: String },
+    NeedsHuman { cause: Cause, reason: String },
+}
+
+/// Why a human must step in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The session failed, timed out or could not start.
+    SessionFailed,
+    /// The structured response did not validate.
+    InvalidResponse,
+    /// The highest tier allowed could not resolve it.
+    ChainExhausted,
+    /// The chain reached CLAUDEOPS_MAX_CHAIN_COST_USD.
+    CostCap,
+    /// The cooldown ledger refused another remediation.
+    CooldownExceeded,
+    /// Re-running the probes after a fix showed it did not work.
+    NotVerified,
 }
 
 /// The limits a chain runs under.
@@ -127,6 +144,7 @@ pub fn decide(
             .clone()
             .unwrap_or_else(|| session.status.to_string());
         return Next::NeedsHuman {
+            cause: Cause::SessionFailed,
             reason: format!(
                 "tier {} session #{} {}: {why}",
                 session.tier, session.id, session.status
@@ -137,6 +155,7 @@ pub fn decide(
         Ok(response) => response,
         Err(errors) => {
             return Next::NeedsHuman {
+                cause: Cause::InvalidResponse,
                 reason: format!(
                     "tier {} session #{} returned an invalid response: {}",
                     session.tier,
@@ -156,6 +175,7 @@ pub fn decide(
         .unwrap_or_else(|| "no reason given".to_owned());
     let Some(next) = session.tier.next().filter(|t| *t <= limits.max_tier) else {
         return Next::NeedsHuman {
+            cause: Cause::ChainExhausted,
             reason: format!(
                 "tier {} could not resolve it and no higher tier may run (CLAUDEOPS_MAX_TIER is {}): {asked}",
                 session.tier, limits.max_tier
@@ -164,6 +184,7 @@ pub fn decide(
     };
     if limits.max_chain_cost_usd > 0.0 && chain_cost >= limits.max_chain_cost_usd {
         return Next::NeedsHuman {
+            cause: Cause::CostCap,
             reason: format!(
                 "the escalation chain has cost ${chain_cost:.4}, at or over CLAUDEOPS_MAX_CHAIN_COST_USD (${:.2}); tier {next} did not start: {asked}",
                 limits.max_chain_cost_usd

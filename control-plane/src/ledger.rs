@@ -147,6 +147,7 @@ pub async fn reserve(
                         message,
                     )
                     .await;
+                sessions.notify_cooldown(&session, &req.service, &reason);
             }
             answer(req.request_id, false, 0, reason, next_allowed_ms)
         }

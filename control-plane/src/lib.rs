@@ -11,7 +11,9 @@ pub mod escalation;
 pub mod grpc;
 pub mod http;
 pub mod hub;
+pub mod incidents;
 pub mod ledger;
+pub mod notifications;
 pub mod registry;
 pub mod scheduler;
 pub mod sessions;
@@ -167,6 +169,8 @@ pub async fn serve(
         hub: Hub::default(),
         config: config.clone(),
         validator: Arc::new(validator),
+        incidents: incidents::IncidentTracker::default(),
+        notifier: notifications::start(&config, store.clone())?,
     };
     let state: AppState = Arc::new(App {
         sessions: sessions.clone(),
@@ -340,5 +344,10 @@ async fn local_worker_config(
         .collect::<Vec<_>>()
         .join(":"),
         hook_command: None,
+        // Probe and discovery settings (CLAUDEOPS_PROBES, CLAUDEOPS_DISCOVERY_INTERVAL, ...)
+        // come from the same environment as a separate worker's would.
+        ..claudeops_worker::WorkerConfig::figment()
+            .extract()
+            .unwrap_or_default()
     })
 }

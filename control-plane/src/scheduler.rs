@@ -12,6 +12,80 @@ use claudeops_core::{Session, SessionOutcome, SessionStatus, SiteName, Tier, Tri
 use crate::sessions::{Sessions, StartError, StartRequest, failed_outcome, now_ms};
 
 const TICK: Duration = Duration::from_secs(5);
+/// How often probe attempts past their retention are deleted.
+const PRUNE_EVERY_MS: i64 = 600_000;
+/// How often the notifier hears which incidents are open, and the digest is checked.
+const NOTIFY_EVERY_MS: i64 = 30_000;
+/// How long a worker may be gone before it counts as offline (a quick reconnect
+/// is not news).
+pub const OFFLINE_AFTER_MS: i64 = 120_000;
+/// Where the time of the last daily digest is kept (settings).
+const DIGEST_SETTING: &str = "notify.digest_last_ms";
+
+/// A worker that went offline or came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PresenceChange {
+    Offline {
+        worker: String,
+        site: SiteName,
+        since_ms: i64,
+    },
+    Back {
+        worker: String,
+        site: SiteName,
+    },
+}
+
+/// Which workers this control plane has seen, and since when each is gone.
+#[derive(Debug, Default)]
+pub struct Presence {
+    workers: HashMap<String, Seen>,
+}
+
+#[derive(Debug)]
+struct Seen {
+    site: SiteName,
+    gone_since_ms: Option<i64>,
+    reported_offline: bool,
+}
+
+impl Presence {
+    /// Takes the workers connected now; answers who went offline (gone longer than
+    /// `OFFLINE_AFTER_MS`, once) and who came back after being reported offline.
+    pub fn update(&mut self, connected: &[(String, SiteName)], now: i64) -> Vec<PresenceChange> {
+        let mut changes = Vec::new();
+        for (id, site) in connected {
+            let seen = self.workers.entry(id.clone()).or_insert(Seen {
+                site: site.clone(),
+                gone_since_ms: None,
+                reported_offline: false,
+            });
+            seen.gone_since_ms = None;
+            if std::mem::take(&mut seen.reported_offline) {
+                changes.push(PresenceChange::Back {
+                    worker: id.clone(),
+                    site: site.clone(),
+                });
+            }
+        }
+        for (id, seen) in &mut self.workers {
+            if connected.iter().any(|(c, _)| c == id) {
+                continue;
+            }
+            let since = *seen.gone_since_ms.get_or_insert(now);
+            if !seen.reported_offline && now - since >= OFFLINE_AFTER_MS {
+                seen.reported_offline = true;
+                changes.push(PresenceChange::Offline {
+                    worker: id.clone(),
+                    site: seen.site.clone(),
+                    since_ms: since,
+                });
+            }
+        }
+        changes.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        changes
+    }
+}
 /// How long a session may wait for its worker to come back.
 pub const WORKER_GRACE_MS: i64 = 120_000;
 /// Extra time past the worker's own timeout before the control plane gives up.
@@ -54,6 +128,9 @@ pub async fn run(sessions: Sessions) {
     let mut first_seen: HashMap<SiteName, i64> = HashMap::new();
     let mut disconnected_since: HashMap<String, i64> = HashMap::new();
     let mut tick = tokio::time::interval(TICK);
+    let mut last_prune = 0;
+    let mut last_notify = 0;
+    let mut presence = Presence::default();
     loop {
         tick.tick().await;
         let now = now_ms();
@@ -61,6 +138,29 @@ pub async fn run(sessions: Sessions) {
             schedule(&sessions, &mut first_seen, interval, now).await;
         }
         reap(&sessions, &mut disconnected_since, now).await;
+        sessions.retry_incident_sessions().await;
+        let connected: Vec<(String, SiteName)> = sessions
+            .registry
+            .list()
+            .into_iter()
+            .map(|w| (w.worker_id, w.site))
+            .collect();
+        for change in presence.update(&connected, now) {
+            sessions.presence_changed(change).await;
+        }
+        if now - last_notify >= NOTIFY_EVERY_MS {
+            last_notify = now;
+            sessions.sync_open_incidents().await;
+            daily_digest(&sessions, now).await;
+        }
+        if now - last_prune >= PRUNE_EVERY_MS {
+            last_prune = now;
+            let retention = i64::try_from(sessions.config.probe_retention().as_millis())
+                .unwrap_or(i64::MAX / 2);
+            if let Err(error) = sessions.store.prune_probe_attempts(now - retention).await {
+                tracing::warn!(%error, "could not prune old probe attempts");
+            }
+        }
     }
 }
 
@@ -101,6 +201,43 @@ async fn schedule(
             Err(StartError::Busy { .. } | StartError::NoWorker(_) | StartError::LlmOff(_)) => {}
             Err(error) => tracing::warn!(%site, %error, "scheduled run did not start"),
         }
+    }
+}
+
+/// Sends the daily digest when it is due (the last one's time is in the store, so
+/// a restart neither skips nor repeats it).
+async fn daily_digest(sessions: &Sessions, now: i64) {
+    let Some(notifier) = sessions.notifier.notifier() else {
+        return;
+    };
+    let store = &sessions.store;
+    let last = match store.get_setting(DIGEST_SETTING).await {
+        Ok(value) => value.and_then(|v| v.parse::<i64>().ok()),
+        Err(_) => return,
+    };
+    let Some(last) = last else {
+        // A new installation: the first digest covers a whole day.
+        let _ = store.put_setting(DIGEST_SETTING, &now.to_string()).await;
+        return;
+    };
+    let at = claudeops_notify::DigestTime::default();
+    let to_time =
+        |ms: i64| std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    if !claudeops_notify::digest::is_due(Some(to_time(last)), to_time(now), at) {
+        return;
+    }
+    if store
+        .put_setting(DIGEST_SETTING, &now.to_string())
+        .await
+        .is_err()
+    {
+        return;
+    }
+    match sessions.digest(now).await {
+        Ok(summary) => {
+            notifier.notify(claudeops_notify::Event::DailyDigest(summary));
+        }
+        Err(error) => tracing::warn!(%error, "could not build the daily digest"),
     }
 }
 
@@ -178,6 +315,44 @@ mod tests {
             structured: None,
             error: None,
         }
+    }
+
+    #[test]
+    fn presence_reports_offline_once_and_back_once() {
+        let site = SiteName::new("home").unwrap_or_else(|e| panic!("{e}"));
+        let w = |id: &str| (id.to_owned(), site.clone());
+        let mut p = Presence::default();
+        assert!(p.update(&[w("a"), w("b")], 0).is_empty());
+        // b goes away; a short absence is no news.
+        assert!(p.update(&[w("a")], 1_000).is_empty());
+        assert!(p.update(&[w("a")], 1_000 + OFFLINE_AFTER_MS - 1).is_empty());
+        let offline = p.update(&[w("a")], 1_000 + OFFLINE_AFTER_MS);
+        assert_eq!(
+            offline,
+            vec![PresenceChange::Offline {
+                worker: "b".into(),
+                site: site.clone(),
+                since_ms: 1_000
+            }]
+        );
+        assert!(
+            p.update(&[w("a")], 10 * OFFLINE_AFTER_MS).is_empty(),
+            "once"
+        );
+        let back = p.update(&[w("a"), w("b")], 11 * OFFLINE_AFTER_MS);
+        assert_eq!(
+            back,
+            vec![PresenceChange::Back {
+                worker: "b".into(),
+                site: site.clone()
+            }]
+        );
+        // A quick reconnect never reported offline is not "back".
+        assert!(p.update(&[w("b")], 11 * OFFLINE_AFTER_MS + 5).is_empty());
+        assert!(
+            p.update(&[w("a"), w("b")], 11 * OFFLINE_AFTER_MS + 10)
+                .is_empty()
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use claudeops_proto::v1::{self as pb, ControlMessage, control_message};
 use claudeops_store::{MemoryFilter, OutputLine, Store, StoreError};
 
 use crate::config::Config;
-use crate::escalation::{self, AgentResponse, Limits, Next, ResponseValidator};
+use crate::escalation::{self, AgentResponse, Cause, Limits, Next, ResponseValidator};
 use crate::hub::{Hub, LineView, StatusView};
 use crate::registry::{Pick, Registry};
 
@@ -56,6 +56,8 @@ pub struct Sessions {
     pub hub: Hub,
     pub config: Arc<Config>,
     pub validator: Arc<ResponseValidator>,
+    pub incidents: crate::incidents::IncidentTracker,
+    pub notifier: crate::notifications::Notifications,
 }
 
 pub fn now_ms() -> i64 {
@@ -297,44 +299,76 @@ impl Sessions {
         };
         let chain_cost = self.chain_cost(session).await;
         match escalation::decide(session, &response, chain_cost, limits) {
-            Next::Done => {}
-            Next::NeedsHuman { reason } => self.needs_human(session, &reason).await,
-            Next::Escalate { tier, handoff } => {
-                let request = StartRequest {
-                    site: session.site.clone(),
-                    tier,
-                    trigger: Trigger::Escalation,
-                    prompt: session.prompt.clone(),
-                    handoff: Some(handoff),
-                    parent_id: Some(session.id),
-                };
-                match self.start(request).await {
-                    Ok(child) => {
-                        let message = format!(
-                            "session #{} escalated to tier {tier} (session #{})",
-                            session.id, child.id
-                        );
-                        self.event(
-                            &session.site,
-                            Some(session.id),
-                            EventLevel::Warning,
-                            message,
-                        )
-                        .await;
-                    }
-                    // Dry run already recorded what would have run.
-                    Err(StartError::DryRun(_)) => {}
-                    Err(error) => {
-                        let reason = format!("tier {tier} could not start: {error}");
-                        self.needs_human(session, &reason).await;
-                    }
-                }
+            Next::Done => self.verify_incidents(session).await,
+            Next::NeedsHuman { cause, reason } => self.needs_human(session, cause, &reason).await,
+            Next::Escalate { tier, handoff } => self.escalate(session, tier, handoff).await,
+        }
+    }
+
+    async fn escalate(&self, session: &Session, tier: Tier, handoff: String) {
+        let request = StartRequest {
+            site: session.site.clone(),
+            tier,
+            trigger: Trigger::Escalation,
+            prompt: session.prompt.clone(),
+            handoff: Some(handoff),
+            parent_id: Some(session.id),
+        };
+        match self.start(request).await {
+            Ok(child) => {
+                let message = format!(
+                    "session #{} escalated to tier {tier} (session #{})",
+                    session.id, child.id
+                );
+                self.event(
+                    &session.site,
+                    Some(session.id),
+                    EventLevel::Warning,
+                    message,
+                )
+                .await;
+                self.notify_escalated(session, &child);
+            }
+            // Dry run already recorded what would have run.
+            Err(StartError::DryRun(_)) => {}
+            Err(error) => {
+                let reason = format!("tier {tier} could not start: {error}");
+                self.needs_human(session, Cause::SessionFailed, &reason)
+                    .await;
             }
         }
     }
 
-    async fn needs_human(&self, session: &Session, reason: &str) {
+    /// Escalates to the next tier when the chain may go further (max tier, chain
+    /// cost cap); otherwise a human is needed.
+    pub(crate) async fn escalate_or_human(
+        &self,
+        session: &Session,
+        cause: Cause,
+        handoff: String,
+        why: &str,
+    ) {
+        let cap = self.config.max_chain_cost_usd;
+        let over_budget = cap > 0.0 && self.chain_cost(session).await >= cap;
+        match session.tier.next() {
+            Some(tier) if tier <= self.config.max_tier() && !over_budget => {
+                self.escalate(session, tier, handoff).await;
+            }
+            _ => {
+                let (cause, limit) = if over_budget {
+                    (Cause::CostCap, "the chain hit its cost cap")
+                } else {
+                    (cause, "no higher tier may run")
+                };
+                self.needs_human(session, cause, &format!("{why}, and {limit}"))
+                    .await;
+            }
+        }
+    }
+
+    pub(crate) async fn needs_human(&self, session: &Session, cause: Cause, reason: &str) {
         tracing::warn!(session = session.id, site = %session.site, reason, "needs human attention");
+        self.notify_session_needs_human(session, cause, reason);
         self.event(
             &session.site,
             Some(session.id),

@@ -6,4 +6,5 @@ pub mod cli;
 pub mod docker;
 pub mod model;
 pub mod postgres;
+pub mod servers;
 pub mod system;

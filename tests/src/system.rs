@@ -367,6 +367,9 @@ impl Worker {
                 "CLAUDEOPS_CLAUDE_BIN".into(),
                 crate::cli::claude_bin().display().to_string(),
             ),
+            // Tests run side by side on one Docker Engine: a worker watches only
+            // the containers its test labels for it (`CLAUDEOPS_CONTAINER_LABEL`).
+            ("CLAUDEOPS_DISCOVER_CONTAINERS".into(), "false".into()),
         ];
         if let Some(token) = token {
             vars.push(("CLAUDEOPS_ENROLL_TOKEN".into(), token.into()));

@@ -33,6 +33,17 @@ pub struct WorkerConfig {
     pub protected_paths: String,
     /// The PreToolUse hook command; by default this binary with `hook`.
     pub hook_command: Option<String>,
+    /// Run native probes (`CLAUDEOPS_PROBES`); off, the worker only runs sessions.
+    pub probes: bool,
+    /// How often discovery runs again, e.g. "60s".
+    pub discovery_interval: String,
+    /// Find probes from the local Docker Engine's containers too.
+    pub discover_containers: bool,
+    /// Probe attempts in flight at most.
+    pub probe_concurrency: usize,
+    /// Watch only containers with this label (`KEY` or `KEY=VALUE`), e.g. when
+    /// several workers share one Docker Engine.
+    pub container_label: Option<String>,
 }
 
 impl Default for WorkerConfig {
@@ -51,6 +62,11 @@ impl Default for WorkerConfig {
             schema_path: None,
             protected_paths: String::new(),
             hook_command: None,
+            probes: true,
+            discovery_interval: "60s".to_owned(),
+            discover_containers: true,
+            probe_concurrency: 256,
+            container_label: None,
         }
     }
 }
@@ -77,6 +93,12 @@ impl WorkerConfig {
         Ok(config)
     }
 
+    pub fn discovery_interval(&self) -> Duration {
+        humantime::parse_duration(&self.discovery_interval)
+            .unwrap_or(Duration::from_secs(60))
+            .max(Duration::from_secs(1))
+    }
+
     pub fn validate(&self) -> Result<(), ConfigErrors> {
         let mut problems = Vec::new();
         match &self.control_plane {
@@ -100,6 +122,12 @@ impl WorkerConfig {
         }
         if self.session_timeout == 0 {
             problems.push("CLAUDEOPS_SESSION_TIMEOUT must be at least 1 second".to_owned());
+        }
+        if humantime::parse_duration(&self.discovery_interval).is_err() {
+            problems.push(format!(
+                "CLAUDEOPS_DISCOVERY_INTERVAL {:?} is not a duration such as \"60s\"",
+                self.discovery_interval
+            ));
         }
         if let Some(path) = &self.schema_path {
             match std::fs::read_to_string(path)

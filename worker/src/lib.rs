@@ -14,6 +14,7 @@ pub mod hook;
 pub mod job;
 pub mod link;
 pub mod mcp;
+pub mod probes;
 pub mod runner;
 pub mod workspace;
 

@@ -46,6 +46,10 @@ pub enum LinkCommand {
     },
     /// Tell the control plane how a granted action ended.
     Finish(pb::LedgerFinish),
+    /// Send if connected, else drop (probe reports: the next one says it again).
+    Send(WorkerMessage),
+    /// The latest inventory (JSON): sent now if connected and again on every connect.
+    Inventory(String),
 }
 
 /// The typed actions' view of the ledger: requests travel over the link.
@@ -124,6 +128,9 @@ pub struct Worker {
     next_request: u64,
     unsent_finishes: Vec<pb::LedgerFinish>,
     dispatcher: Arc<actions::Dispatcher>,
+    inventory: Option<String>,
+    reprobe_tx: Option<mpsc::Sender<pb::Reprobe>>,
+    probe_loop: Option<crate::probes::ProbeLoop>,
 }
 
 impl Worker {
@@ -134,6 +141,13 @@ impl Worker {
             commands: commands_tx.clone(),
         });
         let dispatcher = Arc::new(actions::Dispatcher::new(ledger, actions::Docker::default()));
+        let (reprobe_tx, probe_loop) = if config.probes {
+            let (tx, rx) = mpsc::channel(16);
+            let probe_loop = crate::probes::ProbeLoop::new(&config, commands_tx.clone(), rx);
+            (Some(tx), Some(probe_loop))
+        } else {
+            (None, None)
+        };
         Worker {
             config,
             identity,
@@ -147,6 +161,9 @@ impl Worker {
             next_request: 0,
             unsent_finishes: Vec::new(),
             dispatcher,
+            inventory: None,
+            reprobe_tx,
+            probe_loop,
         }
     }
 
@@ -162,6 +179,9 @@ impl Worker {
         })?;
         let handler: Arc<dyn actions::ActionHandler> = self.dispatcher.clone();
         tokio::spawn(socket.serve(handler));
+        if let Some(probe_loop) = self.probe_loop.take() {
+            tokio::spawn(probe_loop.run());
+        }
         tokio::pin!(shutdown);
         loop {
             let connecting = connect(self.host.clone(), self.port, tls.clone(), self.hello());
@@ -219,7 +239,7 @@ impl Worker {
                 Some(event) = self.events_rx.recv() => self.on_event(event, Some(&conn.tx)).await,
                 Some(command) = self.commands_rx.recv() => self.on_command(command, Some(&conn.tx)).await,
                 msg = conn.inbound.message() => match msg {
-                    Ok(Some(msg)) => self.on_control(msg).await,
+                    Ok(Some(msg)) => self.on_control(msg, &conn.tx).await,
                     Ok(None) => return false,
                     Err(status) => {
                         tracing::warn!(error = %status.message(), "control plane stream ended");
@@ -279,11 +299,25 @@ impl Worker {
                 }
                 None => self.unsent_finishes.push(finish),
             },
+            LinkCommand::Send(msg) => {
+                if let Some(tx) = tx {
+                    let _ = tx.send(msg).await;
+                }
+            }
+            LinkCommand::Inventory(json) => {
+                if let Some(tx) = tx {
+                    let _ = tx.send(inventory_message(&json)).await;
+                }
+                self.inventory = Some(json);
+            }
         }
     }
 
     /// Sends everything not yet acknowledged, after the hello.
     async fn replay(&mut self, tx: &mpsc::Sender<WorkerMessage>) -> Result<(), ()> {
+        if let Some(json) = &self.inventory {
+            tx.send(inventory_message(json)).await.map_err(|_| ())?;
+        }
         for finish in std::mem::take(&mut self.unsent_finishes) {
             tx.send(message(worker_message::Body::FinishAction(finish)))
                 .await
@@ -346,7 +380,7 @@ impl Worker {
         }
     }
 
-    async fn on_control(&mut self, msg: ControlMessage) {
+    async fn on_control(&mut self, msg: ControlMessage, tx: &mpsc::Sender<WorkerMessage>) {
         match msg.body {
             Some(control_message::Body::Welcome(welcome)) => {
                 tracing::info!(worker_id = %welcome.worker_id, "welcomed by the control plane");
@@ -383,6 +417,22 @@ impl Worker {
                     self.jobs.remove(&ack.session_id);
                 }
             }
+            Some(control_message::Body::Reprobe(reprobe)) => match &self.reprobe_tx {
+                Some(probes) => {
+                    let _ = probes.send(reprobe).await;
+                }
+                None => {
+                    // Probes are off here: every name is unknown to this worker.
+                    let answer = pb::ReprobeResult {
+                        request_id: reprobe.request_id,
+                        results: Vec::new(),
+                        unknown: reprobe.probes,
+                    };
+                    let _ = tx
+                        .send(message(worker_message::Body::ReprobeResult(answer)))
+                        .await;
+                }
+            },
             None => {}
         }
     }
@@ -554,8 +604,14 @@ fn finished_message(id: i64, finish: &Finish) -> pb::SessionFinished {
     }
 }
 
-fn message(body: worker_message::Body) -> WorkerMessage {
+pub(crate) fn message(body: worker_message::Body) -> WorkerMessage {
     WorkerMessage { body: Some(body) }
+}
+
+fn inventory_message(json: &str) -> WorkerMessage {
+    message(worker_message::Body::Inventory(pb::InventoryReport {
+        inventory_json: json.to_owned(),
+    }))
 }
 
 fn output(id: i64, lines: &[Line]) -> WorkerMessage {

@@ -98,12 +98,12 @@ pub fn tool_definition(kind: ActionKind) -> Value {
         }),
         ActionKind::Redeploy => json!({
             "name": kind.tool(),
-            "description": "Redeploy one service with its repo's own Docker Compose file (`up -d --no-deps SERVICE`: only that service), then report whether its containers are running and healthy. Checks the cooldown ledger first. A refusal is final: do not retry and never run compose yourself; escalate with the refusal.",
+            "description": "Redeploy one service with its repo's own automation, then verify it. The method follows the repo: Docker Compose (`up -d --no-deps SERVICE` with the repo's compose file: only that service; verified by its containers running and healthy); Ansible (`ansible-playbook -i INVENTORY PLAYBOOK --limit HOSTS`: the playbook named after the service, else site.yml; the hosts are the inventory group or host named after the service, or the hosts listing it in `claudeops_services`; verified by a clean PLAY RECAP and, if the service has containers on this host, by those being healthy); Helm (`helm upgrade RELEASE CHART --reuse-values --wait` of the release named after the service, with the repo's chart; verified by `helm status` deployed). Checks the cooldown ledger first; in dry run it shows the exact command and changes nothing. A refusal, a missing tool or a failed run is final: do not retry and never run compose, ansible-playbook or helm yourself; escalate with the result.",
             "inputSchema": {
                 "type": "object",
                 "properties": {
-                    "service": {"type": "string", "description": "The compose service name."},
-                    "repo": {"type": "string", "description": "The repo's directory name under the repos dir (default: the one whose compose file defines the service)."},
+                    "service": {"type": "string", "description": "The service name: the compose service, the Ansible group, host or `claudeops_services` entry, or the Helm release."},
+                    "repo": {"type": "string", "description": "The repo's directory name under the repos dir (default: the one repo that deploys the service)."},
                     "reason": reason,
                 },
                 "required": ["service", "reason"],

@@ -1,7 +1,11 @@
 //! The typed actions end to end: the MCP server's protocol (in process, over a
 //! real unix socket to a fake handler), and `run_action` against real containers
-//! and a real compose project on this machine's Docker Engine, with a fake ledger.
-//! Tests that need Docker fail loudly without it.
+//! and a real compose project on this machine's Docker Engine, and real Ansible
+//! playbooks (`redeploy`), with a fake ledger. Tests that need Docker or
+//! `ansible-playbook` fail loudly without them.
+
+#[path = "actions/redeploy.rs"]
+mod redeploy;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,7 +19,7 @@ use claudeops_core::Tier;
 use claudeops_tests::docker::{self as td, Container};
 use claudeops_worker::actions::{
     ActionContext, ActionHandler, ActionReply, ActionRequest, ActionSocket, Dispatcher, Docker,
-    Ledger, Reservation, run_action,
+    Ledger, Programs, Reservation, run_action,
 };
 use claudeops_worker::mcp::{self, McpEnv};
 use serde_json::{Value, json};
@@ -496,7 +500,7 @@ async fn restart_restarts_and_verifies_health() {
         ),
         &ctx(Tier::Investigate, false, Path::new("/nonexistent")),
         ledger.as_ref(),
-        &Docker::default(),
+        &Programs::default(),
     )
     .await;
     eprintln!("reply: {}", reply.text);
@@ -529,7 +533,7 @@ async fn restart_of_a_crashing_container_reports_it_down() {
         ),
         &ctx(Tier::Remediate, false, Path::new("/nonexistent")),
         ledger.as_ref(),
-        &Docker::default(),
+        &Programs::default(),
     )
     .await;
     eprintln!("reply: {}", reply.text);
@@ -560,7 +564,7 @@ async fn restart_of_a_crashing_container_reports_it_down() {
 async fn unknown_and_invalid_targets_use_no_slot() {
     td::ensure_image();
     let ledger = FakeLedger::granting(5);
-    let docker = Docker::default();
+    let programs = Programs::default();
     let context = ctx(Tier::Remediate, false, Path::new("/nonexistent"));
     let missing = td::unique("co-act-missing");
     let reply = run_action(
@@ -570,7 +574,7 @@ async fn unknown_and_invalid_targets_use_no_slot() {
         ),
         &context,
         ledger.as_ref(),
-        &docker,
+        &programs,
     )
     .await;
     assert!(!reply.ok);
@@ -591,7 +595,7 @@ async fn unknown_and_invalid_targets_use_no_slot() {
             req("restart_container", args.clone()),
             &context,
             ledger.as_ref(),
-            &docker,
+            &programs,
         )
         .await;
         assert!(!reply.ok, "{args}");
@@ -605,7 +609,7 @@ async fn unknown_and_invalid_targets_use_no_slot() {
         req("docker_rm", json!({})),
         &context,
         ledger.as_ref(),
-        &docker,
+        &programs,
     )
     .await;
     assert!(!reply.ok);
@@ -618,13 +622,13 @@ async fn tier_one_is_refused_and_dry_run_changes_nothing() {
     let c = healthy_container("co-act-dry");
     let before = c.started_at();
     let ledger = FakeLedger::granting(5);
-    let docker = Docker::default();
+    let programs = Programs::default();
     let args = json!({"container": c.name, "reason": "x"});
     let reply = run_action(
         req("restart_container", args.clone()),
         &ctx(Tier::Observe, false, Path::new("/nonexistent")),
         ledger.as_ref(),
-        &docker,
+        &programs,
     )
     .await;
     assert!(!reply.ok);
@@ -634,7 +638,7 @@ async fn tier_one_is_refused_and_dry_run_changes_nothing() {
         req("restart_container", args),
         &ctx(Tier::Investigate, true, Path::new("/nonexistent")),
         ledger.as_ref(),
-        &docker,
+        &programs,
     )
     .await;
     assert!(reply.ok, "{}", reply.text);
@@ -661,7 +665,7 @@ async fn a_denial_is_passed_through_and_nothing_happens() {
         ),
         &ctx(Tier::Investigate, false, Path::new("/nonexistent")),
         ledger.as_ref(),
-        &Docker::default(),
+        &Programs::default(),
     )
     .await;
     assert!(!reply.ok);
@@ -768,7 +772,8 @@ fn listing(dir: &Path) -> Vec<(String, u64)> {
 #[tokio::test]
 async fn redeploy_brings_a_stopped_compose_service_back() {
     let project = Project::up().await;
-    let docker = Docker::default();
+    let programs = Programs::default();
+    let docker = &programs.docker;
     let containers = ok(docker.compose_containers(&project.project, "web").await);
     assert_eq!(containers.len(), 1, "{containers:?}");
     td::must(&["stop", "--time", "1", &containers[0]]);
@@ -787,7 +792,7 @@ async fn redeploy_brings_a_stopped_compose_service_back() {
         ),
         &context,
         ledger.as_ref(),
-        &docker,
+        &programs,
     )
     .await;
     eprintln!("reply: {}", reply.text);
@@ -822,7 +827,7 @@ async fn redeploy_brings_a_stopped_compose_service_back() {
         ),
         &ctx(Tier::Remediate, true, project.repos.path()),
         ledger.as_ref(),
-        &docker,
+        &programs,
     )
     .await;
     assert!(dry.ok, "{}", dry.text);
@@ -840,14 +845,19 @@ async fn redeploy_brings_a_stopped_compose_service_back() {
         ),
         &context,
         ledger.as_ref(),
-        &docker,
+        &programs,
     )
     .await;
     eprintln!("helm: {}\ndry: {}", helm.text, dry.text);
     assert!(!helm.ok);
-    assert!(helm.text.contains("Helm"), "{}", helm.text);
     assert!(
-        helm.text.contains("recognised but not yet supported"),
+        helm.text
+            .starts_with("repo chart-only has no Helm chart for `web`"),
+        "{}",
+        helm.text
+    );
+    assert!(
+        helm.text.contains("no cooldown slot was used"),
         "{}",
         helm.text
     );
@@ -859,7 +869,7 @@ async fn redeploy_brings_a_stopped_compose_service_back() {
         ),
         &context,
         ledger.as_ref(),
-        &docker,
+        &programs,
     )
     .await;
     eprintln!("unknown: {}", unknown.text);
@@ -879,7 +889,7 @@ async fn redeploy_brings_a_stopped_compose_service_back() {
         req("redeploy_service", json!({"service": "web", "reason": "x"})),
         &ctx(Tier::Investigate, false, project.repos.path()),
         ledger.as_ref(),
-        &docker,
+        &programs,
     )
     .await;
     assert!(!tier2.ok);
@@ -896,7 +906,7 @@ async fn redeploy_brings_a_stopped_compose_service_back() {
         ),
         &context,
         denying.as_ref(),
-        &docker,
+        &programs,
     )
     .await;
     assert!(!reply.ok);

@@ -130,6 +130,7 @@ impl WorkerLink for LinkService {
         .await;
         let reader = Reader {
             sessions: self.sessions.clone(),
+            site: record.site.clone(),
             worker_id: record.id,
             conn_id,
             tx: tx.downgrade(),
@@ -191,6 +192,7 @@ async fn reconcile(
 
 struct Reader {
     sessions: Sessions,
+    site: SiteName,
     worker_id: String,
     conn_id: u64,
     tx: mpsc::WeakSender<ControlMessage>,
@@ -295,6 +297,20 @@ impl Reader {
             }
             Some(worker_message::Body::FinishAction(finish)) => {
                 crate::ledger::finish(&self.sessions, finish).await;
+            }
+            Some(worker_message::Body::Probes(report)) => {
+                // In its own task: starting an incident's session must not hold up output.
+                let sessions = self.sessions.clone();
+                let site = self.site.clone();
+                tokio::spawn(async move { sessions.probe_report(&site, report).await });
+            }
+            Some(worker_message::Body::Inventory(report)) => {
+                self.sessions
+                    .inventory_report(&self.site, &self.worker_id, &report.inventory_json)
+                    .await;
+            }
+            Some(worker_message::Body::ReprobeResult(result)) => {
+                self.sessions.incidents.answer(result);
             }
             Some(worker_message::Body::Hello(_)) | None => {
                 tracing::warn!(worker = %self.worker_id, "ignored an unexpected message");

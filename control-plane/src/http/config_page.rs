@@ -166,6 +166,37 @@ fn entries(c: &Config) -> Vec<(&'static str, String, &'static str, bool)> {
             "an Anthropic-compatible proxy",
             true,
         ),
+        (
+            "CLAUDEOPS_INCIDENT_TIER",
+            c.incident_tier.to_string(),
+            "the tier a session starts at when probes open an incident",
+            false,
+        ),
+        (
+            "CLAUDEOPS_PROBE_RETENTION",
+            c.probe_retention.clone(),
+            "how long probe attempts are kept",
+            false,
+        ),
+        (
+            "CLAUDEOPS_APPRISE_URLS",
+            match c
+                .apprise_urls
+                .as_deref()
+                .map(|u| u.split(',').filter(|x| !x.trim().is_empty()).count())
+            {
+                Some(n) if n > 0 => format!("{n} URL(s) set"),
+                _ => "not set (notifications off)".to_owned(),
+            },
+            "where notifications go (secrets: never shown)",
+            true,
+        ),
+        (
+            "CLAUDEOPS_NOTIFY_REMINDER_INTERVAL",
+            c.notify_reminder_interval.clone(),
+            "how often an open incident is notified again",
+            false,
+        ),
     ]
 }
 
@@ -202,11 +233,18 @@ mod tests {
         let config = Config {
             api_token: Some("super-secret-token-123456".into()),
             anthropic_api_key: Some("sk-ant-secret".into()),
+            apprise_urls: Some("json://hunter3.example/hook-token-xyz".into()),
             database_url: Some("postgres://u:hunter2@db/x".into()),
             ..Config::default()
         };
         let text = format!("{:?}", entries(&config));
-        for secret in ["super-secret-token-123456", "sk-ant-secret", "hunter2"] {
+        for secret in [
+            "super-secret-token-123456",
+            "sk-ant-secret",
+            "hunter2",
+            "hunter3.example",
+            "hook-token-xyz",
+        ] {
             assert!(!text.contains(secret), "{secret} leaked");
         }
     }

@@ -7,7 +7,9 @@ pub mod api;
 pub mod auth;
 pub mod config_page;
 pub mod cooldowns;
+pub mod health;
 pub mod memories;
+pub mod notifications;
 pub mod overview;
 pub mod pages;
 pub mod sse;
@@ -32,6 +34,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/events", get(api::list_events))
         .route("/api/v1/cooldowns", get(cooldowns::cooldowns))
         .route("/api/v1/actions", get(cooldowns::actions))
+        .route("/api/v1/checks", get(health::checks))
+        .route("/api/v1/incidents", get(health::incidents))
+        .route("/api/v1/sites/{site}/inventory", get(health::inventory))
+        .route("/api/v1/notifications", get(notifications::list))
+        .route("/api/v1/notifications/test", post(notifications::test))
         .route(
             "/api/v1/memories",
             get(memories::list).post(memories::create),

@@ -35,8 +35,10 @@ macro_rules! names {
 
 pub mod command;
 pub mod event;
+pub mod health;
 pub mod ledger;
 pub mod memory;
+pub mod notification;
 pub mod policy;
 pub mod session;
 pub mod site;

@@ -1,5 +1,6 @@
 //! The control plane's durable state: sessions and their output, workers,
-//! enrollment tokens, events, memories, the cooldown ledger of remediations and
+//! enrollment tokens, events, memories, the cooldown ledger of remediations, probe
+//! states and attempts, incidents, worker inventories, notification deliveries and
 //! runtime settings.
 //!
 //! One [`Store`] trait, two backends: SQLite (the default, one file) and PostgreSQL
@@ -9,6 +10,7 @@
 //! they use.
 
 mod error;
+mod health;
 mod ledger;
 mod memory;
 mod model;
@@ -21,15 +23,20 @@ mod token;
 use std::sync::Arc;
 
 pub use claudeops_core::event::{Event, EventId, EventLevel, NewEvent};
+pub use claudeops_core::health::{
+    HistoryPoint, Incident, IncidentId, IncidentStatus, InventoryRecord, NewIncident, ProbeAttempt,
+    ProbeRecord, ProbeState, Resolution,
+};
 pub use claudeops_core::ledger::{
     ActionId, ActionKind, ActionRecord, ActionStatus, CooldownRow, Decision, Limits, NewAction,
 };
 pub use claudeops_core::memory::{Memory, MemoryId, NewMemory};
+pub use claudeops_core::notification::DeliveryRecord;
 pub use claudeops_core::worker::WorkerRecord;
 pub use error::StoreError;
 pub use model::{
-    ActionFilter, Backend, DEFAULT_PAGE_SIZE, EnrollTokenRecord, EventFilter, MemoryFilter,
-    OutputLine, SessionFilter, Stats, WorkerSelector,
+    ActionFilter, Backend, DEFAULT_PAGE_SIZE, DeliveryFilter, EnrollTokenRecord, EventFilter,
+    IncidentFilter, MemoryFilter, OutputLine, SessionFilter, Stats, WorkerSelector,
 };
 pub use store::Store;
 

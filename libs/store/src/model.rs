@@ -5,6 +5,7 @@
 //! Plain data only; nothing here knows SQL or which backend is in use.
 
 use claudeops_core::event::EventLevel;
+use claudeops_core::health::IncidentStatus;
 use claudeops_core::{SessionId, SiteName};
 
 /// Page size used by the filters' `Default`.
@@ -157,4 +158,48 @@ pub struct Stats {
     pub remediations: i64,
     /// Critical events since the given time.
     pub critical_events: i64,
+}
+
+/// Which incidents `list_incidents` returns: newest first, one page. Every set field
+/// must match exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentFilter {
+    pub site: Option<SiteName>,
+    pub service: Option<String>,
+    pub status: Option<IncidentStatus>,
+    pub session_id: Option<SessionId>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl Default for IncidentFilter {
+    fn default() -> Self {
+        IncidentFilter {
+            site: None,
+            service: None,
+            status: None,
+            session_id: None,
+            limit: DEFAULT_PAGE_SIZE,
+            offset: 0,
+        }
+    }
+}
+
+/// Which delivery attempts `list_deliveries` returns: newest first, one page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryFilter {
+    /// Only the attempts of this notification.
+    pub notification_id: Option<String>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl Default for DeliveryFilter {
+    fn default() -> Self {
+        DeliveryFilter {
+            notification_id: None,
+            limit: DEFAULT_PAGE_SIZE,
+            offset: 0,
+        }
+    }
 }

@@ -1,11 +1,13 @@
 //! The PostgreSQL backend: for a fleet, or when the control plane's state must live
 //! on a managed database server.
 //!
-//! All PostgreSQL SQL of the workspace lives here. Every rule that must hold under
-//! concurrency is one statement (a unique index, a conditional UPDATE), so it holds
-//! across connections and across control-plane processes at READ COMMITTED; the one
-//! read-then-write, `remember`, locks the row it read (`SELECT ... FOR UPDATE`) and
-//! inserts with `ON CONFLICT DO NOTHING`, looking again when another inserted first.
+//! All PostgreSQL SQL of the workspace lives here (probes, incidents, inventories and
+//! deliveries in the `health` submodule). Every rule that must hold under concurrency
+//! is one statement (a unique index, a conditional UPDATE), so it holds across
+//! connections and across control-plane processes at READ COMMITTED; the
+//! read-then-writes, `remember` and `open_incident`, insert with `ON CONFLICT DO
+//! NOTHING` against a unique index and otherwise lock the row they read (`SELECT ...
+//! FOR UPDATE`) before rewriting it, looking again when it changed in between.
 //! `reserve_action` counts and inserts in one transaction that first takes a
 //! transaction-level advisory lock on its (site, service, kind), so reservations of
 //! one key run one after the other (each count, a new snapshot at READ COMMITTED,
@@ -17,11 +19,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use claudeops_core::event::{Event, NewEvent};
+use claudeops_core::health::{
+    Incident, IncidentId, InventoryRecord, NewIncident, ProbeAttempt, ProbeRecord, Resolution,
+};
 use claudeops_core::ledger::{
     self as core_ledger, ABANDONED_RESULT, ActionId, ActionRecord, ActionStatus, CooldownRow,
     Decision, Limits, NewAction,
 };
 use claudeops_core::memory::{Memory, MemoryId, NewMemory, merge};
+use claudeops_core::notification::DeliveryRecord;
 use claudeops_core::worker::WorkerRecord;
 use claudeops_core::{NewSession, Session, SessionId, SessionOutcome, SiteName, Trigger};
 use sqlx::PgPool;
@@ -29,8 +35,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::error::{conflict_on_duplicate, is_foreign_key_violation, is_unique_violation};
 use crate::model::{
-    ActionFilter, Backend, EnrollTokenRecord, EventFilter, MemoryFilter, OutputLine, SessionFilter,
-    Stats, WorkerSelector,
+    ActionFilter, Backend, DeliveryFilter, EnrollTokenRecord, EventFilter, IncidentFilter,
+    MemoryFilter, OutputLine, SessionFilter, Stats, WorkerSelector,
 };
 use crate::rows::{
     self, ActionRow, EventRow, LedgerRow, MemoryRow, OutputRow, SessionRow, WorkerRow,
@@ -77,6 +83,9 @@ macro_rules! action_columns {
          finished_at_ms, duration_ms"
     };
 }
+
+/// Probes, incidents, inventories and notification deliveries.
+mod health;
 
 #[derive(Debug)]
 pub(crate) struct PgStore {
@@ -884,6 +893,78 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn record_probe_attempts(
+        &self,
+        site: &SiteName,
+        attempts: &[ProbeAttempt],
+    ) -> Result<(), StoreError> {
+        health::record_probe_attempts(&self.pool, site, attempts).await
+    }
+
+    async fn list_probes(
+        &self,
+        site: Option<&SiteName>,
+        history: u32,
+    ) -> Result<Vec<ProbeRecord>, StoreError> {
+        health::list_probes(&self.pool, site, history).await
+    }
+
+    async fn retire_probes(&self, site: &SiteName, keep: &[String]) -> Result<u64, StoreError> {
+        health::retire_probes(&self.pool, site, keep).await
+    }
+
+    async fn prune_probe_attempts(&self, before_ms: i64) -> Result<u64, StoreError> {
+        health::prune_probe_attempts(&self.pool, before_ms).await
+    }
+
+    async fn open_incident(&self, new: &NewIncident) -> Result<(Incident, bool), StoreError> {
+        health::open_incident(&self.pool, new).await
+    }
+
+    async fn get_incident(&self, id: IncidentId) -> Result<Option<Incident>, StoreError> {
+        health::get_incident(&self.pool, id).await
+    }
+
+    async fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>, StoreError> {
+        health::list_incidents(&self.pool, filter).await
+    }
+
+    async fn set_incident_session(
+        &self,
+        id: IncidentId,
+        session_id: SessionId,
+    ) -> Result<(), StoreError> {
+        health::set_incident_session(&self.pool, id, session_id).await
+    }
+
+    async fn resolve_incident(
+        &self,
+        id: IncidentId,
+        resolution: Resolution,
+        now_ms: i64,
+    ) -> Result<Option<Incident>, StoreError> {
+        health::resolve_incident(&self.pool, id, resolution, now_ms).await
+    }
+
+    async fn put_inventory(&self, record: &InventoryRecord) -> Result<(), StoreError> {
+        health::put_inventory(&self.pool, record).await
+    }
+
+    async fn inventories(&self, site: &SiteName) -> Result<Vec<InventoryRecord>, StoreError> {
+        health::inventories(&self.pool, site).await
+    }
+
+    async fn record_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
+        health::record_delivery(&self.pool, record).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        health::list_deliveries(&self.pool, filter).await
     }
 
     async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {

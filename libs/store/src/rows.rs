@@ -1,12 +1,18 @@
 //! Rows as both backends return them, and their conversion into domain types.
 //!
 //! Both schemas use the same column names and compatible types, so one set of
-//! `FromRow` structs serves both. No SQL here: queries live in `sqlite.rs` and
-//! `postgres.rs`. A row that does not convert is `StoreError::Corrupt`, never a panic.
+//! `FromRow` structs serves both. No SQL here: queries live in the `sqlite` and
+//! `postgres` modules. A row that does not convert is `StoreError::Corrupt`, never a panic.
+
+use std::collections::HashMap;
 
 use claudeops_core::event::{Event, EventLevel};
+use claudeops_core::health::{
+    HistoryPoint, Incident, IncidentStatus, InventoryRecord, ProbeRecord, ProbeState, Resolution,
+};
 use claudeops_core::ledger::{ActionKind, ActionRecord, ActionStatus, LedgerEntry};
 use claudeops_core::memory::Memory;
+use claudeops_core::notification::DeliveryRecord;
 use claudeops_core::worker::WorkerRecord;
 use claudeops_core::{Session, SessionOutcome, SessionStatus, SiteName, Tier, Trigger};
 
@@ -315,4 +321,196 @@ impl TryFrom<LedgerRow> for LedgerEntry {
 
 pub(crate) fn ledger_entries(rows: Vec<LedgerRow>) -> Result<Vec<LedgerEntry>, StoreError> {
     rows.into_iter().map(LedgerEntry::try_from).collect()
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ProbeRow {
+    site: String,
+    probe: String,
+    service: String,
+    kind: String,
+    state: String,
+    ok: bool,
+    latency_ms: i64,
+    message: String,
+    last_at_ms: i64,
+    since_ms: i64,
+}
+
+impl TryFrom<ProbeRow> for ProbeRecord {
+    type Error = StoreError;
+
+    fn try_from(row: ProbeRow) -> Result<Self, StoreError> {
+        Ok(ProbeRecord {
+            site: site(row.site)?,
+            probe: row.probe,
+            service: row.service,
+            kind: row.kind,
+            state: row
+                .state
+                .parse::<ProbeState>()
+                .map_err(|e| corrupt("probe state", e))?,
+            ok: row.ok,
+            latency_ms: row.latency_ms,
+            message: row.message,
+            last_at_ms: row.last_at_ms,
+            since_ms: row.since_ms,
+            history: Vec::new(),
+        })
+    }
+}
+
+/// One attempt of a probe's history, as `list_probes` reads it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct HistoryRow {
+    site: String,
+    probe: String,
+    at_ms: i64,
+    latency_ms: i64,
+    ok: bool,
+}
+
+/// Probes sorted by site, service, probe (whatever order the database returned them
+/// in), each with its history: the history rows of its (site, probe), in the order
+/// given (oldest first).
+pub(crate) fn probes(
+    rows: Vec<ProbeRow>,
+    history: Vec<HistoryRow>,
+) -> Result<Vec<ProbeRecord>, StoreError> {
+    let mut points: HashMap<(String, String), Vec<HistoryPoint>> = HashMap::new();
+    for row in history {
+        points
+            .entry((row.site, row.probe))
+            .or_default()
+            .push(HistoryPoint {
+                at_ms: row.at_ms,
+                latency_ms: row.latency_ms,
+                ok: row.ok,
+            });
+    }
+    let mut probes = Vec::with_capacity(rows.len());
+    for row in rows {
+        let key = (row.site.clone(), row.probe.clone());
+        let mut record = ProbeRecord::try_from(row)?;
+        record.history = points.remove(&key).unwrap_or_default();
+        probes.push(record);
+    }
+    probes.sort_by(|a, b| (&a.site, &a.service, &a.probe).cmp(&(&b.site, &b.service, &b.probe)));
+    Ok(probes)
+}
+
+fn names(what: &str, text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct IncidentRow {
+    id: i64,
+    site: String,
+    service: String,
+    status: String,
+    probes: String,
+    evidence: String,
+    opened_at_ms: i64,
+    resolved_at_ms: Option<i64>,
+    resolution: Option<String>,
+    session_id: Option<i64>,
+}
+
+impl TryFrom<IncidentRow> for Incident {
+    type Error = StoreError;
+
+    fn try_from(row: IncidentRow) -> Result<Self, StoreError> {
+        Ok(Incident {
+            id: row.id,
+            site: site(row.site)?,
+            service: row.service,
+            status: row
+                .status
+                .parse::<IncidentStatus>()
+                .map_err(|e| corrupt("incident status", e))?,
+            probes: names("incident probes", &row.probes)?,
+            evidence: row.evidence,
+            opened_at_ms: row.opened_at_ms,
+            resolved_at_ms: row.resolved_at_ms,
+            resolution: row
+                .resolution
+                .map(|r| r.parse::<Resolution>())
+                .transpose()
+                .map_err(|e| corrupt("incident resolution", e))?,
+            session_id: row.session_id,
+        })
+    }
+}
+
+pub(crate) fn incidents(rows: Vec<IncidentRow>) -> Result<Vec<Incident>, StoreError> {
+    rows.into_iter().map(Incident::try_from).collect()
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct InventoryRow {
+    site: String,
+    worker_id: String,
+    inventory: String,
+    reported_at_ms: i64,
+}
+
+impl TryFrom<InventoryRow> for InventoryRecord {
+    type Error = StoreError;
+
+    fn try_from(row: InventoryRow) -> Result<Self, StoreError> {
+        Ok(InventoryRecord {
+            site: site(row.site)?,
+            worker_id: row.worker_id,
+            inventory: serde_json::from_str(&row.inventory).map_err(|e| corrupt("inventory", e))?,
+            reported_at_ms: row.reported_at_ms,
+        })
+    }
+}
+
+/// Inventories sorted by site, then worker id, whatever order the database returned
+/// them in.
+pub(crate) fn inventories(rows: Vec<InventoryRow>) -> Result<Vec<InventoryRecord>, StoreError> {
+    let mut inventories = rows
+        .into_iter()
+        .map(InventoryRecord::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    inventories.sort_by(|a, b| (&a.site, &a.worker_id).cmp(&(&b.site, &b.worker_id)));
+    Ok(inventories)
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct DeliveryRow {
+    notification_id: String,
+    kind: String,
+    title: String,
+    sites: String,
+    url_index: i64,
+    attempt: i64,
+    ok: bool,
+    error: Option<String>,
+    at_ms: i64,
+}
+
+impl TryFrom<DeliveryRow> for DeliveryRecord {
+    type Error = StoreError;
+
+    fn try_from(row: DeliveryRow) -> Result<Self, StoreError> {
+        Ok(DeliveryRecord {
+            notification_id: row.notification_id,
+            kind: row.kind,
+            title: row.title,
+            sites: names("delivery sites", &row.sites)?,
+            url_index: u32::try_from(row.url_index)
+                .map_err(|e| corrupt("delivery url index", e))?,
+            attempt: u32::try_from(row.attempt).map_err(|e| corrupt("delivery attempt", e))?,
+            ok: row.ok,
+            error: row.error,
+            at_ms: row.at_ms,
+        })
+    }
+}
+
+pub(crate) fn deliveries(rows: Vec<DeliveryRow>) -> Result<Vec<DeliveryRecord>, StoreError> {
+    rows.into_iter().map(DeliveryRecord::try_from).collect()
 }

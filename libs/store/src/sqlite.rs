@@ -1,26 +1,32 @@
 //! The SQLite backend: the default for a single control plane.
 //!
-//! All SQLite SQL of the workspace lives here. WAL journal, 5 s busy timeout and
-//! foreign keys on every connection. SQLite has one writer at a time: every write
-//! here is a single statement or an `IMMEDIATE` transaction, never a read that is
-//! later upgraded to a write (which would fail with "database is locked" instead of
-//! waiting); `remember`, which reads the memory it rewrites, and `reserve_action`,
-//! which counts the ledger entries it adds to, run in one. The write lock serialises
-//! reservations across connections and processes; when the busy timeout runs out
-//! under heavy contention a reservation starts over (a bounded number of times)
-//! rather than failing. This module must not hold business rules beyond what SQL
-//! enforces.
+//! All SQLite SQL of the workspace lives here (probes, incidents, inventories and
+//! deliveries in the `health` submodule). WAL journal, 5 s busy timeout and foreign
+//! keys on every connection. SQLite has one writer at a time: every write here is a
+//! single statement or an `IMMEDIATE` transaction, never a read that is later
+//! upgraded to a write (which would fail with "database is locked" instead of
+//! waiting); `remember`, which reads the memory it rewrites, `reserve_action`, which
+//! counts the ledger entries it adds to, and `open_incident`, which reads the open
+//! incident it merges into, run in one, as does each `record_probe_attempts` report.
+//! The write lock serialises reservations and incident openings across connections
+//! and processes; when the busy timeout runs out under heavy contention they start
+//! over (a bounded number of times) rather than failing. This module must not hold
+//! business rules beyond what SQL enforces.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use claudeops_core::event::{Event, NewEvent};
+use claudeops_core::health::{
+    Incident, IncidentId, InventoryRecord, NewIncident, ProbeAttempt, ProbeRecord, Resolution,
+};
 use claudeops_core::ledger::{
     self as core_ledger, ABANDONED_RESULT, ActionId, ActionRecord, ActionStatus, CooldownRow,
     Decision, Limits, NewAction,
 };
 use claudeops_core::memory::{Memory, MemoryId, NewMemory, merge};
+use claudeops_core::notification::DeliveryRecord;
 use claudeops_core::worker::WorkerRecord;
 use claudeops_core::{NewSession, Session, SessionId, SessionOutcome, SiteName, Trigger};
 use sqlx::SqlitePool;
@@ -28,8 +34,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use crate::error::{conflict_on_duplicate, is_busy, is_foreign_key_violation, is_unique_violation};
 use crate::model::{
-    ActionFilter, Backend, EnrollTokenRecord, EventFilter, MemoryFilter, OutputLine, SessionFilter,
-    Stats, WorkerSelector,
+    ActionFilter, Backend, DeliveryFilter, EnrollTokenRecord, EventFilter, IncidentFilter,
+    MemoryFilter, OutputLine, SessionFilter, Stats, WorkerSelector,
 };
 use crate::rows::{
     self, ActionRow, EventRow, LedgerRow, MemoryRow, OutputRow, SessionRow, WorkerRow,
@@ -76,6 +82,9 @@ macro_rules! action_columns {
          finished_at_ms, duration_ms"
     };
 }
+
+/// Probes, incidents, inventories and notification deliveries.
+mod health;
 
 #[derive(Debug)]
 pub(crate) struct SqliteStore {
@@ -906,6 +915,78 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn record_probe_attempts(
+        &self,
+        site: &SiteName,
+        attempts: &[ProbeAttempt],
+    ) -> Result<(), StoreError> {
+        health::record_probe_attempts(&self.pool, site, attempts).await
+    }
+
+    async fn list_probes(
+        &self,
+        site: Option<&SiteName>,
+        history: u32,
+    ) -> Result<Vec<ProbeRecord>, StoreError> {
+        health::list_probes(&self.pool, site, history).await
+    }
+
+    async fn retire_probes(&self, site: &SiteName, keep: &[String]) -> Result<u64, StoreError> {
+        health::retire_probes(&self.pool, site, keep).await
+    }
+
+    async fn prune_probe_attempts(&self, before_ms: i64) -> Result<u64, StoreError> {
+        health::prune_probe_attempts(&self.pool, before_ms).await
+    }
+
+    async fn open_incident(&self, new: &NewIncident) -> Result<(Incident, bool), StoreError> {
+        health::open_incident(&self.pool, new).await
+    }
+
+    async fn get_incident(&self, id: IncidentId) -> Result<Option<Incident>, StoreError> {
+        health::get_incident(&self.pool, id).await
+    }
+
+    async fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>, StoreError> {
+        health::list_incidents(&self.pool, filter).await
+    }
+
+    async fn set_incident_session(
+        &self,
+        id: IncidentId,
+        session_id: SessionId,
+    ) -> Result<(), StoreError> {
+        health::set_incident_session(&self.pool, id, session_id).await
+    }
+
+    async fn resolve_incident(
+        &self,
+        id: IncidentId,
+        resolution: Resolution,
+        now_ms: i64,
+    ) -> Result<Option<Incident>, StoreError> {
+        health::resolve_incident(&self.pool, id, resolution, now_ms).await
+    }
+
+    async fn put_inventory(&self, record: &InventoryRecord) -> Result<(), StoreError> {
+        health::put_inventory(&self.pool, record).await
+    }
+
+    async fn inventories(&self, site: &SiteName) -> Result<Vec<InventoryRecord>, StoreError> {
+        health::inventories(&self.pool, site).await
+    }
+
+    async fn record_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
+        health::record_delivery(&self.pool, record).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        health::list_deliveries(&self.pool, filter).await
     }
 
     async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {

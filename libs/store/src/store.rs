@@ -9,17 +9,21 @@
 use crate::Stats;
 use async_trait::async_trait;
 use claudeops_core::event::{Event, NewEvent};
+use claudeops_core::health::{
+    Incident, IncidentId, InventoryRecord, NewIncident, ProbeAttempt, ProbeRecord, Resolution,
+};
 use claudeops_core::ledger::{
     ActionId, ActionRecord, ActionStatus, CooldownRow, Decision, Limits, NewAction,
 };
 use claudeops_core::memory::{Memory, MemoryId, NewMemory};
+use claudeops_core::notification::DeliveryRecord;
 use claudeops_core::worker::WorkerRecord;
 use claudeops_core::{NewSession, Session, SessionId, SessionOutcome, SiteName, Trigger};
 
 use crate::StoreError;
 use crate::model::{
-    ActionFilter, Backend, EnrollTokenRecord, EventFilter, MemoryFilter, OutputLine, SessionFilter,
-    WorkerSelector,
+    ActionFilter, Backend, DeliveryFilter, EnrollTokenRecord, EventFilter, IncidentFilter,
+    MemoryFilter, OutputLine, SessionFilter, WorkerSelector,
 };
 
 /// Durable state of the control plane. Times are unix milliseconds throughout.
@@ -252,6 +256,81 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// crashed worker) Failed with the result `"abandoned"`; they keep counting,
     /// since the action may have happened. Returns how many there were.
     async fn release_stale_reservations(&self, older_than_ms: i64) -> Result<u64, StoreError>;
+
+    // --- probes and incidents ---
+    //
+    // Workers run the probes and report every attempt; the store keeps each probe's
+    // latest state and its recent attempts. Service names are kept as reported.
+
+    /// Records a worker's attempts in one transaction: each is appended to the
+    /// probe's history, and the probe's latest row is replaced by it when it is not
+    /// older than what is stored (`since_ms` moves when the state changes).
+    async fn record_probe_attempts(
+        &self,
+        site: &SiteName,
+        attempts: &[ProbeAttempt],
+    ) -> Result<(), StoreError>;
+
+    /// Every probe's latest state (of one site or all), sorted by site, service,
+    /// probe, each with up to `history` of its latest attempts, oldest first.
+    async fn list_probes(
+        &self,
+        site: Option<&SiteName>,
+        history: u32,
+    ) -> Result<Vec<ProbeRecord>, StoreError>;
+
+    /// Forgets the probes of a site that are not in `keep` (after rediscovery
+    /// dropped them). Returns how many were removed.
+    async fn retire_probes(&self, site: &SiteName, keep: &[String]) -> Result<u64, StoreError>;
+
+    /// Deletes attempts older than `before_ms`; returns how many.
+    async fn prune_probe_attempts(&self, before_ms: i64) -> Result<u64, StoreError>;
+
+    /// Opens an incident for (site, service), or returns the one already open (its
+    /// probe list gains the new probes, its evidence is kept). `true` when it was
+    /// opened by this call; the database decides, so of concurrent calls one opens.
+    async fn open_incident(&self, new: &NewIncident) -> Result<(Incident, bool), StoreError>;
+
+    async fn get_incident(&self, id: IncidentId) -> Result<Option<Incident>, StoreError>;
+
+    /// One page of incidents, newest first.
+    async fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>, StoreError>;
+
+    /// Records the session started for an open incident. `NotFound` for an unknown
+    /// incident, `Conflict` for an unknown session.
+    async fn set_incident_session(
+        &self,
+        id: IncidentId,
+        session_id: SessionId,
+    ) -> Result<(), StoreError>;
+
+    /// Resolves an open incident and returns it; `None` if it was resolved already
+    /// (left alone). `NotFound` for an unknown id.
+    async fn resolve_incident(
+        &self,
+        id: IncidentId,
+        resolution: Resolution,
+        now_ms: i64,
+    ) -> Result<Option<Incident>, StoreError>;
+
+    // --- inventories ---
+
+    /// Replaces what a worker reported it found on its host.
+    async fn put_inventory(&self, record: &InventoryRecord) -> Result<(), StoreError>;
+
+    /// The latest report of each worker of the site, sorted by worker id.
+    async fn inventories(&self, site: &SiteName) -> Result<Vec<InventoryRecord>, StoreError>;
+
+    // --- notifications ---
+
+    /// Appends one delivery attempt.
+    async fn record_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError>;
+
+    /// One page of delivery attempts, newest first.
+    async fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
 
     // --- settings ---
 

@@ -3,6 +3,7 @@
 //! one per test binary from `claudeops_tests::postgres`, a fresh database per test).
 //!
 //! Cases talk to `dyn Store` only; nothing here may know which backend it drives.
+//! The cases of probes, incidents, inventories and deliveries are in `health.rs`.
 //! PostgreSQL missing is a failure, never a skip.
 
 use std::fmt::Debug;
@@ -17,6 +18,15 @@ use claudeops_store::{
 };
 use claudeops_tests::postgres::PgServer;
 use tokio::sync::Barrier;
+
+// Beside this file, not in `tests/`, so that Cargo does not build it as a test of its own.
+#[path = "conformance/health.rs"]
+mod health;
+use health::{
+    deliveries_record_and_filter, incident_race_one_opener, incidents_list_and_link_sessions,
+    incidents_open_merge_resolve, inventories_put_replace_list, probes_record_a_large_batch,
+    probes_record_and_list, probes_retire_and_prune,
+};
 
 /// A store under test and the URL it was opened from.
 struct Fixture {
@@ -104,6 +114,14 @@ conformance!(
     ledger_cooldowns,
     ledger_releases_stale_reservations,
     ledger_race_grants_exactly_the_limit,
+    probes_record_and_list,
+    probes_retire_and_prune,
+    probes_record_a_large_batch,
+    incidents_open_merge_resolve,
+    incidents_list_and_link_sessions,
+    incident_race_one_opener,
+    inventories_put_replace_list,
+    deliveries_record_and_filter,
 );
 
 // --- helpers ---

@@ -28,7 +28,7 @@ pub struct EnrollResponse {
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct WorkerMessage {
-    #[prost(oneof = "worker_message::Body", tags = "1, 2, 3, 4, 5, 6")]
+    #[prost(oneof = "worker_message::Body", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9")]
     pub body: ::core::option::Option<worker_message::Body>,
 }
 /// Nested message and enum types in `WorkerMessage`.
@@ -47,11 +47,17 @@ pub mod worker_message {
         Reserve(super::LedgerReserve),
         #[prost(message, tag = "6")]
         FinishAction(super::LedgerFinish),
+        #[prost(message, tag = "7")]
+        Probes(super::ProbeReport),
+        #[prost(message, tag = "8")]
+        Inventory(super::InventoryReport),
+        #[prost(message, tag = "9")]
+        ReprobeResult(super::ReprobeResult),
     }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ControlMessage {
-    #[prost(oneof = "control_message::Body", tags = "1, 2, 3, 4, 5")]
+    #[prost(oneof = "control_message::Body", tags = "1, 2, 3, 4, 5, 6")]
     pub body: ::core::option::Option<control_message::Body>,
 }
 /// Nested message and enum types in `ControlMessage`.
@@ -68,6 +74,8 @@ pub mod control_message {
         Ack(super::Ack),
         #[prost(message, tag = "5")]
         LedgerAnswer(super::LedgerAnswer),
+        #[prost(message, tag = "6")]
+        Reprobe(super::Reprobe),
     }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -246,6 +254,70 @@ pub struct LedgerFinish {
     #[prost(int64, tag = "4")]
     pub duration_ms: i64,
 }
+/// One attempt of a native probe.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ProbeResult {
+    #[prost(string, tag = "1")]
+    pub probe: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub service: ::prost::alloc::string::String,
+    /// "http", "tcp", "tls", "dns", "docker", "postgres", "redis", "mysql".
+    #[prost(string, tag = "3")]
+    pub kind: ::prost::alloc::string::String,
+    #[prost(bool, tag = "4")]
+    pub ok: bool,
+    #[prost(int64, tag = "5")]
+    pub latency_ms: i64,
+    /// One line: what the probe saw or why it failed.
+    #[prost(string, tag = "6")]
+    pub message: ::prost::alloc::string::String,
+    /// An excerpt for the incident (response body, container state, log lines).
+    #[prost(string, tag = "7")]
+    pub evidence: ::prost::alloc::string::String,
+    #[prost(int64, tag = "8")]
+    pub at_ms: i64,
+    /// The probe's state after this attempt.
+    #[prost(enumeration = "ProbeState", tag = "9")]
+    pub state: i32,
+}
+/// The attempts of one probe cycle. Not acknowledged: the next cycle carries each
+/// probe's state again, so a report lost in a reconnect costs nothing.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ProbeReport {
+    #[prost(message, repeated, tag = "1")]
+    pub results: ::prost::alloc::vec::Vec<ProbeResult>,
+    /// Set after discovery: every probe the worker runs now, so the control plane
+    /// can forget the ones that are gone.
+    #[prost(bool, tag = "2")]
+    pub complete_set: bool,
+    #[prost(string, repeated, tag = "3")]
+    pub probe_names: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+/// What discovery found on the worker's host: the JSON of the discovery crate's
+/// Inventory (repos, manifests, services, extensions, probes, problems).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct InventoryReport {
+    #[prost(string, tag = "1")]
+    pub inventory_json: ::prost::alloc::string::String,
+}
+/// Run these probes now (to verify a fix) and answer with their attempts.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Reprobe {
+    #[prost(uint64, tag = "1")]
+    pub request_id: u64,
+    #[prost(string, repeated, tag = "2")]
+    pub probes: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ReprobeResult {
+    #[prost(uint64, tag = "1")]
+    pub request_id: u64,
+    #[prost(message, repeated, tag = "2")]
+    pub results: ::prost::alloc::vec::Vec<ProbeResult>,
+    /// Probes the worker does not know, by name.
+    #[prost(string, repeated, tag = "3")]
+    pub unknown: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
 pub enum FinishStatus {
@@ -277,6 +349,39 @@ impl FinishStatus {
             "FINISH_STATUS_FAILED" => Some(Self::Failed),
             "FINISH_STATUS_TIMED_OUT" => Some(Self::TimedOut),
             "FINISH_STATUS_STOPPED" => Some(Self::Stopped),
+            _ => None,
+        }
+    }
+}
+/// A probe's verdict after its thresholds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum ProbeState {
+    Unspecified = 0,
+    Unknown = 1,
+    Up = 2,
+    Down = 3,
+}
+impl ProbeState {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "PROBE_STATE_UNSPECIFIED",
+            Self::Unknown => "PROBE_STATE_UNKNOWN",
+            Self::Up => "PROBE_STATE_UP",
+            Self::Down => "PROBE_STATE_DOWN",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "PROBE_STATE_UNSPECIFIED" => Some(Self::Unspecified),
+            "PROBE_STATE_UNKNOWN" => Some(Self::Unknown),
+            "PROBE_STATE_UP" => Some(Self::Up),
+            "PROBE_STATE_DOWN" => Some(Self::Down),
             _ => None,
         }
     }

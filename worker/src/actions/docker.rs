@@ -10,13 +10,14 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::process::Command;
 use tokio::sync::OnceCell;
+
+use super::process::{self, Env};
 
 /// Time limit of a quick `docker` command (inspect, ps, logs).
 const QUICK: Duration = Duration::from_secs(30);
@@ -372,34 +373,61 @@ impl Docker {
     ) -> Result<Vec<String>, String> {
         let project_filter = format!("label=com.docker.compose.project={project}");
         let service_filter = format!("label=com.docker.compose.service={service}");
-        let out = self
-            .run(
-                &[
-                    "ps",
-                    "-a",
-                    "--filter",
-                    &project_filter,
-                    "--filter",
-                    &service_filter,
-                    "--filter",
-                    "label=com.docker.compose.oneoff=False",
-                    "--format",
-                    "{{.Names}}",
-                ],
-                QUICK,
-            )
+        let lines = self
+            .ps(&[
+                "--filter",
+                &project_filter,
+                "--filter",
+                &service_filter,
+                "--filter",
+                "label=com.docker.compose.oneoff=False",
+                "--format",
+                "{{.Names}}",
+            ])
             .await?;
+        Ok(lines)
+    }
+
+    /// Names of the containers on this host that belong to `service`, however
+    /// it was deployed: named after it, or carrying its Compose service label
+    /// (one-off runs not). Stopped ones too.
+    pub async fn service_containers(&self, service: &str) -> Result<Vec<String>, String> {
+        let lines = self
+            .ps(&[
+                "--format",
+                r#"{{.Names}}\t{{.Label "com.docker.compose.service"}}\t{{.Label "com.docker.compose.oneoff"}}"#,
+            ])
+            .await?;
+        let mut names: Vec<String> = lines
+            .iter()
+            .filter_map(|line| {
+                let mut fields = line.split('\t');
+                let name = fields.next()?;
+                let label = fields.next().unwrap_or_default();
+                let oneoff = fields.next().unwrap_or_default() == "True";
+                (name == service || (label == service && !oneoff)).then(|| name.to_owned())
+            })
+            .collect();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// `docker ps -a ARGS`: the non-empty output lines, sorted.
+    async fn ps(&self, args: &[&str]) -> Result<Vec<String>, String> {
+        let mut all = vec!["ps", "-a"];
+        all.extend_from_slice(args);
+        let out = self.run(&all, QUICK).await?;
         if !out.status.success() {
             return Err(failure("docker ps", &out));
         }
-        let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .map(str::to_owned)
             .collect();
-        names.sort();
-        Ok(names)
+        lines.sort();
+        Ok(lines)
     }
 }
 
@@ -438,25 +466,9 @@ async fn run_program(
     dir: Option<&Path>,
     limit: Duration,
 ) -> Result<Output, String> {
-    let mut command = Command::new(program);
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    if let Some(dir) = dir {
-        command.current_dir(dir);
-    }
-    match tokio::time::timeout(limit, command.output()).await {
-        Ok(Ok(out)) => Ok(out),
-        Ok(Err(error)) => Err(format!("cannot run {}: {error}", program.display())),
-        Err(_) => Err(format!(
-            "{} did not finish within {} s and was stopped",
-            program.display(),
-            limit.as_secs()
-        )),
-    }
+    process::run(program, args, dir, &Env::Inherit, limit)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// A failed command's message: its stderr (else stdout), clipped.

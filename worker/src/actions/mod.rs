@@ -6,21 +6,30 @@
 //! audited way, in this order:
 //!
 //! 1. validate the arguments (names are checked against a strict pattern and only
-//!    ever passed as single `docker` arguments, never to a shell);
+//!    ever passed as single arguments to `docker`, Compose, Ansible or Helm,
+//!    never to a shell);
 //! 2. check the session's tier, as the worker knows it (not as the environment says);
-//! 3. look at the target (a typo must not burn a cooldown slot);
+//! 3. look at the target (a typo, or a tool missing on this host, must not burn a
+//!    cooldown slot);
 //! 4. in dry run, say what would happen and stop;
 //! 5. reserve a slot in the control plane's cooldown ledger ([`Ledger`]); a refusal
 //!    is final and passed to the model as needing human attention;
 //! 6. act, 7. verify (running and healthy), 8. record the outcome in the ledger.
 //!
-//! Nothing here retries an action, and nothing here runs a shell.
+//! Steps 5 to 8 are one shared flow (`audited`) for every action; a redeployment
+//! differs only in its plan (`redeploy`: Compose, Ansible or Helm, each in its
+//! own module). Nothing here retries an action, and nothing here runs a shell.
 
+pub mod ansible;
 pub mod compose;
 pub mod docker;
+pub mod helm;
+pub mod process;
+pub mod redeploy;
 pub mod socket;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 pub use docker::{Docker, Verdict};
+pub use redeploy::Programs;
 pub use socket::{ActionHandler, ActionSocket};
 
 /// Tool name of the container restart (without the CLI's `mcp__claudeops__` prefix).
@@ -221,7 +231,7 @@ fn parse(kind: ActionKind, arguments: &Value) -> Result<Action, String> {
         }
         ActionKind::Redeploy => {
             let service = name(args, "service", "service name")?
-                .ok_or_else(|| "`service` is required: the compose service's name".to_owned())?;
+                .ok_or_else(|| "`service` is required: the service's name".to_owned())?;
             let repo = name(args, "repo", "repo directory name")?;
             Ok(Action::Redeploy {
                 service,
@@ -269,7 +279,7 @@ pub async fn run_action(
     req: ActionRequest,
     ctx: &ActionContext,
     ledger: &dyn Ledger,
-    docker: &Docker,
+    programs: &Programs,
 ) -> ActionReply {
     let Some(kind) = ActionKind::from_tool(&req.tool) else {
         return ActionReply::failed(format!(
@@ -298,7 +308,18 @@ pub async fn run_action(
             container,
             service,
             reason,
-        } => restart(&req, ctx, ledger, docker, &container, &service, &reason).await,
+        } => {
+            restart(
+                &req,
+                ctx,
+                ledger,
+                &programs.docker,
+                &container,
+                &service,
+                &reason,
+            )
+            .await
+        }
         Action::Redeploy {
             service,
             repo,
@@ -308,7 +329,7 @@ pub async fn run_action(
                 &req,
                 ctx,
                 ledger,
-                docker,
+                programs,
                 &service,
                 repo.as_deref(),
                 &reason,
@@ -352,105 +373,108 @@ async fn restart(
             before.summary()
         ));
     }
-    let args = json!({ "container": container, "service": service, "reason": reason });
-    let reservation = match ledger
-        .reserve(
-            req.session_id,
-            ActionKind::Restart.ledger_kind(),
-            service,
-            &args,
-        )
-        .await
-    {
-        Ok(reservation) => reservation,
-        Err(denial) => return refused(ActionKind::Restart, service, &denial),
+    let audit = Audit {
+        kind: ActionKind::Restart,
+        service,
+        args: json!({ "container": container, "service": service, "reason": reason }),
+        done: format!("restarted container {container}"),
+        attempt: format!("restart of container {container}"),
     };
-    let started = Instant::now();
-    let verdict = match docker.restart(container, RESTART_GRACE_SECS).await {
-        Ok(()) => {
-            docker
-                .wait_ready(&[container.to_owned()], VERIFY_WITHIN)
-                .await
+    let act = async {
+        match docker.restart(container, RESTART_GRACE_SECS).await {
+            Ok(()) => {
+                docker
+                    .wait_ready(&[container.to_owned()], VERIFY_WITHIN)
+                    .await
+            }
+            Err(error) => Verdict {
+                ok: false,
+                text: format!("`docker restart` failed: {error}"),
+            },
         }
-        Err(error) => Verdict {
-            ok: false,
-            text: format!("`docker restart` failed: {error}"),
-        },
     };
-    let text = if verdict.ok {
-        format!("restarted container {container}: {}", verdict.text)
-    } else {
-        format!(
-            "restart of container {container} did not bring it back: {}. Do not retry; escalate with this result.",
-            verdict.text
-        )
-    };
-    close(ledger, &reservation, verdict.ok, &text, started).await;
-    ActionReply {
-        ok: verdict.ok,
-        text,
-    }
+    audited(req, ledger, audit, act).await
 }
 
 async fn redeploy(
     req: &ActionRequest,
     ctx: &ActionContext,
     ledger: &dyn Ledger,
-    docker: &Docker,
+    programs: &Programs,
     service: &str,
     repo: Option<&str>,
     reason: &str,
 ) -> ActionReply {
-    let plan = match compose::plan(docker, &ctx.repos_dir, repo, service).await {
+    let plan = match redeploy::plan(programs, &ctx.repos_dir, repo, service).await {
         Ok(plan) => plan,
         Err(error) => return ActionReply::failed(format!("{error}. {NOTHING_DONE}")),
     };
+    let from = format!("from repo {} with {}", plan.repo(), plan.method());
     if ctx.dry_run {
         return ActionReply::ok(format!(
-            "dry run: would redeploy service {service} from repo {} with `{}`. Nothing was done.",
-            plan.repo,
-            plan.command_line()
+            "dry run: would redeploy service {service} {from}: `{}`{}. Nothing was done.",
+            plan.command_line(programs),
+            plan.scope()
         ));
     }
-    let args = json!({
-        "service": service,
-        "repo": plan.repo,
-        "reason": reason,
-        "compose_file": plan.file.display().to_string(),
-        "project": plan.project,
-    });
+    let audit = Audit {
+        kind: ActionKind::Redeploy,
+        service,
+        args: plan.ledger_args(programs, service, reason),
+        done: format!("redeployed service {service} {from}"),
+        attempt: format!("redeploy of service {service} {from}"),
+    };
+    audited(req, ledger, audit, plan.run(programs, VERIFY_WITHIN)).await
+}
+
+/// What the ledger and the model are told about one action.
+struct Audit<'a> {
+    kind: ActionKind,
+    /// The ledger key.
+    service: &'a str,
+    /// The arguments recorded with the reservation.
+    args: Value,
+    /// Says what was done, when it worked ("restarted container web").
+    done: String,
+    /// Names the attempt, when it did not ("restart of container web").
+    attempt: String,
+}
+
+/// Steps 5 to 8 of every action: reserve a ledger slot (a denial ends it with
+/// nothing done), act and verify, then finish the ledger entry with the outcome
+/// and how long it took. `act` does not start unless the slot is granted.
+async fn audited(
+    req: &ActionRequest,
+    ledger: &dyn Ledger,
+    audit: Audit<'_>,
+    act: impl Future<Output = Verdict>,
+) -> ActionReply {
     let reservation = match ledger
         .reserve(
             req.session_id,
-            ActionKind::Redeploy.ledger_kind(),
-            service,
-            &args,
+            audit.kind.ledger_kind(),
+            audit.service,
+            &audit.args,
         )
         .await
     {
         Ok(reservation) => reservation,
-        Err(denial) => return refused(ActionKind::Redeploy, service, &denial),
+        Err(denial) => return refused(audit.kind, audit.service, &denial),
     };
     let started = Instant::now();
-    let verdict = match compose::up(docker, &plan).await {
-        Ok(()) => compose::verify(docker, &plan, VERIFY_WITHIN).await,
-        Err(error) => Verdict {
-            ok: false,
-            text: format!("`{}` failed: {error}", plan.command_line()),
-        },
-    };
+    let verdict = act.await;
     let text = if verdict.ok {
-        format!(
-            "redeployed service {service} from repo {}: {}",
-            plan.repo, verdict.text
-        )
+        format!("{}: {}", audit.done, verdict.text)
     } else {
         format!(
-            "redeploy of service {service} from repo {} did not bring it back: {}. Do not retry; escalate with this result.",
-            plan.repo, verdict.text
+            "{} did not bring it back: {}. Do not retry; escalate with this result.",
+            audit.attempt, verdict.text
         )
     };
-    close(ledger, &reservation, verdict.ok, &text, started).await;
+    let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    ledger
+        .finish(reservation.id, verdict.ok, &text, duration_ms)
+        .await;
     ActionReply {
         ok: verdict.ok,
         text,
@@ -464,32 +488,26 @@ fn refused(kind: ActionKind, service: &str, denial: &str) -> ActionReply {
     ))
 }
 
-async fn close(
-    ledger: &dyn Ledger,
-    reservation: &Reservation,
-    ok: bool,
-    text: &str,
-    started: Instant,
-) {
-    let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-    ledger.finish(reservation.id, ok, text, duration_ms).await;
-}
-
 /// An [`ActionHandler`] for the worker: it knows the running sessions (the lead
 /// registers each job's context when it starts and removes it when it ends) and
 /// refuses calls from any other session id.
 pub struct Dispatcher {
     sessions: Mutex<HashMap<i64, ActionContext>>,
     ledger: Arc<dyn Ledger>,
-    docker: Docker,
+    programs: Programs,
 }
 
 impl Dispatcher {
+    /// A dispatcher running `docker` as given, and Ansible and Helm from `PATH`.
     pub fn new(ledger: Arc<dyn Ledger>, docker: Docker) -> Dispatcher {
+        Dispatcher::with_programs(ledger, Programs::with_docker(docker))
+    }
+
+    pub fn with_programs(ledger: Arc<dyn Ledger>, programs: Programs) -> Dispatcher {
         Dispatcher {
             sessions: Mutex::new(HashMap::new()),
             ledger,
-            docker,
+            programs,
         }
     }
 
@@ -519,7 +537,7 @@ impl Dispatcher {
 impl ActionHandler for Dispatcher {
     async fn handle(&self, request: ActionRequest) -> ActionReply {
         match self.context(request.session_id) {
-            Some(ctx) => run_action(request, &ctx, self.ledger.as_ref(), &self.docker).await,
+            Some(ctx) => run_action(request, &ctx, self.ledger.as_ref(), &self.programs).await,
             None => ActionReply::failed(format!(
                 "session {} is not running on this worker, so it may not act. {NOTHING_DONE}",
                 request.session_id

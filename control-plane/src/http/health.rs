@@ -1,0 +1,111 @@
+//! Native probes, incidents and inventories over REST: `GET /api/v1/checks` (every
+//! probe's state with a short latency history), `GET /api/v1/incidents`,
+//! `GET /api/v1/sites/{site}/inventory` (what each worker of a site found).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use claudeops_core::SiteName;
+use claudeops_core::health::{Incident, IncidentStatus, ProbeRecord};
+use claudeops_store::IncidentFilter;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::http::api::{ApiError, rfc3339, site_param};
+
+/// Attempts per probe in the latency history.
+pub const HISTORY: u32 = 30;
+
+#[derive(Deserialize)]
+pub struct ChecksQuery {
+    site: Option<String>,
+}
+
+pub fn probe_json(p: &ProbeRecord) -> Value {
+    json!({
+        "site": p.site, "name": p.probe, "service": p.service, "kind": p.kind,
+        "state": p.state.as_str(), "ok": p.ok, "latency_ms": p.latency_ms,
+        "message": p.message, "last_at": rfc3339(p.last_at_ms), "since": rfc3339(p.since_ms),
+        "history": p.history.iter().map(|h| json!({
+            "at": rfc3339(h.at_ms), "latency_ms": h.latency_ms, "ok": h.ok,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub async fn checks(
+    State(state): State<AppState>,
+    Query(q): Query<ChecksQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let site = site_param(q.site)?;
+    let probes = state
+        .sessions
+        .store
+        .list_probes(site.as_ref(), HISTORY)
+        .await?;
+    Ok(Json(json!(
+        probes.iter().map(probe_json).collect::<Vec<_>>()
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct IncidentQuery {
+    site: Option<String>,
+    service: Option<String>,
+    status: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+pub fn incident_json(i: &Incident) -> Value {
+    json!({
+        "id": i.id, "site": i.site, "service": i.service, "status": i.status.as_str(),
+        "probes": i.probes, "evidence": i.evidence, "opened_at": rfc3339(i.opened_at_ms),
+        "resolved_at": i.resolved_at_ms.map(rfc3339),
+        "resolution": i.resolution.map(|r| r.as_str()), "session_id": i.session_id,
+    })
+}
+
+pub async fn incidents(
+    State(state): State<AppState>,
+    Query(q): Query<IncidentQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let status = q
+        .status
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<IncidentStatus>())
+        .transpose()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let filter = IncidentFilter {
+        site: site_param(q.site)?,
+        service: q.service.filter(|s| !s.is_empty()),
+        status,
+        session_id: None,
+        limit: q.limit.unwrap_or(100).min(1000),
+        offset: q.offset.unwrap_or(0),
+    };
+    let list = state.sessions.store.list_incidents(&filter).await?;
+    Ok(Json(json!(
+        list.iter().map(incident_json).collect::<Vec<_>>()
+    )))
+}
+
+pub async fn inventory(
+    State(state): State<AppState>,
+    Path(site): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let site =
+        SiteName::new(site).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let records = state.sessions.store.inventories(&site).await?;
+    let workers: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            json!({
+                "worker_id": r.worker_id,
+                "reported_at": rfc3339(r.reported_at_ms),
+                "inventory": r.inventory,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "site": site, "workers": workers })))
+}

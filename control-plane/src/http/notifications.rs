@@ -1,0 +1,70 @@
+//! `GET /api/v1/notifications` (every delivery attempt, newest first; URLs only by
+//! their position in `CLAUDEOPS_APPRISE_URLS`) and `POST /api/v1/notifications/test`.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use claudeops_core::notification::DeliveryRecord;
+use claudeops_store::DeliveryFilter;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::http::api::{ApiError, require_auth, rfc3339};
+
+#[derive(Deserialize)]
+pub struct DeliveryQuery {
+    notification_id: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+pub fn delivery_json(d: &DeliveryRecord) -> Value {
+    json!({
+        "notification_id": d.notification_id, "kind": d.kind, "title": d.title,
+        "sites": d.sites, "url": format!("#{}", d.url_index), "url_index": d.url_index,
+        "attempt": d.attempt, "ok": d.ok, "error": d.error, "at": rfc3339(d.at_ms),
+    })
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<DeliveryQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let filter = DeliveryFilter {
+        notification_id: q.notification_id.filter(|s| !s.is_empty()),
+        limit: q.limit.unwrap_or(100).min(1000),
+        offset: q.offset.unwrap_or(0),
+    };
+    let list = state.sessions.store.list_deliveries(&filter).await?;
+    Ok(Json(json!(
+        list.iter().map(delivery_json).collect::<Vec<_>>()
+    )))
+}
+
+/// Sends a test notification to every configured URL now and answers per URL.
+pub async fn send_test(state: &AppState) -> Result<Vec<Value>, ApiError> {
+    let Some(notifier) = state.sessions.notifier.notifier() else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "notifications are off: set CLAUDEOPS_APPRISE_URLS",
+        ));
+    };
+    let outcomes = notifier
+        .send_test()
+        .await
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    Ok(outcomes
+        .iter()
+        .map(|o| json!({"url": format!("#{}", o.url_index), "ok": o.success, "error": o.error}))
+        .collect())
+}
+
+pub async fn test(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    require_auth(&state, &headers)?;
+    let results = send_test(&state).await?;
+    Ok(Json(json!({ "results": results })))
+}

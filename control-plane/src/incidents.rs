@@ -1,0 +1,716 @@
+//! What the control plane does with native probe results: store every attempt,
+//! open an incident when a service's probes go down and start a session for it at
+//! once, close it when they come back, and, after a session that was meant to fix
+//! it, re-run the failing probes on the worker: only their result says "verified
+//! fixed". The model's word alone never closes an incident.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use claudeops_core::event::EventLevel;
+use claudeops_core::health::{
+    Incident, IncidentId, IncidentStatus, InventoryRecord, NewIncident, ProbeAttempt, ProbeState,
+    Resolution, service_verdicts,
+};
+use claudeops_core::{Session, SessionId, SiteName, Trigger};
+use claudeops_proto::v1::{self as pb, ControlMessage, control_message};
+use claudeops_store::IncidentFilter;
+use tokio::sync::oneshot;
+
+use crate::escalation::Cause;
+use crate::sessions::{Sessions, StartError, StartRequest, now_ms};
+
+/// How long the control plane waits for a worker to re-run probes.
+pub const REPROBE_TIMEOUT: Duration = Duration::from_secs(90);
+/// At most this much evidence per incident, in bytes.
+const EVIDENCE_LIMIT: usize = 6_000;
+
+/// In-memory bookkeeping of the incident flow (re-probe requests in flight,
+/// incidents whose session cannot start for a reason that will not pass by itself).
+#[derive(Clone, Default)]
+pub struct IncidentTracker {
+    inner: Arc<TrackerInner>,
+}
+
+#[derive(Default)]
+struct TrackerInner {
+    next_request: AtomicU64,
+    pending: Mutex<HashMap<u64, Pending>>,
+    gave_up: Mutex<HashSet<IncidentId>>,
+}
+
+struct Pending {
+    results: Vec<ProbeAttempt>,
+    unknown: Vec<String>,
+    waiting_for: usize,
+    done: Option<oneshot::Sender<Reprobed>>,
+}
+
+/// The attempts of a re-run, and the probe names no worker knew.
+pub type Reprobed = (Vec<ProbeAttempt>, Vec<String>);
+
+impl IncidentTracker {
+    fn register(&self, workers: usize) -> (u64, oneshot::Receiver<Reprobed>) {
+        let id = self.inner.next_request.fetch_add(1, Ordering::Relaxed) + 1;
+        let (tx, rx) = oneshot::channel();
+        let pending = Pending {
+            results: Vec::new(),
+            unknown: Vec::new(),
+            waiting_for: workers,
+            done: Some(tx),
+        };
+        lock(&self.inner.pending).insert(id, pending);
+        (id, rx)
+    }
+
+    /// Takes one worker's answer; the request completes when every asked worker answered.
+    pub fn answer(&self, result: pb::ReprobeResult) {
+        let mut pending = lock(&self.inner.pending);
+        let Some(entry) = pending.get_mut(&result.request_id) else {
+            return;
+        };
+        entry
+            .results
+            .extend(result.results.into_iter().map(attempt_from_wire));
+        entry.unknown.extend(result.unknown);
+        entry.waiting_for = entry.waiting_for.saturating_sub(1);
+        if entry.waiting_for == 0
+            && let Some(mut done) = pending.remove(&result.request_id)
+            && let Some(tx) = done.done.take()
+        {
+            let _ = tx.send((done.results, done.unknown));
+        }
+    }
+
+    fn forget(&self, id: u64) {
+        lock(&self.inner.pending).remove(&id);
+    }
+
+    fn give_up(&self, id: IncidentId) {
+        lock(&self.inner.gave_up).insert(id);
+    }
+
+    fn has_given_up(&self, id: IncidentId) -> bool {
+        lock(&self.inner.gave_up).contains(&id)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub fn attempt_from_wire(r: pb::ProbeResult) -> ProbeAttempt {
+    let state = match pb::ProbeState::try_from(r.state) {
+        Ok(pb::ProbeState::Up) => ProbeState::Up,
+        Ok(pb::ProbeState::Down) => ProbeState::Down,
+        _ => ProbeState::Unknown,
+    };
+    ProbeAttempt {
+        probe: r.probe,
+        service: r.service,
+        kind: r.kind,
+        ok: r.ok,
+        latency_ms: r.latency_ms,
+        message: r.message,
+        evidence: r.evidence,
+        at_ms: r.at_ms,
+        state,
+    }
+}
+
+/// The failing attempts of one service, as evidence for an incident or a prompt.
+pub fn evidence(attempts: &[&ProbeAttempt]) -> String {
+    let mut out = String::new();
+    for a in attempts {
+        out.push_str(&format!(
+            "- probe {} ({}): {}\n",
+            a.probe, a.kind, a.message
+        ));
+        if !a.evidence.trim().is_empty() {
+            out.push_str("  ```\n");
+            for line in a.evidence.trim_end().lines() {
+                out.push_str("  ");
+                out.push_str(line);
+                out.push('\n');
+            }
+            out.push_str("  ```\n");
+        }
+    }
+    truncate(out, EVIDENCE_LIMIT)
+}
+
+fn truncate(mut text: String, limit: usize) -> String {
+    if text.len() > limit {
+        let mut cut = limit;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("\n[... cut]\n");
+    }
+    text
+}
+
+/// The context a session opened by incidents starts with: what failed, the evidence,
+/// and what discovery knows about each service.
+pub fn incident_handoff(
+    incidents: &[Incident],
+    facts: &BTreeMap<String, serde_json::Value>,
+) -> String {
+    let mut out = String::from(
+        "Native probes on this site found a failure. Investigate and fix it within your tier.\n\
+         After this session the control plane re-runs the failing probes: only their result \
+         closes the incident, so say plainly what you did and whether it worked.\n",
+    );
+    for incident in incidents {
+        out.push_str(&format!(
+            "\n## Incident #{}: service {} is down (probes: {})\n\n{}",
+            incident.id,
+            incident.service,
+            incident.probes.join(", "),
+            incident.evidence
+        ));
+        if let Some(fact) = facts.get(&incident.service) {
+            let text = serde_json::to_string_pretty(fact).unwrap_or_default();
+            out.push_str(&format!(
+                "\nWhat discovery knows about {}:\n```json\n{}\n```\n",
+                incident.service,
+                truncate(text, 2_000)
+            ));
+        }
+    }
+    out
+}
+
+/// The services an inventory describes, by name (the `services` list of the
+/// discovery report; entries without a name are skipped).
+pub fn service_facts(inventories: &[InventoryRecord]) -> BTreeMap<String, serde_json::Value> {
+    let mut facts = BTreeMap::new();
+    for record in inventories {
+        let Some(services) = record.inventory.get("services").and_then(|s| s.as_array()) else {
+            continue;
+        };
+        for service in services {
+            if let Some(name) = service.get("name").and_then(|n| n.as_str()) {
+                facts.insert(name.to_owned(), service.clone());
+            }
+        }
+    }
+    facts
+}
+
+impl Sessions {
+    /// Records one probe report of a worker and acts on it: incidents open for
+    /// services with a probe down, and close for services whose probes are all up.
+    pub async fn probe_report(&self, site: &SiteName, report: pb::ProbeReport) {
+        let attempts: Vec<ProbeAttempt> =
+            report.results.into_iter().map(attempt_from_wire).collect();
+        if let Err(error) = self.store.record_probe_attempts(site, &attempts).await {
+            tracing::error!(%error, %site, "could not record probe attempts");
+            return;
+        }
+        if report.complete_set
+            && let Err(error) = self.store.retire_probes(site, &report.probe_names).await
+        {
+            tracing::warn!(%error, %site, "could not forget retired probes");
+        }
+        let (down, up) = service_verdicts(&attempts);
+        for service in &down {
+            let failing: Vec<&ProbeAttempt> = attempts
+                .iter()
+                .filter(|a| &a.service == service && a.state == ProbeState::Down && !a.ok)
+                .collect();
+            self.open_incident(site, service, &failing).await;
+        }
+        if !down.is_empty() {
+            self.start_incident_sessions(site).await;
+        }
+        for service in &up {
+            self.close_recovered(site, service).await;
+        }
+    }
+
+    async fn open_incident(&self, site: &SiteName, service: &str, failing: &[&ProbeAttempt]) {
+        let new = NewIncident {
+            site: site.clone(),
+            service: service.to_owned(),
+            probes: failing.iter().map(|a| a.probe.clone()).collect(),
+            evidence: evidence(failing),
+            opened_at_ms: now_ms(),
+        };
+        match self.store.open_incident(&new).await {
+            Ok((incident, true)) => {
+                tracing::warn!(incident = incident.id, %site, service, "incident opened");
+                let first = failing.first().map(|a| a.message.as_str()).unwrap_or("");
+                self.event_for(
+                    site,
+                    None,
+                    EventLevel::Critical,
+                    Some(service.to_owned()),
+                    format!(
+                        "incident #{} opened: {service} is down ({}): {first}",
+                        incident.id,
+                        incident.probes.join(", ")
+                    ),
+                )
+                .await;
+                self.notify_incident_opened(&incident);
+            }
+            Ok((_, false)) => {}
+            Err(error) => tracing::error!(%error, %site, service, "could not open an incident"),
+        }
+    }
+
+    async fn close_recovered(&self, site: &SiteName, service: &str) {
+        let filter = IncidentFilter {
+            site: Some(site.clone()),
+            service: Some(service.to_owned()),
+            status: Some(IncidentStatus::Open),
+            ..IncidentFilter::default()
+        };
+        let Ok(open) = self.store.list_incidents(&filter).await else {
+            return;
+        };
+        for incident in open {
+            self.resolve(&incident, Resolution::Recovered, "its probes are up again")
+                .await;
+        }
+    }
+
+    async fn resolve(&self, incident: &Incident, resolution: Resolution, why: &str) {
+        match self
+            .store
+            .resolve_incident(incident.id, resolution, now_ms())
+            .await
+        {
+            Ok(Some(resolved)) => {
+                tracing::info!(incident = incident.id, site = %incident.site, service = %incident.service, %resolution, "incident resolved");
+                let words = match resolution {
+                    Resolution::VerifiedFixed => "verified fixed",
+                    Resolution::Recovered => "recovered",
+                    Resolution::Dismissed => "dismissed",
+                };
+                self.event_for(
+                    &incident.site,
+                    incident.session_id,
+                    EventLevel::Info,
+                    Some(incident.service.clone()),
+                    format!("incident #{} {words}: {why}", incident.id),
+                )
+                .await;
+                self.notify_incident_resolved(&resolved);
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(%error, incident = incident.id, "could not resolve an incident")
+            }
+        }
+    }
+
+    /// Starts one session for the site's open incidents that have none yet. A busy
+    /// site or an absent worker is retried by the scheduler; a reason that will not
+    /// pass by itself (dry run, LLM tiers off) is recorded once.
+    pub async fn start_incident_sessions(&self, site: &SiteName) {
+        let filter = IncidentFilter {
+            site: Some(site.clone()),
+            status: Some(IncidentStatus::Open),
+            ..IncidentFilter::default()
+        };
+        let Ok(open) = self.store.list_incidents(&filter).await else {
+            return;
+        };
+        let waiting: Vec<Incident> = open
+            .into_iter()
+            .filter(|i| i.session_id.is_none() && !self.incidents.has_given_up(i.id))
+            .collect();
+        if waiting.is_empty() {
+            return;
+        }
+        let facts = match self.store.inventories(site).await {
+            Ok(records) => service_facts(&records),
+            Err(_) => BTreeMap::new(),
+        };
+        let request = StartRequest {
+            site: site.clone(),
+            tier: self.config.incident_tier(),
+            trigger: Trigger::Incident,
+            prompt: None,
+            handoff: Some(incident_handoff(&waiting, &facts)),
+            parent_id: None,
+        };
+        match self.start(request).await {
+            Ok(session) => {
+                for incident in &waiting {
+                    if let Err(error) = self
+                        .store
+                        .set_incident_session(incident.id, session.id)
+                        .await
+                    {
+                        tracing::error!(%error, incident = incident.id, "could not link an incident to its session");
+                    }
+                }
+                let services: Vec<&str> = waiting.iter().map(|i| i.service.as_str()).collect();
+                self.event(
+                    site,
+                    Some(session.id),
+                    EventLevel::Warning,
+                    format!(
+                        "session #{} (tier {}) started for incident(s) on {}",
+                        session.id,
+                        session.tier,
+                        services.join(", ")
+                    ),
+                )
+                .await;
+            }
+            Err(StartError::Busy { .. } | StartError::NoWorker(_)) => {}
+            Err(error) => {
+                for incident in &waiting {
+                    self.incidents.give_up(incident.id);
+                }
+                let reason = format!("no session can start for the incident: {error}");
+                self.event(
+                    site,
+                    None,
+                    EventLevel::Critical,
+                    format!("needs human attention: {reason}"),
+                )
+                .await;
+                for incident in &waiting {
+                    self.notify_needs_human(site, &incident.service, &reason);
+                }
+            }
+        }
+    }
+
+    /// Every site with an open incident that has no session yet gets one (the
+    /// scheduler calls this; a busy site is tried again next tick).
+    pub async fn retry_incident_sessions(&self) {
+        let filter = IncidentFilter {
+            status: Some(IncidentStatus::Open),
+            limit: 1_000,
+            ..IncidentFilter::default()
+        };
+        let Ok(open) = self.store.list_incidents(&filter).await else {
+            return;
+        };
+        let mut sites: Vec<SiteName> = open
+            .into_iter()
+            .filter(|i| i.session_id.is_none() && !self.incidents.has_given_up(i.id))
+            .map(|i| i.site)
+            .collect();
+        sites.sort();
+        sites.dedup();
+        for site in sites {
+            self.start_incident_sessions(&site).await;
+        }
+    }
+
+    /// Re-runs probes on every connected worker of the site and returns their attempts
+    /// (and the names no worker knew). Errors when no worker answers in time.
+    pub async fn reprobe(&self, site: &SiteName, probes: &[String]) -> Result<Reprobed, String> {
+        let senders: Vec<_> = self
+            .registry
+            .list()
+            .into_iter()
+            .filter(|w| &w.site == site)
+            .filter_map(|w| self.registry.sender(&w.worker_id))
+            .collect();
+        if senders.is_empty() {
+            return Err(format!("no worker of site {site} is connected"));
+        }
+        let (id, rx) = self.incidents.register(senders.len());
+        for tx in senders {
+            let msg = ControlMessage {
+                body: Some(control_message::Body::Reprobe(pb::Reprobe {
+                    request_id: id,
+                    probes: probes.to_vec(),
+                })),
+            };
+            let _ = tx.send(msg).await;
+        }
+        match tokio::time::timeout(REPROBE_TIMEOUT, rx).await {
+            Ok(Ok(answer)) => Ok(answer),
+            _ => {
+                self.incidents.forget(id);
+                Err(format!(
+                    "the workers of site {site} did not re-run the probes in time"
+                ))
+            }
+        }
+    }
+
+    /// The open incidents a finished chain of sessions was started for.
+    async fn incidents_of_chain(&self, session: &Session) -> Vec<Incident> {
+        let mut ids: Vec<SessionId> = vec![session.id];
+        let mut parent = session.parent_id;
+        while let (Some(id), true) = (parent, ids.len() < 16) {
+            ids.push(id);
+            parent = match self.store.get_session(id).await {
+                Ok(Some(p)) => p.parent_id,
+                _ => None,
+            };
+        }
+        let mut found = Vec::new();
+        for id in ids {
+            let filter = IncidentFilter {
+                session_id: Some(id),
+                status: Some(IncidentStatus::Open),
+                ..IncidentFilter::default()
+            };
+            if let Ok(list) = self.store.list_incidents(&filter).await {
+                found.extend(list);
+            }
+        }
+        found
+    }
+
+    /// After a chain that was started for incidents ends without asking for more:
+    /// re-run the failing probes. All passing: "verified fixed". Still failing: the
+    /// next tier gets the new evidence, or, when there is none, a human.
+    pub(crate) async fn verify_incidents(&self, session: &Session) {
+        let incidents = self.incidents_of_chain(session).await;
+        if incidents.is_empty() {
+            return;
+        }
+        let mut probes: Vec<String> = incidents.iter().flat_map(|i| i.probes.clone()).collect();
+        probes.sort();
+        probes.dedup();
+        let (attempts, unknown) = match self.reprobe(&session.site, &probes).await {
+            Ok(answer) => answer,
+            Err(reason) => {
+                let reason = format!("the fix could not be verified: {reason}");
+                self.needs_human(session, Cause::NotVerified, &reason).await;
+                return;
+            }
+        };
+        let mut still_failing = Vec::new();
+        for incident in &incidents {
+            let failing: Vec<&ProbeAttempt> = attempts
+                .iter()
+                .filter(|a| incident.probes.contains(&a.probe) && !a.ok)
+                .collect();
+            let missing = incident.probes.iter().any(|p| unknown.contains(p))
+                || incident
+                    .probes
+                    .iter()
+                    .any(|p| !attempts.iter().any(|a| &a.probe == p));
+            if failing.is_empty() && !missing {
+                self.resolve(
+                    incident,
+                    Resolution::VerifiedFixed,
+                    &format!(
+                        "re-ran {} after session #{}: all pass",
+                        incident.probes.join(", "),
+                        session.id
+                    ),
+                )
+                .await;
+                self.notify_remediated(incident, session, true);
+            } else {
+                still_failing.push((incident, evidence(&failing), missing));
+            }
+        }
+        if still_failing.is_empty() {
+            return;
+        }
+        let mut handoff = format!(
+            "Session #{} (tier {}) ended, but re-running the failing probes shows the problem is not fixed:\n",
+            session.id, session.tier
+        );
+        for (incident, evidence, missing) in &still_failing {
+            handoff.push_str(&format!(
+                "\n## Incident #{}: service {} still failing\n\n{}",
+                incident.id, incident.service, evidence
+            ));
+            if *missing {
+                handoff.push_str("- some of its probes are no longer run by any worker\n");
+            }
+        }
+        self.event(
+            &session.site,
+            Some(session.id),
+            EventLevel::Warning,
+            format!(
+                "fix not verified after session #{}: {} still failing",
+                session.id,
+                still_failing
+                    .iter()
+                    .map(|(i, _, _)| i.service.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .await;
+        self.escalate_or_human(
+            session,
+            Cause::NotVerified,
+            handoff,
+            "the fix was not verified by the probes",
+        )
+        .await;
+    }
+
+    /// Records what a worker found on its host; new problems become events naming
+    /// the file and line.
+    pub async fn inventory_report(&self, site: &SiteName, worker_id: &str, json: &str) {
+        let inventory: serde_json::Value = match serde_json::from_str(json) {
+            Ok(value) => value,
+            Err(error) => {
+                tracing::warn!(%error, worker = worker_id, "ignored an unreadable inventory report");
+                return;
+            }
+        };
+        let previous = self
+            .store
+            .inventories(site)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .find(|r| r.worker_id == worker_id);
+        let before: HashSet<String> = previous
+            .as_ref()
+            .map(|r| problems(&r.inventory).into_iter().collect())
+            .unwrap_or_default();
+        let record = InventoryRecord {
+            site: site.clone(),
+            worker_id: worker_id.to_owned(),
+            inventory,
+            reported_at_ms: now_ms(),
+        };
+        if let Err(error) = self.store.put_inventory(&record).await {
+            tracing::error!(%error, worker = worker_id, "could not store an inventory report");
+            return;
+        }
+        for problem in problems(&record.inventory) {
+            if !before.contains(&problem) {
+                self.event(site, None, EventLevel::Warning, problem).await;
+            }
+        }
+    }
+}
+
+/// The problems of an inventory report, one line each ("path:line: message").
+pub fn problems(inventory: &serde_json::Value) -> Vec<String> {
+    let Some(list) = inventory.get("problems").and_then(|p| p.as_array()) else {
+        return Vec::new();
+    };
+    list.iter()
+        .map(|p| {
+            let path = p.get("path").and_then(|v| v.as_str()).unwrap_or("?");
+            let message = p.get("message").and_then(|v| v.as_str()).unwrap_or("");
+            match p.get("line").and_then(serde_json::Value::as_u64) {
+                Some(line) => format!("{path}:{line}: {message}"),
+                None => format!("{path}: {message}"),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(probe: &str, message: &str, evidence: &str) -> ProbeAttempt {
+        ProbeAttempt {
+            probe: probe.to_owned(),
+            service: "web".to_owned(),
+            kind: "http".to_owned(),
+            ok: false,
+            latency_ms: 3,
+            message: message.to_owned(),
+            evidence: evidence.to_owned(),
+            at_ms: 1,
+            state: ProbeState::Down,
+        }
+    }
+
+    #[test]
+    fn evidence_lists_each_probe_and_is_bounded() {
+        let a = attempt(
+            "web-http",
+            "status 502, expected 200",
+            "<html>bad gateway</html>",
+        );
+        let b = attempt("web-tcp", "connection refused", "");
+        let text = evidence(&[&a, &b]);
+        assert!(text.contains("- probe web-http (http): status 502, expected 200"));
+        assert!(text.contains("  <html>bad gateway</html>"));
+        assert!(text.contains("- probe web-tcp (http): connection refused"));
+        let huge = attempt("big", "x", &"é".repeat(10_000));
+        let text = evidence(&[&huge]);
+        assert!(text.len() <= EVIDENCE_LIMIT + 20, "{}", text.len());
+        assert!(text.ends_with("[... cut]\n"));
+    }
+
+    #[test]
+    fn handoff_carries_evidence_and_facts() {
+        let incident = Incident {
+            id: 7,
+            site: SiteName::new("home").unwrap_or_else(|e| panic!("{e}")),
+            service: "sonarr".to_owned(),
+            status: IncidentStatus::Open,
+            probes: vec!["sonarr-health".to_owned()],
+            evidence: "- probe sonarr-health (http): status 503\n".to_owned(),
+            opened_at_ms: 1,
+            resolved_at_ms: None,
+            resolution: None,
+            session_id: None,
+        };
+        let inventory = InventoryRecord {
+            site: incident.site.clone(),
+            worker_id: "w1".to_owned(),
+            inventory: serde_json::json!({"services": [{"name": "sonarr", "image": "linuxserver/sonarr"}, {"image": "nameless"}]}),
+            reported_at_ms: 1,
+        };
+        let facts = service_facts(&[inventory]);
+        assert_eq!(facts.len(), 1);
+        let text = incident_handoff(&[incident], &facts);
+        assert!(text.contains("## Incident #7: service sonarr is down (probes: sonarr-health)"));
+        assert!(text.contains("status 503"));
+        assert!(text.contains("linuxserver/sonarr"));
+        assert!(text.contains("re-runs the failing probes"));
+    }
+
+    #[test]
+    fn problems_name_file_and_line() {
+        let inventory = serde_json::json!({"problems": [
+            {"path": "repo/.claude-ops/probes/a.yaml", "line": 4, "message": "unknown field `urll`"},
+            {"path": "repo/.claude-ops/mcp.json", "message": "expected an object"},
+        ]});
+        assert_eq!(
+            problems(&inventory),
+            vec![
+                "repo/.claude-ops/probes/a.yaml:4: unknown field `urll`".to_owned(),
+                "repo/.claude-ops/mcp.json: expected an object".to_owned(),
+            ]
+        );
+        assert!(problems(&serde_json::json!({})).is_empty());
+    }
+
+    #[test]
+    fn reprobe_answers_complete_when_every_worker_answered() {
+        let tracker = IncidentTracker::default();
+        let (id, mut rx) = tracker.register(2);
+        let result = |probe: &str| pb::ReprobeResult {
+            request_id: id,
+            results: vec![pb::ProbeResult {
+                probe: probe.to_owned(),
+                ok: true,
+                state: pb::ProbeState::Up as i32,
+                ..pb::ProbeResult::default()
+            }],
+            unknown: vec!["other".to_owned()],
+        };
+        tracker.answer(result("a"));
+        assert!(rx.try_recv().is_err(), "one of two workers answered");
+        tracker.answer(result("b"));
+        let (attempts, unknown) = rx.try_recv().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(attempts.len(), 2);
+        assert_eq!(attempts[0].state, ProbeState::Up);
+        assert_eq!(unknown.len(), 2);
+        tracker.answer(result("late"));
+    }
+}

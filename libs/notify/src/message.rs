@@ -1,0 +1,576 @@
+//! What the control plane tells the notifier ([`Event`]) and what goes out
+//! ([`Message`]): titles in the style "Claude Ops: Needs human attention - SERVICE",
+//! Markdown bodies that always name the site.
+//!
+//! Pure functions only: no clock (the caller passes `now`), no I/O.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use claudeops_core::session::SessionId;
+use claudeops_core::site::SiteName;
+use claudeops_core::tier::Tier;
+
+use crate::digest::{self, DigestSummary};
+use crate::text::{duration_words, first_line, md, one_line, timestamp};
+
+/// Something worth telling a human. Events of one kind arriving within the
+/// grouping window become one message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A service failed its probes past the threshold.
+    IncidentOpened {
+        site: SiteName,
+        service: String,
+        /// What failed, in a sentence or two (Markdown allowed).
+        summary: String,
+        session: Option<SessionId>,
+    },
+    /// The service is healthy again.
+    IncidentRecovered {
+        site: SiteName,
+        service: String,
+        /// How long it was down, when known.
+        open_for: Option<Duration>,
+        detail: Option<String>,
+    },
+    /// A typed action fixed it, and a re-probe checked the result.
+    AutoRemediated {
+        site: SiteName,
+        service: String,
+        /// What was done ("restarted container jellyfin").
+        action: String,
+        verification: Verification,
+        session: Option<SessionId>,
+    },
+    /// A session handed over to a stronger tier.
+    Escalated {
+        site: SiteName,
+        service: Option<String>,
+        tier: Tier,
+        reason: String,
+        session: Option<SessionId>,
+    },
+    /// Nothing automatic will happen any more.
+    NeedsHumanAttention {
+        site: SiteName,
+        service: Option<String>,
+        reason: HumanReason,
+        detail: String,
+        session: Option<SessionId>,
+    },
+    WorkerOffline {
+        site: SiteName,
+        worker: String,
+        last_seen: Option<SystemTime>,
+    },
+    WorkerBack {
+        site: SiteName,
+        worker: String,
+    },
+    /// Raised by the notifier itself from the open incidents the caller reports;
+    /// callers need not send it.
+    Reminder {
+        site: SiteName,
+        service: String,
+        opened_at: SystemTime,
+        summary: Option<String>,
+    },
+    DailyDigest(DigestSummary),
+    Test,
+}
+
+/// The re-probe after a remediation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// Healthy again; the text says what was checked.
+    Passed(String),
+    /// Still failing after the action.
+    Failed(String),
+    /// No re-probe was possible.
+    NotRun,
+}
+
+/// Why a human must step in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HumanReason {
+    /// The cooldown ledger refused another restart or redeployment.
+    CooldownExceeded,
+    /// The highest allowed tier could not fix it.
+    ChainExhausted,
+    /// The session's structured response did not validate.
+    InvalidResponse,
+    /// The escalation chain reached its dollar cap.
+    CostCapHit,
+}
+
+impl HumanReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            HumanReason::CooldownExceeded => "cooldown limit exceeded",
+            HumanReason::ChainExhausted => "escalation chain exhausted",
+            HumanReason::InvalidResponse => "invalid session response",
+            HumanReason::CostCapHit => "cost cap reached",
+        }
+    }
+}
+
+/// The kind of a message, as stored with its deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MessageKind {
+    IncidentOpened,
+    IncidentRecovered,
+    AutoRemediated,
+    Escalated,
+    NeedsHumanAttention,
+    WorkerOffline,
+    WorkerBack,
+    Reminder,
+    DailyDigest,
+    Test,
+    /// A message combining several kinds (only if a caller renders a mixed list).
+    Mixed,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::IncidentOpened => "incident_opened",
+            MessageKind::IncidentRecovered => "incident_recovered",
+            MessageKind::AutoRemediated => "auto_remediated",
+            MessageKind::Escalated => "escalated",
+            MessageKind::NeedsHumanAttention => "needs_human_attention",
+            MessageKind::WorkerOffline => "worker_offline",
+            MessageKind::WorkerBack => "worker_back",
+            MessageKind::Reminder => "reminder",
+            MessageKind::DailyDigest => "daily_digest",
+            MessageKind::Test => "test",
+            MessageKind::Mixed => "mixed",
+        }
+    }
+}
+
+/// Apprise's notification type (`-n`), which targets show as colour or icon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Info,
+    Success,
+    Warning,
+    Failure,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Info => "info",
+            Level::Success => "success",
+            Level::Warning => "warning",
+            Level::Failure => "failure",
+        }
+    }
+}
+
+/// A rendered notification: what Apprise sends to every URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub kind: MessageKind,
+    pub title: String,
+    /// Markdown.
+    pub body: String,
+    /// Every site the message is about, sorted.
+    pub sites: Vec<String>,
+    pub level: Level,
+}
+
+/// What rendering needs besides the events.
+#[derive(Debug, Clone)]
+pub struct RenderContext {
+    /// Base URL of the dashboard; sessions are linked as `{base}/sessions/{id}`.
+    pub dashboard_url: Option<String>,
+    pub now: SystemTime,
+}
+
+impl Event {
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Event::IncidentOpened { .. } => MessageKind::IncidentOpened,
+            Event::IncidentRecovered { .. } => MessageKind::IncidentRecovered,
+            Event::AutoRemediated { .. } => MessageKind::AutoRemediated,
+            Event::Escalated { .. } => MessageKind::Escalated,
+            Event::NeedsHumanAttention { .. } => MessageKind::NeedsHumanAttention,
+            Event::WorkerOffline { .. } => MessageKind::WorkerOffline,
+            Event::WorkerBack { .. } => MessageKind::WorkerBack,
+            Event::Reminder { .. } => MessageKind::Reminder,
+            Event::DailyDigest(_) => MessageKind::DailyDigest,
+            Event::Test => MessageKind::Test,
+        }
+    }
+
+    /// The sites the event is about (empty for a test).
+    pub fn sites(&self) -> Vec<&SiteName> {
+        match self {
+            Event::IncidentOpened { site, .. }
+            | Event::IncidentRecovered { site, .. }
+            | Event::AutoRemediated { site, .. }
+            | Event::Escalated { site, .. }
+            | Event::NeedsHumanAttention { site, .. }
+            | Event::WorkerOffline { site, .. }
+            | Event::WorkerBack { site, .. }
+            | Event::Reminder { site, .. } => vec![site],
+            Event::DailyDigest(summary) => summary.sites.iter().collect(),
+            Event::Test => Vec::new(),
+        }
+    }
+
+    /// The service, worker or site the event is about; two events with the same
+    /// kind and subject within one grouping window are one line (the later wins).
+    pub fn subject(&self) -> Option<(&SiteName, Option<&str>)> {
+        match self {
+            Event::IncidentOpened { site, service, .. }
+            | Event::IncidentRecovered { site, service, .. }
+            | Event::AutoRemediated { site, service, .. }
+            | Event::Reminder { site, service, .. } => Some((site, Some(service))),
+            Event::Escalated { site, service, .. }
+            | Event::NeedsHumanAttention { site, service, .. } => Some((site, service.as_deref())),
+            Event::WorkerOffline { site, worker, .. } | Event::WorkerBack { site, worker } => {
+                Some((site, Some(worker)))
+            }
+            Event::DailyDigest(_) | Event::Test => None,
+        }
+    }
+
+    fn level(&self) -> Level {
+        match self {
+            Event::IncidentOpened { .. } | Event::NeedsHumanAttention { .. } => Level::Failure,
+            Event::AutoRemediated { verification, .. } => match verification {
+                Verification::Passed(_) => Level::Success,
+                Verification::Failed(_) | Verification::NotRun => Level::Warning,
+            },
+            Event::Escalated { .. } | Event::WorkerOffline { .. } | Event::Reminder { .. } => {
+                Level::Warning
+            }
+            Event::IncidentRecovered { .. } | Event::WorkerBack { .. } => Level::Success,
+            Event::DailyDigest(summary) => {
+                if summary.open_incidents.is_empty() {
+                    Level::Success
+                } else {
+                    Level::Warning
+                }
+            }
+            Event::Test => Level::Info,
+        }
+    }
+
+    fn session(&self) -> Option<SessionId> {
+        match self {
+            Event::IncidentOpened { session, .. }
+            | Event::AutoRemediated { session, .. }
+            | Event::Escalated { session, .. }
+            | Event::NeedsHumanAttention { session, .. } => *session,
+            _ => None,
+        }
+    }
+}
+
+/// Renders one message from a group of events (normally all of one kind, as the
+/// grouper makes them). `None` for an empty group.
+pub fn render(events: &[Event], ctx: &RenderContext) -> Option<Message> {
+    let first = events.first()?;
+    let kinds: BTreeSet<MessageKind> = events.iter().map(Event::kind).collect();
+    let kind = if kinds.len() == 1 {
+        first.kind()
+    } else {
+        MessageKind::Mixed
+    };
+    let sites: BTreeSet<String> = events
+        .iter()
+        .flat_map(|e| e.sites().into_iter().map(|s| s.to_string()))
+        .collect();
+    let sites: Vec<String> = sites.into_iter().collect();
+    let level = events.iter().map(Event::level).max().unwrap_or(Level::Info);
+
+    let (title, mut body) = match events {
+        [one] => (single_title(one), single_body(one, ctx)),
+        _ => (
+            group_title(kind, events, &sites),
+            group_body(events, &sites, ctx),
+        ),
+    };
+    if let Some(base) = &ctx.dashboard_url {
+        body.push_str(&format!(
+            "\n\n[Open the dashboard]({})",
+            base.trim_end_matches('/')
+        ));
+    }
+    Some(Message {
+        kind,
+        title: one_line(&title),
+        body,
+        sites,
+        level,
+    })
+}
+
+/// The subject shown in a single event's title: the service, else the worker,
+/// else the site.
+fn subject_label(event: &Event) -> String {
+    match event.subject() {
+        Some((_, Some(name))) => name.to_owned(),
+        Some((site, None)) => site.to_string(),
+        None => String::new(),
+    }
+}
+
+fn single_title(event: &Event) -> String {
+    let subject = subject_label(event);
+    match event {
+        Event::IncidentOpened { .. } => format!("Claude Ops: Incident opened - {subject}"),
+        Event::IncidentRecovered { .. } => format!("Claude Ops: Recovered {subject}"),
+        Event::AutoRemediated { verification, .. } => match verification {
+            Verification::Passed(_) => format!("Claude Ops: Auto-remediated {subject}"),
+            _ => format!("Claude Ops: Auto-remediated {subject} (not verified)"),
+        },
+        Event::Escalated { tier, .. } => {
+            format!(
+                "Claude Ops: Escalated to Tier {} - {subject}",
+                tier.number()
+            )
+        }
+        Event::NeedsHumanAttention { .. } => {
+            format!("Claude Ops: Needs human attention - {subject}")
+        }
+        Event::WorkerOffline { .. } => format!("Claude Ops: Worker offline - {subject}"),
+        Event::WorkerBack { .. } => format!("Claude Ops: Worker back online - {subject}"),
+        Event::Reminder { .. } => format!("Claude Ops: Still unresolved - {subject}"),
+        Event::DailyDigest(_) => digest::TITLE.to_owned(),
+        Event::Test => "Claude Ops: Test notification".to_owned(),
+    }
+}
+
+fn group_title(kind: MessageKind, events: &[Event], sites: &[String]) -> String {
+    let n = events.len();
+    let on_sites = match sites {
+        [one] => format!("on {one}"),
+        _ => format!("on {} sites", sites.len()),
+    };
+    let all_services = events
+        .iter()
+        .all(|e| matches!(e.subject(), Some((_, Some(_)))));
+    let things = if all_services { "services" } else { "issues" };
+    match kind {
+        MessageKind::IncidentOpened => {
+            format!("Claude Ops: Incident opened - {n} services {on_sites}")
+        }
+        MessageKind::IncidentRecovered => format!("Claude Ops: Recovered {n} services {on_sites}"),
+        MessageKind::AutoRemediated => {
+            format!("Claude Ops: Auto-remediated {n} services {on_sites}")
+        }
+        MessageKind::Escalated => {
+            let tier = events.iter().find_map(|e| match e {
+                Event::Escalated { tier, .. } => Some(tier.number()),
+                _ => None,
+            });
+            let tier = tier.map_or_else(String::new, |t| format!(" to Tier {t}"));
+            format!("Claude Ops: Escalated{tier} - {n} {things} {on_sites}")
+        }
+        MessageKind::NeedsHumanAttention => {
+            format!("Claude Ops: Needs human attention - {n} {things} {on_sites}")
+        }
+        MessageKind::WorkerOffline => {
+            format!("Claude Ops: Worker offline - {n} workers {on_sites}")
+        }
+        MessageKind::WorkerBack => {
+            format!("Claude Ops: Worker back online - {n} workers {on_sites}")
+        }
+        MessageKind::Reminder => format!("Claude Ops: Still unresolved - {n} incidents {on_sites}"),
+        MessageKind::DailyDigest => digest::TITLE.to_owned(),
+        MessageKind::Test => "Claude Ops: Test notification".to_owned(),
+        MessageKind::Mixed => format!("Claude Ops: {n} updates {on_sites}"),
+    }
+}
+
+fn session_link(event: &Event, ctx: &RenderContext) -> Option<String> {
+    let id = event.session()?;
+    let base = ctx.dashboard_url.as_deref()?.trim_end_matches('/');
+    Some(format!("[session {id}]({base}/sessions/{id})"))
+}
+
+fn single_body(event: &Event, ctx: &RenderContext) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    if let Some((site, _)) = event.subject() {
+        lines.push(format!("**Site:** {}", md(site.as_str())));
+    }
+    let mut text: Option<String> = None;
+    match event {
+        Event::IncidentOpened {
+            service, summary, ..
+        } => {
+            lines.push(format!("**Service:** {}", md(service)));
+            text = Some(summary.clone());
+        }
+        Event::IncidentRecovered {
+            service,
+            open_for,
+            detail,
+            ..
+        } => {
+            lines.push(format!("**Service:** {}", md(service)));
+            if let Some(d) = open_for {
+                lines.push(format!("**Down for:** {}", duration_words(*d)));
+            }
+            text = detail.clone();
+        }
+        Event::AutoRemediated {
+            service,
+            action,
+            verification,
+            ..
+        } => {
+            lines.push(format!("**Service:** {}", md(service)));
+            lines.push(format!("**Action:** {}", md(&one_line(action))));
+            lines.push(format!(
+                "**Verification:** {}",
+                verification_words(verification)
+            ));
+        }
+        Event::Escalated {
+            service,
+            tier,
+            reason,
+            ..
+        } => {
+            if let Some(s) = service {
+                lines.push(format!("**Service:** {}", md(s)));
+            }
+            lines.push(format!(
+                "**Now at:** Tier {} ({})",
+                tier.number(),
+                tier.role()
+            ));
+            text = Some(reason.clone());
+        }
+        Event::NeedsHumanAttention {
+            service,
+            reason,
+            detail,
+            ..
+        } => {
+            if let Some(s) = service {
+                lines.push(format!("**Service:** {}", md(s)));
+            }
+            lines.push(format!("**Reason:** {}", reason.describe()));
+            text = Some(detail.clone());
+        }
+        Event::WorkerOffline {
+            worker, last_seen, ..
+        } => {
+            lines.push(format!("**Worker:** {}", md(worker)));
+            if let Some(t) = last_seen {
+                lines.push(format!("**Last seen:** {}", timestamp(*t)));
+            }
+            text = Some("Its probes and sessions are paused until it reconnects.".to_owned());
+        }
+        Event::WorkerBack { worker, .. } => {
+            lines.push(format!("**Worker:** {}", md(worker)));
+        }
+        Event::Reminder {
+            service,
+            opened_at,
+            summary,
+            ..
+        } => {
+            lines.push(format!("**Service:** {}", md(service)));
+            lines.push(format!(
+                "**Open for:** {} (since {})",
+                open_for(*opened_at, ctx.now),
+                timestamp(*opened_at)
+            ));
+            text = summary.clone();
+        }
+        Event::DailyDigest(summary) => return digest::render_body(summary),
+        Event::Test => {
+            return "**Site:** all sites\n\nThis is a test notification from Claude Ops. \
+                    If you can read it, delivery to this destination works."
+                .to_owned();
+        }
+    }
+    if let Some(link) = session_link(event, ctx) {
+        lines.push(format!("**Session:** {link}"));
+    }
+    let mut body = lines.join("  \n");
+    if let Some(t) = text.filter(|t| !t.trim().is_empty()) {
+        body.push_str("\n\n");
+        body.push_str(t.trim());
+    }
+    body
+}
+
+fn group_body(events: &[Event], sites: &[String], ctx: &RenderContext) -> String {
+    let sites_md: Vec<String> = sites.iter().map(|s| md(s)).collect();
+    let mut body = format!("**Sites:** {}\n", sites_md.join(", "));
+    for event in events {
+        body.push('\n');
+        body.push_str(&group_line(event, ctx));
+    }
+    body
+}
+
+fn group_line(event: &Event, ctx: &RenderContext) -> String {
+    let who = match event.subject() {
+        Some((site, Some(name))) => format!("**{}** / {}", md(site.as_str()), md(name)),
+        Some((site, None)) => format!("**{}**", md(site.as_str())),
+        None => String::new(),
+    };
+    let what = match event {
+        Event::IncidentOpened { summary, .. } => first_line(summary),
+        Event::IncidentRecovered { open_for, .. } => match open_for {
+            Some(d) => format!("recovered after {}", duration_words(*d)),
+            None => "recovered".to_owned(),
+        },
+        Event::AutoRemediated {
+            action,
+            verification,
+            ..
+        } => format!(
+            "{}; verification {}",
+            md(&first_line(action)),
+            verification_words(verification)
+        ),
+        Event::Escalated { tier, reason, .. } => {
+            format!("to Tier {}: {}", tier.number(), first_line(reason))
+        }
+        Event::NeedsHumanAttention { reason, detail, .. } => {
+            format!("{}: {}", reason.describe(), first_line(detail))
+        }
+        Event::WorkerOffline { last_seen, .. } => match last_seen {
+            Some(t) => format!("offline, last seen {}", timestamp(*t)),
+            None => "offline".to_owned(),
+        },
+        Event::WorkerBack { .. } => "back online".to_owned(),
+        Event::Reminder { opened_at, .. } => {
+            format!("open for {}", open_for(*opened_at, ctx.now))
+        }
+        Event::DailyDigest(_) => digest::TITLE.to_owned(),
+        Event::Test => "test notification".to_owned(),
+    };
+    let mut line = format!("- {who}: {what}");
+    if let Some(link) = session_link(event, ctx) {
+        line.push_str(&format!(" ({link})"));
+    }
+    line
+}
+
+fn verification_words(v: &Verification) -> String {
+    match v {
+        Verification::Passed(detail) => format!("passed ({})", md(&first_line(detail))),
+        Verification::Failed(detail) => format!("failed ({})", md(&first_line(detail))),
+        Verification::NotRun => "not run".to_owned(),
+    }
+}
+
+fn open_for(opened_at: SystemTime, now: SystemTime) -> String {
+    duration_words(now.duration_since(opened_at).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,195 @@
+//! One probe cycle of 1,000 HTTP probes against a loopback server, each on a fresh
+//! connection: cycle wall time (median and max over several cycles) and the
+//! process's peak resident memory.
+//!
+//! The server runs in a child process (this binary again, in server mode), so
+//! the peak memory measured is the prober's alone.
+//!
+//! ```text
+//! cargo bench -p claudeops-probe --bench http_cycle
+//! ```
+//! `PROBE_BENCH_PROBES`, `PROBE_BENCH_CYCLES` and `PROBE_BENCH_CONCURRENCY` change
+//! the defaults (1000, 10, 64). `PROBE_BENCH_BARE=1` measures a bare reqwest loop
+//! (same server, same fresh connections, no probe machinery) for comparison.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use claudeops_probe::{ProbeSpec, Prober};
+
+const SERVE_ENV: &str = "CLAUDEOPS_PROBE_BENCH_SERVE";
+
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    if std::env::var_os(SERVE_ENV).is_some() {
+        serve();
+        return;
+    }
+    let probes = setting("PROBE_BENCH_PROBES", 1000);
+    let cycles = setting("PROBE_BENCH_CYCLES", 10);
+    let concurrency = setting("PROBE_BENCH_CONCURRENCY", 64);
+
+    let exe = std::env::current_exe().expect("own path");
+    let mut server = Command::new(exe)
+        .env(SERVE_ENV, "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the server process");
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().expect("server stdout"))
+        .read_line(&mut line)
+        .expect("server port");
+    let port: u16 = line.trim().parse().expect("a port number");
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let bare = std::env::var_os("PROBE_BENCH_BARE").is_some();
+    let times = if bare {
+        runtime.block_on(bare_cycles(port, probes, cycles, concurrency))
+    } else {
+        runtime.block_on(prober_cycles(port, probes, cycles, concurrency))
+    };
+    drop(server.stdin.take());
+    let _ = server.wait();
+
+    let mut sorted = times.clone();
+    sorted.sort();
+    let median = sorted[sorted.len() / 2];
+    let max = sorted[sorted.len() - 1];
+    let peak = peak_rss_kib();
+    println!(
+        "http_cycle{}: {probes} probes, concurrency {concurrency}, {cycles} cycles: median {:.1} ms, max {:.1} ms; peak RSS {:.1} MB",
+        if bare { " (bare reqwest loop)" } else { "" },
+        median.as_secs_f64() * 1000.0,
+        max.as_secs_f64() * 1000.0,
+        peak as f64 / 1024.0
+    );
+}
+
+async fn prober_cycles(
+    port: u16,
+    probes: usize,
+    cycles: usize,
+    concurrency: usize,
+) -> Vec<Duration> {
+    let specs: Vec<ProbeSpec> = (0..probes)
+        .map(|i| ProbeSpec {
+            name: format!("bench-{i}"),
+            url: format!("http://127.0.0.1:{port}/health/{i}"),
+            conditions: vec![
+                "[STATUS] == 200".to_owned(),
+                "[BODY].status == UP".to_owned(),
+            ],
+            interval: Some(Duration::from_secs(1)),
+            timeout: Some(Duration::from_secs(5)),
+            ..ProbeSpec::default()
+        })
+        .collect();
+    let (prober, errors) = Prober::new(&specs);
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut prober = prober.with_concurrency(concurrency);
+    let mut times = Vec::with_capacity(cycles);
+    // One cycle to warm up (client, TLS roots, allocator), then the measured ones.
+    for cycle in 0..=cycles {
+        let start = Instant::now();
+        let base = tokio::time::Instant::now() + Duration::from_secs(3600 * cycle as u64);
+        let report = prober.run_due(base).await;
+        let took = start.elapsed();
+        assert_eq!(report.attempts.len(), probes, "every probe ran");
+        let failed: Vec<_> = report.attempts.iter().filter(|a| !a.ok).collect();
+        assert!(
+            failed.is_empty(),
+            "{} failed, e.g. {:?}",
+            failed.len(),
+            failed.first()
+        );
+        if cycle > 0 {
+            times.push(took);
+        }
+    }
+    times
+}
+
+/// The same requests without the prober: a floor to compare with.
+async fn bare_cycles(port: u16, probes: usize, cycles: usize, concurrency: usize) -> Vec<Duration> {
+    use futures_util::StreamExt;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
+    let mut times = Vec::with_capacity(cycles);
+    for cycle in 0..=cycles {
+        let start = Instant::now();
+        let ok = futures_util::stream::iter(0..probes)
+            .map(|i| {
+                let client = client.clone();
+                async move {
+                    let url = format!("http://127.0.0.1:{port}/health/{i}");
+                    match client.get(url).send().await {
+                        Ok(r) => r.status().is_success() && r.text().await.is_ok(),
+                        Err(_) => false,
+                    }
+                }
+            })
+            .buffer_unordered(concurrency)
+            .filter(|ok| std::future::ready(*ok))
+            .count()
+            .await;
+        assert_eq!(ok, probes);
+        if cycle > 0 {
+            times.push(start.elapsed());
+        }
+    }
+    times
+}
+
+/// VmHWM from /proc/self/status, in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Server mode: answer `{"status":"UP"}` on 127.0.0.1 until stdin closes.
+fn serve() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let app = axum::Router::new().route(
+            "/health/{id}",
+            axum::routing::get(|| async {
+                ([("content-type", "application/json")], r#"{"status":"UP"}"#)
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        println!("{}", listener.local_addr().expect("addr").port());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        // The parent closes stdin when it is done (or dies).
+        let _ = tokio::task::spawn_blocking(|| {
+            let mut sink = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut sink);
+        })
+        .await;
+    });
+}

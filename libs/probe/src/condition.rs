@@ -1,0 +1,813 @@
+//! Gatus-style conditions: `[STATUS] == 200`, `[BODY].data[0].id > 3`,
+//! `len([BODY].items) < 10`, `[BODY] == pat(*ok*)`, `[CERTIFICATE_EXPIRATION] > 48h`.
+//!
+//! A condition is parsed once, when its probe compiles, and evaluated against an
+//! [`Observation`] after every attempt. This module does no I/O and must not learn
+//! about any probe kind beyond the placeholders an observation can fill.
+
+use std::fmt;
+
+use crate::observation::Observation;
+
+/// A value a probe attempt can report, named in square brackets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholder {
+    /// HTTP status code.
+    Status,
+    /// Time the attempt took, in milliseconds.
+    ResponseTime,
+    /// Response body (HTTP), answers (DNS), INFO text (Redis), version (SQL).
+    Body,
+    /// Whether the connection (and the kind's basic exchange) succeeded.
+    Connected,
+    /// Time left before the peer's certificate expires, in milliseconds.
+    CertificateExpiration,
+    /// DNS response code name, e.g. `NOERROR`, `NXDOMAIN`.
+    DnsRcode,
+    /// The IP address connected to, or the first address a DNS answer held.
+    Ip,
+    /// Container: running.
+    Running,
+    /// Container: the engine's state (`running`, `restarting`, `exited`, ...).
+    State,
+    /// Container: health status (`healthy`, `unhealthy`, `starting`, `none`).
+    Health,
+    /// Container: restarts so far.
+    RestartCount,
+    /// Container: killed by the kernel's out-of-memory killer.
+    OomKilled,
+    /// Container: exit code of the last run.
+    ExitCode,
+    /// Container: restarting, or its restart count rose since the last attempt.
+    CrashLoop,
+}
+
+/// Every placeholder with its written name.
+pub const PLACEHOLDERS: &[(&str, Placeholder)] = &[
+    ("STATUS", Placeholder::Status),
+    ("RESPONSE_TIME", Placeholder::ResponseTime),
+    ("BODY", Placeholder::Body),
+    ("CONNECTED", Placeholder::Connected),
+    ("CERTIFICATE_EXPIRATION", Placeholder::CertificateExpiration),
+    ("DNS_RCODE", Placeholder::DnsRcode),
+    ("IP", Placeholder::Ip),
+    ("RUNNING", Placeholder::Running),
+    ("STATE", Placeholder::State),
+    ("HEALTH", Placeholder::Health),
+    ("RESTART_COUNT", Placeholder::RestartCount),
+    ("OOM_KILLED", Placeholder::OomKilled),
+    ("EXIT_CODE", Placeholder::ExitCode),
+    ("CRASH_LOOP", Placeholder::CrashLoop),
+];
+
+impl Placeholder {
+    pub fn name(self) -> &'static str {
+        PLACEHOLDERS
+            .iter()
+            .find(|(_, p)| *p == self)
+            .map_or("?", |(n, _)| n)
+    }
+}
+
+impl fmt::Display for Placeholder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}]", self.name())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+const OPERATORS: &[(&str, Op)] = &[
+    ("==", Op::Eq),
+    ("!=", Op::Ne),
+    ("<=", Op::Le),
+    (">=", Op::Ge),
+    ("<", Op::Lt),
+    (">", Op::Gt),
+];
+
+/// One step of a JSON path: `.key` or `[index]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Key(String),
+    Index(usize),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Operand {
+    Value {
+        placeholder: Placeholder,
+        path: Vec<Step>,
+    },
+    Len(Box<Operand>),
+    Has(Box<Operand>),
+    Pattern(String),
+    Any(Vec<String>),
+    Literal(String),
+}
+
+/// A parsed condition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    text: String,
+    left: Operand,
+    op: Op,
+    right: Operand,
+}
+
+/// Why a condition does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(String);
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ParseError> {
+    Err(ParseError(msg.into()))
+}
+
+impl Condition {
+    /// Parses `LEFT OP RIGHT`.
+    pub fn parse(text: &str) -> Result<Condition, ParseError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return err("the condition is empty; write e.g. `[STATUS] == 200`");
+        }
+        let Some((at, token, op)) = find_operator(text) else {
+            let count = |c: char| text.matches(c).count();
+            if count('[') != count(']') {
+                return err(format!("`{text}` has a `[` without its closing `]`"));
+            }
+            if count('(') != count(')') {
+                return err(format!("`{text}` misses a closing parenthesis"));
+            }
+            return err(format!(
+                "no operator in `{text}`; use one of ==, !=, <, <=, >, >= as in `[STATUS] == 200`"
+            ));
+        };
+        let left = parse_operand(&text[..at], "left")?;
+        let right = parse_operand(&text[at + token.len()..], "right")?;
+        let condition = Condition {
+            text: text.to_owned(),
+            left,
+            op,
+            right,
+        };
+        condition.check_shape()?;
+        Ok(condition)
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Every placeholder the condition reads.
+    pub fn placeholders(&self) -> Vec<Placeholder> {
+        let mut out = Vec::new();
+        for side in [&self.left, &self.right] {
+            collect(side, &mut out);
+        }
+        out
+    }
+
+    fn check_shape(&self) -> Result<(), ParseError> {
+        let matcher = |o: &Operand| matches!(o, Operand::Pattern(_) | Operand::Any(_));
+        if (matcher(&self.left) || matcher(&self.right)) && !matches!(self.op, Op::Eq | Op::Ne) {
+            return err("pat() and any() work with == and != only");
+        }
+        if matcher(&self.left) && matcher(&self.right) {
+            return err("only one side may be pat() or any(); the other must be a value");
+        }
+        if self.placeholders().is_empty() {
+            return err(format!(
+                "`{}` compares no placeholder; name one such as [STATUS] or [BODY]",
+                self.text
+            ));
+        }
+        Ok(())
+    }
+
+    /// Evaluates against an attempt's observation. `Err` says why it failed.
+    pub fn evaluate(&self, obs: &Observation) -> Result<(), String> {
+        let left = resolve(&self.left, obs)?;
+        let right = resolve(&self.right, obs)?;
+        let holds = compare(&left, self.op, &right)?;
+        if holds {
+            Ok(())
+        } else {
+            Err(describe_miss(&self.left, &left, &self.right, &right))
+        }
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+fn collect(operand: &Operand, out: &mut Vec<Placeholder>) {
+    match operand {
+        Operand::Value { placeholder, .. } => out.push(*placeholder),
+        Operand::Len(inner) | Operand::Has(inner) => collect(inner, out),
+        _ => {}
+    }
+}
+
+/// The first operator outside brackets, parentheses and placeholders.
+fn find_operator(text: &str) -> Option<(usize, &'static str, Op)> {
+    let (mut paren, mut bracket) = (0i32, 0i32);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => paren += 1,
+            ')' => paren -= 1,
+            '[' => bracket += 1,
+            ']' => bracket -= 1,
+            _ if paren == 0 && bracket == 0 => {
+                for (token, op) in OPERATORS {
+                    if text[i..].starts_with(token) {
+                        return Some((i, token, *op));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn parse_operand(raw: &str, side: &str) -> Result<Operand, ParseError> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return err(format!("the {side}-hand side is empty"));
+    }
+    for (name, wrap) in [("len(", 0), ("has(", 1), ("pat(", 2), ("any(", 3)] {
+        let Some(rest) = s.strip_prefix(name) else {
+            continue;
+        };
+        let Some(inner) = rest.strip_suffix(')') else {
+            return err(format!("`{s}` misses its closing parenthesis"));
+        };
+        return match wrap {
+            0 | 1 => {
+                let inner = parse_operand(inner, side)?;
+                if !matches!(inner, Operand::Value { .. }) {
+                    return err(format!(
+                        "{}) takes a placeholder such as [BODY].items",
+                        &name[..3]
+                    ));
+                }
+                Ok(if wrap == 0 {
+                    Operand::Len(Box::new(inner))
+                } else {
+                    Operand::Has(Box::new(inner))
+                })
+            }
+            2 => Ok(Operand::Pattern(inner.trim().to_owned())),
+            _ => Ok(Operand::Any(
+                inner.split(',').map(|v| v.trim().to_owned()).collect(),
+            )),
+        };
+    }
+    if s.starts_with('[') {
+        return parse_placeholder(s);
+    }
+    Ok(Operand::Literal(s.to_owned()))
+}
+
+fn parse_placeholder(s: &str) -> Result<Operand, ParseError> {
+    let Some(end) = s.find(']') else {
+        return err(format!("`{s}` misses its closing `]`"));
+    };
+    let name = &s[1..end];
+    let Some(placeholder) = PLACEHOLDERS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, p)| *p)
+    else {
+        let known: Vec<String> = PLACEHOLDERS.iter().map(|(n, _)| format!("[{n}]")).collect();
+        return err(format!(
+            "unknown placeholder `[{name}]`; known: {}",
+            known.join(", ")
+        ));
+    };
+    let path = parse_path(&s[end + 1..])?;
+    if !path.is_empty() && placeholder != Placeholder::Body {
+        return err(format!(
+            "only [BODY] takes a JSON path, not {placeholder} (`{s}`)"
+        ));
+    }
+    Ok(Operand::Value { placeholder, path })
+}
+
+/// `.a.b[0].c` (also `[0]` first and `.` before an index).
+pub fn parse_path(mut rest: &str) -> Result<Vec<Step>, ParseError> {
+    let mut steps = Vec::new();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('[') {
+            let Some(end) = r.find(']') else {
+                return err(format!("`[{r}` misses its closing `]`"));
+            };
+            let index = r[..end].trim().parse::<usize>().map_err(|_| {
+                ParseError(format!(
+                    "`[{}]` in a JSON path must be an array index such as [0]",
+                    &r[..end]
+                ))
+            })?;
+            steps.push(Step::Index(index));
+            rest = &r[end + 1..];
+        } else if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            let key = &r[..end];
+            if key.is_empty() {
+                if r.starts_with('[') {
+                    rest = r;
+                    continue;
+                }
+                return err("a JSON path has an empty key; write e.g. [BODY].data.id");
+            }
+            steps.push(Step::Key(key.to_owned()));
+            rest = &r[end..];
+        } else {
+            return err(format!(
+                "unexpected `{rest}` after a placeholder; a JSON path goes like [BODY].a.b[0]"
+            ));
+        }
+    }
+    Ok(steps)
+}
+
+/// A resolved side of a comparison.
+#[derive(Debug, Clone, PartialEq)]
+enum Val {
+    Text(String),
+    Num(f64),
+    Bool(bool),
+    /// Milliseconds; the other side may be a duration such as `48h`.
+    Millis(f64),
+    Pattern(String),
+    Any(Vec<String>),
+}
+
+fn resolve(operand: &Operand, obs: &Observation) -> Result<Val, String> {
+    match operand {
+        Operand::Literal(s) => Ok(Val::Text(s.clone())),
+        Operand::Pattern(p) => Ok(Val::Pattern(p.clone())),
+        Operand::Any(v) => Ok(Val::Any(v.clone())),
+        Operand::Value { placeholder, path } => {
+            if path.is_empty() {
+                resolve_placeholder(*placeholder, obs)
+            } else {
+                let node = json_at(obs, path)?;
+                Ok(json_val(node))
+            }
+        }
+        Operand::Len(inner) => {
+            let Operand::Value { placeholder, path } = inner.as_ref() else {
+                return Err("len() takes a placeholder".to_owned());
+            };
+            if path.is_empty() {
+                let text = text_of(resolve_placeholder(*placeholder, obs)?);
+                return Ok(Val::Num(text.chars().count() as f64));
+            }
+            let node = json_at(obs, path)?;
+            let n = match node {
+                serde_json::Value::Array(a) => a.len(),
+                serde_json::Value::Object(o) => o.len(),
+                serde_json::Value::String(s) => s.chars().count(),
+                other => other.to_string().chars().count(),
+            };
+            Ok(Val::Num(n as f64))
+        }
+        Operand::Has(inner) => {
+            let Operand::Value { placeholder, path } = inner.as_ref() else {
+                return Err("has() takes a placeholder".to_owned());
+            };
+            if path.is_empty() {
+                return Ok(Val::Bool(resolve_placeholder(*placeholder, obs).is_ok()));
+            }
+            Ok(Val::Bool(json_at(obs, path).is_ok()))
+        }
+    }
+}
+
+fn missing(p: Placeholder, _obs: &Observation) -> String {
+    format!("{p} has no value")
+}
+
+fn resolve_placeholder(p: Placeholder, obs: &Observation) -> Result<Val, String> {
+    let c = obs.container.as_ref();
+    let val = match p {
+        Placeholder::Status => obs.status.map(|s| Val::Num(f64::from(s))),
+        Placeholder::ResponseTime => Some(Val::Millis(obs.response_time.as_secs_f64() * 1000.0)),
+        Placeholder::Body => obs.body.clone().map(Val::Text),
+        Placeholder::Connected => Some(Val::Bool(obs.connected)),
+        Placeholder::CertificateExpiration => obs.certificate_expiration_ms.map(Val::Millis),
+        Placeholder::DnsRcode => obs.dns_rcode.clone().map(Val::Text),
+        Placeholder::Ip => obs.ip.clone().map(Val::Text),
+        Placeholder::Running => c.map(|c| Val::Bool(c.running)),
+        Placeholder::State => c.map(|c| Val::Text(c.state.clone())),
+        Placeholder::Health => c.map(|c| Val::Text(c.health.clone())),
+        Placeholder::RestartCount => c.map(|c| Val::Num(c.restart_count as f64)),
+        Placeholder::OomKilled => c.map(|c| Val::Bool(c.oom_killed)),
+        Placeholder::ExitCode => c.map(|c| Val::Num(c.exit_code as f64)),
+        Placeholder::CrashLoop => c.map(|c| Val::Bool(c.crash_loop)),
+    };
+    val.ok_or_else(|| missing(p, obs))
+}
+
+fn json_at<'a>(obs: &'a Observation, path: &[Step]) -> Result<&'a serde_json::Value, String> {
+    let json = obs.json().ok_or_else(|| match &obs.body {
+        None => missing(Placeholder::Body, obs),
+        Some(_) => "[BODY] is not JSON".to_owned(),
+    })?;
+    let mut node = json;
+    let mut seen = String::from("[BODY]");
+    for step in path {
+        let next = match step {
+            Step::Key(k) => {
+                seen.push('.');
+                seen.push_str(k);
+                node.get(k.as_str())
+            }
+            Step::Index(i) => {
+                seen.push_str(&format!("[{i}]"));
+                node.get(*i)
+            }
+        };
+        node = next.ok_or_else(|| format!("{seen} is not in the body"))?;
+    }
+    Ok(node)
+}
+
+fn json_val(node: &serde_json::Value) -> Val {
+    match node {
+        serde_json::Value::String(s) => Val::Text(s.clone()),
+        serde_json::Value::Bool(b) => Val::Bool(*b),
+        serde_json::Value::Number(n) => n.as_f64().map_or(Val::Text(n.to_string()), Val::Num),
+        other => Val::Text(other.to_string()),
+    }
+}
+
+fn text_of(v: Val) -> String {
+    match v {
+        Val::Text(s) | Val::Pattern(s) => s,
+        Val::Num(n) | Val::Millis(n) => fmt_num(n),
+        Val::Bool(b) => b.to_string(),
+        Val::Any(v) => v.join(", "),
+    }
+}
+
+fn fmt_num(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n:.1}")
+    }
+}
+
+/// A number, or for millisecond values also a duration such as `48h` or `500ms`.
+fn number(v: &Val, durations: bool) -> Option<f64> {
+    match v {
+        Val::Num(n) | Val::Millis(n) => Some(*n),
+        Val::Bool(_) | Val::Pattern(_) | Val::Any(_) => None,
+        Val::Text(s) => {
+            let s = s.trim();
+            s.parse::<f64>().ok().or_else(|| {
+                durations
+                    .then(|| humantime::parse_duration(s).ok())
+                    .flatten()
+                    .map(|d| d.as_secs_f64() * 1000.0)
+            })
+        }
+    }
+}
+
+fn is_millis(v: &Val) -> bool {
+    matches!(v, Val::Millis(_))
+}
+
+fn equal(a: &Val, b: &Val) -> bool {
+    match (a, b) {
+        (Val::Pattern(p), other) | (other, Val::Pattern(p)) => wildcard(p, &text_of(other.clone())),
+        (Val::Any(options), other) | (other, Val::Any(options)) => {
+            options.iter().any(|o| equal(&Val::Text(o.clone()), other))
+        }
+        _ => {
+            let durations = is_millis(a) || is_millis(b);
+            match (number(a, durations), number(b, durations)) {
+                (Some(x), Some(y)) => (x - y).abs() < 1e-9,
+                _ => text_of(a.clone()) == text_of(b.clone()),
+            }
+        }
+    }
+}
+
+fn compare(a: &Val, op: Op, b: &Val) -> Result<bool, String> {
+    match op {
+        Op::Eq => Ok(equal(a, b)),
+        Op::Ne => Ok(!equal(a, b)),
+        _ => {
+            let durations = is_millis(a) || is_millis(b);
+            let (Some(x), Some(y)) = (number(a, durations), number(b, durations)) else {
+                return Err(format!(
+                    "cannot order `{}` and `{}`: both must be numbers",
+                    text_of(a.clone()),
+                    text_of(b.clone())
+                ));
+            };
+            Ok(match op {
+                Op::Lt => x < y,
+                Op::Le => x <= y,
+                Op::Gt => x > y,
+                _ => x >= y,
+            })
+        }
+    }
+}
+
+/// Gatus `pat()`: `*` matches any run of characters; everything else is literal.
+pub fn wildcard(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// "[STATUS] is 503", with the value cut short and on one line.
+fn describe_miss(lo: &Operand, lv: &Val, ro: &Operand, rv: &Val) -> String {
+    let shown = |o: &Operand, v: &Val| -> Option<String> {
+        let name = match o {
+            Operand::Value { placeholder, path } => label(*placeholder, path),
+            Operand::Len(inner) => format!("len({})", operand_label(inner)),
+            Operand::Has(inner) => format!("has({})", operand_label(inner)),
+            _ => return None,
+        };
+        let value = match v {
+            Val::Millis(ms) => crate::attempt::span(*ms),
+            other => text_of(other.clone()),
+        };
+        let value = crate::attempt::one_line(&value, 80);
+        Some(format!("{name} is {value}"))
+    };
+    let parts: Vec<String> = [shown(lo, lv), shown(ro, rv)]
+        .into_iter()
+        .flatten()
+        .collect();
+    parts.join(", ")
+}
+
+fn operand_label(o: &Operand) -> String {
+    match o {
+        Operand::Value { placeholder, path } => label(*placeholder, path),
+        _ => String::new(),
+    }
+}
+
+fn label(p: Placeholder, path: &[Step]) -> String {
+    let mut s = p.to_string();
+    for step in path {
+        match step {
+            Step::Key(k) => {
+                s.push('.');
+                s.push_str(k);
+            }
+            Step::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::observation::ContainerFacts;
+
+    fn http(status: u16, body: &str) -> Observation {
+        Observation {
+            connected: true,
+            status: Some(status),
+            body: Some(body.to_owned()),
+            response_time: Duration::from_millis(120),
+            ..Observation::default()
+        }
+    }
+
+    fn check(cond: &str, obs: &Observation) -> bool {
+        let c = Condition::parse(cond).unwrap_or_else(|e| panic!("{cond}: {e}"));
+        c.evaluate(obs).is_ok()
+    }
+
+    #[test]
+    fn evaluates_gatus_conditions() {
+        let body = r#"{"status":"UP","data":[{"id":1,"name":"a"},{"id":7}],"up":true,"n":3.5,"tags":["x"]}"#;
+        let obs = http(200, body);
+        let cases = [
+            ("[STATUS] == 200", true),
+            ("[STATUS] != 200", false),
+            ("[STATUS] < 300", true),
+            ("[STATUS] >= 400", false),
+            ("200 == [STATUS]", true),
+            ("[STATUS] == any(200, 204)", true),
+            ("[STATUS] == any(500, 503)", false),
+            ("[RESPONSE_TIME] < 500", true),
+            ("[RESPONSE_TIME] < 100", false),
+            ("[RESPONSE_TIME] < 1s", true),
+            ("[BODY].status == UP", true),
+            ("[BODY].status == DOWN", false),
+            ("[BODY].data[1].id == 7", true),
+            ("[BODY].data[1].id > 6", true),
+            ("[BODY].data[0].name == a", true),
+            ("[BODY].data.[0].name == a", true),
+            ("[BODY].up == true", true),
+            ("[BODY].n >= 3.5", true),
+            ("len([BODY].data) == 2", true),
+            ("len([BODY].data) < 2", false),
+            ("len([BODY].tags[0]) == 1", true),
+            ("has([BODY].status) == true", true),
+            ("has([BODY].errors) == false", true),
+            ("has([BODY].errors) == true", false),
+            ("[BODY] == pat(*\"UP\"*)", true),
+            ("[BODY] == pat(*DOWN*)", false),
+            ("[BODY] != pat(*DOWN*)", true),
+            ("[BODY].status == pat(U*)", true),
+            ("[BODY].missing == 1", false),
+            ("[CONNECTED] == true", true),
+            ("len([BODY]) > 10", true),
+        ];
+        for (cond, want) in cases {
+            assert_eq!(check(cond, &obs), want, "{cond}");
+        }
+    }
+
+    #[test]
+    fn compares_certificate_expiration_with_durations() {
+        let mut obs = http(200, "");
+        obs.certificate_expiration_ms = Some(24.0 * 3600.0 * 1000.0);
+        assert!(!check("[CERTIFICATE_EXPIRATION] > 48h", &obs));
+        assert!(check("[CERTIFICATE_EXPIRATION] > 12h", &obs));
+        assert!(check("[CERTIFICATE_EXPIRATION] > 3600000", &obs));
+        obs.certificate_expiration_ms = None;
+        assert!(!check("[CERTIFICATE_EXPIRATION] > 1h", &obs));
+    }
+
+    #[test]
+    fn evaluates_dns_and_container_placeholders() {
+        let obs = Observation {
+            connected: true,
+            dns_rcode: Some("NXDOMAIN".into()),
+            ip: Some("10.1.2.3".into()),
+            container: Some(ContainerFacts {
+                running: false,
+                state: "exited".into(),
+                health: "none".into(),
+                restart_count: 4,
+                oom_killed: true,
+                exit_code: 137,
+                crash_loop: false,
+            }),
+            ..Observation::default()
+        };
+        for (cond, want) in [
+            ("[DNS_RCODE] == NXDOMAIN", true),
+            ("[DNS_RCODE] == NOERROR", false),
+            ("[IP] == 10.1.2.3", true),
+            ("[IP] == pat(10.*)", true),
+            ("[RUNNING] == true", false),
+            ("[STATE] == exited", true),
+            ("[HEALTH] != unhealthy", true),
+            ("[RESTART_COUNT] < 3", false),
+            ("[OOM_KILLED] == false", false),
+            ("[EXIT_CODE] == 137", true),
+            ("[CRASH_LOOP] == false", true),
+            ("[STATUS] == 200", false),
+        ] {
+            assert_eq!(check(cond, &obs), want, "{cond}");
+        }
+    }
+
+    #[test]
+    fn explains_a_miss() {
+        let c = Condition::parse("[STATUS] < 400").expect("parses");
+        assert_eq!(
+            c.evaluate(&http(503, "")),
+            Err("[STATUS] is 503".to_owned())
+        );
+        let mut down = Observation {
+            error: Some("connection refused".into()),
+            ..Observation::default()
+        };
+        down.connected = false;
+        assert_eq!(c.evaluate(&down), Err("[STATUS] has no value".to_owned()));
+        let c = Condition::parse("[BODY].a.b == 1").expect("parses");
+        assert_eq!(
+            c.evaluate(&http(200, r#"{"a":{}}"#)),
+            Err("[BODY].a.b is not in the body".to_owned())
+        );
+        assert_eq!(
+            c.evaluate(&http(200, "<html>")),
+            Err("[BODY] is not JSON".to_owned())
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_conditions() {
+        let cases = [
+            ("", "empty"),
+            ("[STATUS] 200", "no operator"),
+            ("[STATUS] ==", "right-hand side is empty"),
+            ("[STAUTS] == 200", "unknown placeholder `[STAUTS]`"),
+            ("[STATUS == 200", "closing `]`"),
+            ("len([BODY] == 2", "closing parenthesis"),
+            ("[STATUS].a == 1", "only [BODY] takes a JSON path"),
+            ("[BODY].a[x] == 1", "array index"),
+            ("[BODY]..a == 1", "empty key"),
+            ("[STATUS] < pat(2*)", "== and != only"),
+            ("1 == 1", "compares no placeholder"),
+            ("len(3) == 1", "takes a placeholder"),
+            ("[BODY]x == 1", "unexpected `x`"),
+        ];
+        for (cond, want) in cases {
+            match Condition::parse(cond) {
+                Ok(c) => panic!("{cond:?} parsed as {c:?}"),
+                Err(e) => assert!(e.to_string().contains(want), "{cond:?}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn ordering_non_numbers_is_an_error() {
+        let c = Condition::parse("[BODY] > 3").expect("parses");
+        let e = c.evaluate(&http(200, "abc")).expect_err("cannot order");
+        assert!(e.contains("both must be numbers"), "{e}");
+    }
+
+    #[test]
+    fn matches_wildcards() {
+        for (p, t, want) in [
+            ("*", "", true),
+            ("a*", "abc", true),
+            ("*c", "abc", true),
+            ("a*c", "abc", true),
+            ("a*c", "ab", false),
+            ("*b*", "abc", true),
+            ("*x*", "abc", false),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "acb", false),
+            ("ab", "ab", true),
+            ("aa*aa", "aaa", false),
+        ] {
+            assert_eq!(wildcard(p, t), want, "{p} ~ {t}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_never_panics(text in "\\PC{0,40}") {
+            let _ = Condition::parse(&text);
+        }
+
+        #[test]
+        fn parsed_conditions_evaluate_without_panicking(
+            left in "(\\[(STATUS|BODY|IP)\\](\\.[a-z]{1,3}|\\[[0-9]\\])?|len\\(\\[BODY\\]\\.a\\))",
+            op in "(==|!=|<|<=|>|>=)",
+            right in "[a-z0-9*]{0,6}",
+            body in "\\PC{0,30}",
+        ) {
+            let text = format!("{left} {op} {right}");
+            if let Ok(c) = Condition::parse(&text) {
+                let _ = c.evaluate(&http(200, &body));
+            }
+        }
+
+        #[test]
+        fn a_starred_pattern_finds_any_substring(
+            prefix in "[a-z]{0,5}", needle in "[a-z]{0,5}", suffix in "[a-z]{0,5}",
+        ) {
+            let text = format!("{prefix}{needle}{suffix}");
+            let pattern = format!("*{needle}*");
+            proptest::prop_assert!(wildcard(&pattern, &text));
+            proptest::prop_assert!(wildcard(&text, &text));
+        }
+    }
+}

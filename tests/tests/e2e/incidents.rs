@@ -1,0 +1,158 @@
+//! Native probes end to end: a worker watching a real container sees it die, the
+//! control plane opens an incident and starts a tier-2 session at once with the
+//! evidence, the scripted model restarts the container through the typed action,
+//! and only the worker's re-run of the probe closes the incident as verified fixed.
+
+use std::time::{Duration, Instant};
+
+use claudeops_tests::docker::{self, Container};
+use claudeops_tests::model::{Script, ScriptedModel, Turn};
+use claudeops_tests::system::Http;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// The default thresholds (3 failures) at the default interval must see a failure
+/// and start a session within a minute.
+const FAULT_TO_SESSION: Duration = Duration::from_secs(60);
+
+async fn probes(http: &Http) -> Vec<Value> {
+    let (status, checks) = http.get("/api/v1/checks?site=home").await;
+    assert_eq!(status, 200, "{checks}");
+    checks.as_array().cloned().unwrap_or_default()
+}
+
+async fn incidents(http: &Http) -> Vec<Value> {
+    let (status, list) = http.get("/api/v1/incidents?site=home").await;
+    assert_eq!(status, 200, "{list}");
+    list.as_array().cloned().unwrap_or_default()
+}
+
+async fn poll<T>(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_killed_container_opens_an_incident_and_a_verified_fix_closes_it() {
+    let label = docker::unique("incident");
+    let container = Container::run(
+        "web",
+        &[
+            "--label",
+            &format!("claudeops.test={label}"),
+            "--label",
+            "claudeops.service=web",
+        ],
+        &["sleep", "infinity"],
+    );
+    let model = ScriptedModel::start(vec![Script::new(vec![
+        Turn::tool(
+            "mcp__claudeops__restart_container",
+            json!({"container": container.name, "service": "web", "reason": "web exited"}),
+        ),
+        Turn::structured(json!({
+            "summary": "web had exited; restarted it",
+            "escalation": {"needed": false}
+        })),
+    ])])
+    .await;
+    let cp = claudeops_tests::system::ControlPlane::start(&[]).await;
+    let mut env = model_env(&model);
+    env.push(("CLAUDEOPS_DISCOVER_CONTAINERS".into(), "true".into()));
+    env.push((
+        "CLAUDEOPS_CONTAINER_LABEL".into(),
+        format!("claudeops.test={label}"),
+    ));
+    let _worker = enrolled_worker(&cp, "home", &as_refs(&env)).await;
+    let http = cp.http();
+
+    // The container's probe is found and passes before the fault.
+    let probe = poll("the container's probe to be up", WAIT, async || {
+        probes(&http)
+            .await
+            .into_iter()
+            .find(|p| p["kind"] == "docker" && p["state"] == "up")
+    })
+    .await;
+    assert_eq!(probe["service"], "web", "{probe}");
+    let probe_name = probe["name"].as_str().unwrap_or_default().to_owned();
+    let (_, inventory) = http.get("/api/v1/sites/home/inventory").await;
+    assert!(
+        inventory.to_string().contains(&container.name),
+        "the inventory names the container: {inventory}"
+    );
+
+    // The fault: the container's process is killed.
+    let fault = std::time::SystemTime::now();
+    docker::must(&["kill", &container.name]);
+    let incident = poll(
+        "an incident with a session",
+        FAULT_TO_SESSION + WAIT,
+        async || {
+            incidents(&http)
+                .await
+                .into_iter()
+                .find(|i| i["service"] == "web" && !i["session_id"].is_null())
+        },
+    )
+    .await;
+    let session_id = incident["session_id"].as_i64().unwrap_or_default();
+    let (_, session) = http.get(&format!("/api/v1/sessions/{session_id}")).await;
+    assert_eq!(session["tier"], 2, "{session}");
+    assert_eq!(session["trigger"], "incident", "{session}");
+    let started = humantime::parse_rfc3339_weak(
+        session["started_at"]
+            .as_str()
+            .unwrap_or_default()
+            .trim_end_matches('Z'),
+    )
+    .unwrap_or_else(|e| panic!("started_at of {session}: {e}"));
+    let delay = started
+        .duration_since(fault)
+        .unwrap_or_else(|e| panic!("session started before the fault: {e}"));
+    println!("fault to session start: {} ms", delay.as_millis());
+    assert!(
+        delay < FAULT_TO_SESSION,
+        "took {delay:?} from fault to session start"
+    );
+    assert_eq!(incident["probes"], json!([probe_name]), "{incident}");
+
+    // What the model received: the incident and its evidence.
+    let needle = format!("Incident #{}", incident["id"]);
+    let request = poll("a model request carrying the incident", WAIT, async || {
+        model.requests_matching(&needle).into_iter().next()
+    })
+    .await;
+    let prompt = request.body.to_string();
+    assert!(
+        prompt.contains(&container.name),
+        "evidence names the container: {prompt}"
+    );
+
+    // The session restarts the container; the re-run probe verifies the fix.
+    let done = http
+        .wait_session_end(session_id, Duration::from_secs(240))
+        .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(container.inspect("{{.State.Running}}"), "true");
+    let closed = poll("the incident to be verified fixed", WAIT, async || {
+        incidents(&http)
+            .await
+            .into_iter()
+            .find(|i| i["id"] == incident["id"] && i["status"] == "resolved")
+    })
+    .await;
+    assert_eq!(closed["resolution"], "verified_fixed", "{closed}");
+    let (_, events) = http.get("/api/v1/events?site=home").await;
+    assert!(
+        events.to_string().contains("verified fixed"),
+        "an event says so: {events}"
+    );
+}

@@ -1,0 +1,453 @@
+//! Native probes on the worker: discovery every `CLAUDEOPS_DISCOVERY_INTERVAL`
+//! (repos under `CLAUDEOPS_REPOS_DIR` and the local Docker Engine's containers),
+//! each probe on its own interval, every attempt reported to the control plane, and
+//! an immediate re-run when the control plane asks (to verify a fix).
+//!
+//! Runs beside the link, whether or not the control plane is reachable: a report
+//! made while disconnected is dropped, since the next one carries each probe's
+//! state again. The inventory is kept by the link and sent again on every connect.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::UNIX_EPOCH;
+
+use tokio::time::Instant;
+
+use claudeops_discovery::{ContainerInfo, Inventory, Problem, PublishedPort, Source};
+use claudeops_probe::docker::{ContainerSummary, Docker};
+use claudeops_probe::{Attempt, Health, ProbeSpec, Prober, SpecError};
+use claudeops_proto::v1::{self as pb, worker_message};
+use tokio::sync::mpsc;
+
+use crate::config::WorkerConfig;
+use crate::link::{LinkCommand, message};
+
+/// Results per report message, so one message stays small.
+const REPORT_BATCH: usize = 250;
+
+/// The probe kind's name from a spec's URL scheme, as reported and shown.
+pub fn kind_of(spec: &ProbeSpec) -> &'static str {
+    let scheme = spec.url.split("://").next().unwrap_or("");
+    match scheme.to_ascii_lowercase().as_str() {
+        "http" | "https" => "http",
+        "tcp" => "tcp",
+        "tls" => "tls",
+        "dns" => "dns",
+        "docker" => "docker",
+        "postgres" | "postgresql" => "postgres",
+        "redis" | "rediss" => "redis",
+        "mysql" | "mariadb" => "mysql",
+        _ => "unknown",
+    }
+}
+
+fn state_to_wire(health: Option<Health>) -> pb::ProbeState {
+    match health {
+        Some(Health::Up) => pb::ProbeState::Up,
+        Some(Health::Down) => pb::ProbeState::Down,
+        Some(Health::Unknown) | None => pb::ProbeState::Unknown,
+    }
+}
+
+fn result_to_wire(attempt: Attempt, kind: &str, health: Option<Health>) -> pb::ProbeResult {
+    let at_ms = attempt
+        .at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    pb::ProbeResult {
+        probe: attempt.probe,
+        service: attempt.service,
+        kind: kind.to_owned(),
+        ok: attempt.ok,
+        latency_ms: i64::try_from(attempt.latency.as_millis()).unwrap_or(i64::MAX),
+        message: attempt.message,
+        // Evidence matters for failures; a passing attempt's body is noise.
+        evidence: if attempt.ok {
+            String::new()
+        } else {
+            attempt.evidence
+        },
+        at_ms,
+        state: state_to_wire(health) as i32,
+    }
+}
+
+/// A spec that did not compile, as an inventory problem naming its file and line.
+fn spec_problem(error: &SpecError, specs: &[ProbeSpec]) -> Problem {
+    let source = specs
+        .iter()
+        .find(|s| s.name == error.probe)
+        .map(|s| s.source.clone());
+    let (path, line) = match source {
+        Some(Source::File { path, line }) => (path, Some(line)),
+        Some(Source::Container { name }) => (format!("container:{name}"), None),
+        _ => (format!("probe {}", error.probe), None),
+    };
+    Problem {
+        path,
+        line,
+        message: format!("probe {}: {}: {}", error.probe, error.field, error.problem),
+    }
+}
+
+fn container_info(c: &ContainerSummary) -> ContainerInfo {
+    ContainerInfo {
+        name: c.name.trim_start_matches('/').to_owned(),
+        id: c.id.clone(),
+        image: c.image.clone(),
+        state: c.state.clone(),
+        labels: c.labels.clone(),
+        ports: c
+            .ports
+            .iter()
+            .map(|p| PublishedPort {
+                private: p.private,
+                public: p.public,
+                protocol: p.protocol.clone(),
+                ip: p.ip.clone(),
+            })
+            .collect(),
+        compose_project: None,
+        compose_service: None,
+        // The list endpoint shows a healthcheck only through the status text.
+        has_healthcheck: c.status.contains("health"),
+    }
+}
+
+/// Whether a container carries `selector` (`KEY` or `KEY=VALUE`); no selector
+/// selects every container.
+pub fn has_label(c: &ContainerSummary, selector: Option<&str>) -> bool {
+    let Some(selector) = selector else {
+        return true;
+    };
+    match selector.split_once('=') {
+        Some((key, value)) => c.labels.get(key.trim()).is_some_and(|v| v == value.trim()),
+        None => c.labels.contains_key(selector.trim()),
+    }
+}
+
+/// The containers discovery should see: every live one (with the label, when one
+/// is set), and every one this worker has seen live before (so a container that
+/// crashed and exited keeps its probe, and its incident, instead of vanishing from
+/// the inventory).
+pub fn containers_to_watch(
+    all: &[ContainerSummary],
+    selector: Option<&str>,
+    seen: &mut HashSet<String>,
+) -> Vec<ContainerInfo> {
+    let mut out = Vec::new();
+    for c in all.iter().filter(|c| has_label(c, selector)) {
+        let name = c.name.trim_start_matches('/').to_owned();
+        let live = matches!(c.state.as_str(), "running" | "restarting" | "paused");
+        if live {
+            seen.insert(name.clone());
+        }
+        if live || seen.contains(&name) {
+            out.push(container_info(c));
+        }
+    }
+    out
+}
+
+pub struct ProbeLoop {
+    repos_dir: PathBuf,
+    docker: Option<Docker>,
+    interval: std::time::Duration,
+    out: mpsc::Sender<LinkCommand>,
+    reprobes: mpsc::Receiver<pb::Reprobe>,
+    prober: Prober,
+    kinds: HashMap<String, &'static str>,
+    seen: HashSet<String>,
+    container_label: Option<String>,
+    last_inventory: String,
+    docker_problem: Option<String>,
+}
+
+impl ProbeLoop {
+    pub fn new(
+        config: &WorkerConfig,
+        out: mpsc::Sender<LinkCommand>,
+        reprobes: mpsc::Receiver<pb::Reprobe>,
+    ) -> ProbeLoop {
+        let (docker, docker_problem) = if config.discover_containers {
+            match Docker::from_env() {
+                Ok(d) => (Some(d), None),
+                Err(e) => (None, Some(e.to_string())),
+            }
+        } else {
+            (None, None)
+        };
+        ProbeLoop {
+            repos_dir: config.repos_dir.clone(),
+            docker,
+            interval: config.discovery_interval(),
+            out,
+            reprobes,
+            prober: Prober::new(&[])
+                .0
+                .with_concurrency(config.probe_concurrency),
+            kinds: HashMap::new(),
+            seen: HashSet::new(),
+            container_label: config.container_label.clone(),
+            last_inventory: String::new(),
+            docker_problem,
+        }
+    }
+
+    pub async fn run(mut self) {
+        let mut discovery = tokio::time::interval(self.interval);
+        discovery.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let next = self.prober.next_due();
+            let due = async {
+                match next {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = discovery.tick() => self.rediscover().await,
+                () = due => {
+                    let report = self.prober.run_due(Instant::now()).await;
+                    self.report(report.attempts).await;
+                }
+                request = self.reprobes.recv() => match request {
+                    Some(request) => self.reprobe(request).await,
+                    None => return,
+                },
+            }
+        }
+    }
+
+    async fn rediscover(&mut self) {
+        let mut problems = Vec::new();
+        let containers = match &self.docker {
+            Some(docker) => match docker.list_containers(true).await {
+                Ok(all) => {
+                    containers_to_watch(&all, self.container_label.as_deref(), &mut self.seen)
+                }
+                Err(e) => {
+                    problems.push(format!("the Docker Engine did not answer: {e}"));
+                    Vec::new()
+                }
+            },
+            None => {
+                if let Some(p) = &self.docker_problem {
+                    problems.push(format!("no Docker Engine to discover containers from: {p}"));
+                }
+                Vec::new()
+            }
+        };
+        let repos = self.repos_dir.clone();
+        let inventory =
+            tokio::task::spawn_blocking(move || claudeops_discovery::discover(&repos, &containers))
+                .await;
+        let mut inventory: Inventory = match inventory {
+            Ok(inventory) => inventory,
+            Err(error) => {
+                tracing::error!(%error, "discovery failed; keeping the probes as they were");
+                return;
+            }
+        };
+        let errors = self.prober.replace(&inventory.probes);
+        for error in &errors {
+            inventory
+                .problems
+                .push(spec_problem(error, &inventory.probes));
+        }
+        for p in problems {
+            inventory.problems.push(Problem {
+                path: "docker".to_owned(),
+                line: None,
+                message: p,
+            });
+        }
+        self.kinds = inventory
+            .probes
+            .iter()
+            .map(|s| (s.name.clone(), kind_of(s)))
+            .collect();
+        let names: Vec<String> = self.prober.states().into_iter().map(|(n, _)| n).collect();
+        match serde_json::to_string(&inventory) {
+            Ok(json) if json != self.last_inventory => {
+                tracing::info!(
+                    probes = names.len(),
+                    services = inventory.services.len(),
+                    problems = inventory.problems.len(),
+                    "discovery found a new inventory"
+                );
+                self.last_inventory = json.clone();
+                let _ = self.out.send(LinkCommand::Inventory(json)).await;
+            }
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "could not encode the inventory"),
+        }
+        let set = pb::ProbeReport {
+            results: Vec::new(),
+            complete_set: true,
+            probe_names: names,
+        };
+        self.send(worker_message::Body::Probes(set)).await;
+    }
+
+    fn to_wire(&self, attempts: Vec<Attempt>) -> Vec<pb::ProbeResult> {
+        attempts
+            .into_iter()
+            .map(|a| {
+                let kind = self.kinds.get(&a.probe).copied().unwrap_or("unknown");
+                let health = self.prober.health(&a.probe);
+                result_to_wire(a, kind, health)
+            })
+            .collect()
+    }
+
+    async fn report(&mut self, attempts: Vec<Attempt>) {
+        if attempts.is_empty() {
+            return;
+        }
+        let mut results = self.to_wire(attempts);
+        while !results.is_empty() {
+            let rest = results.split_off(results.len().min(REPORT_BATCH));
+            let batch = std::mem::replace(&mut results, rest);
+            let report = pb::ProbeReport {
+                results: batch,
+                complete_set: false,
+                probe_names: Vec::new(),
+            };
+            self.send(worker_message::Body::Probes(report)).await;
+        }
+    }
+
+    async fn reprobe(&mut self, request: pb::Reprobe) {
+        let known: Vec<&str> = request
+            .probes
+            .iter()
+            .map(String::as_str)
+            .filter(|n| self.prober.health(n).is_some())
+            .collect();
+        let unknown: Vec<String> = request
+            .probes
+            .iter()
+            .filter(|n| self.prober.health(n).is_none())
+            .cloned()
+            .collect();
+        tracing::info!(request = request.request_id, probes = ?known, "re-running probes for the control plane");
+        let report = self.prober.run_now(&known).await;
+        let results = self.to_wire(report.attempts);
+        let answer = pb::ReprobeResult {
+            request_id: request.request_id,
+            results,
+            unknown,
+        };
+        self.send(worker_message::Body::ReprobeResult(answer)).await;
+    }
+
+    async fn send(&self, body: worker_message::Body) {
+        let _ = self.out.send(LinkCommand::Send(message(body))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn spec(url: &str) -> ProbeSpec {
+        serde_json::from_value(serde_json::json!({"name": "x", "url": url}))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn kinds_from_schemes() {
+        for (url, kind) in [
+            ("https://a/b", "http"),
+            ("HTTP://a", "http"),
+            ("tcp://a:1", "tcp"),
+            ("tls://a:443", "tls"),
+            ("dns://127.0.0.1:53", "dns"),
+            ("docker://web", "docker"),
+            ("postgresql://u@h/db", "postgres"),
+            ("redis://h:6379", "redis"),
+            ("mariadb://h/db", "mysql"),
+            ("ftp://h", "unknown"),
+        ] {
+            assert_eq!(kind_of(&spec(url)), kind, "{url}");
+        }
+    }
+
+    fn summary(name: &str, state: &str) -> ContainerSummary {
+        ContainerSummary {
+            name: format!("/{name}"),
+            id: format!("id-{name}"),
+            image: "img".to_owned(),
+            state: state.to_owned(),
+            status: "Up 3 minutes (healthy)".to_owned(),
+            labels: BTreeMap::new(),
+            ports: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_container_seen_live_stays_watched_after_it_exits() {
+        let mut seen = HashSet::new();
+        let first = containers_to_watch(
+            &[summary("web", "running"), summary("old", "exited")],
+            None,
+            &mut seen,
+        );
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].name, "web");
+        assert!(first[0].has_healthcheck);
+        let later = containers_to_watch(
+            &[summary("web", "exited"), summary("old", "exited")],
+            None,
+            &mut seen,
+        );
+        assert_eq!(later.len(), 1, "web crashed: still watched, old never was");
+        assert_eq!(later[0].name, "web");
+    }
+
+    #[test]
+    fn a_label_selects_containers() {
+        let mut labelled = summary("a", "running");
+        labelled
+            .labels
+            .insert("claudeops.test".to_owned(), "t1".to_owned());
+        let plain = summary("b", "running");
+        for (selector, a, b) in [
+            (None, true, true),
+            (Some("claudeops.test"), true, false),
+            (Some("claudeops.test=t1"), true, false),
+            (Some("claudeops.test=t2"), false, false),
+        ] {
+            assert_eq!(has_label(&labelled, selector), a, "{selector:?}");
+            assert_eq!(has_label(&plain, selector), b, "{selector:?}");
+        }
+        let mut seen = HashSet::new();
+        let watched = containers_to_watch(&[labelled, plain], Some("claudeops.test"), &mut seen);
+        assert_eq!(watched.len(), 1);
+    }
+
+    #[test]
+    fn passing_attempts_carry_no_evidence() {
+        let attempt = |ok| Attempt {
+            probe: "p".to_owned(),
+            service: "s".to_owned(),
+            ok,
+            latency: std::time::Duration::from_millis(12),
+            message: "m".to_owned(),
+            evidence: "body".to_owned(),
+            at: UNIX_EPOCH + std::time::Duration::from_secs(5),
+        };
+        let up = result_to_wire(attempt(true), "http", Some(Health::Up));
+        assert_eq!(
+            (up.evidence.as_str(), up.latency_ms, up.at_ms),
+            ("", 12, 5_000)
+        );
+        assert_eq!(up.state, pb::ProbeState::Up as i32);
+        let down = result_to_wire(attempt(false), "http", Some(Health::Down));
+        assert_eq!(down.evidence, "body");
+        assert_eq!(down.state, pb::ProbeState::Down as i32);
+    }
+}
