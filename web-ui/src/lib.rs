@@ -21,15 +21,20 @@
 //! What the pages expect the control plane to serve (API Boundary):
 //! - `GET /static/{name}` from [`asset`] (pages add `?v=<fingerprint>`, so a long
 //!   `Cache-Control` is safe); every page links `/`, `/sessions`, `/sites`, `/events`,
-//!   `/cooldowns`, `/config`, `/run`, `/login`.
+//!   `/cooldowns`, `/health`, `/incidents`, `/notifications`, `/config`, `/run`,
+//!   `/login`; the sites and health pages link `/sites/{site}/inventory`, and
+//!   incidents link their sessions.
 //! - POST forms, all `application/x-www-form-urlencoded` with a `csrf` field:
 //!   `/login` (`token`, optional `next`), `/logout`, `/sessions/{id}/stop`,
 //!   `/sessions/trigger` (`site`, `tier` = `auto|1|2|3`, `prompt`; the overview's
-//!   and the sites page's Run Now buttons send `tier=auto` and an empty prompt).
+//!   and the sites page's Run Now buttons send `tier=auto` and an empty prompt),
+//!   `/notifications/test` (nothing but `csrf`).
 //! - `GET /events?level=L&site=S&service=V&offset=N&limit=M`: the events page's
 //!   filter form (the one GET form, without a CSRF token) and its paging links; a
 //!   missing or empty parameter means "any". Site and service cells link to the
 //!   same page filtered by them.
+//! - `GET /incidents?offset=N&limit=M` and `GET /notifications?offset=N&limit=M`:
+//!   paging links, as for the events page.
 //! - `GET /sessions?offset=N&limit=M` and `GET /sessions/{id}/stream`: server-sent
 //!   events `line` (with `id: <seq>`, data `{seq, ts_ms, raw, malformed, events}`),
 //!   then `status` once the session has ended (after the replay, so the script can

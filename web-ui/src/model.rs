@@ -57,6 +57,9 @@ pub enum Nav {
     Sites,
     Events,
     Cooldowns,
+    Health,
+    Incidents,
+    Notifications,
     Config,
     RunNow,
     #[default]
@@ -412,4 +415,202 @@ pub struct ConfigEntry {
     pub value: String,
     pub description: String,
     pub secret: bool,
+}
+
+/// `GET /health`: the open incidents, then every probe's latest state, grouped by
+/// site and service, each with a latency sparkline.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HealthPage {
+    pub layout: Layout,
+    /// The render time, for "since 5m ago".
+    pub now_ms: i64,
+    /// Open incidents, shown at the top.
+    pub open_incidents: Vec<IncidentView>,
+    /// In any order: the renderer groups them by site, then service, then name.
+    pub probes: Vec<ProbeView>,
+}
+
+/// A probe's latest state. Times are unix milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProbeView {
+    pub site: String,
+    pub name: String,
+    pub service: String,
+    /// `http`, `tcp`, `tls`, `dns`, `docker`, `postgres`, `redis`, `mysql`.
+    pub kind: String,
+    /// `up`, `down` or `unknown`.
+    pub state: String,
+    /// Whether the latest attempt passed.
+    pub ok: bool,
+    pub latency_ms: i64,
+    pub message: String,
+    pub last_at_ms: i64,
+    /// When the state last changed.
+    pub since_ms: i64,
+    /// The latest attempts, oldest first.
+    pub history: Vec<HistoryView>,
+}
+
+/// One attempt in a probe's latency history.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct HistoryView {
+    pub at_ms: i64,
+    pub latency_ms: i64,
+    pub ok: bool,
+}
+
+/// An incident: a service of a site whose probes went down. Times are unix ms.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IncidentView {
+    pub id: i64,
+    pub site: String,
+    pub service: String,
+    /// `open` or `resolved`.
+    pub status: String,
+    /// `recovered`, `verified_fixed` or `dismissed`, once resolved.
+    pub resolution: Option<String>,
+    pub probes: Vec<String>,
+    /// What the failing probes reported; shown folded.
+    pub evidence: String,
+    pub opened_at_ms: i64,
+    pub resolved_at_ms: Option<i64>,
+    /// The session started for it, if one was.
+    pub session_id: Option<i64>,
+}
+
+/// `GET /incidents?offset=&limit=`: every incident, newest first.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IncidentsPage {
+    pub layout: Layout,
+    pub now_ms: i64,
+    pub incidents: Vec<IncidentView>,
+    pub paging: Paging,
+}
+
+/// `GET /sites/{site}/inventory`: what each worker of a site discovered.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InventoryPage {
+    pub layout: Layout,
+    pub now_ms: i64,
+    pub site: String,
+    pub workers: Vec<WorkerInventoryView>,
+}
+
+/// One worker's latest inventory report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WorkerInventoryView {
+    pub worker_id: String,
+    pub reported_at_ms: i64,
+    /// The report could not be read as an inventory (shown instead of the lists).
+    pub unreadable: Option<String>,
+    pub problems: Vec<ProblemView>,
+    pub repos: Vec<RepoView>,
+    pub services: Vec<InventoryServiceView>,
+    pub probes: Vec<InventoryProbeView>,
+}
+
+/// Something discovery could not read.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProblemView {
+    /// Relative to the repos directory, or `container:NAME`.
+    pub path: String,
+    /// 1-based, when known.
+    pub line: Option<u32>,
+    pub message: String,
+}
+
+/// A repository under the worker's repos directory.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RepoView {
+    pub name: String,
+    pub path: String,
+    pub has_manifest: bool,
+    /// The manifest's title and kind, when it has them.
+    pub title: Option<String>,
+    pub kind: Option<String>,
+    /// Check documents, by title (or file name).
+    pub checks: Vec<String>,
+    pub playbooks: Vec<PlaybookView>,
+    pub skills: Vec<String>,
+    /// MCP server names (never their definitions).
+    pub mcp_servers: Vec<String>,
+    pub probe_files: Vec<String>,
+    pub compose_files: Vec<ComposeFileView>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PlaybookView {
+    pub file: String,
+    pub title: String,
+    /// The lowest tier that may use it.
+    pub min_tier: u8,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ComposeFileView {
+    pub path: String,
+    pub project: String,
+    pub services: Vec<String>,
+}
+
+/// A service as discovery put it together.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InventoryServiceView {
+    pub name: String,
+    pub host: Option<String>,
+    pub project: Option<String>,
+    pub url: Option<String>,
+    pub image: Option<String>,
+    /// `8080:80/tcp`, `443/tcp`.
+    pub ports: Vec<String>,
+    pub healthcheck: bool,
+    /// `NAME (state)`.
+    pub containers: Vec<String>,
+    /// Where its facts came from: `path:line` or `container NAME`.
+    pub sources: Vec<String>,
+    pub probes_disabled: bool,
+}
+
+/// A probe discovery derived, with where it was found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InventoryProbeView {
+    pub name: String,
+    pub service: String,
+    /// Without credentials: the control plane strips a password from it.
+    pub url: String,
+    /// `path:line`, `container NAME` or `built in`.
+    pub source: String,
+}
+
+/// `GET /notifications?offset=&limit=`: the delivery log and a test button that
+/// posts to `/notifications/test`. Notification URLs never reach this model: a
+/// URL is only ever its 1-based position in the configured list.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NotificationsPage {
+    pub layout: Layout,
+    pub now_ms: i64,
+    /// Notifications are configured (`CLAUDEOPS_APPRISE_URLS` is set).
+    pub enabled: bool,
+    /// How many URLs are configured.
+    pub url_count: u32,
+    /// Delivery attempts, newest first.
+    pub deliveries: Vec<DeliveryView>,
+    pub paging: Paging,
+}
+
+/// One delivery attempt of one notification to one URL.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DeliveryView {
+    pub notification_id: String,
+    /// `incident_opened`, `needs_human_attention`, `daily_digest`, `test`, ...
+    pub kind: String,
+    pub title: String,
+    pub sites: Vec<String>,
+    /// 1-based position of the URL in the configured list, shown as `#N`.
+    pub url_index: u32,
+    pub attempt: u32,
+    pub ok: bool,
+    /// Why it failed (already redacted).
+    pub error: Option<String>,
+    pub at_ms: i64,
 }

@@ -12,8 +12,9 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior, context};
 use serde::Serialize;
 
 use crate::model::{
-    ConfigPage, CooldownsPage, ErrorPage, EventFilterView, EventRow, EventsPage, LoginPage,
-    OverviewPage, RunNowPage, SessionPage, SessionsPage, SitesPage,
+    ConfigPage, CooldownsPage, ErrorPage, EventFilterView, EventRow, EventsPage, HealthPage,
+    HistoryView, IncidentsPage, InventoryPage, LoginPage, NotificationsPage, OverviewPage,
+    ProbeView, RunNowPage, SessionPage, SessionsPage, SitesPage,
 };
 use crate::{assets, chains, filters};
 
@@ -33,6 +34,19 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "cooldowns.html",
         include_str!("../templates/cooldowns.html"),
+    ),
+    ("health.html", include_str!("../templates/health.html")),
+    (
+        "incidents.html",
+        include_str!("../templates/incidents.html"),
+    ),
+    (
+        "inventory.html",
+        include_str!("../templates/inventory.html"),
+    ),
+    (
+        "notifications.html",
+        include_str!("../templates/notifications.html"),
     ),
 ];
 
@@ -110,6 +124,54 @@ impl Ui {
     /// `GET /cooldowns`.
     pub fn cooldowns(&self, page: &CooldownsPage) -> Result<String, UiError> {
         self.render("cooldowns.html", page)
+    }
+
+    /// `GET /health`: open incidents, then probes grouped by site and service.
+    pub fn health(&self, page: &HealthPage) -> Result<String, UiError> {
+        let count = |state: &str| page.probes.iter().filter(|p| p.state == state).count();
+        let ctx = context! {
+            layout => &page.layout,
+            now_ms => page.now_ms,
+            open_incidents => &page.open_incidents,
+            sites => group_probes(&page.probes),
+            up => count("up"),
+            down => count("down"),
+            unknown => page.probes.len() - count("up") - count("down"),
+        };
+        self.render("health.html", ctx)
+    }
+
+    /// `GET /incidents`, newest first.
+    pub fn incidents(&self, page: &IncidentsPage) -> Result<String, UiError> {
+        let mut incidents: Vec<_> = page.incidents.iter().collect();
+        incidents.sort_by(|a, b| b.opened_at_ms.cmp(&a.opened_at_ms).then(b.id.cmp(&a.id)));
+        let ctx = context! {
+            layout => &page.layout,
+            now_ms => page.now_ms,
+            incidents => incidents,
+            paging => &page.paging,
+            count => page.incidents.len(),
+        };
+        self.render("incidents.html", ctx)
+    }
+
+    /// `GET /sites/{site}/inventory`.
+    pub fn inventory(&self, page: &InventoryPage) -> Result<String, UiError> {
+        self.render("inventory.html", page)
+    }
+
+    /// `GET /notifications` (and the page after `POST /notifications/test`).
+    pub fn notifications(&self, page: &NotificationsPage) -> Result<String, UiError> {
+        let ctx = context! {
+            layout => &page.layout,
+            now_ms => page.now_ms,
+            enabled => page.enabled,
+            url_count => page.url_count,
+            deliveries => &page.deliveries,
+            paging => &page.paging,
+            count => page.deliveries.len(),
+        };
+        self.render("notifications.html", ctx)
     }
 
     /// `GET /login`.
@@ -193,6 +255,136 @@ fn filter_query(filter: &EventFilterView) -> String {
     .collect()
 }
 
+/// The health grid's probes of one site.
+#[derive(Serialize)]
+struct SiteProbes<'a> {
+    site: &'a str,
+    services: Vec<ServiceProbes<'a>>,
+}
+
+/// The probes of one service, with the worst of their states.
+#[derive(Serialize)]
+struct ServiceProbes<'a> {
+    service: &'a str,
+    state: &'static str,
+    probes: Vec<ProbeRow<'a>>,
+}
+
+#[derive(Serialize)]
+struct ProbeRow<'a> {
+    probe: &'a ProbeView,
+    spark: Option<Sparkline>,
+}
+
+/// Probes by site, then service, then name.
+fn group_probes(probes: &[ProbeView]) -> Vec<SiteProbes<'_>> {
+    let mut sorted: Vec<&ProbeView> = probes.iter().collect();
+    sorted.sort_by(|a, b| {
+        (a.site.as_str(), a.service.as_str(), a.name.as_str()).cmp(&(
+            b.site.as_str(),
+            b.service.as_str(),
+            b.name.as_str(),
+        ))
+    });
+    let mut sites: Vec<SiteProbes<'_>> = Vec::new();
+    for p in sorted {
+        if sites.last().is_none_or(|s| s.site != p.site) {
+            sites.push(SiteProbes {
+                site: &p.site,
+                services: Vec::new(),
+            });
+        }
+        let services = &mut sites.last_mut().expect("pushed above").services;
+        if services.last().is_none_or(|s| s.service != p.service) {
+            services.push(ServiceProbes {
+                service: &p.service,
+                state: "up",
+                probes: Vec::new(),
+            });
+        }
+        let service = services.last_mut().expect("pushed above");
+        service.state = match (service.state, p.state.as_str()) {
+            (_, "down") | ("down", _) => "down",
+            (_, "up") if service.state == "up" => "up",
+            _ => "unknown",
+        };
+        service.probes.push(ProbeRow {
+            probe: p,
+            spark: sparkline(&p.history),
+        });
+    }
+    sites
+}
+
+/// An inline SVG latency chart: a polyline over the attempts, oldest on the left,
+/// with the failed attempts marked. Coordinates are in the SVG's own units.
+#[derive(Debug, Serialize)]
+struct Sparkline {
+    width: u32,
+    height: u32,
+    points: String,
+    /// Failed attempts as (x, y).
+    fails: Vec<(String, String)>,
+    max_ms: i64,
+    attempts: usize,
+}
+
+const SPARK_WIDTH: u32 = 120;
+const SPARK_HEIGHT: u32 = 24;
+const SPARK_PAD: f64 = 2.5;
+
+/// `None` without attempts.
+fn sparkline(history: &[HistoryView]) -> Option<Sparkline> {
+    if history.is_empty() {
+        return None;
+    }
+    let max_ms = history
+        .iter()
+        .map(|h| h.latency_ms)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let (w, h) = (f64::from(SPARK_WIDTH), f64::from(SPARK_HEIGHT));
+    let step = if history.len() > 1 {
+        (w - 2.0 * SPARK_PAD) / (history.len() - 1) as f64
+    } else {
+        0.0
+    };
+    let coords: Vec<(String, String)> = history
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let x = if history.len() > 1 {
+                SPARK_PAD + step * i as f64
+            } else {
+                w / 2.0
+            };
+            let share = p.latency_ms.clamp(0, max_ms) as f64 / max_ms as f64;
+            let y = h - SPARK_PAD - share * (h - 2.0 * SPARK_PAD);
+            (format!("{x:.1}"), format!("{y:.1}"))
+        })
+        .collect();
+    let points = coords
+        .iter()
+        .map(|(x, y)| format!("{x},{y}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let fails = history
+        .iter()
+        .zip(&coords)
+        .filter(|(p, _)| !p.ok)
+        .map(|(_, c)| c.clone())
+        .collect();
+    Some(Sparkline {
+        width: SPARK_WIDTH,
+        height: SPARK_HEIGHT,
+        points,
+        fails,
+        max_ms,
+        attempts: history.len(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,5 +410,50 @@ mod tests {
         let rows = [ev(1, 10), ev(3, 30), ev(2, 30), ev(4, 5)];
         let ids: Vec<i64> = newest_first(&rows).iter().map(|e| e.id).collect();
         assert_eq!(ids, vec![3, 2, 1, 4]);
+    }
+
+    #[test]
+    fn sparkline_spans_the_box_and_marks_failures() {
+        let h = |latency_ms, ok| HistoryView {
+            at_ms: 0,
+            latency_ms,
+            ok,
+        };
+        let spark = sparkline(&[h(10, true), h(40, false), h(0, true)]).expect("spark");
+        assert_eq!(spark.points, "2.5,16.8 60.0,2.5 117.5,21.5");
+        assert_eq!(spark.fails, vec![("60.0".to_owned(), "2.5".to_owned())]);
+        assert_eq!(spark.max_ms, 40);
+        assert!(sparkline(&[]).is_none());
+        let one = sparkline(&[h(0, false)]).expect("one point");
+        assert_eq!(one.points, "60.0,21.5");
+    }
+
+    #[test]
+    fn probes_group_by_site_and_service_with_the_worst_state() {
+        let p = |site: &str, service: &str, name: &str, state: &str| ProbeView {
+            site: site.into(),
+            service: service.into(),
+            name: name.into(),
+            state: state.into(),
+            ..ProbeView::default()
+        };
+        let probes = [
+            p("b", "web", "web-http", "up"),
+            p("a", "db", "db-tcp", "up"),
+            p("a", "db", "db-pg", "down"),
+            p("a", "api", "api", "unknown"),
+            p("a", "api", "api2", "up"),
+        ];
+        let sites = group_probes(&probes);
+        assert_eq!(sites.len(), 2);
+        assert_eq!(sites[0].site, "a");
+        let states: Vec<(&str, &str)> = sites[0]
+            .services
+            .iter()
+            .map(|s| (s.service, s.state))
+            .collect();
+        assert_eq!(states, vec![("api", "unknown"), ("db", "down")]);
+        assert_eq!(sites[0].services[1].probes[0].probe.name, "db-pg");
+        assert_eq!(sites[1].services[0].state, "up");
     }
 }

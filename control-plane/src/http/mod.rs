@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod config_page;
 pub mod cooldowns;
+pub mod dashboard;
 pub mod health;
 pub mod memories;
 pub mod notifications;
@@ -58,6 +59,11 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/trigger", post(pages::trigger))
         .route("/sessions/{id}/stop", post(pages::stop))
         .route("/sites", get(pages::sites))
+        .route("/sites/{site}/inventory", get(dashboard::inventory))
+        .route("/health", get(dashboard::health))
+        .route("/incidents", get(dashboard::incidents))
+        .route("/notifications", get(dashboard::notifications))
+        .route("/notifications/test", post(dashboard::notifications_test))
         .route("/run", get(pages::run_now))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))

@@ -11,6 +11,8 @@
 //! `PROBE_BENCH_PROBES`, `PROBE_BENCH_CYCLES` and `PROBE_BENCH_CONCURRENCY` change
 //! the defaults (1000, 10, 64). `PROBE_BENCH_BARE=1` measures a bare reqwest loop
 //! (same server, same fresh connections, no probe machinery) for comparison.
+//! The prober runs on tokio's multi-thread runtime (`TOKIO_WORKER_THREADS` sets
+//! its threads); the server on a single thread.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
@@ -54,11 +56,19 @@ fn main() {
         .build()
         .expect("runtime");
     let bare = std::env::var_os("PROBE_BENCH_BARE").is_some();
+    let (user_before, sys_before) = cpu_ms();
     let times = if bare {
         runtime.block_on(bare_cycles(port, probes, cycles, concurrency))
     } else {
         runtime.block_on(prober_cycles(port, probes, cycles, concurrency))
     };
+    // Warm-up cycle included: an average over cycles + 1.
+    let (user_after, sys_after) = cpu_ms();
+    let per_cycle = |before: f64, after: f64| (after - before) / (cycles as f64 + 1.0);
+    let (user, sys) = (
+        per_cycle(user_before, user_after),
+        per_cycle(sys_before, sys_after),
+    );
     drop(server.stdin.take());
     let _ = server.wait();
 
@@ -68,10 +78,13 @@ fn main() {
     let max = sorted[sorted.len() - 1];
     let peak = peak_rss_kib();
     println!(
-        "http_cycle{}: {probes} probes, concurrency {concurrency}, {cycles} cycles: median {:.1} ms, max {:.1} ms; peak RSS {:.1} MB",
+        "http_cycle{}: {probes} probes, concurrency {concurrency}, {cycles} cycles: median {:.1} ms, max {:.1} ms; prober CPU per cycle {:.0} ms ({:.0} user, {:.0} system); peak RSS {:.1} MB",
         if bare { " (bare reqwest loop)" } else { "" },
         median.as_secs_f64() * 1000.0,
         max.as_secs_f64() * 1000.0,
+        user + sys,
+        user,
+        sys,
         peak as f64 / 1024.0
     );
 }
@@ -154,6 +167,22 @@ async fn bare_cycles(port: u16, probes: usize, cycles: usize, concurrency: usize
     times
 }
 
+/// User and system CPU time of this process so far, in ms (from /proc/self/stat,
+/// in clock ticks of 10 ms).
+fn cpu_ms() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) * 10.0, ticks(12) * 10.0)
+}
+
 /// VmHWM from /proc/self/status, in KiB.
 fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -165,9 +194,10 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// Server mode: answer `{"status":"UP"}` on 127.0.0.1 until stdin closes.
+/// Server mode: answer `{"status":"UP"}` on 127.0.0.1 until stdin closes, on one
+/// thread, leaving the other core to the prober.
 fn serve() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");

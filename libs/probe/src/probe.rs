@@ -126,11 +126,13 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// An error for `field`; any secret already read is scrubbed from it, in case a
+    /// parser quoted its input.
     pub fn error(&self, field: &str, problem: impl Into<String>) -> SpecError {
         SpecError {
             probe: self.probe.to_owned(),
             field: field.to_owned(),
-            problem: problem.into(),
+            problem: attempt::redact(&problem.into(), &self.secrets),
         }
     }
 

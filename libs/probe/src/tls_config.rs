@@ -41,11 +41,19 @@ fn webpki_verifier() -> Result<Arc<WebPkiServerVerifier>, String> {
 pub(crate) struct Verifier {
     inner: Option<Arc<WebPkiServerVerifier>>,
     algorithms: WebPkiSupportedAlgorithms,
-    leaf: Mutex<Option<CertificateDer<'static>>>,
+    /// `None` when nobody reads the certificate (the shared HTTP clients).
+    leaf: Option<Mutex<Option<CertificateDer<'static>>>>,
 }
 
 impl Verifier {
+    /// A verifier that records the leaf certificate.
     pub fn new(insecure: bool) -> Result<Verifier, String> {
+        let mut v = Verifier::without_record(insecure)?;
+        v.leaf = Some(Mutex::new(None));
+        Ok(v)
+    }
+
+    fn without_record(insecure: bool) -> Result<Verifier, String> {
         let inner = if insecure {
             None
         } else {
@@ -54,16 +62,17 @@ impl Verifier {
         Ok(Verifier {
             inner,
             algorithms: provider().signature_verification_algorithms,
-            leaf: Mutex::new(None),
+            leaf: None,
         })
     }
 
     /// The leaf certificate the peer presented, if the handshake got that far.
     pub fn leaf(&self) -> Option<CertificateDer<'static>> {
-        self.leaf
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.leaf.as_ref().and_then(|cell| {
+            cell.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone()
+        })
     }
 }
 
@@ -76,11 +85,12 @@ impl ServerCertVerifier for Verifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        *self
-            .leaf
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some(end_entity.clone().into_owned());
+        if let Some(cell) = &self.leaf {
+            *cell
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(end_entity.clone().into_owned());
+        }
         match &self.inner {
             Some(v) => {
                 v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
@@ -131,5 +141,8 @@ pub(crate) fn client_config(
 
 /// The config of the shared HTTP clients.
 pub(crate) fn http_config(insecure: bool) -> Result<ClientConfig, String> {
-    client_config(Arc::new(Verifier::new(insecure)?), &[b"http/1.1"])
+    client_config(
+        Arc::new(Verifier::without_record(insecure)?),
+        &[b"http/1.1"],
+    )
 }

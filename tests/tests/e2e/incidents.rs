@@ -2,7 +2,10 @@
 //! control plane opens an incident and starts a tier-2 session at once with the
 //! evidence, the scripted model restarts the container through the typed action,
 //! and only the worker's re-run of the probe closes the incident as verified fixed.
+//! The control plane tells a human through the real `apprise` (to a receiver in
+//! the test), and the notification URL reaches no prompt and no page.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use claudeops_tests::docker::{self, Container};
@@ -39,8 +42,35 @@ async fn poll<T>(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> Opti
     }
 }
 
+/// A loopback HTTP receiver for Apprise's `json://` notifications.
+async fn receiver() -> (u16, Arc<Mutex<Vec<Value>>>) {
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = got.clone();
+    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+        let sink = sink.clone();
+        async move {
+            let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            sink.lock().unwrap_or_else(|e| e.into_inner()).push(value);
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (port, got)
+}
+
+fn received(got: &Arc<Mutex<Vec<Value>>>) -> Vec<Value> {
+    got.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
 #[tokio::test]
 async fn a_killed_container_opens_an_incident_and_a_verified_fix_closes_it() {
+    let (port, notifications) = receiver().await;
+    let secret = "hook-secret-7f3a9c";
+    let apprise_url = format!("json://127.0.0.1:{port}/{secret}");
     let label = docker::unique("incident");
     let container = Container::run(
         "web",
@@ -63,7 +93,11 @@ async fn a_killed_container_opens_an_incident_and_a_verified_fix_closes_it() {
         })),
     ])])
     .await;
-    let cp = claudeops_tests::system::ControlPlane::start(&[]).await;
+    let cp = claudeops_tests::system::ControlPlane::start(&[
+        ("CLAUDEOPS_APPRISE_URLS", apprise_url.as_str()),
+        ("CLAUDEOPS_APPRISE_BIN", "apprise"),
+    ])
+    .await;
     let mut env = model_env(&model);
     env.push(("CLAUDEOPS_DISCOVER_CONTAINERS".into(), "true".into()));
     env.push((
@@ -154,5 +188,60 @@ async fn a_killed_container_opens_an_incident_and_a_verified_fix_closes_it() {
     assert!(
         events.to_string().contains("verified fixed"),
         "an event says so: {events}"
+    );
+
+    // A human heard of it through the real apprise: opened, then auto-remediated.
+    let titles = poll("the notifications", WAIT, async || {
+        let titles: Vec<String> = received(&notifications)
+            .iter()
+            .map(|n| n["title"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        let fixed = titles.iter().any(|t| t.contains("Auto-remediated web"));
+        fixed.then_some(titles)
+    })
+    .await;
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.contains("web") && !t.contains("Auto-remediated")),
+        "the incident was announced: {titles:?}"
+    );
+    for n in received(&notifications) {
+        assert!(n.to_string().contains("home"), "the site is named: {n}");
+    }
+    let (_, deliveries) = http.get("/api/v1/notifications").await;
+    let list = deliveries.as_array().cloned().unwrap_or_default();
+    assert!(
+        list.iter().any(|d| d["ok"] == true && d["url"] == "#1"),
+        "deliveries are recorded by URL index: {deliveries}"
+    );
+
+    // The URL's secret reached no prompt, no page and no API answer.
+    for request in model.requests() {
+        assert!(
+            !request.body.to_string().contains(secret),
+            "a prompt carried the notification URL"
+        );
+    }
+    for path in [
+        "/api/v1/config",
+        "/api/v1/notifications",
+        "/api/v1/events",
+        "/api/v1/incidents",
+        "/config",
+        "/",
+        "/events",
+    ] {
+        let text = reqwest::get(format!("{}{path}", cp.url))
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .text()
+            .await
+            .unwrap_or_default();
+        assert!(!text.contains(secret), "{path} shows the notification URL");
+    }
+    assert!(
+        !cp.proc.log().contains(secret),
+        "the control plane's log shows the notification URL"
     );
 }

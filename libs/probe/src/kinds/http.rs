@@ -3,7 +3,7 @@
 //! A `service-api:` block points the request at a homelab app's health endpoint.
 
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Method, Url};
@@ -124,7 +124,8 @@ fn client(insecure: bool) -> Result<&'static Client, String> {
     .map_err(Clone::clone)
 }
 
-pub(crate) async fn observe(t: &HttpTarget, timeout: Duration) -> Observation {
+/// One request; the attempt's timeout bounds it (reqwest needs no timer of its own).
+pub(crate) async fn observe(t: &HttpTarget) -> Observation {
     let certificate = async {
         if t.check_certificate && t.is_https() {
             let host = t.url.host_str().unwrap_or_default();
@@ -134,8 +135,6 @@ pub(crate) async fn observe(t: &HttpTarget, timeout: Duration) -> Observation {
             None
         }
     };
-    // The attempt's timeout bounds the request; reqwest needs no timer of its own.
-    let _ = timeout;
     let (mut obs, shake) = tokio::join!(request(t), certificate);
     if let Some(cert) = shake.and_then(|s| s.certificate) {
         let now = SystemTime::now();

@@ -66,13 +66,13 @@ impl Kind {
 
     pub async fn observe(&self, probe: &Probe, timeout: Duration) -> Observation {
         match self {
-            Kind::Http(t) => http::observe(t, timeout).await,
+            Kind::Http(t) => http::observe(t).await,
             Kind::Tcp(t) => tcp::observe(t).await,
             Kind::Tls(t) => tls::observe(t).await,
             Kind::Dns(t) => dns::observe(t, timeout).await,
             Kind::Docker(t) => container::observe(t, probe).await,
-            Kind::Postgres(t) => sql::observe_postgres(t, timeout).await,
-            Kind::Mysql(t) => sql::observe_mysql(t, timeout).await,
+            Kind::Postgres(t) => sql::observe_postgres(t).await,
+            Kind::Mysql(t) => sql::observe_mysql(t).await,
             Kind::Redis(t) => redis::observe(t).await,
         }
     }

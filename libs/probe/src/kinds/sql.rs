@@ -2,7 +2,6 @@
 //! `SELECT 1`, and report the version and connections in use against the limit.
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -56,7 +55,7 @@ fn failed(what: &str, shown: &str, e: &sqlx::Error) -> Observation {
     Observation::failed(format!("{what} {shown} failed: {}", error_chain(e)))
 }
 
-pub(crate) async fn observe_postgres(t: &PgTarget, _timeout: Duration) -> Observation {
+pub(crate) async fn observe_postgres(t: &PgTarget) -> Observation {
     let mut conn: PgConnection = match t.options.connect().await {
         Ok(c) => c,
         Err(e) => return failed("connecting to", &t.shown, &e),
@@ -93,7 +92,7 @@ pub(crate) async fn observe_postgres(t: &PgTarget, _timeout: Duration) -> Observ
     obs
 }
 
-pub(crate) async fn observe_mysql(t: &MySqlTarget, _timeout: Duration) -> Observation {
+pub(crate) async fn observe_mysql(t: &MySqlTarget) -> Observation {
     let mut conn: MySqlConnection = match t.options.connect().await {
         Ok(c) => c,
         Err(e) => return failed("connecting to", &t.shown, &e),

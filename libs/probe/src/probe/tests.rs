@@ -149,6 +149,11 @@ fn keeps_secrets_out_of_errors() {
     s.headers = BTreeMap::from([("X-Token".into(), "${API_TOKEN}\n".into())]);
     let e = error_of(&s);
     assert!(!e.to_string().contains("tok-123456"), "{e}");
+    // A parser that quotes its input has the secret scrubbed.
+    let e = error_of(&spec("x", "postgres://u@db/app?sslmode=${DB_PASSWORD}"));
+    assert_eq!(e.field, "url");
+    assert!(!e.problem.contains("hunter22"), "{e}");
+    assert!(e.problem.contains("***"), "{e}");
 }
 
 #[tokio::test]
