@@ -6,7 +6,8 @@
 //! the CLI (the model cannot change it). Bash commands are judged whole, wrappers
 //! included, by `claudeops_core::command`; file tools are checked against the
 //! paths the agent must never read (the worker's key, the control plane's
-//! secrets). When unsure, it denies.
+//! secrets). MCP tools of repo servers are refused unless the worker approved
+//! the server for this session's tier. When unsure, it denies.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -18,6 +19,9 @@ use serde_json::{Value, json};
 pub const PROTECTED_ENV: &str = "CLAUDEOPS_PROTECTED_PATHS";
 /// Environment variable naming the session workspace (always readable).
 pub const WORKSPACE_ENV: &str = "CLAUDEOPS_WORKSPACE";
+/// Environment variable naming the repo MCP servers this session's tier may
+/// use (`,`-separated).
+pub const MCP_SERVERS_ENV: &str = "CLAUDEOPS_MCP_SERVERS";
 
 /// What the hook knows besides the tool call.
 #[derive(Debug, Clone)]
@@ -27,6 +31,8 @@ pub struct HookEnv {
     pub dry_run: bool,
     pub protected: Vec<PathBuf>,
     pub workspace: Option<PathBuf>,
+    /// Repo MCP servers approved at this tier.
+    pub mcp_servers: Vec<String>,
 }
 
 impl HookEnv {
@@ -47,6 +53,9 @@ impl HookEnv {
                 })
                 .unwrap_or_default(),
             workspace: var(WORKSPACE_ENV).map(PathBuf::from),
+            mcp_servers: var(MCP_SERVERS_ENV)
+                .map(|v| claudeops_core::policy::split_list(&v))
+                .unwrap_or_default(),
         }
     }
 }
@@ -87,8 +96,27 @@ pub fn decide(input: &Value, env: &HookEnv) -> Option<(Decision, String)> {
             Decision::Deny,
             format!("{tool} is never allowed: Claude Ops does not edit files"),
         )),
-        _ => None,
+        _ => tool
+            .strip_prefix("mcp__")
+            .and_then(|rest| mcp(rest, tier, env))
+            .map(|reason| (Decision::Deny, reason)),
     }
+}
+
+/// Why an MCP tool (`mcp__SERVER__TOOL`, without the prefix) is refused. The
+/// worker's own server is left to the CLI's allow-list and the action
+/// dispatcher, which know the tier; any other server must be one the worker
+/// approved for this tier.
+fn mcp(rest: &str, tier: Tier, env: &HookEnv) -> Option<String> {
+    let server = rest.split_once("__").map_or(rest, |(server, _)| server);
+    if server == claudeops_core::policy::ACTIONS_SERVER
+        || env.mcp_servers.iter().any(|s| s == server)
+    {
+        return None;
+    }
+    Some(format!(
+        "the MCP server `{server}` is not approved at tier {tier}; its repo's manifest sets the tier that may use it"
+    ))
 }
 
 fn bash(command: &str, tier: Tier, cwd: Option<String>, env: &HookEnv) -> (Decision, String) {
@@ -237,6 +265,11 @@ mod tests {
                 "/state/api-token".into(),
             ],
             workspace: Some("/state/worker/sessions/1".into()),
+            mcp_servers: if tier >= Tier::Investigate {
+                vec!["inventory".into()]
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -335,6 +368,51 @@ mod tests {
             Some(Deny),
         );
         check("WebFetch", json!({"url": "http://x"}), Tier::Observe, None);
+        // Repos stay read-only whatever the tool.
+        for (tool, key) in [
+            ("Write", "file_path"),
+            ("Edit", "file_path"),
+            ("NotebookEdit", "notebook_path"),
+        ] {
+            check(
+                tool,
+                json!({key: "/repos/a/CLAUDE-OPS.md"}),
+                Tier::Remediate,
+                Some(Deny),
+            );
+        }
+        for command in [
+            "echo x > /repos/a/f",
+            "tee /repos/a/f",
+            "cp /tmp/x /repos/a/f",
+            "mv /repos/a/f /repos/a/g",
+            "sed -i s/a/b/ /repos/a/f",
+            "git -C /repos/a commit -am x",
+            "cd /repos/a && echo x >> CLAUDE-OPS.md",
+        ] {
+            check(
+                "Bash",
+                json!({ "command": command }),
+                Tier::Remediate,
+                Some(Deny),
+            );
+        }
+    }
+
+    #[test]
+    fn repo_mcp_tools_only_at_approved_tiers() {
+        use Decision::Deny;
+        let tool = "mcp__inventory__list_hosts";
+        check(tool, json!({}), Tier::Observe, Some(Deny));
+        check(tool, json!({}), Tier::Investigate, None);
+        check("mcp__other__x", json!({}), Tier::Remediate, Some(Deny));
+        check("mcp__other", json!({}), Tier::Remediate, Some(Deny));
+        check(
+            "mcp__claudeops__restart_container",
+            json!({}),
+            Tier::Investigate,
+            None,
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Turns a tier job from the control plane into a `claude` CLI invocation: the
-//! prompt, the tier's permission flags, the session workspace and the
-//! allow-listed environment.
+//! prompt, the tier's permission flags, the session workspace (completed with
+//! what the repos bring, see [`with_repos`]) and the allow-listed environment.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use claudeops_core::{SiteName, Tier, policy};
 
 use crate::config::WorkerConfig;
 use crate::content;
-use crate::hook::{PROTECTED_ENV, WORKSPACE_ENV};
+use crate::hook::{MCP_SERVERS_ENV, PROTECTED_ENV, WORKSPACE_ENV};
 use crate::runner::Invocation;
 use crate::workspace::{self, Workspace};
 
@@ -54,6 +54,7 @@ pub fn prompt_text(job: &Job, site: &SiteName, repos_dir: &Path, ws: &Workspace)
             ));
         }
     }
+    text.push_str(&repos_section(ws, &repos));
     if let Some(memories) = job.memories.as_deref().filter(|m| !m.trim().is_empty()) {
         text.push_str("\n## Memories\n\n");
         text.push_str(memories.trim());
@@ -75,7 +76,86 @@ pub fn prompt_text(job: &Job, site: &SiteName, repos_dir: &Path, ws: &Workspace)
     text
 }
 
-/// Builds the CLI invocation for a prepared workspace.
+/// The "## Repos" part of the prompt: per repo, its manifest (inline when
+/// short), and the workspace paths of its checks, playbooks, skills and the MCP
+/// servers this tier may use.
+fn repos_section(ws: &Workspace, repos_dir: &str) -> String {
+    let Some(repos) = ws.repos.as_ref().filter(|r| !r.is_empty()) else {
+        return String::new();
+    };
+    let mut text = format!(
+        "\n## Repos\n\nMounted read-only under `{repos_dir}`: read them, never write there. \
+         Their Claude Ops files are copied into this workspace under `repos/NAME/`. \
+         For a repo's services, a skill of that repo replaces a built-in skill of the same name.\n"
+    );
+    let list = |items: &[String]| -> String {
+        items
+            .iter()
+            .map(|i| format!("`{i}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for repo in repos {
+        text.push_str(&format!(
+            "\n### Repo `{}` (`{}`)\n\n",
+            repo.name,
+            repo.path.display()
+        ));
+        if !repo.checks.is_empty() {
+            text.push_str(&format!("- Checks: {}\n", list(&repo.checks)));
+        }
+        for p in &repo.playbooks {
+            text.push_str(&format!(
+                "- Playbook you may use: `{}`: {} (tier {}+)\n",
+                p.file, p.title, p.min_tier
+            ));
+        }
+        for (path, replaces) in &repo.skills {
+            match replaces {
+                Some(name) => text.push_str(&format!(
+                    "- Skill: `{path}` (use it instead of the built-in `skills/{name}.md` for this repo's services)\n"
+                )),
+                None => text.push_str(&format!("- Skill: `{path}`\n")),
+            }
+        }
+        if !repo.mcp_servers.is_empty() {
+            let tools: Vec<String> = repo
+                .mcp_servers
+                .iter()
+                .map(|s| format!("mcp__{s}__*"))
+                .collect();
+            text.push_str(&format!("- MCP tools: {}\n", list(&tools)));
+        }
+        match &repo.manifest {
+            Some(manifest) if manifest.len() <= workspace::INLINE_MANIFEST_BYTES => {
+                text.push_str(&format!(
+                    "\nIts `CLAUDE-OPS.md` (also at `repos/{}/CLAUDE-OPS.md`):\n\n{}\n",
+                    repo.name,
+                    manifest.trim()
+                ));
+            }
+            Some(_) => text.push_str(&format!(
+                "- Read its manifest first: `repos/{}/CLAUDE-OPS.md`\n",
+                repo.name
+            )),
+            None => {}
+        }
+    }
+    text
+}
+
+/// Completes a workspace with what the repos under `repos_dir` bring (once;
+/// a workspace whose repos were added already is returned as it is).
+pub fn with_repos(ws: &Workspace, tier: Tier, repos_dir: &Path) -> Workspace {
+    if ws.repos.is_some() || !repos_dir.is_dir() {
+        return ws.clone();
+    }
+    let inventory = claudeops_discovery::discover(repos_dir, &[]);
+    workspace::add_repos(ws.clone(), tier, &inventory)
+}
+
+/// Builds the CLI invocation for a prepared workspace, adding the repos'
+/// content to it first.
 pub fn invocation(
     job: &Job,
     site: &SiteName,
@@ -83,12 +163,14 @@ pub fn invocation(
     ws: &Workspace,
     home: &Path,
 ) -> Invocation {
-    let flags = policy::tool_flags(
+    let ws = &with_repos(ws, job.tier, &config.repos_dir);
+    let mut flags = policy::tool_flags(
         job.tier,
         &config.tools(),
         &job.extra_allowed_tools,
         &job.extra_disallowed_tools,
     );
+    policy::add_repo_servers(&mut flags, job.tier, &ws.repo_mcp);
     let text = |a: &str| OsString::from(a);
     let mut args: Vec<OsString> = vec![
         text("-p"),
@@ -132,6 +214,13 @@ pub fn invocation(
     let mut env = environment(job, site, config, home);
     env.push((WORKSPACE_ENV.into(), ws.dir.clone().into_os_string()));
     env.push((PROTECTED_ENV.into(), protected_paths(config).into()));
+    let approved: Vec<&str> = ws
+        .repo_mcp
+        .iter()
+        .filter(|(_, min)| *min <= job.tier)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    env.push((MCP_SERVERS_ENV.into(), approved.join(",").into()));
     Invocation {
         program: config.claude_bin.clone(),
         args,
@@ -223,6 +312,8 @@ mod tests {
             settings: "/w/settings.json".into(),
             mcp_config: "/w/mcp.json".into(),
             playbooks: crate::workspace::Content::builtin().playbooks_for(Tier::Investigate),
+            repos: Some(Vec::new()),
+            ..Workspace::default()
         }
     }
 
@@ -297,5 +388,52 @@ mod tests {
         }
         assert!(names.contains(&"ANTHROPIC_API_KEY".to_owned()));
         assert!(names.contains(&"CLAUDEOPS_SESSION_ID".to_owned()));
+    }
+    #[test]
+    fn repos_reach_the_prompt_flags_and_hook() {
+        let site = SiteName::new("home").unwrap_or_else(|e| panic!("{e}"));
+        let repos = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/repos");
+        let config = WorkerConfig {
+            repos_dir: repos.clone(),
+            ..WorkerConfig::default()
+        };
+        for (tier, approved) in [(Tier::Observe, false), (Tier::Investigate, true)] {
+            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let content = crate::workspace::Content::builtin();
+            let ws = crate::workspace::prepare(
+                dir.path(),
+                tier,
+                &content,
+                "hook",
+                &serde_json::json!({}),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            let job = Job { tier, ..job() };
+            let inv = invocation(&job, &site, &config, &ws, Path::new("/h"));
+            let prompt = arg_after(&inv, "-p").unwrap_or_default();
+            assert!(prompt.contains("### Repo `ansible-home`"), "{prompt}");
+            assert!(
+                prompt.contains("Always use `--limit` when running playbooks"),
+                "manifest inline"
+            );
+            assert!(prompt.contains("`repos/ansible-home/checks/zfs-pool.md`"));
+            assert_eq!(
+                prompt.contains("repos/ansible-home/playbooks/fix-media-perms.md"),
+                approved
+            );
+            assert!(!prompt.contains("redeploy-stack.md"));
+            let allowed = arg_after(&inv, "--allowedTools").unwrap_or_default();
+            let denied = arg_after(&inv, "--disallowedTools").unwrap_or_default();
+            let rule = "mcp__ansible-inventory";
+            assert_eq!(allowed.split(',').any(|r| r == rule), approved, "{allowed}");
+            assert_eq!(denied.split(',').any(|r| r == rule), !approved, "{denied}");
+            let env = inv
+                .env
+                .iter()
+                .find(|(k, _)| k == MCP_SERVERS_ENV)
+                .map(|(_, v)| v.to_string_lossy().into_owned());
+            let want = if approved { "ansible-inventory" } else { "" };
+            assert_eq!(env.as_deref(), Some(want));
+        }
     }
 }

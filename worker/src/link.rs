@@ -519,15 +519,19 @@ async fn prepare(
     tokio::fs::create_dir_all(&home)
         .await
         .map_err(|e| format!("cannot create {home:?}: {e}"))?;
-    let content = workspace::Content::builtin();
-    let ws = workspace::prepare(
-        &workdir,
-        job.tier,
-        &content,
-        &config.hook_command(),
-        &mcp_servers(config, job),
-    )
-    .map_err(|e| format!("cannot prepare the session workspace {workdir:?}: {e}"))?;
+    // Files and repo discovery: off the owner task, which must keep the link moving.
+    let hook = config.hook_command();
+    let servers = mcp_servers(config, job);
+    let repos_dir = config.repos_dir.clone();
+    let tier = job.tier;
+    let ws = tokio::task::spawn_blocking(move || {
+        let content = workspace::Content::builtin();
+        workspace::prepare(&workdir, tier, &content, &hook, &servers)
+            .map(|ws| job::with_repos(&ws, tier, &repos_dir))
+            .map_err(|e| format!("cannot prepare the session workspace {workdir:?}: {e}"))
+    })
+    .await
+    .map_err(|e| format!("preparing the session workspace failed: {e}"))??;
     Ok(job::invocation(job, site, config, &ws, &home))
 }
 

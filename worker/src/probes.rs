@@ -256,6 +256,9 @@ impl ProbeLoop {
                 .problems
                 .push(spec_problem(error, &inventory.probes));
         }
+        inventory
+            .problems
+            .extend(crate::workspace::mcp_problems(&inventory.repos));
         for p in problems {
             inventory.problems.push(Problem {
                 path: "docker".to_owned(),

@@ -72,6 +72,29 @@ pub fn actions(tier: Tier) -> Vec<String> {
         .collect()
 }
 
+/// The CLI rule naming every tool of an MCP server (`mcp__NAME`).
+pub fn mcp_server_rule(server: &str) -> String {
+    format!("mcp__{server}")
+}
+
+/// Approves the tools of repo MCP servers at their tier and above, and denies
+/// them below it (deny beats allow, so nothing lifts that). `servers` holds
+/// each server's name and the lowest tier that may use it. The worker's own
+/// server name is never granted this way: its tools are [`actions`].
+pub fn add_repo_servers(flags: &mut ToolFlags, tier: Tier, servers: &[(String, Tier)]) {
+    for (name, min_tier) in servers {
+        if name == ACTIONS_SERVER {
+            continue;
+        }
+        let rule = mcp_server_rule(name);
+        if tier >= *min_tier {
+            flags.allowed.push(rule);
+        } else {
+            flags.disallowed.push(rule);
+        }
+    }
+}
+
 /// The CLI flags for one tier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolFlags {
@@ -136,5 +159,50 @@ mod tests {
         );
         assert_eq!(t2.disallowed[0], "Bash(curl:*)");
         assert_eq!(actions(Tier::Remediate).len(), 2);
+    }
+
+    #[test]
+    fn repo_servers_are_approved_only_from_their_tier() {
+        let servers = [
+            ("inventory".to_owned(), Tier::Investigate),
+            ("deployer".to_owned(), Tier::Remediate),
+            ("grafana".to_owned(), Tier::Observe),
+            (ACTIONS_SERVER.to_owned(), Tier::Observe),
+        ];
+        let cases = [
+            (
+                Tier::Observe,
+                vec!["mcp__grafana"],
+                vec!["mcp__inventory", "mcp__deployer"],
+            ),
+            (
+                Tier::Investigate,
+                vec!["mcp__inventory", "mcp__grafana"],
+                vec!["mcp__deployer"],
+            ),
+            (
+                Tier::Remediate,
+                vec!["mcp__inventory", "mcp__deployer", "mcp__grafana"],
+                vec![],
+            ),
+        ];
+        for (tier, allowed, denied) in cases {
+            let mut flags = tool_flags(tier, &[], &[], &[]);
+            let before = flags.clone();
+            add_repo_servers(&mut flags, tier, &servers);
+            let added =
+                |all: &[String], old: &[String]| -> Vec<String> { all[old.len()..].to_vec() };
+            assert_eq!(
+                added(&flags.allowed, &before.allowed),
+                allowed,
+                "tier {tier}"
+            );
+            assert_eq!(
+                added(&flags.disallowed, &before.disallowed),
+                denied,
+                "tier {tier}"
+            );
+            assert!(!flags.allowed.contains(&"mcp__claudeops".to_owned()));
+        }
     }
 }

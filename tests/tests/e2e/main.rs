@@ -6,6 +6,7 @@ mod incidents;
 mod permissions;
 mod refusals;
 mod remediation;
+mod repos;
 mod session;
 mod support;
 mod tiers;

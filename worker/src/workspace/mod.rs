@@ -1,9 +1,16 @@
 //! A session's workspace: the directory the CLI runs in, holding the checks and
-//! the playbooks this tier may use, the hook settings and the response schema.
+//! the playbooks this tier may use, the hook settings, the MCP config and the
+//! response schema.
 //!
-//! Built-in content is embedded in the binary; repos add their own (see
-//! `extensions`). Playbooks above the session's tier are not written at all, so
-//! the model cannot even read a procedure it may not run.
+//! Built-in content is embedded in the binary; each repo under the repos dir
+//! adds its own (`CLAUDE-OPS.md`, `.claude-ops/{checks,playbooks,skills}`,
+//! copied under `repos/NAME/`, and `.claude-ops/mcp.json`, merged into the
+//! session's MCP config; see [`add_repos`] and [`merge_mcp`]). Playbooks and
+//! repo MCP servers above the session's tier are not written at all, so the
+//! model cannot even read a procedure it may not run.
+//!
+//! What it must not do: write anywhere but the session directory, or copy a
+//! file from outside a repo (a symlink pointing out of it is skipped).
 
 use std::path::{Path, PathBuf};
 
@@ -12,31 +19,38 @@ use serde_json::json;
 
 /// The built-in health-check procedures (Markdown the model reads on demand).
 pub const CHECKS: &[(&str, &str)] = &[
-    ("http.md", include_str!("../../checks/http.md")),
-    ("dns.md", include_str!("../../checks/dns.md")),
-    ("containers.md", include_str!("../../checks/containers.md")),
-    ("databases.md", include_str!("../../checks/databases.md")),
-    ("services.md", include_str!("../../checks/services.md")),
+    ("http.md", include_str!("../../../checks/http.md")),
+    ("dns.md", include_str!("../../../checks/dns.md")),
+    (
+        "containers.md",
+        include_str!("../../../checks/containers.md"),
+    ),
+    ("databases.md", include_str!("../../../checks/databases.md")),
+    ("services.md", include_str!("../../../checks/services.md")),
 ];
 
 /// The built-in playbooks; each names its minimum tier.
 pub const PLAYBOOKS: &[(&str, &str)] = &[
     (
         "restart-container.md",
-        include_str!("../../playbooks/restart-container.md"),
+        include_str!("../../../playbooks/restart-container.md"),
     ),
     (
         "redeploy-service.md",
-        include_str!("../../playbooks/redeploy-service.md"),
+        include_str!("../../../playbooks/redeploy-service.md"),
     ),
     (
         "rotate-api-key.md",
-        include_str!("../../playbooks/rotate-api-key.md"),
+        include_str!("../../../playbooks/rotate-api-key.md"),
     ),
 ];
 
+/// The built-in skills (none are shipped yet). A repo skill of the same name
+/// replaces one for that repo's services (see [`RepoOffer::skills`]).
+pub const SKILLS: &[(&str, &str)] = &[];
+
 /// The agent-response schema passed with `--json-schema`.
-pub const SCHEMA: &str = include_str!("../../schemas/agent-response.json");
+pub const SCHEMA: &str = include_str!("../../../schemas/agent-response.json");
 
 /// A playbook offered to a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +86,7 @@ pub fn title(file: &str, text: &str) -> String {
 pub struct Content {
     pub checks: Vec<(String, String)>,
     pub playbooks: Vec<(String, String)>,
+    pub skills: Vec<(String, String)>,
 }
 
 impl Content {
@@ -85,6 +100,7 @@ impl Content {
         Content {
             checks: own(CHECKS),
             playbooks: own(PLAYBOOKS),
+            skills: own(SKILLS),
         }
     }
 
@@ -103,12 +119,19 @@ impl Content {
 }
 
 /// Paths of a prepared workspace.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Workspace {
     pub dir: PathBuf,
     pub settings: PathBuf,
     pub mcp_config: PathBuf,
     pub playbooks: Vec<Playbook>,
+    /// Built-in skill names (`skills/NAME.md`).
+    pub skills: Vec<String>,
+    /// What the repos add; `None` until [`add_repos`] has run.
+    pub repos: Option<Vec<RepoOffer>>,
+    /// Every repo MCP server that won the merge, with the lowest tier that may
+    /// use it (also those above this session's tier, so they can be denied).
+    pub repo_mcp: Vec<(String, Tier)>,
 }
 
 /// Writes the workspace for one session. `hook_command` is the shell command the
@@ -122,6 +145,12 @@ pub fn prepare(
 ) -> std::io::Result<Workspace> {
     std::fs::create_dir_all(dir.join("checks"))?;
     std::fs::create_dir_all(dir.join("playbooks"))?;
+    if !content.skills.is_empty() {
+        std::fs::create_dir_all(dir.join("skills"))?;
+    }
+    for (name, text) in &content.skills {
+        std::fs::write(dir.join("skills").join(safe_name(name)), text)?;
+    }
     for (name, text) in &content.checks {
         std::fs::write(dir.join("checks").join(safe_name(name)), text)?;
     }
@@ -143,12 +172,19 @@ pub fn prepare(
         settings,
         mcp_config,
         playbooks,
+        skills: content
+            .skills
+            .iter()
+            .map(|(name, _)| name.trim_end_matches(".md").to_owned())
+            .collect(),
+        repos: None,
+        repo_mcp: Vec::new(),
     })
 }
 
 /// The CLI settings template (`.claude/settings.json`): one PreToolUse hook for
 /// every tool whose use we judge. `{{hook_command}}` is filled per session.
-pub const SETTINGS_TEMPLATE: &str = include_str!("../../.claude/settings.json");
+pub const SETTINGS_TEMPLATE: &str = include_str!("../../../.claude/settings.json");
 
 /// The CLI settings with the hook command filled in (as a JSON string, so any
 /// quoting in the command stays valid JSON).
@@ -159,7 +195,7 @@ pub fn settings_json(hook_command: &str) -> serde_json::Value {
         .pointer_mut("/hooks/PreToolUse")
         .and_then(serde_json::Value::as_array_mut)
     {
-        for entry in hooks {
+        for entry in hooks.iter_mut() {
             for hook in entry
                 .get_mut("hooks")
                 .and_then(serde_json::Value::as_array_mut)
@@ -169,6 +205,11 @@ pub fn settings_json(hook_command: &str) -> serde_json::Value {
                 hook["command"] = json!(hook_command);
             }
         }
+        // MCP tools go through the hook too, so a repo server's tools are refused
+        // below its tier even if an allow rule were to name them.
+        let mut mcp = hooks.first().cloned().unwrap_or_else(|| json!({}));
+        mcp["matcher"] = json!("mcp__.*");
+        hooks.push(mcp);
     }
     settings
 }
@@ -181,7 +222,7 @@ pub fn schema_minified(schema: &str) -> String {
 }
 
 /// A file name with no directory parts.
-fn safe_name(name: &str) -> String {
+pub(crate) fn safe_name(name: &str) -> String {
     Path::new(name).file_name().map_or_else(
         || "unnamed.md".to_owned(),
         |n| n.to_string_lossy().into_owned(),
@@ -192,6 +233,12 @@ fn safe_name(name: &str) -> String {
 pub fn shell_quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
+
+mod mcp;
+mod repos;
+
+pub use mcp::{DEFAULT_MCP_TIER, McpConflict, McpMerge, mcp_problems, mcp_tier, merge_mcp};
+pub use repos::{INLINE_MANIFEST_BYTES, RepoOffer, add_repos};
 
 #[cfg(test)]
 mod tests {
