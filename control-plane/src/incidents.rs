@@ -202,6 +202,28 @@ pub fn service_facts(inventories: &[InventoryRecord]) -> BTreeMap<String, serde_
 }
 
 impl Sessions {
+    /// The open incidents of one site (and service) or of all, at most 1,000.
+    pub(crate) async fn open_incidents(
+        &self,
+        site: Option<&SiteName>,
+        service: Option<&str>,
+    ) -> Vec<Incident> {
+        let filter = IncidentFilter {
+            site: site.cloned(),
+            service: service.map(str::to_owned),
+            status: Some(IncidentStatus::Open),
+            limit: 1_000,
+            ..IncidentFilter::default()
+        };
+        match self.store.list_incidents(&filter).await {
+            Ok(list) => list,
+            Err(error) => {
+                tracing::warn!(%error, "could not read the open incidents");
+                Vec::new()
+            }
+        }
+    }
+
     /// Records one probe report of a worker and acts on it: incidents open for
     /// services with a probe down, and close for services whose probes are all up.
     pub async fn probe_report(&self, site: &SiteName, report: pb::ProbeReport) {
@@ -264,16 +286,7 @@ impl Sessions {
     }
 
     async fn close_recovered(&self, site: &SiteName, service: &str) {
-        let filter = IncidentFilter {
-            site: Some(site.clone()),
-            service: Some(service.to_owned()),
-            status: Some(IncidentStatus::Open),
-            ..IncidentFilter::default()
-        };
-        let Ok(open) = self.store.list_incidents(&filter).await else {
-            return;
-        };
-        for incident in open {
+        for incident in self.open_incidents(Some(site), Some(service)).await {
             self.resolve(&incident, Resolution::Recovered, "its probes are up again")
                 .await;
         }
@@ -313,15 +326,9 @@ impl Sessions {
     /// site or an absent worker is retried by the scheduler; a reason that will not
     /// pass by itself (dry run, LLM tiers off) is recorded once.
     pub async fn start_incident_sessions(&self, site: &SiteName) {
-        let filter = IncidentFilter {
-            site: Some(site.clone()),
-            status: Some(IncidentStatus::Open),
-            ..IncidentFilter::default()
-        };
-        let Ok(open) = self.store.list_incidents(&filter).await else {
-            return;
-        };
-        let waiting: Vec<Incident> = open
+        let waiting: Vec<Incident> = self
+            .open_incidents(Some(site), None)
+            .await
             .into_iter()
             .filter(|i| i.session_id.is_none() && !self.incidents.has_given_up(i.id))
             .collect();
@@ -388,15 +395,9 @@ impl Sessions {
     /// Every site with an open incident that has no session yet gets one (the
     /// scheduler calls this; a busy site is tried again next tick).
     pub async fn retry_incident_sessions(&self) {
-        let filter = IncidentFilter {
-            status: Some(IncidentStatus::Open),
-            limit: 1_000,
-            ..IncidentFilter::default()
-        };
-        let Ok(open) = self.store.list_incidents(&filter).await else {
-            return;
-        };
-        let mut sites: Vec<SiteName> = open
+        let mut sites: Vec<SiteName> = self
+            .open_incidents(None, None)
+            .await
             .into_iter()
             .filter(|i| i.session_id.is_none() && !self.incidents.has_given_up(i.id))
             .map(|i| i.site)

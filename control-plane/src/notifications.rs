@@ -186,14 +186,7 @@ impl Sessions {
         let Some(notifier) = self.notifier.notifier() else {
             return;
         };
-        let filter = IncidentFilter {
-            status: Some(IncidentStatus::Open),
-            limit: 1_000,
-            ..IncidentFilter::default()
-        };
-        let Ok(open) = self.store.list_incidents(&filter).await else {
-            return;
-        };
+        let open = self.open_incidents(None, None).await;
         notifier.set_open_incidents(
             open.into_iter()
                 .map(|i| OpenIncident {

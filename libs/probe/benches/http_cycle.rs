@@ -195,25 +195,37 @@ fn peak_rss_kib() -> u64 {
 }
 
 /// Server mode: answer `{"status":"UP"}` on 127.0.0.1 until stdin closes, on one
-/// thread, leaving the other core to the prober.
+/// thread, leaving the other core to the prober. A minimal HTTP/1.1 responder
+/// (read the request head, write a fixed response, close), so the server is not
+/// what the cycle measures.
 fn serve() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+content-length: 15\r\nconnection: close\r\n\r\n{\"status\":\"UP\"}";
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let app = axum::Router::new().route(
-            "/health/{id}",
-            axum::routing::get(|| async {
-                ([("content-type", "application/json")], r#"{"status":"UP"}"#)
-            }),
-        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         println!("{}", listener.local_addr().expect("addr").port());
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut head = Vec::with_capacity(512);
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = stream.write_all(RESPONSE).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
         });
         // The parent closes stdin when it is done (or dies).
         let _ = tokio::task::spawn_blocking(|| {
