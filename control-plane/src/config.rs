@@ -77,6 +77,10 @@ pub struct Config {
     pub apprise_bin: PathBuf,
     /// How often an unresolved incident is notified again, e.g. "4h"; "0s" for never.
     pub notify_reminder_interval: String,
+    /// Events of one kind arriving within this window go out as one message.
+    pub notify_group_window: String,
+    /// When the daily digest goes out, "HH:MM" UTC; "off" for never.
+    pub notify_digest_time: String,
 }
 
 impl Default for Config {
@@ -125,6 +129,8 @@ impl Default for Config {
             apprise_urls: None,
             apprise_bin: PathBuf::from("apprise"),
             notify_reminder_interval: "4h".to_owned(),
+            notify_group_window: "30s".to_owned(),
+            notify_digest_time: "08:00".to_owned(),
         }
     }
 }
@@ -231,12 +237,19 @@ impl Config {
                 "CLAUDEOPS_NOTIFY_REMINDER_INTERVAL",
                 &self.notify_reminder_interval,
             ),
+            ("CLAUDEOPS_NOTIFY_GROUP_WINDOW", &self.notify_group_window),
         ] {
             if humantime::parse_duration(value).is_err() {
                 problems.push(format!(
                     "{name} {value:?} is not a duration such as \"24h\" or \"30m\""
                 ));
             }
+        }
+        if self.notify_digest_time != "off" && self.digest_time().is_none() {
+            problems.push(format!(
+                "CLAUDEOPS_NOTIFY_DIGEST_TIME {:?} is not a time such as \"08:00\" (UTC) or \"off\"",
+                self.notify_digest_time
+            ));
         }
         if self.max_chain_cost_usd < 0.0 {
             problems.push("CLAUDEOPS_MAX_CHAIN_COST_USD cannot be negative".to_owned());
@@ -318,6 +331,11 @@ impl Config {
             .min(self.max_tier())
     }
 
+    /// When the daily digest goes out; `None` when it is off (or unreadable).
+    pub fn digest_time(&self) -> Option<claudeops_notify::DigestTime> {
+        self.notify_digest_time.trim().parse().ok()
+    }
+
     pub fn probe_retention(&self) -> Duration {
         humantime::parse_duration(&self.probe_retention).unwrap_or(Duration::from_secs(86_400))
     }
@@ -384,5 +402,51 @@ mod tests {
         };
         let problems = config.validate().err().map(|e| e.0).unwrap_or_default();
         assert_eq!(problems.len(), 4, "{problems:?}");
+    }
+
+    #[test]
+    fn incident_and_notification_settings() {
+        let config = Config {
+            incident_tier: 0,
+            probe_retention: "a day".into(),
+            notify_group_window: "soon".into(),
+            notify_digest_time: "25:00".into(),
+            ..Config::default()
+        };
+        let problems = config.validate().err().map(|e| e.0).unwrap_or_default();
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        for name in [
+            "CLAUDEOPS_INCIDENT_TIER",
+            "CLAUDEOPS_PROBE_RETENTION",
+            "CLAUDEOPS_NOTIFY_GROUP_WINDOW",
+            "CLAUDEOPS_NOTIFY_DIGEST_TIME",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.contains(name)),
+                "{name}: {problems:?}"
+            );
+        }
+        let off = Config {
+            notify_digest_time: "off".into(),
+            ..Config::default()
+        };
+        assert!(off.validate().is_ok());
+        assert!(off.digest_time().is_none());
+        assert_eq!(
+            Config::default().digest_time().map(|t| t.to_string()),
+            Some("08:00".to_owned())
+        );
+        // Dry run observes only; the incident tier never exceeds the max tier.
+        let dry = Config {
+            dry_run: true,
+            ..Config::default()
+        };
+        assert_eq!(dry.incident_tier(), Tier::Observe);
+        let capped = Config {
+            max_tier: 1,
+            ..Config::default()
+        };
+        assert_eq!(capped.incident_tier(), Tier::Observe);
+        assert_eq!(Config::default().incident_tier(), Tier::Investigate);
     }
 }

@@ -46,10 +46,14 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Notificat
     let reminder = humantime::parse_duration(&config.notify_reminder_interval)
         .ok()
         .filter(|d| !d.is_zero());
+    let defaults = NotifyConfig::default();
     let settings = NotifyConfig {
         apprise_path: config.apprise_bin.clone(),
         reminder_interval: reminder,
-        ..NotifyConfig::default()
+        group_window: humantime::parse_duration(&config.notify_group_window)
+            .unwrap_or(defaults.group_window),
+        digest_time: config.digest_time(),
+        ..defaults
     };
     let notifier = claudeops_notify::Notifier::spawn(&settings, urls, Arc::new(StoreLog(store)))
         .context("starting notifications")?;

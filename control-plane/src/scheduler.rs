@@ -220,7 +220,9 @@ async fn daily_digest(sessions: &Sessions, now: i64) {
         let _ = store.put_setting(DIGEST_SETTING, &now.to_string()).await;
         return;
     };
-    let at = claudeops_notify::DigestTime::default();
+    let Some(at) = sessions.config.digest_time() else {
+        return; // CLAUDEOPS_NOTIFY_DIGEST_TIME=off
+    };
     let to_time =
         |ms: i64| std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
     if !claudeops_notify::digest::is_due(Some(to_time(last)), to_time(now), at) {

@@ -197,6 +197,18 @@ fn entries(c: &Config) -> Vec<(&'static str, String, &'static str, bool)> {
             "how often an open incident is notified again",
             false,
         ),
+        (
+            "CLAUDEOPS_NOTIFY_GROUP_WINDOW",
+            c.notify_group_window.clone(),
+            "events within this window go out as one message",
+            false,
+        ),
+        (
+            "CLAUDEOPS_NOTIFY_DIGEST_TIME",
+            c.notify_digest_time.clone(),
+            "when the daily digest goes out (UTC), or off",
+            false,
+        ),
     ]
 }
 

@@ -96,6 +96,7 @@ async fn a_killed_container_opens_an_incident_and_a_verified_fix_closes_it() {
     let cp = claudeops_tests::system::ControlPlane::start(&[
         ("CLAUDEOPS_APPRISE_URLS", apprise_url.as_str()),
         ("CLAUDEOPS_APPRISE_BIN", "apprise"),
+        ("CLAUDEOPS_NOTIFY_GROUP_WINDOW", "3s"),
     ])
     .await;
     let mut env = model_env(&model);
