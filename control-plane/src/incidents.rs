@@ -445,15 +445,7 @@ impl Sessions {
 
     /// The open incidents a finished chain of sessions was started for.
     async fn incidents_of_chain(&self, session: &Session) -> Vec<Incident> {
-        let mut ids: Vec<SessionId> = vec![session.id];
-        let mut parent = session.parent_id;
-        while let (Some(id), true) = (parent, ids.len() < 16) {
-            ids.push(id);
-            parent = match self.store.get_session(id).await {
-                Ok(Some(p)) => p.parent_id,
-                _ => None,
-            };
-        }
+        let ids: Vec<SessionId> = self.chain(session).await.iter().map(|s| s.id).collect();
         let mut found = Vec::new();
         for id in ids {
             let filter = IncidentFilter {

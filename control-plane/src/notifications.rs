@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use claudeops_core::health::{Incident, IncidentStatus, Resolution};
@@ -19,7 +18,7 @@ use claudeops_store::{IncidentFilter, Store};
 
 use crate::config::Config;
 use crate::escalation::Cause;
-use crate::sessions::Sessions;
+use crate::sessions::{Sessions, time_of_ms};
 
 /// Every delivery attempt goes to the store (`GET /api/v1/notifications`).
 struct StoreLog(Arc<dyn Store>);
@@ -62,10 +61,6 @@ pub fn start(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Notificat
         "notifications through apprise are on"
     );
     Ok(Notifications::new(Some(notifier)))
-}
-
-fn system_time(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
 /// The notifier, when one is configured.
@@ -196,7 +191,7 @@ impl Sessions {
                 .map(|i| OpenIncident {
                     site: i.site,
                     service: i.service,
-                    opened_at: system_time(i.opened_at_ms),
+                    opened_at: time_of_ms(i.opened_at_ms),
                     summary: i.evidence.lines().next().map(str::to_owned),
                 })
                 .collect(),
@@ -247,8 +242,8 @@ impl Sessions {
         sites.dedup();
         let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         Ok(DigestSummary {
-            period_start: Some(system_time(since)),
-            period_end: Some(system_time(now_ms)),
+            period_start: Some(time_of_ms(since)),
+            period_end: Some(time_of_ms(now_ms)),
             sites,
             sessions: count(today.len()),
             sessions_failed: count(
@@ -311,7 +306,7 @@ impl Sessions {
                 self.notifier.send(Event::WorkerOffline {
                     site,
                     worker,
-                    last_seen: Some(system_time(since_ms)),
+                    last_seen: Some(time_of_ms(since_ms)),
                 });
             }
             PresenceChange::Back { worker, site } => {

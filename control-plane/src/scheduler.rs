@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use claudeops_core::{Session, SessionOutcome, SessionStatus, SiteName, Tier, Trigger};
 
-use crate::sessions::{Sessions, StartError, StartRequest, failed_outcome, now_ms};
+use crate::sessions::{Sessions, StartError, StartRequest, failed_outcome, now_ms, time_of_ms};
 
 const TICK: Duration = Duration::from_secs(5);
 /// How often probe attempts past their retention are deleted.
@@ -223,9 +223,7 @@ async fn daily_digest(sessions: &Sessions, now: i64) {
     let Some(at) = sessions.config.digest_time() else {
         return; // CLAUDEOPS_NOTIFY_DIGEST_TIME=off
     };
-    let to_time =
-        |ms: i64| std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-    if !claudeops_notify::digest::is_due(Some(to_time(last)), to_time(now), at) {
+    if !claudeops_notify::digest::is_due(Some(time_of_ms(last)), time_of_ms(now), at) {
         return;
     }
     if store

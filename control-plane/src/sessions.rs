@@ -60,6 +60,11 @@ pub struct Sessions {
     pub notifier: crate::notifications::Notifications,
 }
 
+/// A unix-milliseconds time as a `SystemTime` (before 1970 reads as 1970).
+pub fn time_of_ms(ms: i64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -378,22 +383,26 @@ impl Sessions {
         .await;
     }
 
-    /// The cost of the escalation chain ending at `session`.
-    pub async fn chain_cost(&self, session: &Session) -> f64 {
-        let mut total = session.cost_usd;
+    /// The session and the sessions it escalated from, newest first (at most 16
+    /// earlier hops).
+    pub async fn chain(&self, session: &Session) -> Vec<Session> {
+        let mut chain = vec![session.clone()];
         let mut parent = session.parent_id;
-        let mut hops = 0;
-        while let (Some(id), true) = (parent, hops < 16) {
+        while let (Some(id), true) = (parent, chain.len() <= 16) {
             match self.store.get_session(id).await {
                 Ok(Some(p)) => {
-                    total += p.cost_usd;
                     parent = p.parent_id;
+                    chain.push(p);
                 }
                 _ => break,
             }
-            hops += 1;
         }
-        total
+        chain
+    }
+
+    /// The cost of the escalation chain ending at `session`.
+    pub async fn chain_cost(&self, session: &Session) -> f64 {
+        self.chain(session).await.iter().map(|s| s.cost_usd).sum()
     }
 
     async fn record_response(&self, session: &Session, response: &AgentResponse) {

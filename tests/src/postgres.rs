@@ -22,13 +22,14 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use tempfile::TempDir;
+
+use crate::servers::free_port;
 
 /// Names an existing server to use instead of starting one.
 pub const DATABASE_URL_ENV: &str = "CLAUDEOPS_TEST_DATABASE_URL";
@@ -532,13 +533,6 @@ fn postgres_ids() -> (u32, u32) {
         })
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("cannot find a free port on 127.0.0.1: {e}"))
-}
-
 fn shell_quote(path: &Path) -> String {
     let text = path.display().to_string();
     assert!(!text.contains('\''), "unexpected quote in {text:?}");
@@ -636,7 +630,7 @@ mod tests {
         drop(pg);
         assert!(dir.is_some_and(|d| !d.exists()), "directory removed");
         assert!(
-            std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err(),
+            std::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, port)).is_err(),
             "server stopped"
         );
     }

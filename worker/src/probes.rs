@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use claudeops_discovery::{ContainerInfo, Inventory, Problem, PublishedPort, Source};
 use claudeops_probe::docker::{ContainerSummary, Docker};
-use claudeops_probe::{Attempt, Health, ProbeSpec, Prober, SpecError};
+use claudeops_probe::{Attempt, Health, ProbeKind, ProbeSpec, Prober, SpecError};
 use claudeops_proto::v1::{self as pb, worker_message};
 use tokio::sync::mpsc;
 
@@ -27,18 +27,7 @@ const REPORT_BATCH: usize = 250;
 
 /// The probe kind's name from a spec's URL scheme, as reported and shown.
 pub fn kind_of(spec: &ProbeSpec) -> &'static str {
-    let scheme = spec.url.split("://").next().unwrap_or("");
-    match scheme.to_ascii_lowercase().as_str() {
-        "http" | "https" => "http",
-        "tcp" => "tcp",
-        "tls" => "tls",
-        "dns" => "dns",
-        "docker" => "docker",
-        "postgres" | "postgresql" => "postgres",
-        "redis" | "rediss" => "redis",
-        "mysql" | "mariadb" => "mysql",
-        _ => "unknown",
-    }
+    ProbeKind::from_url(&spec.url).map_or("unknown", ProbeKind::name)
 }
 
 fn state_to_wire(health: Option<Health>) -> pb::ProbeState {

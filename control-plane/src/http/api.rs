@@ -97,9 +97,7 @@ pub fn require_auth(state: &AppState, headers: &HeaderMap) -> Result<(), ApiErro
 }
 
 pub fn rfc3339(ms: i64) -> String {
-    let time =
-        std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-    humantime::format_rfc3339_millis(time).to_string()
+    humantime::format_rfc3339_millis(crate::sessions::time_of_ms(ms)).to_string()
 }
 
 /// A session as the API shows it.

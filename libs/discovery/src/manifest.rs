@@ -10,7 +10,7 @@
 
 use crate::markdown::{self, Block, Row};
 use crate::model::{Capability, Host, Manifest, ManifestService, Problem};
-use crate::probe_file::SCHEMES;
+use crate::probe_file::known_scheme;
 
 const SERVICE_NAME: &[&str] = &["service", "service name", "app", "application"];
 const HOST_NAME: &[&str] = &["host", "hostname", "node", "server", "machine"];
@@ -305,7 +305,7 @@ fn check_url(url: &str) -> Result<String, String> {
         .split_once("://")
         .ok_or_else(|| format!("`{url}` is not a URL"))?;
     let scheme = scheme.to_ascii_lowercase();
-    if !SCHEMES.contains(&scheme.as_str()) {
+    if !known_scheme(&scheme) {
         return Err(format!(
             "health URL `{url}` has unknown scheme `{scheme}://`; use http:// or https://"
         ));

@@ -14,20 +14,11 @@ use crate::yaml_lines;
 /// The top-level key holding the list.
 pub const PROBES_KEY: &str = "probes";
 
-/// The URL schemes a probe may use (see `docs/probes.md`).
-pub const SCHEMES: &[&str] = &[
-    "http",
-    "https",
-    "tcp",
-    "tls",
-    "dns",
-    "docker",
-    "postgres",
-    "postgresql",
-    "mysql",
-    "mariadb",
-    "redis",
-];
+/// Whether a probe may use this URL scheme (the probe engine's list, see
+/// `docs/probes.md`).
+pub fn known_scheme(scheme: &str) -> bool {
+    claudeops_probe::ProbeKind::from_scheme(scheme).is_some()
+}
 
 /// Probes read from one file, with the problems found in it.
 #[derive(Debug, Default)]
@@ -141,12 +132,16 @@ pub fn check(spec: &mut ProbeSpec) -> Result<(), String> {
         .split_once("://")
         .map(|(s, _)| s.to_ascii_lowercase());
     match scheme {
-        Some(s) if SCHEMES.contains(&s.as_str()) => {}
+        Some(s) if known_scheme(&s) => {}
         Some(s) => {
             return Err(format!(
                 "probe `{}` has unknown URL scheme `{s}://`; use one of {}",
                 spec.name,
-                SCHEMES.join(", ")
+                claudeops_probe::SCHEMES
+                    .iter()
+                    .map(|(name, _)| *name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         None => {

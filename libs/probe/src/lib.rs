@@ -28,7 +28,7 @@ mod tls_config;
 
 pub use attempt::Attempt;
 pub use condition::{Condition, Placeholder};
-pub use probe::{Probe, ProbeKind, SpecError};
+pub use probe::{Probe, ProbeKind, SCHEMES, SpecError};
 pub use runner::{CycleReport, ProbeTransition, Prober};
 pub use spec::{ClientOptions, DnsQuery, ProbeSpec, ServiceApi, Source};
 pub use state::{Health, ProbeState, Transition};

@@ -37,7 +37,37 @@ pub enum ProbeKind {
     Redis,
 }
 
+/// The URL schemes a probe may use, and the kind each picks.
+pub const SCHEMES: &[(&str, ProbeKind)] = &[
+    ("http", ProbeKind::Http),
+    ("https", ProbeKind::Http),
+    ("tcp", ProbeKind::Tcp),
+    ("tls", ProbeKind::Tls),
+    ("dns", ProbeKind::Dns),
+    ("docker", ProbeKind::Docker),
+    ("postgres", ProbeKind::Postgres),
+    ("postgresql", ProbeKind::Postgres),
+    ("mysql", ProbeKind::Mysql),
+    ("mariadb", ProbeKind::Mysql),
+    ("redis", ProbeKind::Redis),
+];
+
 impl ProbeKind {
+    /// The kind a scheme picks (case-insensitive), `None` for any other.
+    pub fn from_scheme(scheme: &str) -> Option<ProbeKind> {
+        SCHEMES
+            .iter()
+            .find(|(s, _)| s.eq_ignore_ascii_case(scheme))
+            .map(|(_, k)| *k)
+    }
+
+    /// The kind of `SCHEME://...`, `None` without a known scheme.
+    pub fn from_url(url: &str) -> Option<ProbeKind> {
+        url.trim()
+            .split_once("://")
+            .and_then(|(scheme, _)| ProbeKind::from_scheme(scheme))
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             ProbeKind::Http => "http",

@@ -62,15 +62,12 @@ pub struct Playbook {
 
 /// The minimum tier a playbook declares with a `**Tier**: N` line (`2+` reads as
 /// 2); without one, tier 3, the safe default.
+/// One reading for built-in and repo playbooks: discovery's, whose error (a bad
+/// `Tier:` line, reported there with its line) also means tier 3 here.
 pub fn playbook_tier(text: &str) -> Tier {
-    text.lines()
-        .find_map(|line| {
-            let plain: String = line.chars().filter(|c| *c != '*').collect();
-            let rest = plain.trim().strip_prefix("Tier")?.trim_start();
-            let rest = rest.strip_prefix(':')?.trim_start();
-            let digit = rest.chars().next()?.to_digit(10)?;
-            Tier::try_from(i64::from(digit)).ok()
-        })
+    claudeops_discovery::playbook_tier(text)
+        .ok()
+        .and_then(|n| Tier::try_from(i64::from(n)).ok())
         .unwrap_or(Tier::Remediate)
 }
 

@@ -113,29 +113,29 @@ pub(crate) fn compile(
 
     let url = ctx.expand("url", raw)?;
     let mut expanded = vec![url.clone()];
-    let kind = match scheme.as_str() {
-        "http" | "https" => {
+    let kind = match ProbeKind::from_scheme(&scheme) {
+        Some(ProbeKind::Http) => {
             let target = http::compile(ctx, spec, &url)?;
             expanded.extend(target.identity());
             Kind::Http(target)
         }
-        "tcp" => Kind::Tcp(tcp::compile(ctx, &url)?),
-        "tls" => Kind::Tls(tls::compile(ctx, spec, &url)?),
-        "dns" => Kind::Dns(dns::compile(ctx, spec, &url)?),
-        "docker" => Kind::Docker(container::compile(ctx, &url)?),
-        "postgres" | "postgresql" => Kind::Postgres(sql::compile_postgres(ctx, &url)?),
-        "mysql" | "mariadb" => Kind::Mysql(sql::compile_mysql(ctx, &url)?),
-        "redis" => Kind::Redis(redis::compile(ctx, &url)?),
-        "rediss" => {
+        Some(ProbeKind::Tcp) => Kind::Tcp(tcp::compile(ctx, &url)?),
+        Some(ProbeKind::Tls) => Kind::Tls(tls::compile(ctx, spec, &url)?),
+        Some(ProbeKind::Dns) => Kind::Dns(dns::compile(ctx, spec, &url)?),
+        Some(ProbeKind::Docker) => Kind::Docker(container::compile(ctx, &url)?),
+        Some(ProbeKind::Postgres) => Kind::Postgres(sql::compile_postgres(ctx, &url)?),
+        Some(ProbeKind::Mysql) => Kind::Mysql(sql::compile_mysql(ctx, &url)?),
+        Some(ProbeKind::Redis) => Kind::Redis(redis::compile(ctx, &url)?),
+        None if scheme == "rediss" => {
             return Err(ctx.error(
                 "url",
                 "`rediss://` (Redis over TLS) is not supported; probe the port with `tls://host:port`",
             ));
         }
-        other => {
+        None => {
             return Err(ctx.error(
                 "url",
-                format!("scheme `{other}` is not a probe kind; use one of {SCHEMES}"),
+                format!("scheme `{scheme}` is not a probe kind; use one of {SCHEMES}"),
             ));
         }
     };
