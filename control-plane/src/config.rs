@@ -25,36 +25,50 @@ pub struct Config {
     pub grpc_port: u16,
     pub enroll_port: u16,
     /// Extra DNS names or IPs for the server certificate (comma-separated).
-    pub public_names: String,
-    /// Seconds between scheduled runs per site; 0 turns scheduled runs off.
-    pub interval: u64,
+    #[serde(with = "claudeops_config::de::list")]
+    pub public_names: Vec<String>,
+    /// Between scheduled runs per site (seconds or "1h"); 0 turns scheduled runs off.
+    #[serde(with = "claudeops_config::de::duration")]
+    pub interval: Duration,
     pub tier1_model: String,
     pub tier2_model: String,
     pub tier3_model: String,
-    pub max_tier: u8,
+    pub max_tier: Tier,
     pub dry_run: bool,
     pub api_token: Option<String>,
-    /// Seconds before a session's CLI is killed.
-    pub session_timeout: u64,
+    /// Before a session's CLI is killed (seconds or "30m").
+    #[serde(with = "claudeops_config::de::duration")]
+    pub session_timeout: Duration,
     /// Dollar cap per session (`--max-budget-usd`); 0 means none.
     pub max_session_cost_usd: f64,
     pub claude_bin: PathBuf,
-    pub allowed_tools: String,
+    /// `serve --local-worker`: the worker binary; by default the one beside
+    /// this binary, else `claudeops-worker` on `PATH`.
+    pub worker_bin: Option<PathBuf>,
+    #[serde(with = "claudeops_config::de::list")]
+    pub allowed_tools: Vec<String>,
     pub anthropic_api_key: Option<String>,
     pub anthropic_base_url: Option<String>,
-    /// How long an enrollment token stays usable, in seconds.
-    pub enroll_token_ttl: u64,
+    /// How long an enrollment token stays usable (seconds or "1h").
+    #[serde(with = "claudeops_config::de::duration")]
+    pub enroll_token_ttl: Duration,
     /// An operator-supplied CA (PEM files); unset means the built-in CA in `state_dir`.
     pub ca_cert_file: Option<PathBuf>,
     pub ca_key_file: Option<PathBuf>,
     /// Operator additions to each tier's `--allowedTools` / `--disallowedTools`
     /// (comma-separated). They cannot lift the never-allowed list.
-    pub tier1_allowed_tools: String,
-    pub tier2_allowed_tools: String,
-    pub tier3_allowed_tools: String,
-    pub tier1_disallowed_tools: String,
-    pub tier2_disallowed_tools: String,
-    pub tier3_disallowed_tools: String,
+    #[serde(with = "claudeops_config::de::list")]
+    pub tier1_allowed_tools: Vec<String>,
+    #[serde(with = "claudeops_config::de::list")]
+    pub tier2_allowed_tools: Vec<String>,
+    #[serde(with = "claudeops_config::de::list")]
+    pub tier3_allowed_tools: Vec<String>,
+    #[serde(with = "claudeops_config::de::list")]
+    pub tier1_disallowed_tools: Vec<String>,
+    #[serde(with = "claudeops_config::de::list")]
+    pub tier2_disallowed_tools: Vec<String>,
+    #[serde(with = "claudeops_config::de::list")]
+    pub tier3_disallowed_tools: Vec<String>,
     /// A chain of escalations stops (needs a human) once it has cost this much; 0: no cap.
     pub max_chain_cost_usd: f64,
     /// Tokens of memories injected into a session's prompt.
@@ -63,22 +77,27 @@ pub struct Config {
     pub schema_path: Option<PathBuf>,
     /// Cooldowns: at most this many restarts per service per window ...
     pub cooldown_max_restarts: u32,
-    /// ... a humantime duration such as "4h".
-    pub cooldown_restart_window: String,
+    /// ... a duration such as "4h".
+    #[serde(with = "claudeops_config::de::duration")]
+    pub cooldown_restart_window: Duration,
     pub cooldown_max_redeploys: u32,
-    pub cooldown_redeploy_window: String,
+    #[serde(with = "claudeops_config::de::duration")]
+    pub cooldown_redeploy_window: Duration,
     /// The tier a session starts at when a probe opens an incident.
-    pub incident_tier: u8,
+    pub incident_tier: Tier,
     /// How long probe attempts are kept (the health grid's history), e.g. "24h".
-    pub probe_retention: String,
+    #[serde(with = "claudeops_config::de::duration")]
+    pub probe_retention: Duration,
     /// Apprise URLs, comma-separated. Secrets: never shown, logged or sent to a model.
     pub apprise_urls: Option<String>,
     /// The `apprise` program.
     pub apprise_bin: PathBuf,
     /// How often an unresolved incident is notified again, e.g. "4h"; "0s" for never.
-    pub notify_reminder_interval: String,
+    #[serde(with = "claudeops_config::de::duration")]
+    pub notify_reminder_interval: Duration,
     /// Events of one kind arriving within this window go out as one message.
-    pub notify_group_window: String,
+    #[serde(with = "claudeops_config::de::duration")]
+    pub notify_group_window: Duration,
     /// When the daily digest goes out, "HH:MM" UTC; "off" for never.
     pub notify_digest_time: String,
 }
@@ -94,42 +113,46 @@ impl Default for Config {
             dashboard_port: 8080,
             grpc_port: 8081,
             enroll_port: 8082,
-            public_names: String::new(),
-            interval: 3600,
+            public_names: Vec::new(),
+            interval: Duration::from_secs(3600),
             tier1_model: Tier::Observe.default_model().to_owned(),
             tier2_model: Tier::Investigate.default_model().to_owned(),
             tier3_model: Tier::Remediate.default_model().to_owned(),
-            max_tier: 3,
+            max_tier: Tier::Remediate,
             dry_run: false,
             api_token: None,
-            session_timeout: 1800,
+            session_timeout: Duration::from_secs(1800),
             max_session_cost_usd: 0.0,
             claude_bin: PathBuf::from("claude"),
-            allowed_tools: claudeops_core::policy::DEFAULT_TOOLS.join(","),
+            worker_bin: None,
+            allowed_tools: claudeops_core::policy::DEFAULT_TOOLS
+                .iter()
+                .map(|t| (*t).to_owned())
+                .collect(),
             anthropic_api_key: None,
             anthropic_base_url: None,
-            enroll_token_ttl: 3600,
+            enroll_token_ttl: Duration::from_secs(3600),
             ca_cert_file: None,
             ca_key_file: None,
-            tier1_allowed_tools: String::new(),
-            tier2_allowed_tools: String::new(),
-            tier3_allowed_tools: String::new(),
-            tier1_disallowed_tools: String::new(),
-            tier2_disallowed_tools: String::new(),
-            tier3_disallowed_tools: String::new(),
+            tier1_allowed_tools: Vec::new(),
+            tier2_allowed_tools: Vec::new(),
+            tier3_allowed_tools: Vec::new(),
+            tier1_disallowed_tools: Vec::new(),
+            tier2_disallowed_tools: Vec::new(),
+            tier3_disallowed_tools: Vec::new(),
             max_chain_cost_usd: 0.0,
             memory_budget: 2000,
             schema_path: None,
             cooldown_max_restarts: 2,
-            cooldown_restart_window: "4h".to_owned(),
+            cooldown_restart_window: Duration::from_secs(4 * 3600),
             cooldown_max_redeploys: 1,
-            cooldown_redeploy_window: "24h".to_owned(),
-            incident_tier: 2,
-            probe_retention: "24h".to_owned(),
+            cooldown_redeploy_window: Duration::from_secs(24 * 3600),
+            incident_tier: Tier::Investigate,
+            probe_retention: Duration::from_secs(24 * 3600),
             apprise_urls: None,
             apprise_bin: PathBuf::from("apprise"),
-            notify_reminder_interval: "4h".to_owned(),
-            notify_group_window: "30s".to_owned(),
+            notify_reminder_interval: Duration::from_secs(4 * 3600),
+            notify_group_window: Duration::from_secs(30),
             notify_digest_time: "08:00".to_owned(),
         }
     }
@@ -151,7 +174,14 @@ impl Config {
         Config::from_figment(&Config::figment())
     }
 
+    /// Reads and checks the configuration. Values that do not parse (a
+    /// duration, a tier) are all reported together, before the rules of
+    /// [`Config::validate`] are checked.
     pub fn from_figment(figment: &Figment) -> Result<Config, ConfigErrors> {
+        let problems = typed_problems(figment);
+        if !problems.is_empty() {
+            return Err(ConfigErrors(problems));
+        }
         let config: Config = figment
             .extract()
             .map_err(|e| ConfigErrors(e.into_iter().map(|e| e.to_string()).collect()))?;
@@ -161,12 +191,6 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigErrors> {
         let mut problems = Vec::new();
-        if !(1..=3).contains(&self.max_tier) {
-            problems.push(format!(
-                "CLAUDEOPS_MAX_TIER is {}; it must be 1, 2 or 3",
-                self.max_tier
-            ));
-        }
         if let Some(url) = &self.database_url
             && !url.starts_with("postgres://")
             && !url.starts_with("postgresql://")
@@ -205,44 +229,19 @@ impl Config {
                 "set both CLAUDEOPS_CA_CERT_FILE and CLAUDEOPS_CA_KEY_FILE, or neither".to_owned(),
             );
         }
-        if self.session_timeout == 0 {
-            problems.push("CLAUDEOPS_SESSION_TIMEOUT must be at least 1 second".to_owned());
-        }
         for (name, value) in [
+            ("CLAUDEOPS_SESSION_TIMEOUT", self.session_timeout),
             (
                 "CLAUDEOPS_COOLDOWN_RESTART_WINDOW",
-                &self.cooldown_restart_window,
+                self.cooldown_restart_window,
             ),
             (
                 "CLAUDEOPS_COOLDOWN_REDEPLOY_WINDOW",
-                &self.cooldown_redeploy_window,
+                self.cooldown_redeploy_window,
             ),
         ] {
-            match humantime::parse_duration(value) {
-                Ok(d) if d.as_secs() >= 1 => {}
-                _ => problems.push(format!(
-                    "{name} {value:?} is not a duration such as \"4h\" or \"30m\""
-                )),
-            }
-        }
-        if !(1..=3).contains(&self.incident_tier) {
-            problems.push(format!(
-                "CLAUDEOPS_INCIDENT_TIER is {}; it must be 1, 2 or 3",
-                self.incident_tier
-            ));
-        }
-        for (name, value) in [
-            ("CLAUDEOPS_PROBE_RETENTION", &self.probe_retention),
-            (
-                "CLAUDEOPS_NOTIFY_REMINDER_INTERVAL",
-                &self.notify_reminder_interval,
-            ),
-            ("CLAUDEOPS_NOTIFY_GROUP_WINDOW", &self.notify_group_window),
-        ] {
-            if humantime::parse_duration(value).is_err() {
-                problems.push(format!(
-                    "{name} {value:?} is not a duration such as \"24h\" or \"30m\""
-                ));
+            if value < Duration::from_secs(1) {
+                problems.push(format!("{name} must be at least 1 second"));
             }
         }
         if self.notify_digest_time != "off" && self.digest_time().is_none() {
@@ -286,10 +285,7 @@ impl Config {
             Tier::Investigate => (&self.tier2_allowed_tools, &self.tier2_disallowed_tools),
             Tier::Remediate => (&self.tier3_allowed_tools, &self.tier3_disallowed_tools),
         };
-        (
-            claudeops_core::policy::split_list(allowed),
-            claudeops_core::policy::split_list(disallowed),
-        )
+        (allowed.clone(), disallowed.clone())
     }
 
     /// The response schema text (`CLAUDEOPS_SCHEMA_PATH` or the built-in one).
@@ -301,23 +297,18 @@ impl Config {
     }
 
     /// The cooldown limits (windows validated by `validate`).
-    pub fn cooldown_limits(&self) -> claudeops_core::ledger::Limits {
-        let window = |w: &str, default_h: i64| {
-            humantime::parse_duration(w)
-                .ok()
-                .and_then(|d| i64::try_from(d.as_millis()).ok())
-                .unwrap_or(default_h * 3_600_000)
-        };
-        claudeops_core::ledger::Limits {
+    pub fn cooldown_limits(&self) -> claudeops_core::ledger::CooldownLimits {
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        claudeops_core::ledger::CooldownLimits {
             max_restarts: self.cooldown_max_restarts,
-            restart_window_ms: window(&self.cooldown_restart_window, 4),
+            restart_window_ms: ms(self.cooldown_restart_window),
             max_redeploys: self.cooldown_max_redeploys,
-            redeploy_window_ms: window(&self.cooldown_redeploy_window, 24),
+            redeploy_window_ms: ms(self.cooldown_redeploy_window),
         }
     }
 
     pub fn max_tier(&self) -> Tier {
-        Tier::try_from(self.max_tier).unwrap_or(Tier::Remediate)
+        self.max_tier
     }
 
     /// The tier of a session opened by an incident: `CLAUDEOPS_INCIDENT_TIER`, never
@@ -326,9 +317,7 @@ impl Config {
         if self.dry_run {
             return Tier::Observe;
         }
-        Tier::try_from(self.incident_tier)
-            .unwrap_or(Tier::Investigate)
-            .min(self.max_tier())
+        self.incident_tier.min(self.max_tier())
     }
 
     /// When the daily digest goes out; `None` when it is off (or unreadable).
@@ -337,11 +326,11 @@ impl Config {
     }
 
     pub fn probe_retention(&self) -> Duration {
-        humantime::parse_duration(&self.probe_retention).unwrap_or(Duration::from_secs(86_400))
+        self.probe_retention
     }
 
     pub fn interval(&self) -> Option<Duration> {
-        (self.interval > 0).then(|| Duration::from_secs(self.interval))
+        (!self.interval.is_zero()).then_some(self.interval)
     }
 
     /// The store URL: PostgreSQL if configured, else SQLite in the state dir.
@@ -352,17 +341,44 @@ impl Config {
     }
 
     pub fn public_names(&self) -> Vec<String> {
-        self.public_names
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect()
+        self.public_names.clone()
     }
 
     pub fn llm_configured(&self) -> bool {
         self.anthropic_api_key.is_some() || self.anthropic_base_url.is_some()
     }
+}
+
+/// Keys whose values are parsed into a type, checked one by one so that every
+/// unreadable value is reported, not just the first (serde stops at one).
+const DURATIONS: &[&str] = &[
+    "interval",
+    "session_timeout",
+    "enroll_token_ttl",
+    "cooldown_restart_window",
+    "cooldown_redeploy_window",
+    "probe_retention",
+    "notify_reminder_interval",
+    "notify_group_window",
+];
+const TIERS: &[&str] = &["max_tier", "incident_tier"];
+
+fn typed_problems(figment: &Figment) -> Vec<String> {
+    #[derive(Deserialize)]
+    struct AnyDuration(#[serde(with = "claudeops_config::de::duration")] Duration);
+    let name = |key: &str| format!("CLAUDEOPS_{}", key.to_uppercase());
+    let mut problems = Vec::new();
+    for key in DURATIONS {
+        if let Err(e) = figment.extract_inner::<AnyDuration>(key).map(|d| d.0) {
+            problems.push(format!("{}: {}", name(key), e.kind));
+        }
+    }
+    for key in TIERS {
+        if let Err(e) = figment.extract_inner::<Tier>(key) {
+            problems.push(format!("{}: {}", name(key), e.kind));
+        }
+    }
+    problems
 }
 
 #[cfg(test)]
@@ -381,7 +397,7 @@ mod tests {
             jail.set_env("ANTHROPIC_BASE_URL", "http://127.0.0.1:9");
             let config = Config::from_figment(&Config::figment())
                 .map_err(|e| figment::Error::from(e.to_string()))?;
-            assert_eq!(config.interval, 600);
+            assert_eq!(config.interval, Duration::from_secs(600));
             assert_eq!(config.model_for(Tier::Investigate), "sonnet-x");
             assert!(config.dry_run);
             assert_eq!(config.dashboard_port, 9090);
@@ -394,8 +410,8 @@ mod tests {
     #[test]
     fn reports_every_problem_at_once() {
         let config = Config {
-            max_tier: 7,
             grpc_port: 8080,
+            ca_key_file: Some("/k".into()),
             api_token: Some("short".into()),
             database_url: Some("mysql://x".into()),
             ..Config::default()
@@ -405,22 +421,52 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's error type, in a test
+    fn unreadable_values_are_reported_together_with_their_variables() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CLAUDEOPS_MAX_TIER", "7");
+            jail.set_env("CLAUDEOPS_INCIDENT_TIER", "0");
+            jail.set_env("CLAUDEOPS_PROBE_RETENTION", "a day");
+            jail.set_env("CLAUDEOPS_NOTIFY_GROUP_WINDOW", "soon");
+            let problems = Config::from_figment(&Config::figment())
+                .err()
+                .map(|e| e.0)
+                .unwrap_or_default();
+            assert_eq!(problems.len(), 4, "{problems:?}");
+            for name in [
+                "CLAUDEOPS_MAX_TIER",
+                "CLAUDEOPS_INCIDENT_TIER",
+                "CLAUDEOPS_PROBE_RETENTION",
+                "CLAUDEOPS_NOTIFY_GROUP_WINDOW",
+            ] {
+                assert!(
+                    problems.iter().any(|p| p.contains(name)),
+                    "{name}: {problems:?}"
+                );
+            }
+            jail.clear_env();
+            jail.set_env("CLAUDEOPS_COOLDOWN_RESTART_WINDOW", "90m");
+            jail.set_env("CLAUDEOPS_TIER2_ALLOWED_TOOLS", "mcp__a, mcp__b");
+            jail.set_env("CLAUDEOPS_PUBLIC_NAMES", "cp.example.invalid,192.0.2.7");
+            let config = Config::from_figment(&Config::figment())
+                .map_err(|e| figment::Error::from(e.to_string()))?;
+            assert_eq!(config.cooldown_limits().restart_window_ms, 90 * 60_000);
+            assert_eq!(config.tier_tools(Tier::Investigate).0, ["mcp__a", "mcp__b"]);
+            assert_eq!(config.public_names(), ["cp.example.invalid", "192.0.2.7"]);
+            Ok(())
+        });
+    }
+
+    #[test]
     fn incident_and_notification_settings() {
         let config = Config {
-            incident_tier: 0,
-            probe_retention: "a day".into(),
-            notify_group_window: "soon".into(),
             notify_digest_time: "25:00".into(),
+            session_timeout: Duration::ZERO,
             ..Config::default()
         };
         let problems = config.validate().err().map(|e| e.0).unwrap_or_default();
-        assert_eq!(problems.len(), 4, "{problems:?}");
-        for name in [
-            "CLAUDEOPS_INCIDENT_TIER",
-            "CLAUDEOPS_PROBE_RETENTION",
-            "CLAUDEOPS_NOTIFY_GROUP_WINDOW",
-            "CLAUDEOPS_NOTIFY_DIGEST_TIME",
-        ] {
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        for name in ["CLAUDEOPS_SESSION_TIMEOUT", "CLAUDEOPS_NOTIFY_DIGEST_TIME"] {
             assert!(
                 problems.iter().any(|p| p.contains(name)),
                 "{name}: {problems:?}"
@@ -443,10 +489,28 @@ mod tests {
         };
         assert_eq!(dry.incident_tier(), Tier::Observe);
         let capped = Config {
-            max_tier: 1,
+            max_tier: Tier::Observe,
             ..Config::default()
         };
         assert_eq!(capped.incident_tier(), Tier::Observe);
         assert_eq!(Config::default().incident_tier(), Tier::Investigate);
+    }
+
+    /// Every setting of the control plane is in the one catalogue (README, page).
+    #[test]
+    fn every_setting_is_in_the_catalogue() {
+        let value = serde_json::to_value(Config::default()).unwrap_or_default();
+        let fields = value
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect::<Vec<_>>());
+        let missing = claudeops_config::catalogue::undocumented(
+            fields.unwrap_or_default(),
+            claudeops_config::Scope::control_plane,
+            |_| None,
+        );
+        assert!(
+            missing.is_empty(),
+            "not in libs/config's catalogue as control-plane settings: {missing:?}"
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! done, escalate to the next tier with a handoff, or "needs human attention".
 //!
 //! The decision is a pure function ([`decide`]); applying it (events, memories,
-//! the next session) is [`Sessions::after_finish`](crate::sessions::Sessions).
+//! the next session) is `after_session.rs`. This module does no I/O and imports
+//! no other module of the crate.
 
 use claudeops_core::{Session, SessionStatus, Tier};
 use serde::Deserialize;
@@ -125,7 +126,7 @@ pub enum Cause {
 
 /// The limits a chain runs under.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub struct ChainLimits {
     pub max_tier: Tier,
     /// 0 means no cap.
     pub max_chain_cost_usd: f64,
@@ -136,7 +137,7 @@ pub fn decide(
     session: &Session,
     response: &Result<AgentResponse, Vec<String>>,
     chain_cost: f64,
-    limits: Limits,
+    limits: ChainLimits,
 ) -> Next {
     if session.status != SessionStatus::Completed {
         let why = session
@@ -284,7 +285,7 @@ mod tests {
         })
     }
 
-    const LIMITS: Limits = Limits {
+    const LIMITS: ChainLimits = ChainLimits {
         max_tier: Tier::Remediate,
         max_chain_cost_usd: 0.0,
     };
@@ -347,12 +348,12 @@ mod tests {
             needs_human(decide(&t3, &esc, 0.01, LIMITS)),
             "no tier above 3"
         );
-        let capped = Limits {
+        let capped = ChainLimits {
             max_tier: Tier::Observe,
             ..LIMITS
         };
         assert!(needs_human(decide(&t1, &esc, 0.01, capped)), "max tier");
-        let cost = Limits {
+        let cost = ChainLimits {
             max_chain_cost_usd: 0.5,
             ..LIMITS
         };

@@ -1,8 +1,11 @@
 //! Fans session output out to live viewers (server-sent events).
 //!
-//! One broadcast channel per session with viewers or output, created on demand and
-//! dropped when the session ends. The hub holds no history: a viewer replays what
-//! it missed from the store, then follows the hub, de-duplicating by sequence.
+//! One broadcast channel per session that has viewers, created by the first
+//! viewer and dropped when the session ends or its last viewer leaves, so the
+//! hub holds nothing for sessions nobody watches (a finished session viewed a
+//! thousand times leaves no channel behind). The hub holds no history: a viewer
+//! replays what it missed from the store, then follows the hub, de-duplicating
+//! by sequence.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,6 +14,7 @@ use claudeops_core::SessionId;
 use claudeops_core::stream::StreamEvent;
 use serde::Serialize;
 use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
 
 /// Events a viewer of one session receives.
 #[derive(Debug, Clone)]
@@ -70,11 +74,23 @@ impl Hub {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub fn subscribe(&self, session: SessionId) -> broadcast::Receiver<HubEvent> {
-        self.lock()
+    /// Follows a session's output; the channel goes when the last viewer does.
+    pub fn subscribe(&self, session: SessionId) -> Subscription {
+        let rx = self
+            .lock()
             .entry(session)
             .or_insert_with(|| broadcast::channel(CAPACITY).0)
-            .subscribe()
+            .subscribe();
+        Subscription {
+            hub: self.clone(),
+            session,
+            rx: Some(rx),
+        }
+    }
+
+    /// How many sessions have a channel (viewers or not yet finished).
+    pub fn open_channels(&self) -> usize {
+        self.lock().len()
     }
 
     pub fn publish_lines(&self, session: SessionId, lines: impl IntoIterator<Item = LineView>) {
@@ -98,6 +114,37 @@ impl Hub {
         self.lock()
             .get(&session)
             .map_or(0, broadcast::Sender::receiver_count)
+    }
+}
+
+/// One viewer's place in a session's channel.
+pub struct Subscription {
+    hub: Hub,
+    session: SessionId,
+    rx: Option<broadcast::Receiver<HubEvent>>,
+}
+
+impl Subscription {
+    pub async fn recv(&mut self) -> Result<HubEvent, RecvError> {
+        match self.rx.as_mut() {
+            Some(rx) => rx.recv().await,
+            None => Err(RecvError::Closed),
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        // Drop the receiver first, then look under the lock: a viewer that
+        // subscribed meanwhile keeps the channel.
+        drop(self.rx.take());
+        let mut channels = self.hub.lock();
+        if channels
+            .get(&self.session)
+            .is_some_and(|tx| tx.receiver_count() == 0)
+        {
+            channels.remove(&self.session);
+        }
     }
 }
 
@@ -134,5 +181,22 @@ mod tests {
         assert!(matches!(&got[1], HubEvent::Line(l) if l.malformed && l.raw == "oops"));
         assert!(matches!(&got[2], HubEvent::Status(s) if s.status == "completed"));
         assert_eq!(hub.viewers(1), 0);
+    }
+
+    #[test]
+    fn the_last_viewer_to_leave_takes_the_channel_with_it() {
+        let hub = Hub::default();
+        let first = hub.subscribe(7);
+        let second = hub.subscribe(7);
+        assert_eq!((hub.open_channels(), hub.viewers(7)), (1, 2));
+        drop(first);
+        assert_eq!((hub.open_channels(), hub.viewers(7)), (1, 1));
+        drop(second);
+        assert_eq!(hub.open_channels(), 0);
+        // A finished session viewed many times leaves nothing behind.
+        for id in 0..1000 {
+            drop(hub.subscribe(id));
+        }
+        assert_eq!(hub.open_channels(), 0);
     }
 }

@@ -3,6 +3,10 @@
 //! once, close it when they come back, and, after a session that was meant to fix
 //! it, re-run the failing probes on the worker: only their result says "verified
 //! fixed". The model's word alone never closes an incident.
+//!
+//! Verification answers a [`Recheck`]; what follows it (the next tier, a
+//! human) is decided by `after_session.rs`, so this module never calls back into
+//! escalation. It starts sessions only through `Sessions::start`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,13 +18,15 @@ use claudeops_core::health::{
     Incident, IncidentId, IncidentStatus, InventoryRecord, NewIncident, ProbeAttempt, ProbeState,
     Resolution, service_verdicts,
 };
+use claudeops_core::link::{ProbeReport, ReprobeRequest, ReprobeResult, ToWorker};
 use claudeops_core::{Session, SessionId, SiteName, Trigger};
-use claudeops_proto::v1::{self as pb, ControlMessage, control_message};
-use claudeops_store::IncidentFilter;
+use claudeops_store::{IncidentFilter, ProbeRecord, StoreError};
 use tokio::sync::oneshot;
 
-use crate::escalation::Cause;
-use crate::sessions::{Sessions, StartError, StartRequest, now_ms};
+use crate::clock::now_ms;
+use crate::context::Context;
+use crate::notifications::Notifications;
+use crate::sessions::{Sessions, StartError, StartRequest};
 
 /// How long the control plane waits for a worker to re-run probes.
 pub const REPROBE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -66,14 +72,12 @@ impl IncidentTracker {
     }
 
     /// Takes one worker's answer; the request completes when every asked worker answered.
-    pub fn answer(&self, result: pb::ReprobeResult) {
+    pub fn answer(&self, result: ReprobeResult) {
         let mut pending = lock(&self.inner.pending);
         let Some(entry) = pending.get_mut(&result.request_id) else {
             return;
         };
-        entry
-            .results
-            .extend(result.results.into_iter().map(attempt_from_wire));
+        entry.results.extend(result.attempts);
         entry.unknown.extend(result.unknown);
         entry.waiting_for = entry.waiting_for.saturating_sub(1);
         if entry.waiting_for == 0
@@ -99,25 +103,6 @@ impl IncidentTracker {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-pub fn attempt_from_wire(r: pb::ProbeResult) -> ProbeAttempt {
-    let state = match pb::ProbeState::try_from(r.state) {
-        Ok(pb::ProbeState::Up) => ProbeState::Up,
-        Ok(pb::ProbeState::Down) => ProbeState::Down,
-        _ => ProbeState::Unknown,
-    };
-    ProbeAttempt {
-        probe: r.probe,
-        service: r.service,
-        kind: r.kind,
-        ok: r.ok,
-        latency_ms: r.latency_ms,
-        message: r.message,
-        evidence: r.evidence,
-        at_ms: r.at_ms,
-        state,
-    }
 }
 
 /// The failing attempts of one service, as evidence for an incident or a prompt.
@@ -201,9 +186,65 @@ pub fn service_facts(inventories: &[InventoryRecord]) -> BTreeMap<String, serde_
     facts
 }
 
-impl Sessions {
+/// What re-running a finished chain's failing probes showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recheck {
+    /// The chain was not started for an open incident.
+    NothingToVerify,
+    /// Every incident's probes pass: resolved as verified fixed.
+    Fixed,
+    /// The probes could not be re-run (no worker, no answer in time).
+    Unverified { reason: String },
+    /// Some still fail: the handoff for the next tier, with the new evidence.
+    StillFailing { handoff: String },
+}
+
+/// Incidents: probe and inventory reports, opening and closing, the incident's
+/// session, re-probes and verification.
+#[derive(Clone)]
+pub struct Incidents {
+    ctx: Context,
+    sessions: Sessions,
+    notifications: Notifications,
+    tracker: IncidentTracker,
+}
+
+impl Incidents {
+    pub fn new(ctx: Context, sessions: Sessions, notifications: Notifications) -> Incidents {
+        Incidents {
+            ctx,
+            sessions,
+            notifications,
+            tracker: IncidentTracker::default(),
+        }
+    }
+
+    /// Takes a worker's answer to a re-probe request.
+    pub fn reprobed(&self, result: ReprobeResult) {
+        self.tracker.answer(result);
+    }
+
+    /// One page of incidents.
+    pub async fn list(&self, filter: &IncidentFilter) -> Result<Vec<Incident>, StoreError> {
+        self.ctx.store.list_incidents(filter).await
+    }
+
+    /// What the workers of a site last reported finding.
+    pub async fn inventories(&self, site: &SiteName) -> Result<Vec<InventoryRecord>, StoreError> {
+        self.ctx.store.inventories(site).await
+    }
+
+    /// Every probe's latest state (of one site or all), with `history` attempts.
+    pub async fn probes(
+        &self,
+        site: Option<&SiteName>,
+        history: u32,
+    ) -> Result<Vec<ProbeRecord>, StoreError> {
+        self.ctx.store.list_probes(site, history).await
+    }
+
     /// The open incidents of one site (and service) or of all, at most 1,000.
-    pub(crate) async fn open_incidents(
+    pub async fn open_incidents(
         &self,
         site: Option<&SiteName>,
         service: Option<&str>,
@@ -215,7 +256,7 @@ impl Sessions {
             limit: 1_000,
             ..IncidentFilter::default()
         };
-        match self.store.list_incidents(&filter).await {
+        match self.ctx.store.list_incidents(&filter).await {
             Ok(list) => list,
             Err(error) => {
                 tracing::warn!(%error, "could not read the open incidents");
@@ -226,15 +267,18 @@ impl Sessions {
 
     /// Records one probe report of a worker and acts on it: incidents open for
     /// services with a probe down, and close for services whose probes are all up.
-    pub async fn probe_report(&self, site: &SiteName, report: pb::ProbeReport) {
-        let attempts: Vec<ProbeAttempt> =
-            report.results.into_iter().map(attempt_from_wire).collect();
-        if let Err(error) = self.store.record_probe_attempts(site, &attempts).await {
+    pub async fn probe_report(&self, site: &SiteName, report: ProbeReport) {
+        let attempts = report.attempts;
+        if let Err(error) = self.ctx.store.record_probe_attempts(site, &attempts).await {
             tracing::error!(%error, %site, "could not record probe attempts");
             return;
         }
         if report.complete_set
-            && let Err(error) = self.store.retire_probes(site, &report.probe_names).await
+            && let Err(error) = self
+                .ctx
+                .store
+                .retire_probes(site, &report.probe_names)
+                .await
         {
             tracing::warn!(%error, %site, "could not forget retired probes");
         }
@@ -262,23 +306,24 @@ impl Sessions {
             evidence: evidence(failing),
             opened_at_ms: now_ms(),
         };
-        match self.store.open_incident(&new).await {
+        match self.ctx.store.open_incident(&new).await {
             Ok((incident, true)) => {
                 tracing::warn!(incident = incident.id, %site, service, "incident opened");
                 let first = failing.first().map(|a| a.message.as_str()).unwrap_or("");
-                self.event_for(
-                    site,
-                    None,
-                    EventLevel::Critical,
-                    Some(service.to_owned()),
-                    format!(
-                        "incident #{} opened: {service} is down ({}): {first}",
-                        incident.id,
-                        incident.probes.join(", ")
-                    ),
-                )
-                .await;
-                self.notify_incident_opened(&incident);
+                self.ctx
+                    .event_for(
+                        site,
+                        None,
+                        EventLevel::Critical,
+                        Some(service.to_owned()),
+                        format!(
+                            "incident #{} opened: {service} is down ({}): {first}",
+                            incident.id,
+                            incident.probes.join(", ")
+                        ),
+                    )
+                    .await;
+                self.notifications.incident_opened(&incident);
             }
             Ok((_, false)) => {}
             Err(error) => tracing::error!(%error, %site, service, "could not open an incident"),
@@ -294,6 +339,7 @@ impl Sessions {
 
     async fn resolve(&self, incident: &Incident, resolution: Resolution, why: &str) {
         match self
+            .ctx
             .store
             .resolve_incident(incident.id, resolution, now_ms())
             .await
@@ -305,15 +351,16 @@ impl Sessions {
                     Resolution::Recovered => "recovered",
                     Resolution::Dismissed => "dismissed",
                 };
-                self.event_for(
-                    &incident.site,
-                    incident.session_id,
-                    EventLevel::Info,
-                    Some(incident.service.clone()),
-                    format!("incident #{} {words}: {why}", incident.id),
-                )
-                .await;
-                self.notify_incident_resolved(&resolved);
+                self.ctx
+                    .event_for(
+                        &incident.site,
+                        incident.session_id,
+                        EventLevel::Info,
+                        Some(incident.service.clone()),
+                        format!("incident #{} {words}: {why}", incident.id),
+                    )
+                    .await;
+                self.notifications.incident_resolved(&resolved);
             }
             Ok(None) => {}
             Err(error) => {
@@ -330,27 +377,28 @@ impl Sessions {
             .open_incidents(Some(site), None)
             .await
             .into_iter()
-            .filter(|i| i.session_id.is_none() && !self.incidents.has_given_up(i.id))
+            .filter(|i| i.session_id.is_none() && !self.tracker.has_given_up(i.id))
             .collect();
         if waiting.is_empty() {
             return;
         }
-        let facts = match self.store.inventories(site).await {
+        let facts = match self.ctx.store.inventories(site).await {
             Ok(records) => service_facts(&records),
             Err(_) => BTreeMap::new(),
         };
         let request = StartRequest {
             site: site.clone(),
-            tier: self.config.incident_tier(),
+            tier: self.ctx.config.incident_tier(),
             trigger: Trigger::Incident,
             prompt: None,
             handoff: Some(incident_handoff(&waiting, &facts)),
             parent_id: None,
         };
-        match self.start(request).await {
+        match self.sessions.start(request).await {
             Ok(session) => {
                 for incident in &waiting {
                     if let Err(error) = self
+                        .ctx
                         .store
                         .set_incident_session(incident.id, session.id)
                         .await
@@ -359,34 +407,37 @@ impl Sessions {
                     }
                 }
                 let services: Vec<&str> = waiting.iter().map(|i| i.service.as_str()).collect();
-                self.event(
-                    site,
-                    Some(session.id),
-                    EventLevel::Warning,
-                    format!(
-                        "session #{} (tier {}) started for incident(s) on {}",
-                        session.id,
-                        session.tier,
-                        services.join(", ")
-                    ),
-                )
-                .await;
+                self.ctx
+                    .event(
+                        site,
+                        Some(session.id),
+                        EventLevel::Warning,
+                        format!(
+                            "session #{} (tier {}) started for incident(s) on {}",
+                            session.id,
+                            session.tier,
+                            services.join(", ")
+                        ),
+                    )
+                    .await;
             }
             Err(StartError::Busy { .. } | StartError::NoWorker(_)) => {}
             Err(error) => {
                 for incident in &waiting {
-                    self.incidents.give_up(incident.id);
+                    self.tracker.give_up(incident.id);
                 }
                 let reason = format!("no session can start for the incident: {error}");
-                self.event(
-                    site,
-                    None,
-                    EventLevel::Critical,
-                    format!("needs human attention: {reason}"),
-                )
-                .await;
+                self.ctx
+                    .event(
+                        site,
+                        None,
+                        EventLevel::Critical,
+                        format!("needs human attention: {reason}"),
+                    )
+                    .await;
                 for incident in &waiting {
-                    self.notify_needs_human(site, &incident.service, &reason);
+                    self.notifications
+                        .needs_human(site, &incident.service, &reason);
                 }
             }
         }
@@ -399,7 +450,7 @@ impl Sessions {
             .open_incidents(None, None)
             .await
             .into_iter()
-            .filter(|i| i.session_id.is_none() && !self.incidents.has_given_up(i.id))
+            .filter(|i| i.session_id.is_none() && !self.tracker.has_given_up(i.id))
             .map(|i| i.site)
             .collect();
         sites.sort();
@@ -413,29 +464,28 @@ impl Sessions {
     /// (and the names no worker knew). Errors when no worker answers in time.
     pub async fn reprobe(&self, site: &SiteName, probes: &[String]) -> Result<Reprobed, String> {
         let senders: Vec<_> = self
+            .ctx
             .registry
             .list()
             .into_iter()
             .filter(|w| &w.site == site)
-            .filter_map(|w| self.registry.sender(&w.worker_id))
+            .filter_map(|w| self.ctx.registry.sender(&w.worker_id))
             .collect();
         if senders.is_empty() {
             return Err(format!("no worker of site {site} is connected"));
         }
-        let (id, rx) = self.incidents.register(senders.len());
+        let (id, rx) = self.tracker.register(senders.len());
         for tx in senders {
-            let msg = ControlMessage {
-                body: Some(control_message::Body::Reprobe(pb::Reprobe {
-                    request_id: id,
-                    probes: probes.to_vec(),
-                })),
-            };
+            let msg = ToWorker::Reprobe(ReprobeRequest {
+                request_id: id,
+                probes: probes.to_vec(),
+            });
             let _ = tx.send(msg).await;
         }
         match tokio::time::timeout(REPROBE_TIMEOUT, rx).await {
             Ok(Ok(answer)) => Ok(answer),
             _ => {
-                self.incidents.forget(id);
+                self.tracker.forget(id);
                 Err(format!(
                     "the workers of site {site} did not re-run the probes in time"
                 ))
@@ -445,7 +495,13 @@ impl Sessions {
 
     /// The open incidents a finished chain of sessions was started for.
     async fn incidents_of_chain(&self, session: &Session) -> Vec<Incident> {
-        let ids: Vec<SessionId> = self.chain(session).await.iter().map(|s| s.id).collect();
+        let ids: Vec<SessionId> = self
+            .sessions
+            .chain(session)
+            .await
+            .iter()
+            .map(|s| s.id)
+            .collect();
         let mut found = Vec::new();
         for id in ids {
             let filter = IncidentFilter {
@@ -453,7 +509,7 @@ impl Sessions {
                 status: Some(IncidentStatus::Open),
                 ..IncidentFilter::default()
             };
-            if let Ok(list) = self.store.list_incidents(&filter).await {
+            if let Ok(list) = self.ctx.store.list_incidents(&filter).await {
                 found.extend(list);
             }
         }
@@ -462,22 +518,18 @@ impl Sessions {
 
     /// After a chain that was started for incidents ends without asking for more:
     /// re-run the failing probes. All passing: "verified fixed". Still failing: the
-    /// next tier gets the new evidence, or, when there is none, a human.
-    pub(crate) async fn verify_incidents(&self, session: &Session) {
+    /// next tier gets the new evidence (the caller decides; it may be a human).
+    pub async fn verify(&self, session: &Session) -> Recheck {
         let incidents = self.incidents_of_chain(session).await;
         if incidents.is_empty() {
-            return;
+            return Recheck::NothingToVerify;
         }
         let mut probes: Vec<String> = incidents.iter().flat_map(|i| i.probes.clone()).collect();
         probes.sort();
         probes.dedup();
         let (attempts, unknown) = match self.reprobe(&session.site, &probes).await {
             Ok(answer) => answer,
-            Err(reason) => {
-                let reason = format!("the fix could not be verified: {reason}");
-                self.needs_human(session, Cause::NotVerified, &reason).await;
-                return;
-            }
+            Err(reason) => return Recheck::Unverified { reason },
         };
         let mut still_failing = Vec::new();
         for incident in &incidents {
@@ -501,13 +553,13 @@ impl Sessions {
                     ),
                 )
                 .await;
-                self.notify_remediated(incident, session, true);
+                self.notifications.remediated(incident, session, true);
             } else {
                 still_failing.push((incident, evidence(&failing), missing));
             }
         }
         if still_failing.is_empty() {
-            return;
+            return Recheck::Fixed;
         }
         let mut handoff = format!(
             "Session #{} (tier {}) ended, but re-running the failing probes shows the problem is not fixed:\n",
@@ -522,28 +574,23 @@ impl Sessions {
                 handoff.push_str("- some of its probes are no longer run by any worker\n");
             }
         }
-        self.event(
-            &session.site,
-            Some(session.id),
-            EventLevel::Warning,
-            format!(
-                "fix not verified after session #{}: {} still failing",
-                session.id,
-                still_failing
-                    .iter()
-                    .map(|(i, _, _)| i.service.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )
-        .await;
-        self.escalate_or_human(
-            session,
-            Cause::NotVerified,
-            handoff,
-            "the fix was not verified by the probes",
-        )
-        .await;
+        self.ctx
+            .event(
+                &session.site,
+                Some(session.id),
+                EventLevel::Warning,
+                format!(
+                    "fix not verified after session #{}: {} still failing",
+                    session.id,
+                    still_failing
+                        .iter()
+                        .map(|(i, _, _)| i.service.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .await;
+        Recheck::StillFailing { handoff }
     }
 
     /// Records what a worker found on its host; new problems become events naming
@@ -557,6 +604,7 @@ impl Sessions {
             }
         };
         let previous = self
+            .ctx
             .store
             .inventories(site)
             .await
@@ -573,13 +621,15 @@ impl Sessions {
             inventory,
             reported_at_ms: now_ms(),
         };
-        if let Err(error) = self.store.put_inventory(&record).await {
+        if let Err(error) = self.ctx.store.put_inventory(&record).await {
             tracing::error!(%error, worker = worker_id, "could not store an inventory report");
             return;
         }
         for problem in problems(&record.inventory) {
             if !before.contains(&problem) {
-                self.event(site, None, EventLevel::Warning, problem).await;
+                self.ctx
+                    .event(site, None, EventLevel::Warning, problem)
+                    .await;
             }
         }
     }
@@ -687,13 +737,18 @@ mod tests {
     fn reprobe_answers_complete_when_every_worker_answered() {
         let tracker = IncidentTracker::default();
         let (id, mut rx) = tracker.register(2);
-        let result = |probe: &str| pb::ReprobeResult {
+        let result = |probe: &str| ReprobeResult {
             request_id: id,
-            results: vec![pb::ProbeResult {
+            attempts: vec![ProbeAttempt {
                 probe: probe.to_owned(),
+                service: "svc".to_owned(),
+                kind: "http".to_owned(),
                 ok: true,
-                state: pb::ProbeState::Up as i32,
-                ..pb::ProbeResult::default()
+                latency_ms: 1,
+                message: String::new(),
+                evidence: String::new(),
+                at_ms: 1,
+                state: ProbeState::Up,
             }],
             unknown: vec!["other".to_owned()],
         };

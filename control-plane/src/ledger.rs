@@ -8,11 +8,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use claudeops_core::event::EventLevel;
-use claudeops_core::ledger::{ActionKind, ActionStatus, Decision, NewAction};
+use claudeops_core::ledger::{ActionKind, ActionStatus, NewAction, Slot};
+use claudeops_core::link::{ActionDone, LedgerAnswer, LedgerRequest};
 use claudeops_core::{SessionStatus, Tier};
-use claudeops_proto::v1 as pb;
 
-use crate::sessions::{Sessions, now_ms};
+use crate::clock::now_ms;
+use crate::context::Context;
+use crate::notifications::Notifications;
 
 /// (site, service, kind) of a ledger entry.
 type AlertKey = (String, String, String);
@@ -52,9 +54,9 @@ fn answer(
     granted: bool,
     action_id: i64,
     reason: String,
-    next: i64,
-) -> pb::LedgerAnswer {
-    pb::LedgerAnswer {
+    next: Option<i64>,
+) -> LedgerAnswer {
+    LedgerAnswer {
         request_id,
         granted,
         action_id,
@@ -65,16 +67,17 @@ fn answer(
 
 /// Answers a worker's reservation request.
 pub async fn reserve(
-    sessions: &Sessions,
+    ctx: &Context,
+    notifications: &Notifications,
     alerts: &Alerts,
     worker_id: &str,
-    req: pb::LedgerReserve,
-) -> pb::LedgerAnswer {
-    let deny = |reason: String| answer(req.request_id, false, 0, reason, 0);
+    req: LedgerRequest,
+) -> LedgerAnswer {
+    let deny = |reason: String| answer(req.request_id, false, 0, reason, None);
     let Ok(kind) = req.kind.parse::<ActionKind>() else {
         return deny(format!("unknown action kind {:?}", req.kind));
     };
-    let session = match sessions.store.get_session(req.session_id).await {
+    let session = match ctx.store.get_session(req.session_id).await {
         Ok(Some(s)) => s,
         Ok(None) => return deny(format!("unknown session #{}", req.session_id)),
         Err(e) => return deny(format!("the ledger is unavailable: {e}")),
@@ -94,7 +97,7 @@ pub async fn reserve(
         ));
     }
     let args = serde_json::from_str(&req.args_json).unwrap_or(serde_json::Value::Null);
-    let limits = sessions.config.cooldown_limits();
+    let limits = ctx.config.cooldown_limits();
     let now = now_ms();
     let new = NewAction {
         site: session.site.clone(),
@@ -104,12 +107,12 @@ pub async fn reserve(
         args,
         now_ms: now,
     };
-    match sessions.store.reserve_action(&new, &limits).await {
-        Ok(Decision::Granted { id }) => {
+    match ctx.store.reserve_action(&new, &limits).await {
+        Ok(Slot::Granted { id }) => {
             tracing::info!(session = session.id, service = %req.service, kind = kind.as_str(), action = id, "ledger slot granted");
-            answer(req.request_id, true, id, String::new(), 0)
+            answer(req.request_id, true, id, String::new(), None)
         }
-        Ok(Decision::Denied {
+        Ok(Slot::Denied {
             reason,
             next_allowed_ms,
             ..
@@ -120,49 +123,47 @@ pub async fn reserve(
                 req.service.to_lowercase(),
                 kind.as_str().to_owned(),
             );
-            sessions
-                .event(
-                    &session.site,
-                    Some(session.id),
-                    EventLevel::Warning,
-                    format!(
-                        "cooldown: {} of {} refused: {reason}",
-                        kind.as_str(),
-                        req.service
-                    ),
-                )
-                .await;
+            ctx.event(
+                &session.site,
+                Some(session.id),
+                EventLevel::Warning,
+                format!(
+                    "cooldown: {} of {} refused: {reason}",
+                    kind.as_str(),
+                    req.service
+                ),
+            )
+            .await;
             if alerts.first_in_window(key, window, now) {
                 let message = format!(
                     "needs human attention: {} of {} refused by the cooldown ledger: {reason}",
                     kind.as_str(),
                     req.service
                 );
-                sessions
-                    .event_for(
-                        &session.site,
-                        Some(session.id),
-                        EventLevel::Critical,
-                        Some(req.service.clone()),
-                        message,
-                    )
-                    .await;
-                sessions.notify_cooldown(&session, &req.service, &reason);
+                ctx.event_for(
+                    &session.site,
+                    Some(session.id),
+                    EventLevel::Critical,
+                    Some(req.service.clone()),
+                    message,
+                )
+                .await;
+                notifications.cooldown(&session, &req.service, &reason);
             }
-            answer(req.request_id, false, 0, reason, next_allowed_ms)
+            answer(req.request_id, false, 0, reason, Some(next_allowed_ms))
         }
         Err(e) => deny(format!("the ledger refused: {e}")),
     }
 }
 
 /// Records how a granted action ended.
-pub async fn finish(sessions: &Sessions, finish: pb::LedgerFinish) {
+pub async fn finish(ctx: &Context, finish: ActionDone) {
     let status = if finish.ok {
         ActionStatus::Succeeded
     } else {
         ActionStatus::Failed
     };
-    match sessions
+    match ctx
         .store
         .finish_action(finish.action_id, status, &finish.result, now_ms())
         .await
@@ -179,15 +180,14 @@ pub async fn finish(sessions: &Sessions, finish: pb::LedgerFinish) {
                 record.service,
                 finish.result
             );
-            sessions
-                .event_for(
-                    &record.site,
-                    record.session_id,
-                    level,
-                    Some(record.service.clone()),
-                    message,
-                )
-                .await;
+            ctx.event_for(
+                &record.site,
+                record.session_id,
+                level,
+                Some(record.service.clone()),
+                message,
+            )
+            .await;
         }
         Ok(None) => tracing::warn!(
             action = finish.action_id,

@@ -5,15 +5,21 @@
 //! `main.rs` only parses arguments; [`serve`] and the operator commands live here so
 //! tests can drive them in-process.
 
+pub mod after_session;
 pub mod app;
+pub mod auth;
+pub mod clock;
 pub mod config;
+pub mod context;
 pub mod escalation;
 pub mod grpc;
 pub mod http;
 pub mod hub;
 pub mod incidents;
 pub mod ledger;
+pub mod local_worker;
 pub mod notifications;
+pub mod queries;
 pub mod registry;
 pub mod scheduler;
 pub mod sessions;
@@ -25,19 +31,19 @@ use std::time::Duration;
 
 use anyhow::Context;
 use claudeops_core::SiteName;
-use claudeops_core::worker::WorkerRecord;
 use claudeops_pki::{Ca, EnrollToken, RevocationSet, hash_secret, tls};
-use claudeops_proto::v1::enrollment_server::EnrollmentServer;
-use claudeops_proto::v1::worker_link_server::WorkerLinkServer;
-use claudeops_store::{EnrollTokenRecord, Store, StoreError, WorkerSelector};
+use claudeops_store::{EnrollTokenRecord, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::after_session::AfterSession;
 use crate::app::{App, AppState};
+use crate::clock::now_ms;
 use crate::config::Config;
-use crate::hub::Hub;
-use crate::registry::Registry;
-use crate::sessions::{Sessions, now_ms};
+use crate::context::Context as ServiceContext;
+use crate::incidents::Incidents;
+use crate::queries::Queries;
+use crate::sessions::Sessions;
 
 pub use config::Config as ControlPlaneConfig;
 
@@ -95,39 +101,12 @@ pub async fn create_enroll_token(
     Ok(token.encode())
 }
 
-/// Revokes workers in the store and, if this process serves them, cuts them off.
-pub async fn revoke(state: &AppState, selector: WorkerSelector) -> Result<Vec<String>, StoreError> {
-    let revoked = state
-        .sessions
-        .store
-        .revoke_workers(&selector, now_ms())
-        .await?;
-    apply_revocations(&state.revocations, &state.sessions.registry, &revoked);
-    Ok(revoked.into_iter().map(|w| w.id).collect())
-}
-
-fn apply_revocations(set: &RevocationSet, registry: &Registry, revoked: &[WorkerRecord]) {
-    for worker in revoked {
-        set.revoke(&worker.cert_serial);
-        if registry.disconnect(&worker.id) {
-            tracing::warn!(worker = %worker.id, site = %worker.site, "revoked worker cut off");
-        }
-    }
-}
-
 /// Picks up revocations made by `claudeops-control-plane revoke` in another process.
 async fn sync_revocations(state: AppState) {
     let mut tick = tokio::time::interval(REVOCATION_SYNC);
     loop {
         tick.tick().await;
-        let Ok(workers) = state.sessions.store.list_workers(None).await else {
-            continue;
-        };
-        let revoked: Vec<WorkerRecord> = workers
-            .into_iter()
-            .filter(WorkerRecord::is_revoked)
-            .collect();
-        apply_revocations(&state.revocations, &state.sessions.registry, &revoked);
+        state.sync_revocations().await;
     }
 }
 
@@ -138,6 +117,101 @@ async fn bind(config: &Config, port: u16, what: &str) -> anyhow::Result<TcpListe
         .with_context(|| format!("binding the {what} listener on {addr}"))
 }
 
+/// The control plane assembled but not yet listening: what `serve` runs, and
+/// what in-process tests drive (the router with `oneshot`, the link on a
+/// loopback listener).
+pub struct Built {
+    pub state: AppState,
+    pub config: Arc<Config>,
+    grpc_tls: Arc<rustls::ServerConfig>,
+    enroll_tls: Arc<rustls::ServerConfig>,
+}
+
+/// Opens the store, loads or creates the CA, and assembles every service.
+pub async fn build(config: Config) -> anyhow::Result<Built> {
+    let config = Arc::new(config);
+    let store = open_store(&config).await?;
+    let ca = Arc::new(load_ca(&config)?);
+    let revocations = Arc::new(RevocationSet::from_entries(store.revoked_serials().await?));
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), hostname()];
+    names.extend(config.public_names());
+    let server_pair = ca.issue_server(&names)?;
+    let grpc_tls = tls::grpc_server_config(ca.cert_pem(), &server_pair, revocations.clone())?;
+    let enroll_tls = tls::enroll_server_config(&server_pair)?;
+    let (auth, token_path) =
+        auth::Auth::load_or_create(config.api_token.as_deref(), &config.state_dir)
+            .context("the API token")?;
+    let validator = escalation::ResponseValidator::new(&config.schema()?)?;
+    let ui = claudeops_web_ui::Ui::new()?;
+    let (context, facts) = ServiceContext::new(store, config.clone());
+    let notifications = notifications::start(context.clone())?;
+    let sessions = Sessions::new(context.clone());
+    let incidents = Incidents::new(context.clone(), sessions.clone(), notifications.clone());
+    // The one consumer of the facts bus: what follows each finished session.
+    // Spawned last, once nothing above can fail.
+    let after_session = AfterSession {
+        ctx: context.clone(),
+        sessions: sessions.clone(),
+        incidents: incidents.clone(),
+        notifications: notifications.clone(),
+        validator: Arc::new(validator),
+    };
+    let state: AppState = Arc::new(App {
+        queries: Queries::new(context.clone()),
+        context,
+        sessions,
+        incidents,
+        notifications,
+        auth,
+        ui,
+        ca,
+        revocations,
+        token_path,
+    });
+    tokio::spawn(after_session.run(facts));
+    Ok(Built {
+        state,
+        config,
+        grpc_tls,
+        enroll_tls,
+    })
+}
+
+impl Built {
+    /// Serves the worker link (mutual TLS) on `listener` until `stopped`.
+    pub async fn run_link(
+        &self,
+        listener: TcpListener,
+        stopped: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let state = &self.state;
+        let link = grpc::link::LinkService {
+            peers: grpc::link::Peers {
+                ctx: state.context.clone(),
+                sessions: state.sessions.clone(),
+                incidents: state.incidents.clone(),
+                notifications: state.notifications.clone(),
+                alerts: ledger::Alerts::default(),
+            },
+            revocations: state.revocations.clone(),
+        };
+        grpc::serve_link(link, listener, self.grpc_tls.clone(), stopped).await
+    }
+
+    /// Serves enrollment (server TLS) on `listener` until `stopped`.
+    pub async fn run_enroll(
+        &self,
+        listener: TcpListener,
+        stopped: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let service = grpc::enroll::EnrollService {
+            store: self.state.context.store.clone(),
+            ca: self.state.ca.clone(),
+        };
+        grpc::serve_enroll(service, listener, self.enroll_tls.clone(), stopped).await
+    }
+}
+
 /// Runs the control plane until `shutdown` resolves. `on_bound` learns the
 /// listeners' addresses once they are bound.
 pub async fn serve(
@@ -146,40 +220,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(Bound) + Send,
 ) -> anyhow::Result<()> {
-    let config = Arc::new(config);
-    let store = open_store(&config).await?;
-    let ca = Arc::new(load_ca(&config)?);
-    let revocations = Arc::new(RevocationSet::from_entries(store.revoked_serials().await?));
-    let mut names = vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-        claudeops_worker::enroll::hostname(),
-    ];
-    names.extend(config.public_names());
-    let server_pair = ca.issue_server(&names)?;
-    let grpc_tls = tls::grpc_server_config(ca.cert_pem(), &server_pair, revocations.clone())?;
-    let enroll_tls = tls::enroll_server_config(&server_pair)?;
-    let (auth, token_path) =
-        http::auth::Auth::load_or_create(config.api_token.as_deref(), &config.state_dir)
-            .context("the API token")?;
-    let validator = escalation::ResponseValidator::new(&config.schema()?)?;
-    let sessions = Sessions {
-        store: store.clone(),
-        registry: Registry::default(),
-        hub: Hub::default(),
-        config: config.clone(),
-        validator: Arc::new(validator),
-        incidents: incidents::IncidentTracker::default(),
-        notifier: notifications::start(&config, store.clone())?,
-    };
-    let state: AppState = Arc::new(App {
-        sessions: sessions.clone(),
-        auth,
-        ui: claudeops_web_ui::Ui::new()?,
-        ca: ca.clone(),
-        revocations: revocations.clone(),
-        token_path: token_path.clone(),
-    });
+    let built = Arc::new(build(config).await?);
+    let config = built.config.clone();
+    let state = built.state.clone();
+    let store = state.context.store.clone();
 
     let dashboard = bind(&config, config.dashboard_port, "dashboard").await?;
     let grpc = bind(&config, config.grpc_port, "gRPC").await?;
@@ -189,8 +233,8 @@ pub async fn serve(
         grpc: grpc.local_addr()?,
         enroll: enroll.local_addr()?,
     };
-    tracing::info!(dashboard = %bound.dashboard, grpc = %bound.grpc, enroll = %bound.enroll, ca = %ca.fingerprint(), "control plane listening");
-    match &token_path {
+    tracing::info!(dashboard = %bound.dashboard, grpc = %bound.grpc, enroll = %bound.enroll, ca = %state.ca.fingerprint(), "control plane listening");
+    match &state.token_path {
         Some(path) => {
             tracing::info!(path = %path.display(), "the API token (for the dashboard login and Authorization: Bearer) is in this file")
         }
@@ -212,36 +256,12 @@ pub async fn serve(
     };
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn({
-        let link = grpc::link::LinkService {
-            sessions: sessions.clone(),
-            revocations: revocations.clone(),
-            alerts: ledger::Alerts::default(),
-        };
-        let incoming = grpc::tls_incoming(grpc, grpc_tls, "grpc");
-        let stopped = stopped();
-        async move {
-            tonic::transport::Server::builder()
-                .http2_keepalive_interval(Some(Duration::from_secs(30)))
-                .add_service(WorkerLinkServer::new(link))
-                .serve_with_incoming_shutdown(incoming, stopped)
-                .await
-                .context("the gRPC listener")
-        }
+        let (built, stopped) = (built.clone(), stopped());
+        async move { built.run_link(grpc, stopped).await }
     });
     tasks.spawn({
-        let service = grpc::enroll::EnrollService {
-            store: store.clone(),
-            ca: ca.clone(),
-        };
-        let incoming = grpc::tls_incoming(enroll, enroll_tls, "enroll");
-        let stopped = stopped();
-        async move {
-            tonic::transport::Server::builder()
-                .add_service(EnrollmentServer::new(service))
-                .serve_with_incoming_shutdown(incoming, stopped)
-                .await
-                .context("the enrollment listener")
-        }
+        let (built, stopped) = (built.clone(), stopped());
+        async move { built.run_enroll(enroll, stopped).await }
     });
     tasks.spawn({
         let router = http::router(state.clone());
@@ -254,14 +274,29 @@ pub async fn serve(
         }
     });
     let background = [
-        tokio::spawn(scheduler::run(sessions.clone())),
+        tokio::spawn(
+            scheduler::Scheduler {
+                ctx: state.context.clone(),
+                sessions: state.sessions.clone(),
+                incidents: state.incidents.clone(),
+                notifications: state.notifications.clone(),
+            }
+            .run(),
+        ),
         tokio::spawn(sync_revocations(state.clone())),
     ];
     if local_worker {
-        let worker_config = local_worker_config(&config, &store, &ca, bound).await?;
+        let supervisor = local_worker::LocalWorker {
+            config: config.clone(),
+            store: store.clone(),
+            ca: state.ca.clone(),
+            bound,
+            program: local_worker::worker_binary(&config)?,
+        };
         let stopped = stopped();
         tasks.spawn(async move {
-            claudeops_worker::run(worker_config, stopped)
+            supervisor
+                .supervise(stopped)
                 .await
                 .context("the local worker")
         });
@@ -279,7 +314,8 @@ pub async fn serve(
     for task in background {
         task.abort();
     }
-    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+    // Long enough for the local worker's grace period (`local_worker::stop`).
+    let _ = tokio::time::timeout(Duration::from_secs(12), async {
         while tasks.join_next().await.is_some() {}
     })
     .await;
@@ -287,67 +323,10 @@ pub async fn serve(
     result
 }
 
-/// A worker for site `local` in this process, enrolled on first start.
-async fn local_worker_config(
-    config: &Config,
-    store: &Arc<dyn Store>,
-    ca: &Ca,
-    bound: Bound,
-) -> anyhow::Result<claudeops_worker::WorkerConfig> {
-    let site = SiteName::new(LOCAL_SITE)?;
-    let state_dir = config.state_dir.join("worker");
-    let usable = match claudeops_worker::enroll::load(&state_dir)? {
-        Some(identity) => store
-            .get_worker(&identity.worker_id)
-            .await?
-            .is_some_and(|w| !w.is_revoked()),
-        None => false,
-    };
-    let enroll_token = if usable {
-        None
-    } else {
-        // A new database or a revoked local worker: enroll afresh.
-        claudeops_worker::enroll::forget(&state_dir)?;
-        Some(
-            create_enroll_token(
-                store.as_ref(),
-                ca,
-                &site,
-                bound.enroll.port(),
-                Duration::from_secs(300),
-            )
-            .await?,
-        )
-    };
-    Ok(claudeops_worker::WorkerConfig {
-        control_plane: Some(format!("https://127.0.0.1:{}", bound.grpc.port())),
-        site: Some(site.to_string()),
-        enroll_token,
-        state_dir,
-        repos_dir: config.repos_dir.clone(),
-        claude_bin: config.claude_bin.clone(),
-        session_timeout: config.session_timeout,
-        allowed_tools: config.allowed_tools.clone(),
-        anthropic_api_key: config.anthropic_api_key.clone(),
-        anthropic_base_url: config.anthropic_base_url.clone(),
-        schema_path: config.schema_path.clone(),
-        // The local worker shares this host: keep the control plane's secrets from the agent.
-        protected_paths: [
-            "ca.key",
-            "api-token",
-            "claudeops.db",
-            "claudeops.db-wal",
-            "claudeops.db-shm",
-        ]
-        .iter()
-        .map(|f| config.state_dir.join(f).display().to_string())
-        .collect::<Vec<_>>()
-        .join(":"),
-        hook_command: None,
-        // Probe and discovery settings (CLAUDEOPS_PROBES, CLAUDEOPS_DISCOVERY_INTERVAL, ...)
-        // come from the same environment as a separate worker's would.
-        ..claudeops_worker::WorkerConfig::figment()
-            .extract()
-            .unwrap_or_default()
-    })
+/// This host's name, for the control plane's server certificate.
+fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".to_owned())
 }

@@ -1,7 +1,6 @@
 //! `claudeops-control-plane`: parse, configure, run. Everything else is in the library.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -47,29 +46,10 @@ enum Command {
     },
     /// Check the configuration and print every problem.
     ConfigCheck,
-    /// The claude CLI's PreToolUse hook for the local worker (run by the CLI).
-    #[command(hide = true)]
-    Hook,
-    /// The local worker's typed actions as an MCP server (run by the CLI).
-    #[command(hide = true)]
-    Mcp,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The local worker's hook: answers on stdout, so no logging and no config.
-    if matches!(cli.command, Command::Hook) {
-        return claudeops_worker::hook::main();
-    }
-    if matches!(cli.command, Command::Mcp) {
-        return match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(runtime) => runtime.block_on(claudeops_worker::mcp::main()),
-            Err(_) => ExitCode::FAILURE,
-        };
-    }
     claudeops_pki::tls::install_crypto_provider();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -106,9 +86,7 @@ fn main() -> ExitCode {
 async fn run(command: Command, config: ControlPlaneConfig) -> anyhow::Result<()> {
     match command {
         Command::Serve { local_worker } => {
-            let shutdown = async {
-                let _ = tokio::signal::ctrl_c().await;
-            };
+            let shutdown = terminated();
             serve(config, local_worker, shutdown, |bound| {
                 println!(
                     "claudeops listening dashboard=http://{} grpc={} enroll={}",
@@ -121,7 +99,7 @@ async fn run(command: Command, config: ControlPlaneConfig) -> anyhow::Result<()>
             let site = SiteName::new(site)?;
             let store = open_store(&config).await?;
             let ca = load_ca(&config)?;
-            let ttl = ttl.map_or(Duration::from_secs(config.enroll_token_ttl), Into::into);
+            let ttl = ttl.map_or(config.enroll_token_ttl, Into::into);
             let token =
                 create_enroll_token(store.as_ref(), &ca, &site, config.enroll_port, ttl).await?;
             store.close().await;
@@ -140,7 +118,7 @@ async fn run(command: Command, config: ControlPlaneConfig) -> anyhow::Result<()>
             };
             let store = open_store(&config).await?;
             let revoked = store
-                .revoke_workers(&selector, claudeops_control_plane::sessions::now_ms())
+                .revoke_workers(&selector, claudeops_control_plane::clock::now_ms())
                 .await
                 .context("revoking")?;
             store.close().await;
@@ -160,6 +138,21 @@ async fn run(command: Command, config: ControlPlaneConfig) -> anyhow::Result<()>
             println!("configuration is valid");
             Ok(())
         }
-        Command::Hook | Command::Mcp => Ok(()),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM (`docker stop` sends SIGTERM).
+async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -3,22 +3,30 @@
 //! The model never sees a notification URL: the control plane sends. Every send is
 //! non-blocking (a queue in the notifier), so a failing notifier never holds up a
 //! session or a probe report. Without `CLAUDEOPS_APPRISE_URLS` nothing is sent.
+//!
+//! Callers hand it domain values (a session, an incident, a presence change); it
+//! imports neither sessions nor incidents and decides nothing about them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::Context as _;
+use claudeops_core::event::EventLevel;
 use claudeops_core::health::{Incident, IncidentStatus, Resolution};
 use claudeops_core::{Session, SiteName};
 use claudeops_notify::{
-    AppriseUrls, Delivery, DeliveryLog, DigestSummary, Event, HumanReason, NotifyConfig,
+    AppriseUrls, Delivery, DeliveryLog, DigestSummary, HumanReason, Notice, NotifyConfig,
     OpenIncident, SiteIncidents, Verification,
 };
-use claudeops_store::{IncidentFilter, Store};
+use claudeops_store::{DeliveryFilter, DeliveryRecord, IncidentFilter, Store, StoreError};
 
-use crate::config::Config;
+use crate::clock::time_of_ms;
+use crate::context::Context;
 use crate::escalation::Cause;
-use crate::sessions::{Sessions, time_of_ms};
+use crate::registry::PresenceChange;
+
+/// Where the time of the last daily digest is kept (settings).
+const DIGEST_SETTING: &str = "notify.digest_last_ms";
 
 /// Every delivery attempt goes to the store (`GET /api/v1/notifications`).
 struct StoreLog(Arc<dyn Store>);
@@ -32,56 +40,65 @@ impl DeliveryLog for StoreLog {
     }
 }
 
-/// Starts the notifier when `CLAUDEOPS_APPRISE_URLS` is set.
-pub fn start(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Notifications> {
+/// Starts the notifier when `CLAUDEOPS_APPRISE_URLS` is set; without it, the
+/// service sends nothing.
+pub fn start(ctx: Context) -> anyhow::Result<Notifications> {
+    let config = &ctx.config;
     let Some(list) = config
         .apprise_urls
         .as_deref()
         .filter(|s| !s.trim().is_empty())
     else {
-        return Ok(Notifications::default());
+        return Ok(Notifications::new(ctx, None));
     };
     let urls = AppriseUrls::parse(list).context("CLAUDEOPS_APPRISE_URLS")?;
-    let reminder = humantime::parse_duration(&config.notify_reminder_interval)
-        .ok()
-        .filter(|d| !d.is_zero());
+    let reminder = Some(config.notify_reminder_interval).filter(|d| !d.is_zero());
     let defaults = NotifyConfig::default();
     let settings = NotifyConfig {
         apprise_path: config.apprise_bin.clone(),
         reminder_interval: reminder,
-        group_window: humantime::parse_duration(&config.notify_group_window)
-            .unwrap_or(defaults.group_window),
+        group_window: config.notify_group_window,
         digest_time: config.digest_time(),
         ..defaults
     };
-    let notifier = claudeops_notify::Notifier::spawn(&settings, urls, Arc::new(StoreLog(store)))
+    let log = Arc::new(StoreLog(ctx.store.clone()));
+    let notifier = claudeops_notify::Notifier::spawn(&settings, urls, log)
         .context("starting notifications")?;
     tracing::info!(
         urls = notifier.url_count(),
         "notifications through apprise are on"
     );
-    Ok(Notifications::new(Some(notifier)))
+    Ok(Notifications::new(ctx, Some(notifier)))
 }
 
-/// The notifier, when one is configured.
-#[derive(Clone, Default)]
+/// What is told to humans, from domain values; the notifier, when one is configured.
+#[derive(Clone)]
 pub struct Notifications {
+    ctx: Context,
     notifier: Option<claudeops_notify::Notifier>,
 }
 
 impl Notifications {
-    pub fn new(notifier: Option<claudeops_notify::Notifier>) -> Notifications {
-        Notifications { notifier }
+    pub fn new(ctx: Context, notifier: Option<claudeops_notify::Notifier>) -> Notifications {
+        Notifications { ctx, notifier }
     }
 
     pub fn notifier(&self) -> Option<&claudeops_notify::Notifier> {
         self.notifier.as_ref()
     }
 
-    pub fn send(&self, event: Event) {
+    pub fn send(&self, event: Notice) {
         if let Some(notifier) = &self.notifier {
             notifier.notify(event);
         }
+    }
+
+    /// One page of delivery attempts, newest first.
+    pub async fn deliveries(
+        &self,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.ctx.store.list_deliveries(filter).await
     }
 }
 
@@ -96,9 +113,9 @@ fn human_reason(cause: Cause) -> HumanReason {
     }
 }
 
-impl Sessions {
-    pub(crate) fn notify_incident_opened(&self, incident: &Incident) {
-        self.notifier.send(Event::IncidentOpened {
+impl Notifications {
+    pub fn incident_opened(&self, incident: &Incident) {
+        self.send(Notice::IncidentOpened {
             site: incident.site.clone(),
             service: incident.service.clone(),
             summary: incident.evidence.clone(),
@@ -106,16 +123,16 @@ impl Sessions {
         });
     }
 
-    pub(crate) fn notify_incident_resolved(&self, incident: &Incident) {
+    pub fn incident_resolved(&self, incident: &Incident) {
         if incident.resolution == Some(Resolution::VerifiedFixed) {
-            return; // `notify_remediated` says it, with the verification.
+            return; // `remediated` says it, with the verification.
         }
         let open_for = incident.resolved_at_ms.map(|end| {
             std::time::Duration::from_millis(
                 u64::try_from(end - incident.opened_at_ms).unwrap_or(0),
             )
         });
-        self.notifier.send(Event::IncidentRecovered {
+        self.send(Notice::IncidentRecovered {
             site: incident.site.clone(),
             service: incident.service.clone(),
             open_for,
@@ -123,9 +140,9 @@ impl Sessions {
         });
     }
 
-    pub(crate) fn notify_remediated(&self, incident: &Incident, session: &Session, verified: bool) {
+    pub fn remediated(&self, incident: &Incident, session: &Session, verified: bool) {
         let check = format!("re-ran {}", incident.probes.join(", "));
-        self.notifier.send(Event::AutoRemediated {
+        self.send(Notice::AutoRemediated {
             site: incident.site.clone(),
             service: incident.service.clone(),
             action: format!("tier {} session #{}", session.tier, session.id),
@@ -138,8 +155,8 @@ impl Sessions {
         });
     }
 
-    pub(crate) fn notify_escalated(&self, from: &Session, to: &Session) {
-        self.notifier.send(Event::Escalated {
+    pub fn escalated(&self, from: &Session, to: &Session) {
+        self.send(Notice::Escalated {
             site: from.site.clone(),
             service: None,
             tier: to.tier,
@@ -148,8 +165,8 @@ impl Sessions {
         });
     }
 
-    pub(crate) fn notify_session_needs_human(&self, session: &Session, cause: Cause, reason: &str) {
-        self.notifier.send(Event::NeedsHumanAttention {
+    pub fn session_needs_human(&self, session: &Session, cause: Cause, reason: &str) {
+        self.send(Notice::NeedsHumanAttention {
             site: session.site.clone(),
             service: None,
             reason: human_reason(cause),
@@ -158,8 +175,8 @@ impl Sessions {
         });
     }
 
-    pub(crate) fn notify_needs_human(&self, site: &SiteName, service: &str, reason: &str) {
-        self.notifier.send(Event::NeedsHumanAttention {
+    pub fn needs_human(&self, site: &SiteName, service: &str, reason: &str) {
+        self.send(Notice::NeedsHumanAttention {
             site: site.clone(),
             service: Some(service.to_owned()),
             reason: HumanReason::ChainExhausted,
@@ -168,8 +185,8 @@ impl Sessions {
         });
     }
 
-    pub(crate) fn notify_cooldown(&self, session: &Session, service: &str, reason: &str) {
-        self.notifier.send(Event::NeedsHumanAttention {
+    pub fn cooldown(&self, session: &Session, service: &str, reason: &str) {
+        self.send(Notice::NeedsHumanAttention {
             site: session.site.clone(),
             service: Some(service.to_owned()),
             reason: HumanReason::CooldownExceeded,
@@ -179,13 +196,12 @@ impl Sessions {
     }
 }
 
-impl Sessions {
+impl Notifications {
     /// Tells the notifier which incidents are still open, for its reminders.
-    pub async fn sync_open_incidents(&self) {
-        let Some(notifier) = self.notifier.notifier() else {
+    pub fn set_open_incidents(&self, open: Vec<Incident>) {
+        let Some(notifier) = self.notifier() else {
             return;
         };
-        let open = self.open_incidents(None, None).await;
         notifier.set_open_incidents(
             open.into_iter()
                 .map(|i| OpenIncident {
@@ -198,11 +214,48 @@ impl Sessions {
         );
     }
 
+    /// Sends the daily digest when it is due (the last one's time is in the store,
+    /// so a restart neither skips nor repeats it).
+    pub async fn daily_digest(&self, now: i64) {
+        let Some(notifier) = self.notifier() else {
+            return;
+        };
+        let store = &self.ctx.store;
+        let last = match store.get_setting(DIGEST_SETTING).await {
+            Ok(value) => value.and_then(|v| v.parse::<i64>().ok()),
+            Err(_) => return,
+        };
+        let Some(last) = last else {
+            // A new installation: the first digest covers a whole day.
+            let _ = store.put_setting(DIGEST_SETTING, &now.to_string()).await;
+            return;
+        };
+        let Some(at) = self.ctx.config.digest_time() else {
+            return; // CLAUDEOPS_NOTIFY_DIGEST_TIME=off
+        };
+        if !claudeops_notify::digest::is_due(Some(time_of_ms(last)), time_of_ms(now), at) {
+            return;
+        }
+        if store
+            .put_setting(DIGEST_SETTING, &now.to_string())
+            .await
+            .is_err()
+        {
+            return;
+        }
+        match self.digest(now).await {
+            Ok(summary) => {
+                notifier.notify(Notice::DailyDigest(summary));
+            }
+            Err(error) => tracing::warn!(%error, "could not build the daily digest"),
+        }
+    }
+
     /// The last day across the fleet, for the daily digest.
-    pub async fn digest(&self, now_ms: i64) -> Result<DigestSummary, claudeops_store::StoreError> {
+    pub async fn digest(&self, now_ms: i64) -> Result<DigestSummary, StoreError> {
         const DAY_MS: i64 = 86_400_000;
         let since = now_ms - DAY_MS;
-        let store = &self.store;
+        let store = &self.ctx.store;
         let sessions = store
             .list_sessions(&claudeops_store::SessionFilter {
                 site: None,
@@ -235,7 +288,7 @@ impl Sessions {
                 .or_default()
                 .push(i.service.clone());
         }
-        let mut sites: Vec<SiteName> = self.registry.sites();
+        let mut sites: Vec<SiteName> = self.ctx.registry.sites();
         sites.extend(today.iter().map(|s| s.site.clone()));
         sites.extend(open.keys().cloned());
         sites.sort();
@@ -285,39 +338,39 @@ impl Sessions {
     }
 }
 
-impl Sessions {
+impl Notifications {
     /// A worker went offline or came back: an event, and a notification.
-    pub async fn presence_changed(&self, change: crate::scheduler::PresenceChange) {
-        use crate::scheduler::PresenceChange;
-        use claudeops_core::event::EventLevel;
+    pub async fn presence_changed(&self, change: PresenceChange) {
         match change {
             PresenceChange::Offline {
                 worker,
                 site,
                 since_ms,
             } => {
-                self.event(
-                    &site,
-                    None,
-                    EventLevel::Warning,
-                    format!("worker {worker} is offline"),
-                )
-                .await;
-                self.notifier.send(Event::WorkerOffline {
+                self.ctx
+                    .event(
+                        &site,
+                        None,
+                        EventLevel::Warning,
+                        format!("worker {worker} is offline"),
+                    )
+                    .await;
+                self.send(Notice::WorkerOffline {
                     site,
                     worker,
                     last_seen: Some(time_of_ms(since_ms)),
                 });
             }
             PresenceChange::Back { worker, site } => {
-                self.event(
-                    &site,
-                    None,
-                    EventLevel::Info,
-                    format!("worker {worker} is back"),
-                )
-                .await;
-                self.notifier.send(Event::WorkerBack { site, worker });
+                self.ctx
+                    .event(
+                        &site,
+                        None,
+                        EventLevel::Info,
+                        format!("worker {worker} is back"),
+                    )
+                    .await;
+                self.send(Notice::WorkerBack { site, worker });
             }
         }
     }

@@ -2,13 +2,14 @@
 //!
 //! The registry is in memory only: a connection is a fact about this process. The
 //! store keeps what outlives it (enrollment, last seen). Critical sections are
-//! short and never await.
+//! short and never await. [`Presence`] (pure) turns successive lists of connected
+//! workers into "offline" and "back" changes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use claudeops_core::SiteName;
-use claudeops_proto::v1::ControlMessage;
+use claudeops_core::link::ToWorker;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -27,7 +28,7 @@ pub struct WorkerInfo {
 struct Connected {
     info: WorkerInfo,
     conn_id: u64,
-    tx: mpsc::Sender<ControlMessage>,
+    tx: mpsc::Sender<ToWorker>,
 }
 
 #[derive(Default)]
@@ -40,7 +41,7 @@ pub use claudeops_core::worker::LLM_CAPABILITY;
 
 /// Which worker a session goes to.
 pub enum Pick {
-    Worker(String, mpsc::Sender<ControlMessage>),
+    Worker(String, mpsc::Sender<ToWorker>),
     /// No worker of the site is connected.
     NoWorker,
     /// Workers are connected, but none has an API key.
@@ -62,7 +63,7 @@ impl Registry {
 
     /// Registers a connection, replacing (and so closing) an older one of the
     /// same worker. Returns the connection's id for `unregister`.
-    pub fn register(&self, info: WorkerInfo, tx: mpsc::Sender<ControlMessage>) -> u64 {
+    pub fn register(&self, info: WorkerInfo, tx: mpsc::Sender<ToWorker>) -> u64 {
         let mut inner = self.lock();
         inner.next_conn += 1;
         let conn_id = inner.next_conn;
@@ -119,7 +120,7 @@ impl Registry {
             })
     }
 
-    pub fn sender(&self, worker_id: &str) -> Option<mpsc::Sender<ControlMessage>> {
+    pub fn sender(&self, worker_id: &str) -> Option<mpsc::Sender<ToWorker>> {
         self.lock().workers.get(worker_id).map(|c| c.tx.clone())
     }
 
@@ -141,6 +142,75 @@ impl Registry {
         sites.sort();
         sites.dedup();
         sites
+    }
+}
+
+/// How long a worker may be gone before it counts as offline (a quick reconnect
+/// is not news).
+pub const OFFLINE_AFTER_MS: i64 = 120_000;
+
+/// A worker that went offline or came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PresenceChange {
+    Offline {
+        worker: String,
+        site: SiteName,
+        since_ms: i64,
+    },
+    Back {
+        worker: String,
+        site: SiteName,
+    },
+}
+
+/// Which workers this control plane has seen, and since when each is gone.
+#[derive(Debug, Default)]
+pub struct Presence {
+    workers: HashMap<String, Seen>,
+}
+
+#[derive(Debug)]
+struct Seen {
+    site: SiteName,
+    gone_since_ms: Option<i64>,
+    reported_offline: bool,
+}
+
+impl Presence {
+    /// Takes the workers connected now; answers who went offline (gone longer than
+    /// `OFFLINE_AFTER_MS`, once) and who came back after being reported offline.
+    pub fn update(&mut self, connected: &[(String, SiteName)], now: i64) -> Vec<PresenceChange> {
+        let mut changes = Vec::new();
+        for (id, site) in connected {
+            let seen = self.workers.entry(id.clone()).or_insert(Seen {
+                site: site.clone(),
+                gone_since_ms: None,
+                reported_offline: false,
+            });
+            seen.gone_since_ms = None;
+            if std::mem::take(&mut seen.reported_offline) {
+                changes.push(PresenceChange::Back {
+                    worker: id.clone(),
+                    site: site.clone(),
+                });
+            }
+        }
+        for (id, seen) in &mut self.workers {
+            if connected.iter().any(|(c, _)| c == id) {
+                continue;
+            }
+            let since = *seen.gone_since_ms.get_or_insert(now);
+            if !seen.reported_offline && now - since >= OFFLINE_AFTER_MS {
+                seen.reported_offline = true;
+                changes.push(PresenceChange::Offline {
+                    worker: id.clone(),
+                    site: seen.site.clone(),
+                    since_ms: since,
+                });
+            }
+        }
+        changes.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        changes
     }
 }
 
@@ -193,5 +263,43 @@ mod tests {
         let attic = SiteName::new("attic").unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(registry.pick(&attic), Pick::NoLlm));
         assert_eq!(registry.sites().len(), 3);
+    }
+
+    #[test]
+    fn presence_reports_offline_once_and_back_once() {
+        let site = SiteName::new("home").unwrap_or_else(|e| panic!("{e}"));
+        let w = |id: &str| (id.to_owned(), site.clone());
+        let mut p = Presence::default();
+        assert!(p.update(&[w("a"), w("b")], 0).is_empty());
+        // b goes away; a short absence is no news.
+        assert!(p.update(&[w("a")], 1_000).is_empty());
+        assert!(p.update(&[w("a")], 1_000 + OFFLINE_AFTER_MS - 1).is_empty());
+        let offline = p.update(&[w("a")], 1_000 + OFFLINE_AFTER_MS);
+        assert_eq!(
+            offline,
+            vec![PresenceChange::Offline {
+                worker: "b".into(),
+                site: site.clone(),
+                since_ms: 1_000
+            }]
+        );
+        assert!(
+            p.update(&[w("a")], 10 * OFFLINE_AFTER_MS).is_empty(),
+            "once"
+        );
+        let back = p.update(&[w("a"), w("b")], 11 * OFFLINE_AFTER_MS);
+        assert_eq!(
+            back,
+            vec![PresenceChange::Back {
+                worker: "b".into(),
+                site: site.clone()
+            }]
+        );
+        // A quick reconnect never reported offline is not "back".
+        assert!(p.update(&[w("b")], 11 * OFFLINE_AFTER_MS + 5).is_empty());
+        assert!(
+            p.update(&[w("a"), w("b")], 11 * OFFLINE_AFTER_MS + 10)
+                .is_empty()
+        );
     }
 }

@@ -2,90 +2,27 @@
 //!
 //! The next scheduled run of a site is decided from the store (the last scheduled
 //! start plus the interval), so a restart neither skips nor repeats a run. The
-//! decisions are pure functions; the task only applies them.
+//! decisions are pure functions; the task only applies them, through the peer
+//! services (it starts nothing but through `Sessions::start`).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use claudeops_core::{Session, SessionOutcome, SessionStatus, SiteName, Tier, Trigger};
 
-use crate::sessions::{Sessions, StartError, StartRequest, failed_outcome, now_ms, time_of_ms};
+use crate::clock::now_ms;
+use crate::context::Context;
+use crate::incidents::Incidents;
+use crate::notifications::Notifications;
+use crate::registry::Presence;
+use crate::sessions::{Sessions, StartError, StartRequest, failed_outcome};
 
 const TICK: Duration = Duration::from_secs(5);
 /// How often probe attempts past their retention are deleted.
 const PRUNE_EVERY_MS: i64 = 600_000;
 /// How often the notifier hears which incidents are open, and the digest is checked.
 const NOTIFY_EVERY_MS: i64 = 30_000;
-/// How long a worker may be gone before it counts as offline (a quick reconnect
-/// is not news).
-pub const OFFLINE_AFTER_MS: i64 = 120_000;
-/// Where the time of the last daily digest is kept (settings).
-const DIGEST_SETTING: &str = "notify.digest_last_ms";
 
-/// A worker that went offline or came back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PresenceChange {
-    Offline {
-        worker: String,
-        site: SiteName,
-        since_ms: i64,
-    },
-    Back {
-        worker: String,
-        site: SiteName,
-    },
-}
-
-/// Which workers this control plane has seen, and since when each is gone.
-#[derive(Debug, Default)]
-pub struct Presence {
-    workers: HashMap<String, Seen>,
-}
-
-#[derive(Debug)]
-struct Seen {
-    site: SiteName,
-    gone_since_ms: Option<i64>,
-    reported_offline: bool,
-}
-
-impl Presence {
-    /// Takes the workers connected now; answers who went offline (gone longer than
-    /// `OFFLINE_AFTER_MS`, once) and who came back after being reported offline.
-    pub fn update(&mut self, connected: &[(String, SiteName)], now: i64) -> Vec<PresenceChange> {
-        let mut changes = Vec::new();
-        for (id, site) in connected {
-            let seen = self.workers.entry(id.clone()).or_insert(Seen {
-                site: site.clone(),
-                gone_since_ms: None,
-                reported_offline: false,
-            });
-            seen.gone_since_ms = None;
-            if std::mem::take(&mut seen.reported_offline) {
-                changes.push(PresenceChange::Back {
-                    worker: id.clone(),
-                    site: site.clone(),
-                });
-            }
-        }
-        for (id, seen) in &mut self.workers {
-            if connected.iter().any(|(c, _)| c == id) {
-                continue;
-            }
-            let since = *seen.gone_since_ms.get_or_insert(now);
-            if !seen.reported_offline && now - since >= OFFLINE_AFTER_MS {
-                seen.reported_offline = true;
-                changes.push(PresenceChange::Offline {
-                    worker: id.clone(),
-                    site: seen.site.clone(),
-                    since_ms: since,
-                });
-            }
-        }
-        changes.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
-        changes
-    }
-}
 /// How long a session may wait for its worker to come back.
 pub const WORKER_GRACE_MS: i64 = 120_000;
 /// Extra time past the worker's own timeout before the control plane gives up.
@@ -124,138 +61,110 @@ pub fn reap_decision(
     }
 }
 
-pub async fn run(sessions: Sessions) {
-    let mut first_seen: HashMap<SiteName, i64> = HashMap::new();
-    let mut disconnected_since: HashMap<String, i64> = HashMap::new();
-    let mut tick = tokio::time::interval(TICK);
-    let mut last_prune = 0;
-    let mut last_notify = 0;
-    let mut presence = Presence::default();
-    loop {
-        tick.tick().await;
-        let now = now_ms();
-        if let Some(interval) = sessions.config.interval() {
-            schedule(&sessions, &mut first_seen, interval, now).await;
+/// The services the scheduler drives.
+pub struct Scheduler {
+    pub ctx: Context,
+    pub sessions: Sessions,
+    pub incidents: Incidents,
+    pub notifications: Notifications,
+}
+
+impl Scheduler {
+    pub async fn run(self) {
+        let mut first_seen: HashMap<SiteName, i64> = HashMap::new();
+        let mut disconnected_since: HashMap<String, i64> = HashMap::new();
+        let mut tick = tokio::time::interval(TICK);
+        let mut last_prune = 0;
+        let mut last_notify = 0;
+        let mut presence = Presence::default();
+        loop {
+            tick.tick().await;
+            let now = now_ms();
+            if let Some(interval) = self.ctx.config.interval() {
+                self.schedule(&mut first_seen, interval, now).await;
+            }
+            reap(&self.ctx, &self.sessions, &mut disconnected_since, now).await;
+            self.incidents.retry_incident_sessions().await;
+            let connected: Vec<(String, SiteName)> = self
+                .ctx
+                .registry
+                .list()
+                .into_iter()
+                .map(|w| (w.worker_id, w.site))
+                .collect();
+            for change in presence.update(&connected, now) {
+                self.notifications.presence_changed(change).await;
+            }
+            if now - last_notify >= NOTIFY_EVERY_MS {
+                last_notify = now;
+                if self.notifications.notifier().is_some() {
+                    let open = self.incidents.open_incidents(None, None).await;
+                    self.notifications.set_open_incidents(open);
+                }
+                self.notifications.daily_digest(now).await;
+            }
+            if now - last_prune >= PRUNE_EVERY_MS {
+                last_prune = now;
+                let retention = i64::try_from(self.ctx.config.probe_retention().as_millis())
+                    .unwrap_or(i64::MAX / 2);
+                if let Err(error) = self.ctx.store.prune_probe_attempts(now - retention).await {
+                    tracing::warn!(%error, "could not prune old probe attempts");
+                }
+            }
         }
-        reap(&sessions, &mut disconnected_since, now).await;
-        sessions.retry_incident_sessions().await;
-        let connected: Vec<(String, SiteName)> = sessions
-            .registry
-            .list()
-            .into_iter()
-            .map(|w| (w.worker_id, w.site))
-            .collect();
-        for change in presence.update(&connected, now) {
-            sessions.presence_changed(change).await;
-        }
-        if now - last_notify >= NOTIFY_EVERY_MS {
-            last_notify = now;
-            sessions.sync_open_incidents().await;
-            daily_digest(&sessions, now).await;
-        }
-        if now - last_prune >= PRUNE_EVERY_MS {
-            last_prune = now;
-            let retention = i64::try_from(sessions.config.probe_retention().as_millis())
-                .unwrap_or(i64::MAX / 2);
-            if let Err(error) = sessions.store.prune_probe_attempts(now - retention).await {
-                tracing::warn!(%error, "could not prune old probe attempts");
+    }
+
+    async fn schedule(
+        &self,
+        first_seen: &mut HashMap<SiteName, i64>,
+        interval: Duration,
+        now: i64,
+    ) {
+        let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+        for site in self.ctx.registry.sites() {
+            let seen = *first_seen.entry(site.clone()).or_insert(now);
+            let last = match self.sessions.last_started(&site, Trigger::Scheduled).await {
+                Ok(last) => last,
+                Err(error) => {
+                    tracing::error!(%error, "scheduler cannot read the store");
+                    return;
+                }
+            };
+            if now < next_due(last, seen, interval_ms) {
+                continue;
+            }
+            let request = StartRequest {
+                site: site.clone(),
+                tier: Tier::Observe,
+                trigger: Trigger::Scheduled,
+                prompt: None,
+                handoff: None,
+                parent_id: None,
+            };
+            match self.sessions.start(request).await {
+                Ok(_) => {}
+                // Busy: the next tick tries again once the running session ends.
+                Err(StartError::Busy { .. } | StartError::NoWorker(_) | StartError::LlmOff(_)) => {}
+                Err(error) => tracing::warn!(%site, %error, "scheduled run did not start"),
             }
         }
     }
 }
 
-async fn schedule(
+async fn reap(
+    ctx: &Context,
     sessions: &Sessions,
-    first_seen: &mut HashMap<SiteName, i64>,
-    interval: Duration,
+    disconnected_since: &mut HashMap<String, i64>,
     now: i64,
 ) {
-    let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
-    for site in sessions.registry.sites() {
-        let seen = *first_seen.entry(site.clone()).or_insert(now);
-        let last = match sessions
-            .store
-            .last_session_started(&site, Trigger::Scheduled)
-            .await
-        {
-            Ok(last) => last,
-            Err(error) => {
-                tracing::error!(%error, "scheduler cannot read the store");
-                return;
-            }
-        };
-        if now < next_due(last, seen, interval_ms) {
-            continue;
-        }
-        let request = StartRequest {
-            site: site.clone(),
-            tier: Tier::Observe,
-            trigger: Trigger::Scheduled,
-            prompt: None,
-            handoff: None,
-            parent_id: None,
-        };
-        match sessions.start(request).await {
-            Ok(_) => {}
-            // Busy: the next tick tries again once the running session ends.
-            Err(StartError::Busy { .. } | StartError::NoWorker(_) | StartError::LlmOff(_)) => {}
-            Err(error) => tracing::warn!(%site, %error, "scheduled run did not start"),
-        }
-    }
-}
-
-/// Sends the daily digest when it is due (the last one's time is in the store, so
-/// a restart neither skips nor repeats it).
-async fn daily_digest(sessions: &Sessions, now: i64) {
-    let Some(notifier) = sessions.notifier.notifier() else {
+    let Ok(running) = ctx.store.running_sessions().await else {
         return;
     };
-    let store = &sessions.store;
-    let last = match store.get_setting(DIGEST_SETTING).await {
-        Ok(value) => value.and_then(|v| v.parse::<i64>().ok()),
-        Err(_) => return,
-    };
-    let Some(last) = last else {
-        // A new installation: the first digest covers a whole day.
-        let _ = store.put_setting(DIGEST_SETTING, &now.to_string()).await;
-        return;
-    };
-    let Some(at) = sessions.config.digest_time() else {
-        return; // CLAUDEOPS_NOTIFY_DIGEST_TIME=off
-    };
-    if !claudeops_notify::digest::is_due(Some(time_of_ms(last)), time_of_ms(now), at) {
-        return;
-    }
-    if store
-        .put_setting(DIGEST_SETTING, &now.to_string())
-        .await
-        .is_err()
-    {
-        return;
-    }
-    match sessions.digest(now).await {
-        Ok(summary) => {
-            notifier.notify(claudeops_notify::Event::DailyDigest(summary));
-        }
-        Err(error) => tracing::warn!(%error, "could not build the daily digest"),
-    }
-}
-
-async fn reap(sessions: &Sessions, disconnected_since: &mut HashMap<String, i64>, now: i64) {
-    let Ok(running) = sessions.store.running_sessions().await else {
-        return;
-    };
-    let timeout_ms = i64::try_from(sessions.config.session_timeout)
-        .unwrap_or(i64::MAX / 2)
-        .saturating_mul(1000);
+    let timeout_ms = i64::try_from(ctx.config.session_timeout.as_millis()).unwrap_or(i64::MAX / 2);
     // A ledger slot reserved by a session that can no longer be running was
     // abandoned by a crashed worker; it keeps counting, but stops being "reserved".
     let stale_before = now - timeout_ms - TIMEOUT_GRACE_MS;
-    match sessions
-        .store
-        .release_stale_reservations(stale_before)
-        .await
-    {
+    match ctx.store.release_stale_reservations(stale_before).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
             count = n,
@@ -265,7 +174,7 @@ async fn reap(sessions: &Sessions, disconnected_since: &mut HashMap<String, i64>
     }
     for session in running {
         let worker = session.worker_id.clone().unwrap_or_default();
-        let connected = sessions.registry.is_connected(&worker);
+        let connected = ctx.registry.is_connected(&worker);
         let since = if connected {
             disconnected_since.remove(&worker);
             now
@@ -315,44 +224,6 @@ mod tests {
             structured: None,
             error: None,
         }
-    }
-
-    #[test]
-    fn presence_reports_offline_once_and_back_once() {
-        let site = SiteName::new("home").unwrap_or_else(|e| panic!("{e}"));
-        let w = |id: &str| (id.to_owned(), site.clone());
-        let mut p = Presence::default();
-        assert!(p.update(&[w("a"), w("b")], 0).is_empty());
-        // b goes away; a short absence is no news.
-        assert!(p.update(&[w("a")], 1_000).is_empty());
-        assert!(p.update(&[w("a")], 1_000 + OFFLINE_AFTER_MS - 1).is_empty());
-        let offline = p.update(&[w("a")], 1_000 + OFFLINE_AFTER_MS);
-        assert_eq!(
-            offline,
-            vec![PresenceChange::Offline {
-                worker: "b".into(),
-                site: site.clone(),
-                since_ms: 1_000
-            }]
-        );
-        assert!(
-            p.update(&[w("a")], 10 * OFFLINE_AFTER_MS).is_empty(),
-            "once"
-        );
-        let back = p.update(&[w("a"), w("b")], 11 * OFFLINE_AFTER_MS);
-        assert_eq!(
-            back,
-            vec![PresenceChange::Back {
-                worker: "b".into(),
-                site: site.clone()
-            }]
-        );
-        // A quick reconnect never reported offline is not "back".
-        assert!(p.update(&[w("b")], 11 * OFFLINE_AFTER_MS + 5).is_empty());
-        assert!(
-            p.update(&[w("a"), w("b")], 11 * OFFLINE_AFTER_MS + 10)
-                .is_empty()
-        );
     }
 
     #[test]

@@ -1,24 +1,25 @@
 //! The life of a session on the control plane: start it on a worker of its site,
 //! store and rebroadcast its output, record how it ended, stop it on request.
 //!
-//! Every path that starts a session (schedule, Run Now, API, later incidents and
+//! Every path that starts a session (schedule, Run Now, API, incidents and
 //! escalation) goes through [`Sessions::start`], so the one-session-per-site rule,
-//! dry run and the tier models hold for all of them.
+//! dry run and the tier models hold for all of them. When a session ends, this
+//! module publishes [`Fact::SessionEnded`] and is done: what follows (validation,
+//! escalation, verification) is `after_session.rs`. It must not know about
+//! incidents or notifications.
 
-use std::sync::Arc;
-
-use claudeops_core::event::{EventLevel, NewEvent};
+use claudeops_core::event::EventLevel;
+use claudeops_core::link::{Job, OutputBatch, SessionReport, ToWorker};
 use claudeops_core::memory;
 use claudeops_core::{
     NewSession, Session, SessionId, SessionOutcome, SessionStatus, SiteName, Tier, Trigger,
 };
-use claudeops_proto::v1::{self as pb, ControlMessage, control_message};
-use claudeops_store::{MemoryFilter, OutputLine, Store, StoreError};
+use claudeops_store::{MemoryFilter, OutputLine, SessionFilter, StoreError};
 
-use crate::config::Config;
-use crate::escalation::{self, AgentResponse, Cause, Limits, Next, ResponseValidator};
-use crate::hub::{Hub, LineView, StatusView};
-use crate::registry::{Pick, Registry};
+use crate::clock::now_ms;
+use crate::context::{Context, Fact};
+use crate::hub::{LineView, StatusView, Subscription};
+use crate::registry::Pick;
 
 /// What starts a session.
 #[derive(Debug, Clone)]
@@ -49,80 +50,59 @@ pub enum StartError {
     Store(#[from] StoreError),
 }
 
+/// Starts, follows and ends sessions.
 #[derive(Clone)]
 pub struct Sessions {
-    pub store: Arc<dyn Store>,
-    pub registry: Registry,
-    pub hub: Hub,
-    pub config: Arc<Config>,
-    pub validator: Arc<ResponseValidator>,
-    pub incidents: crate::incidents::IncidentTracker,
-    pub notifier: crate::notifications::Notifications,
-}
-
-/// A unix-milliseconds time as a `SystemTime` (before 1970 reads as 1970).
-pub fn time_of_ms(ms: i64) -> std::time::SystemTime {
-    std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    ctx: Context,
 }
 
 impl Sessions {
-    /// Creates the session and sends its job to a worker of the site. Answers at
-    /// once; never waits for the session to run.
-    pub fn start(
-        &self,
-        req: StartRequest,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Session, StartError>> + Send + '_>>
-    {
-        // Boxed with an explicit `Send`: start -> finish -> escalation -> start is a cycle
-        // the compiler cannot infer `Send` through.
-        Box::pin(self.start_inner(req))
+    pub fn new(ctx: Context) -> Sessions {
+        Sessions { ctx }
     }
 
-    async fn start_inner(&self, req: StartRequest) -> Result<Session, StartError> {
-        let max = self.config.max_tier();
+    /// Creates the session and sends its job to a worker of the site. Answers at
+    /// once; never waits for the session to run.
+    pub async fn start(&self, req: StartRequest) -> Result<Session, StartError> {
+        let max = self.ctx.config.max_tier();
         if req.tier > max {
             return Err(StartError::AboveMaxTier {
                 tier: req.tier,
                 max,
             });
         }
-        if self.config.dry_run && req.tier > Tier::Observe {
-            self.event(
-                &req.site,
-                None,
-                EventLevel::Warning,
-                format!(
-                    "dry run: a tier {} session ({} trigger) would have run{}",
-                    req.tier,
-                    req.trigger,
-                    req.prompt
-                        .as_deref()
-                        .map(|p| format!(" with the prompt {p:?}"))
-                        .unwrap_or_default()
-                ),
-            )
-            .await;
+        if self.ctx.config.dry_run && req.tier > Tier::Observe {
+            self.ctx
+                .event(
+                    &req.site,
+                    None,
+                    EventLevel::Warning,
+                    format!(
+                        "dry run: a tier {} session ({} trigger) would have run{}",
+                        req.tier,
+                        req.trigger,
+                        req.prompt
+                            .as_deref()
+                            .map(|p| format!(" with the prompt {p:?}"))
+                            .unwrap_or_default()
+                    ),
+                )
+                .await;
             return Err(StartError::DryRun(req.tier));
         }
-        let (worker_id, tx) = match self.registry.pick(&req.site) {
+        let (worker_id, tx) = match self.ctx.registry.pick(&req.site) {
             Pick::Worker(id, tx) => (id, tx),
             Pick::NoWorker => return Err(StartError::NoWorker(req.site.clone())),
             Pick::NoLlm => return Err(StartError::LlmOff(req.site.clone())),
         };
         let session = self
+            .ctx
             .store
             .create_session(&NewSession {
                 site: req.site.clone(),
                 worker_id: Some(worker_id.clone()),
                 tier: req.tier,
-                model: self.config.model_for(req.tier).to_owned(),
+                model: self.ctx.config.model_for(req.tier).to_owned(),
                 trigger: req.trigger,
                 prompt: req.prompt.clone(),
                 parent_id: req.parent_id,
@@ -137,30 +117,28 @@ impl Sessions {
                 other => StartError::Store(other),
             })?;
         tracing::info!(session = session.id, site = %session.site, tier = %session.tier, trigger = %session.trigger, worker = %worker_id, "session started");
-        let mut run = self.job(&session, &req);
-        run.memories = self.memories_for(&session.site).await;
-        let job = ControlMessage {
-            body: Some(control_message::Body::RunJob(run)),
-        };
-        if tx.send(job).await.is_err() {
+        let mut job = self.job(&session, &req);
+        job.memories = self.memories_for(&session.site).await;
+        if tx.send(ToWorker::Run(job)).await.is_err() {
             let outcome = failed_outcome("the worker disconnected before the job could be sent");
             return Ok(self.finish(session.id, outcome).await?.unwrap_or(session));
         }
         Ok(session)
     }
 
-    fn job(&self, session: &Session, req: &StartRequest) -> pb::RunJob {
-        let (extra_allowed_tools, extra_disallowed_tools) = self.config.tier_tools(session.tier);
-        pb::RunJob {
+    fn job(&self, session: &Session, req: &StartRequest) -> Job {
+        let (extra_allowed_tools, extra_disallowed_tools) =
+            self.ctx.config.tier_tools(session.tier);
+        Job {
             session_id: session.id,
-            tier: u32::from(session.tier.number()),
+            tier: session.tier,
             model: session.model.clone(),
             prompt: req.prompt.clone().unwrap_or_default(),
             handoff: req.handoff.clone().unwrap_or_default(),
-            trigger: session.trigger.to_string(),
-            max_budget_usd: self.config.max_session_cost_usd,
-            timeout_secs: u32::try_from(self.config.session_timeout).unwrap_or(u32::MAX),
-            dry_run: self.config.dry_run,
+            trigger: session.trigger,
+            max_budget_usd: self.ctx.config.max_session_cost_usd,
+            timeout: self.ctx.config.session_timeout,
+            dry_run: self.ctx.config.dry_run,
             extra_allowed_tools,
             extra_disallowed_tools,
             memories: String::new(),
@@ -175,10 +153,10 @@ impl Sessions {
             limit: 200,
             offset: 0,
         };
-        match self.store.list_memories(&filter).await {
+        match self.ctx.store.list_memories(&filter).await {
             Ok(memories) => memory::render(&memory::select_for_prompt(
                 &memories,
-                self.config.memory_budget,
+                self.ctx.config.memory_budget,
             )),
             Err(error) => {
                 tracing::warn!(%error, "could not read memories; the session starts without them");
@@ -192,7 +170,7 @@ impl Sessions {
     pub async fn output(
         &self,
         worker_id: &str,
-        output: pb::SessionOutput,
+        output: OutputBatch,
     ) -> Result<Option<i64>, StoreError> {
         if !self.owns(worker_id, output.session_id).await? {
             return Ok(None);
@@ -212,44 +190,34 @@ impl Sessions {
             })
             .collect();
         let upto = rows.iter().map(|r| r.seq).max();
-        self.store.append_output(output.session_id, &rows).await?;
-        self.hub.publish_lines(output.session_id, views);
+        self.ctx
+            .store
+            .append_output(output.session_id, &rows)
+            .await?;
+        self.ctx.hub.publish_lines(output.session_id, views);
         Ok(upto)
     }
 
     /// Records a worker's report that a session ended.
-    pub async fn finished(
+    pub async fn on_report(
         &self,
         worker_id: &str,
-        finished: pb::SessionFinished,
+        report: SessionReport,
     ) -> Result<(), StoreError> {
-        if !self.owns(worker_id, finished.session_id).await? {
+        if !self.owns(worker_id, report.session_id).await? {
             return Ok(());
         }
-        let status = match pb::FinishStatus::try_from(finished.status) {
-            Ok(pb::FinishStatus::Completed) => SessionStatus::Completed,
-            Ok(pb::FinishStatus::TimedOut) => SessionStatus::TimedOut,
-            Ok(pb::FinishStatus::Stopped) => SessionStatus::Stopped,
-            _ => SessionStatus::Failed,
-        };
-        let non_empty = |s: String| (!s.is_empty()).then_some(s);
-        let structured = non_empty(finished.structured_output_json)
-            .and_then(|json| serde_json::from_str(&json).ok());
         let outcome = SessionOutcome {
-            status,
-            ended_at_ms: if finished.ended_at_ms > 0 {
-                finished.ended_at_ms
-            } else {
-                now_ms()
-            },
-            cost_usd: finished.cost_usd,
-            turns: finished.turns,
-            exit_code: finished.exit_code,
-            response: non_empty(finished.result),
-            structured,
-            error: non_empty(finished.error),
+            status: report.status,
+            ended_at_ms: report.ended_at_ms.unwrap_or_else(now_ms),
+            cost_usd: report.cost_usd,
+            turns: report.turns,
+            exit_code: report.exit_code,
+            response: report.result,
+            structured: report.structured,
+            error: report.error,
         };
-        self.finish(finished.session_id, outcome).await?;
+        self.finish(report.session_id, outcome).await?;
         Ok(())
     }
 
@@ -259,14 +227,14 @@ impl Sessions {
         id: SessionId,
         outcome: SessionOutcome,
     ) -> Result<Option<Session>, StoreError> {
-        let Some(session) = self.store.finish_session(id, &outcome).await? else {
+        let Some(session) = self.ctx.store.finish_session(id, &outcome).await? else {
             return Ok(None);
         };
         tracing::info!(session = id, status = %session.status, cost_usd = session.cost_usd, turns = session.turns, "session ended");
-        self.hub.finish(id, status_view(&session));
-        let this = self.clone();
-        let ended = session.clone();
-        tokio::spawn(async move { this.after_finish(&ended).await });
+        self.ctx.hub.finish(id, status_view(&session));
+        self.ctx.facts.publish(Fact::SessionEnded {
+            session: session.clone(),
+        });
         if session.status != SessionStatus::Completed {
             let level = if session.status == SessionStatus::Stopped {
                 EventLevel::Info
@@ -277,110 +245,16 @@ impl Sessions {
                 .error
                 .clone()
                 .unwrap_or_else(|| session.status.to_string());
-            self.event(
-                &session.site,
-                Some(id),
-                level,
-                format!("session #{id} {}: {reason}", session.status),
-            )
-            .await;
-        }
-        Ok(Some(session))
-    }
-
-    /// Validates the response, records its events and memories, and decides in
-    /// code what follows: nothing, the next tier, or a human.
-    async fn after_finish(&self, session: &Session) {
-        if session.status == SessionStatus::Stopped {
-            return; // The operator stopped it; they know.
-        }
-        let response = self.validator.validate(session.structured.as_ref());
-        if let Ok(response) = &response {
-            self.record_response(session, response).await;
-        }
-        let limits = Limits {
-            max_tier: self.config.max_tier(),
-            max_chain_cost_usd: self.config.max_chain_cost_usd,
-        };
-        let chain_cost = self.chain_cost(session).await;
-        match escalation::decide(session, &response, chain_cost, limits) {
-            Next::Done => self.verify_incidents(session).await,
-            Next::NeedsHuman { cause, reason } => self.needs_human(session, cause, &reason).await,
-            Next::Escalate { tier, handoff } => self.escalate(session, tier, handoff).await,
-        }
-    }
-
-    async fn escalate(&self, session: &Session, tier: Tier, handoff: String) {
-        let request = StartRequest {
-            site: session.site.clone(),
-            tier,
-            trigger: Trigger::Escalation,
-            prompt: session.prompt.clone(),
-            handoff: Some(handoff),
-            parent_id: Some(session.id),
-        };
-        match self.start(request).await {
-            Ok(child) => {
-                let message = format!(
-                    "session #{} escalated to tier {tier} (session #{})",
-                    session.id, child.id
-                );
-                self.event(
+            self.ctx
+                .event(
                     &session.site,
-                    Some(session.id),
-                    EventLevel::Warning,
-                    message,
+                    Some(id),
+                    level,
+                    format!("session #{id} {}: {reason}", session.status),
                 )
                 .await;
-                self.notify_escalated(session, &child);
-            }
-            // Dry run already recorded what would have run.
-            Err(StartError::DryRun(_)) => {}
-            Err(error) => {
-                let reason = format!("tier {tier} could not start: {error}");
-                self.needs_human(session, Cause::SessionFailed, &reason)
-                    .await;
-            }
         }
-    }
-
-    /// Escalates to the next tier when the chain may go further (max tier, chain
-    /// cost cap); otherwise a human is needed.
-    pub(crate) async fn escalate_or_human(
-        &self,
-        session: &Session,
-        cause: Cause,
-        handoff: String,
-        why: &str,
-    ) {
-        let cap = self.config.max_chain_cost_usd;
-        let over_budget = cap > 0.0 && self.chain_cost(session).await >= cap;
-        match session.tier.next() {
-            Some(tier) if tier <= self.config.max_tier() && !over_budget => {
-                self.escalate(session, tier, handoff).await;
-            }
-            _ => {
-                let (cause, limit) = if over_budget {
-                    (Cause::CostCap, "the chain hit its cost cap")
-                } else {
-                    (cause, "no higher tier may run")
-                };
-                self.needs_human(session, cause, &format!("{why}, and {limit}"))
-                    .await;
-            }
-        }
-    }
-
-    pub(crate) async fn needs_human(&self, session: &Session, cause: Cause, reason: &str) {
-        tracing::warn!(session = session.id, site = %session.site, reason, "needs human attention");
-        self.notify_session_needs_human(session, cause, reason);
-        self.event(
-            &session.site,
-            Some(session.id),
-            EventLevel::Critical,
-            format!("needs human attention: {reason}"),
-        )
-        .await;
+        Ok(Some(session))
     }
 
     /// The session and the sessions it escalated from, newest first (at most 16
@@ -389,7 +263,7 @@ impl Sessions {
         let mut chain = vec![session.clone()];
         let mut parent = session.parent_id;
         while let (Some(id), true) = (parent, chain.len() <= 16) {
-            match self.store.get_session(id).await {
+            match self.ctx.store.get_session(id).await {
                 Ok(Some(p)) => {
                     parent = p.parent_id;
                     chain.push(p);
@@ -405,34 +279,9 @@ impl Sessions {
         self.chain(session).await.iter().map(|s| s.cost_usd).sum()
     }
 
-    async fn record_response(&self, session: &Session, response: &AgentResponse) {
-        for e in &response.events {
-            let event = NewEvent {
-                ts_ms: now_ms(),
-                site: session.site.clone(),
-                session_id: Some(session.id),
-                level: e.level.parse().unwrap_or(EventLevel::Info),
-                service: e.service.clone(),
-                message: e.message.clone(),
-            };
-            if let Err(error) = self.store.insert_event(&event).await {
-                tracing::error!(%error, "could not record an event from a response");
-            }
-        }
-        for m in &response.memories {
-            if let Err(error) = self
-                .store
-                .remember(&session.site, &m.key, &m.value, Some(session.id), now_ms())
-                .await
-            {
-                tracing::warn!(%error, key = %m.key, "a memory from the response was not kept");
-            }
-        }
-    }
-
     /// Asks the worker to stop a session; if the worker is gone, ends it here.
     pub async fn stop(&self, id: SessionId, reason: &str) -> Result<Option<Session>, StoreError> {
-        let Some(session) = self.store.get_session(id).await? else {
+        let Some(session) = self.ctx.store.get_session(id).await? else {
             return Err(StoreError::NotFound);
         };
         if session.status.is_finished() {
@@ -441,12 +290,10 @@ impl Sessions {
         let sender = session
             .worker_id
             .as_deref()
-            .and_then(|w| self.registry.sender(w));
-        let cancel = ControlMessage {
-            body: Some(control_message::Body::CancelJob(pb::CancelJob {
-                session_id: id,
-                reason: reason.to_owned(),
-            })),
+            .and_then(|w| self.ctx.registry.sender(w));
+        let cancel = ToWorker::Cancel {
+            session_id: id,
+            reason: reason.to_owned(),
         };
         match sender {
             Some(tx) if tx.send(cancel).await.is_ok() => Ok(Some(session)),
@@ -462,7 +309,7 @@ impl Sessions {
 
     /// Only the worker a session was given to may write to it.
     async fn owns(&self, worker_id: &str, session_id: SessionId) -> Result<bool, StoreError> {
-        let session = self.store.get_session(session_id).await?;
+        let session = self.ctx.store.get_session(session_id).await?;
         let owns = session
             .as_ref()
             .is_some_and(|s| s.worker_id.as_deref() == Some(worker_id));
@@ -476,35 +323,46 @@ impl Sessions {
         Ok(owns)
     }
 
-    pub async fn event(
-        &self,
-        site: &SiteName,
-        session: Option<SessionId>,
-        level: EventLevel,
-        message: String,
-    ) {
-        self.event_for(site, session, level, None, message).await;
+    /// Follows a session's live output and end (nothing is replayed: see `hub`).
+    pub fn follow(&self, id: SessionId) -> Subscription {
+        self.ctx.hub.subscribe(id)
     }
 
-    pub async fn event_for(
+    /// Sessions, newest first.
+    pub async fn list(&self, filter: &SessionFilter) -> Result<Vec<Session>, StoreError> {
+        self.ctx.store.list_sessions(filter).await
+    }
+
+    pub async fn get(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+        self.ctx.store.get_session(id).await
+    }
+
+    /// The sessions a session escalated to.
+    pub async fn children(&self, id: SessionId) -> Result<Vec<Session>, StoreError> {
+        self.ctx.store.child_sessions(id).await
+    }
+
+    pub async fn running(&self) -> Result<Vec<Session>, StoreError> {
+        self.ctx.store.running_sessions().await
+    }
+
+    /// Stored output of a session after `after_seq`, at most `limit` lines.
+    pub async fn output_after(
+        &self,
+        id: SessionId,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<OutputLine>, StoreError> {
+        self.ctx.store.output(id, after_seq, limit).await
+    }
+
+    /// When the last session of a site with this trigger started.
+    pub async fn last_started(
         &self,
         site: &SiteName,
-        session: Option<SessionId>,
-        level: EventLevel,
-        service: Option<String>,
-        message: String,
-    ) {
-        let event = NewEvent {
-            ts_ms: now_ms(),
-            site: site.clone(),
-            session_id: session,
-            level,
-            service,
-            message,
-        };
-        if let Err(error) = self.store.insert_event(&event).await {
-            tracing::error!(%error, "could not record an event");
-        }
+        trigger: Trigger,
+    ) -> Result<Option<i64>, StoreError> {
+        self.ctx.store.last_session_started(site, trigger).await
     }
 }
 

@@ -21,10 +21,12 @@ pub struct WorkerConfig {
     pub state_dir: PathBuf,
     pub repos_dir: PathBuf,
     pub claude_bin: PathBuf,
-    /// Seconds before a session's CLI is killed.
-    pub session_timeout: u64,
+    /// Before a session's CLI is killed (`CLAUDEOPS_SESSION_TIMEOUT`, seconds or "30m").
+    #[serde(with = "claudeops_config::de::duration")]
+    pub session_timeout: Duration,
     /// Built-in tools that exist in a session (`--tools`).
-    pub allowed_tools: String,
+    #[serde(with = "claudeops_config::de::list")]
+    pub allowed_tools: Vec<String>,
     pub anthropic_api_key: Option<String>,
     pub anthropic_base_url: Option<String>,
     /// `CLAUDEOPS_SCHEMA_PATH`: a response schema to use instead of the built-in one.
@@ -36,7 +38,8 @@ pub struct WorkerConfig {
     /// Run native probes (`CLAUDEOPS_PROBES`); off, the worker only runs sessions.
     pub probes: bool,
     /// How often discovery runs again, e.g. "60s".
-    pub discovery_interval: String,
+    #[serde(with = "claudeops_config::de::duration")]
+    pub discovery_interval: Duration,
     /// Find probes from the local Docker Engine's containers too.
     pub discover_containers: bool,
     /// Probe attempts in flight at most.
@@ -44,6 +47,9 @@ pub struct WorkerConfig {
     /// Watch only containers with this label (`KEY` or `KEY=VALUE`), e.g. when
     /// several workers share one Docker Engine.
     pub container_label: Option<String>,
+    /// Stop when stdin reaches end-of-file: set by `serve --local-worker`, whose
+    /// control plane holds the pipe, so the worker dies with it.
+    pub exit_with_stdin: bool,
 }
 
 impl Default for WorkerConfig {
@@ -55,18 +61,22 @@ impl Default for WorkerConfig {
             state_dir: PathBuf::from("/state/worker"),
             repos_dir: PathBuf::from("/repos"),
             claude_bin: PathBuf::from("claude"),
-            session_timeout: 1800,
-            allowed_tools: claudeops_core::policy::DEFAULT_TOOLS.join(","),
+            session_timeout: Duration::from_secs(1800),
+            allowed_tools: claudeops_core::policy::DEFAULT_TOOLS
+                .iter()
+                .map(|t| (*t).to_owned())
+                .collect(),
             anthropic_api_key: None,
             anthropic_base_url: None,
             schema_path: None,
             protected_paths: String::new(),
             hook_command: None,
             probes: true,
-            discovery_interval: "60s".to_owned(),
+            discovery_interval: Duration::from_secs(60),
             discover_containers: true,
             probe_concurrency: 256,
             container_label: None,
+            exit_with_stdin: false,
         }
     }
 }
@@ -94,9 +104,7 @@ impl WorkerConfig {
     }
 
     pub fn discovery_interval(&self) -> Duration {
-        humantime::parse_duration(&self.discovery_interval)
-            .unwrap_or(Duration::from_secs(60))
-            .max(Duration::from_secs(1))
+        self.discovery_interval.max(Duration::from_secs(1))
     }
 
     pub fn validate(&self) -> Result<(), ConfigErrors> {
@@ -120,14 +128,8 @@ impl WorkerConfig {
                 }
             }
         }
-        if self.session_timeout == 0 {
+        if self.session_timeout < Duration::from_secs(1) {
             problems.push("CLAUDEOPS_SESSION_TIMEOUT must be at least 1 second".to_owned());
-        }
-        if humantime::parse_duration(&self.discovery_interval).is_err() {
-            problems.push(format!(
-                "CLAUDEOPS_DISCOVERY_INTERVAL {:?} is not a duration such as \"60s\"",
-                self.discovery_interval
-            ));
         }
         if let Some(path) = &self.schema_path {
             match std::fs::read_to_string(path)
@@ -148,11 +150,11 @@ impl WorkerConfig {
     }
 
     pub fn session_timeout(&self) -> Duration {
-        Duration::from_secs(self.session_timeout)
+        self.session_timeout
     }
 
     pub fn tools(&self) -> Vec<String> {
-        claudeops_core::policy::split_list(&self.allowed_tools)
+        self.allowed_tools.clone()
     }
 
     /// The response schema: `CLAUDEOPS_SCHEMA_PATH` if set and readable, else built in.
@@ -237,7 +239,7 @@ mod tests {
     #[test]
     fn reports_every_problem_at_once() {
         let config = WorkerConfig {
-            session_timeout: 0,
+            session_timeout: Duration::ZERO,
             site: Some("Bad Site".into()),
             ..WorkerConfig::default()
         };
@@ -254,12 +256,52 @@ mod tests {
             jail.set_env("CLAUDEOPS_REPOS_DIR", "/srv/repos");
             jail.set_env("CLAUDEOPS_WORKER_STATE_DIR", "/var/lib/w");
             jail.set_env("ANTHROPIC_API_KEY", "k");
+            jail.set_env("CLAUDEOPS_SESSION_TIMEOUT", "900");
+            jail.set_env("CLAUDEOPS_DISCOVERY_INTERVAL", "2m");
+            jail.set_env("CLAUDEOPS_ALLOWED_TOOLS", "Bash, Read");
             let config: WorkerConfig = WorkerConfig::figment().extract()?;
+            assert_eq!(config.session_timeout, Duration::from_secs(900));
+            assert_eq!(config.discovery_interval, Duration::from_secs(120));
+            assert_eq!(config.allowed_tools, ["Bash", "Read"]);
             assert_eq!(config.site.as_deref(), Some("home"));
             assert_eq!(config.repos_dir, PathBuf::from("/srv/repos"));
             assert_eq!(config.state_dir, PathBuf::from("/var/lib/w"));
             assert_eq!(config.anthropic_api_key.as_deref(), Some("k"));
             Ok(())
         });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's error type, in a test
+    fn a_bad_duration_is_refused_at_load_with_its_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CLAUDEOPS_DISCOVERY_INTERVAL", "soon");
+            let err = WorkerConfig::figment()
+                .extract::<WorkerConfig>()
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("is not a duration"), "{err}");
+            assert!(err.to_lowercase().contains("discovery_interval"), "{err}");
+            Ok(())
+        });
+    }
+
+    /// Every setting of the worker is in the one catalogue (README and pages).
+    #[test]
+    fn every_setting_is_in_the_catalogue() {
+        let value = serde_json::to_value(WorkerConfig::default()).unwrap_or_default();
+        let fields = value
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect::<Vec<_>>());
+        let missing = claudeops_config::catalogue::undocumented(
+            fields.unwrap_or_default(),
+            claudeops_config::Scope::worker,
+            |field| (field == "state_dir").then_some("CLAUDEOPS_WORKER_STATE_DIR"),
+        );
+        assert!(
+            missing.is_empty(),
+            "not in libs/config's catalogue as worker settings: {missing:?}"
+        );
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! The tier, the repos dir and dry run come from the environment the worker gave
 //! the CLI (the model cannot change it). Bash commands are judged whole, wrappers
-//! included, by `claudeops_core::command`; file tools are checked against the
+//! included, by `claudeops_judge`; file tools are checked against the
 //! paths the agent must never read (the worker's key, the control plane's
 //! secrets). MCP tools of repo servers are refused unless the worker approved
 //! the server for this session's tier. When unsure, it denies.
@@ -12,7 +12,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use claudeops_core::Tier;
-use claudeops_core::command::{self, Category, Context, Decision};
+use claudeops_judge::{self as command, Category, Context, Decision};
 use serde_json::{Value, json};
 
 /// Environment variable naming paths the agent may not touch (`:`-separated).

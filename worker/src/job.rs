@@ -30,6 +30,26 @@ pub struct Job {
     pub memories: Option<String>,
 }
 
+impl From<claudeops_core::link::Job> for Job {
+    /// Blank prompt, handoff and memories read as absent.
+    fn from(job: claudeops_core::link::Job) -> Job {
+        let non_empty = |s: String| if s.trim().is_empty() { None } else { Some(s) };
+        Job {
+            session_id: job.session_id,
+            tier: job.tier,
+            model: job.model,
+            prompt: non_empty(job.prompt),
+            handoff: non_empty(job.handoff),
+            max_budget_usd: job.max_budget_usd,
+            timeout_secs: u32::try_from(job.timeout.as_secs()).unwrap_or(u32::MAX),
+            dry_run: job.dry_run,
+            extra_allowed_tools: job.extra_allowed_tools,
+            extra_disallowed_tools: job.extra_disallowed_tools,
+            memories: non_empty(job.memories),
+        }
+    }
+}
+
 /// Environment variables passed through from the worker's own environment when set.
 const PASSED_THROUGH: &[&str] = &["TZ", "DOCKER_HOST", "LANG"];
 

@@ -16,12 +16,14 @@ pub mod link;
 pub mod mcp;
 pub mod probes;
 pub mod runner;
+pub mod wire;
 pub mod workspace;
 
 use std::future::Future;
 
 use anyhow::Context;
 use claudeops_core::SiteName;
+use tracing::Instrument;
 
 pub use config::WorkerConfig;
 
@@ -45,7 +47,10 @@ pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()>) -> an
             "ANTHROPIC_API_KEY is not set: LLM tiers are off on this worker until it is"
         );
     }
+    // Every log line of this worker carries its site and id.
+    let span = tracing::info_span!("worker", site = %identity.site, worker = %identity.worker_id);
     link::Worker::new(config, identity, host, port)
         .run(shutdown)
+        .instrument(span)
         .await
 }

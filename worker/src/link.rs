@@ -10,22 +10,25 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use claudeops_core::worker::LLM_CAPABILITY;
-use claudeops_core::{SiteName, Tier};
-use claudeops_proto::v1::{
-    self as pb, ControlMessage, WorkerMessage, control_message,
-    worker_link_client::WorkerLinkClient, worker_message,
+use claudeops_core::link::{
+    ActionDone, FromWorker, Hello, LedgerRequest, OutputBatch, ReprobeRequest, ReprobeResult,
+    RunningJob, SessionReport, StreamLine, ToWorker,
 };
+use claudeops_core::worker::LLM_CAPABILITY;
+use claudeops_core::{SessionStatus, SiteName};
+use claudeops_proto::v1::{ControlMessage, worker_link_client::WorkerLinkClient};
 use tokio::sync::{mpsc, oneshot};
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Streaming;
+use tracing::Instrument;
 
 use crate::config::WorkerConfig;
 use crate::dial;
 use crate::enroll::Identity;
 use crate::job::{self, Job};
 use crate::runner::{self, Finish, FinishStatus, Line};
-use crate::{actions, workspace};
+use crate::{actions, wire, workspace};
 
 const HEARTBEAT: Duration = Duration::from_secs(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -45,9 +48,9 @@ pub enum LinkCommand {
         reply: oneshot::Sender<Result<i64, String>>,
     },
     /// Tell the control plane how a granted action ended.
-    Finish(pb::LedgerFinish),
+    Finish(ActionDone),
     /// Send if connected, else drop (probe reports: the next one says it again).
-    Send(WorkerMessage),
+    Send(FromWorker),
     /// The latest inventory (JSON): sent now if connected and again on every connect.
     Inventory(String),
 }
@@ -86,7 +89,7 @@ impl actions::Ledger for LinkLedger {
     }
 
     async fn finish(&self, reservation_id: i64, ok: bool, result: &str, duration_ms: i64) {
-        let finish = pb::LedgerFinish {
+        let finish = ActionDone {
             action_id: reservation_id,
             ok,
             result: result.to_owned(),
@@ -107,11 +110,11 @@ struct JobState {
     cancel: Option<oneshot::Sender<String>>,
     unacked: VecDeque<Line>,
     last_seq: i64,
-    finished: Option<pb::SessionFinished>,
+    finished: Option<SessionReport>,
 }
 
 struct Connection {
-    tx: mpsc::Sender<WorkerMessage>,
+    tx: mpsc::Sender<FromWorker>,
     inbound: Streaming<ControlMessage>,
 }
 
@@ -126,10 +129,10 @@ pub struct Worker {
     commands_rx: mpsc::Receiver<LinkCommand>,
     pending: HashMap<u64, oneshot::Sender<Result<i64, String>>>,
     next_request: u64,
-    unsent_finishes: Vec<pb::LedgerFinish>,
+    unsent_finishes: Vec<ActionDone>,
     dispatcher: Arc<actions::Dispatcher>,
     inventory: Option<String>,
-    reprobe_tx: Option<mpsc::Sender<pb::Reprobe>>,
+    reprobe_tx: Option<mpsc::Sender<ReprobeRequest>>,
     probe_loop: Option<crate::probes::ProbeLoop>,
 }
 
@@ -178,9 +181,9 @@ impl Worker {
             )
         })?;
         let handler: Arc<dyn actions::ActionHandler> = self.dispatcher.clone();
-        tokio::spawn(socket.serve(handler));
+        tokio::spawn(socket.serve(handler).in_current_span());
         if let Some(probe_loop) = self.probe_loop.take() {
-            tokio::spawn(probe_loop.run());
+            tokio::spawn(probe_loop.run().in_current_span());
         }
         tokio::pin!(shutdown);
         loop {
@@ -205,23 +208,23 @@ impl Worker {
         }
     }
 
-    fn hello(&self) -> WorkerMessage {
+    fn hello(&self) -> FromWorker {
         let running = self
             .jobs
             .iter()
-            .map(|(id, job)| pb::RunningJob {
+            .map(|(id, job)| RunningJob {
                 session_id: *id,
                 last_seq: job.last_seq,
                 finished: job.finished.is_some(),
             })
             .collect();
-        message(worker_message::Body::Hello(pb::Hello {
+        FromWorker::Hello(Hello {
             site: self.identity.site.to_string(),
             hostname: crate::enroll::hostname(),
             version: VERSION.to_owned(),
             capabilities: capabilities(&self.config),
             running,
-        }))
+        })
     }
 
     /// Serves one connection. Returns true when asked to shut down.
@@ -239,7 +242,13 @@ impl Worker {
                 Some(event) = self.events_rx.recv() => self.on_event(event, Some(&conn.tx)).await,
                 Some(command) = self.commands_rx.recv() => self.on_command(command, Some(&conn.tx)).await,
                 msg = conn.inbound.message() => match msg {
-                    Ok(Some(msg)) => self.on_control(msg, &conn.tx).await,
+                    Ok(Some(msg)) => match wire::from_control(msg) {
+                        Ok(msg) => self.on_control(msg, &conn.tx).await,
+                        Err(wire::WireError::BadJob { session_id, reason }) => {
+                            self.refuse_job(session_id, reason).await;
+                        }
+                        Err(error) => tracing::warn!(%error, "ignored a malformed message"),
+                    },
                     Ok(None) => return false,
                     Err(status) => {
                         tracing::warn!(error = %status.message(), "control plane stream ended");
@@ -247,9 +256,9 @@ impl Worker {
                     }
                 },
                 _ = heartbeat.tick() => {
-                    let beat = message(worker_message::Body::Heartbeat(pb::Heartbeat {
+                    let beat = FromWorker::Heartbeat {
                         sent_at_ms: runner::now_ms(),
-                    }));
+                    };
                     if conn.tx.send(beat).await.is_err() {
                         return false;
                     }
@@ -259,7 +268,7 @@ impl Worker {
         }
     }
 
-    async fn on_command(&mut self, command: LinkCommand, tx: Option<&mpsc::Sender<WorkerMessage>>) {
+    async fn on_command(&mut self, command: LinkCommand, tx: Option<&mpsc::Sender<FromWorker>>) {
         match command {
             LinkCommand::Reserve {
                 session_id,
@@ -274,13 +283,13 @@ impl Worker {
                 };
                 self.next_request += 1;
                 let request_id = self.next_request;
-                let msg = message(worker_message::Body::Reserve(pb::LedgerReserve {
+                let msg = FromWorker::Reserve(LedgerRequest {
                     request_id,
                     session_id,
                     kind,
                     service,
                     args_json,
-                }));
+                });
                 if tx.send(msg).await.is_ok() {
                     self.pending.insert(request_id, reply);
                 } else {
@@ -292,7 +301,7 @@ impl Worker {
             }
             LinkCommand::Finish(finish) => match tx {
                 Some(tx) => {
-                    let msg = message(worker_message::Body::FinishAction(finish.clone()));
+                    let msg = FromWorker::ActionDone(finish.clone());
                     if tx.send(msg).await.is_err() {
                         self.unsent_finishes.push(finish);
                     }
@@ -306,7 +315,7 @@ impl Worker {
             }
             LinkCommand::Inventory(json) => {
                 if let Some(tx) = tx {
-                    let _ = tx.send(inventory_message(&json)).await;
+                    let _ = tx.send(FromWorker::Inventory(json.clone())).await;
                 }
                 self.inventory = Some(json);
             }
@@ -314,12 +323,14 @@ impl Worker {
     }
 
     /// Sends everything not yet acknowledged, after the hello.
-    async fn replay(&mut self, tx: &mpsc::Sender<WorkerMessage>) -> Result<(), ()> {
+    async fn replay(&mut self, tx: &mpsc::Sender<FromWorker>) -> Result<(), ()> {
         if let Some(json) = &self.inventory {
-            tx.send(inventory_message(json)).await.map_err(|_| ())?;
+            tx.send(FromWorker::Inventory(json.clone()))
+                .await
+                .map_err(|_| ())?;
         }
         for finish in std::mem::take(&mut self.unsent_finishes) {
-            tx.send(message(worker_message::Body::FinishAction(finish)))
+            tx.send(FromWorker::ActionDone(finish))
                 .await
                 .map_err(|_| ())?;
         }
@@ -329,14 +340,15 @@ impl Worker {
                 tx.send(output(*id, chunk)).await.map_err(|_| ())?;
             }
             if let Some(finished) = &job.finished {
-                let msg = message(worker_message::Body::Finished(finished.clone()));
-                tx.send(msg).await.map_err(|_| ())?;
+                tx.send(FromWorker::Finished(finished.clone()))
+                    .await
+                    .map_err(|_| ())?;
             }
         }
         Ok(())
     }
 
-    async fn on_event(&mut self, event: JobEvent, tx: Option<&mpsc::Sender<WorkerMessage>>) {
+    async fn on_event(&mut self, event: JobEvent, tx: Option<&mpsc::Sender<FromWorker>>) {
         match event {
             JobEvent::Line(id, first) => {
                 // Batch whatever else is already waiting for the same session.
@@ -366,37 +378,31 @@ impl Worker {
             JobEvent::Done(id, finish) => {
                 tracing::info!(session = id, status = ?finish.status, "session finished");
                 self.dispatcher.unregister(id);
-                let finished = finished_message(id, &finish);
+                let finished = report(id, &finish);
                 if let Some(job) = self.jobs.get_mut(&id) {
                     job.cancel = None;
                     job.finished = Some(finished.clone());
                 }
                 if let Some(tx) = tx {
-                    let _ = tx
-                        .send(message(worker_message::Body::Finished(finished)))
-                        .await;
+                    let _ = tx.send(FromWorker::Finished(finished)).await;
                 }
             }
         }
     }
 
-    async fn on_control(&mut self, msg: ControlMessage, tx: &mpsc::Sender<WorkerMessage>) {
-        match msg.body {
-            Some(control_message::Body::Welcome(welcome)) => {
-                tracing::info!(worker_id = %welcome.worker_id, "welcomed by the control plane");
+    async fn on_control(&mut self, msg: ToWorker, tx: &mpsc::Sender<FromWorker>) {
+        match msg {
+            ToWorker::Welcome { worker_id, .. } => {
+                tracing::info!(worker_id = %worker_id, "welcomed by the control plane");
             }
-            Some(control_message::Body::RunJob(run)) => self.start(run).await,
-            Some(control_message::Body::CancelJob(cancel)) => {
-                if let Some(tx) = self
-                    .jobs
-                    .get_mut(&cancel.session_id)
-                    .and_then(|j| j.cancel.take())
-                {
-                    tracing::info!(session = cancel.session_id, reason = %cancel.reason, "stopping session");
-                    let _ = tx.send(cancel.reason);
+            ToWorker::Run(job) => self.start(job).await,
+            ToWorker::Cancel { session_id, reason } => {
+                if let Some(tx) = self.jobs.get_mut(&session_id).and_then(|j| j.cancel.take()) {
+                    tracing::info!(session = session_id, reason = %reason, "stopping session");
+                    let _ = tx.send(reason);
                 }
             }
-            Some(control_message::Body::LedgerAnswer(answer)) => {
+            ToWorker::LedgerAnswer(answer) => {
                 if let Some(reply) = self.pending.remove(&answer.request_id) {
                     let result = if answer.granted {
                         Ok(answer.action_id)
@@ -406,7 +412,7 @@ impl Worker {
                     let _ = reply.send(result);
                 }
             }
-            Some(control_message::Body::Ack(ack)) => {
+            ToWorker::Ack(ack) => {
                 let Some(job) = self.jobs.get_mut(&ack.session_id) else {
                     return;
                 };
@@ -417,27 +423,38 @@ impl Worker {
                     self.jobs.remove(&ack.session_id);
                 }
             }
-            Some(control_message::Body::Reprobe(reprobe)) => match &self.reprobe_tx {
+            ToWorker::Reprobe(reprobe) => match &self.reprobe_tx {
                 Some(probes) => {
                     let _ = probes.send(reprobe).await;
                 }
                 None => {
                     // Probes are off here: every name is unknown to this worker.
-                    let answer = pb::ReprobeResult {
+                    let answer = ReprobeResult {
                         request_id: reprobe.request_id,
-                        results: Vec::new(),
+                        attempts: Vec::new(),
                         unknown: reprobe.probes,
                     };
-                    let _ = tx
-                        .send(message(worker_message::Body::ReprobeResult(answer)))
-                        .await;
+                    let _ = tx.send(FromWorker::Reprobed(answer)).await;
                 }
             },
-            None => {}
         }
     }
 
-    async fn start(&mut self, run: pb::RunJob) {
+    /// A job this worker cannot read ends at once, failed with the reason.
+    async fn refuse_job(&mut self, session_id: i64, reason: String) {
+        if self.jobs.contains_key(&session_id) {
+            return;
+        }
+        tracing::warn!(session = session_id, %reason, "refused a job");
+        self.jobs.insert(session_id, JobState::default());
+        let finish = failed_before_start(reason);
+        let _ = self
+            .events_tx
+            .send(JobEvent::Done(session_id, finish))
+            .await;
+    }
+
+    async fn start(&mut self, run: claudeops_core::link::Job) {
         let id = run.session_id;
         if self.jobs.contains_key(&id) {
             return; // A repeated job after a reconnect: already running.
@@ -450,31 +467,29 @@ impl Worker {
                 ..JobState::default()
             },
         );
-        let job = match job_from_wire(run) {
-            Ok(job) => {
-                let ctx = actions::ActionContext {
-                    tier: job.tier,
-                    dry_run: job.dry_run,
-                    repos_dir: self.config.repos_dir.clone(),
-                };
-                self.dispatcher.register(id, ctx);
-                job
-            }
-            Err(error) => {
-                let finish = failed_before_start(error);
-                let _ = self.events_tx.send(JobEvent::Done(id, finish)).await;
-                return;
-            }
+        let job = Job::from(run);
+        let ctx = actions::ActionContext {
+            tier: job.tier,
+            dry_run: job.dry_run,
+            repos_dir: self.config.repos_dir.clone(),
         };
+        self.dispatcher.register(id, ctx);
         let prepared = prepare(&self.config, &self.identity.site, &job).await;
         let events = self.events_tx.clone();
-        tokio::spawn(async move {
-            let finish = match prepared {
-                Ok(invocation) => run_forwarding(id, invocation, cancel_rx, events.clone()).await,
-                Err(error) => failed_before_start(error),
-            };
-            let _ = events.send(JobEvent::Done(id, finish)).await;
-        });
+        // Every log line of the session's task carries its session and tier.
+        let span = tracing::info_span!("session", session = id, tier = %job.tier);
+        tokio::spawn(
+            async move {
+                let finish = match prepared {
+                    Ok(invocation) => {
+                        run_forwarding(id, invocation, cancel_rx, events.clone()).await
+                    }
+                    Err(error) => failed_before_start(error),
+                };
+                let _ = events.send(JobEvent::Done(id, finish)).await;
+            }
+            .instrument(span),
+        );
     }
 
     async fn stop_all(&mut self) -> anyhow::Result<()> {
@@ -564,72 +579,42 @@ fn failed_before_start(error: String) -> Finish {
     }
 }
 
-fn job_from_wire(run: pb::RunJob) -> Result<Job, String> {
-    let tier = Tier::try_from(i64::from(run.tier)).map_err(|e| e.to_string())?;
-    let non_empty = |s: String| if s.trim().is_empty() { None } else { Some(s) };
-    Ok(Job {
-        session_id: run.session_id,
-        tier,
-        model: run.model,
-        prompt: non_empty(run.prompt),
-        handoff: non_empty(run.handoff),
-        max_budget_usd: run.max_budget_usd,
-        timeout_secs: run.timeout_secs,
-        dry_run: run.dry_run,
-        extra_allowed_tools: run.extra_allowed_tools,
-        extra_disallowed_tools: run.extra_disallowed_tools,
-        memories: non_empty(run.memories),
-    })
-}
-
-fn finished_message(id: i64, finish: &Finish) -> pb::SessionFinished {
+/// How a session ended, for the control plane.
+fn report(id: i64, finish: &Finish) -> SessionReport {
     let status = match finish.status {
-        FinishStatus::Completed => pb::FinishStatus::Completed,
-        FinishStatus::Failed => pb::FinishStatus::Failed,
-        FinishStatus::TimedOut => pb::FinishStatus::TimedOut,
-        FinishStatus::Stopped => pb::FinishStatus::Stopped,
+        FinishStatus::Completed => SessionStatus::Completed,
+        FinishStatus::Failed => SessionStatus::Failed,
+        FinishStatus::TimedOut => SessionStatus::TimedOut,
+        FinishStatus::Stopped => SessionStatus::Stopped,
     };
     let result = finish.result.clone().unwrap_or_default();
-    pb::SessionFinished {
+    SessionReport {
         session_id: id,
-        status: status.into(),
+        status,
         exit_code: finish.exit_code,
-        error: finish.error.clone().unwrap_or_default(),
+        error: finish.error.clone(),
         last_seq: finish.last_seq,
-        ended_at_ms: finish.ended_at_ms,
+        ended_at_ms: Some(finish.ended_at_ms),
         cost_usd: result.total_cost_usd,
         turns: result.num_turns,
         duration_ms: result.duration_ms,
-        result: result.result.unwrap_or_default(),
-        structured_output_json: result
-            .structured_output
-            .map(|v| v.to_string())
-            .unwrap_or_default(),
+        result: result.result,
+        structured: result.structured_output,
     }
 }
 
-pub(crate) fn message(body: worker_message::Body) -> WorkerMessage {
-    WorkerMessage { body: Some(body) }
-}
-
-fn inventory_message(json: &str) -> WorkerMessage {
-    message(worker_message::Body::Inventory(pb::InventoryReport {
-        inventory_json: json.to_owned(),
-    }))
-}
-
-fn output(id: i64, lines: &[Line]) -> WorkerMessage {
-    message(worker_message::Body::Output(pb::SessionOutput {
+fn output(id: i64, lines: &[Line]) -> FromWorker {
+    FromWorker::Output(OutputBatch {
         session_id: id,
         lines: lines
             .iter()
-            .map(|l| pb::OutputLine {
+            .map(|l| StreamLine {
                 seq: l.seq,
                 ts_ms: l.ts_ms,
                 line: l.text.clone(),
             })
             .collect(),
-    }))
+    })
 }
 
 fn capabilities(config: &WorkerConfig) -> Vec<String> {
@@ -649,7 +634,7 @@ async fn connect(
     host: String,
     port: u16,
     tls: Arc<rustls::ClientConfig>,
-    hello: WorkerMessage,
+    hello: FromWorker,
 ) -> Connection {
     let mut backoff = Duration::from_millis(250);
     loop {
@@ -670,7 +655,7 @@ async fn try_connect(
     host: &str,
     port: u16,
     tls: Arc<rustls::ClientConfig>,
-    hello: WorkerMessage,
+    hello: FromWorker,
 ) -> anyhow::Result<Connection> {
     let channel = dial::channel(host, port, tls.clone())
         .await
@@ -678,7 +663,7 @@ async fn try_connect(
     let (tx, rx) = mpsc::channel(256);
     tx.send(hello).await?;
     let response = match WorkerLinkClient::new(channel)
-        .connect(ReceiverStream::new(rx))
+        .connect(ReceiverStream::new(rx).map(wire::to_control))
         .await
     {
         Ok(response) => response,

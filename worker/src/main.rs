@@ -57,9 +57,7 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::SUCCESS
         }
         Command::Run => {
-            let shutdown = async {
-                let _ = tokio::signal::ctrl_c().await;
-            };
+            let shutdown = shutdown(config.exit_with_stdin);
             match claudeops_worker::run(config, shutdown).await {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(error) => {
@@ -68,5 +66,42 @@ async fn main() -> std::process::ExitCode {
                 }
             }
         }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM, and, for a worker run by `serve --local-worker`,
+/// when its parent dies (its stdin pipe reaches end-of-file, even after `kill -9`).
+async fn shutdown(exit_with_stdin: bool) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let parent_gone = async {
+        if exit_with_stdin {
+            // A plain thread, not the runtime's blocking pool: the runtime would
+            // wait for a read that never ends before the process could exit.
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            std::thread::spawn(move || {
+                use std::io::Read;
+                let mut stdin = std::io::stdin();
+                let mut buf = [0u8; 256];
+                while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+                let _ = tx.send(());
+            });
+            let _ = rx.await;
+            tracing::warn!("the control plane that started this worker is gone; stopping");
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+        () = parent_gone => {}
     }
 }

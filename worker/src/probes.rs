@@ -13,14 +13,17 @@ use std::time::UNIX_EPOCH;
 
 use tokio::time::Instant;
 
-use claudeops_discovery::{ContainerInfo, Inventory, Problem, PublishedPort, Source};
+use claudeops_core::health::ProbeAttempt;
+use claudeops_core::inventory::{Inventory, Problem};
+use claudeops_core::link::{FromWorker, ProbeReport, ReprobeRequest, ReprobeResult};
+use claudeops_core::probe::{Health, ProbeKind, ProbeSpec, Source};
+use claudeops_discovery::{ContainerInfo, PublishedPort};
 use claudeops_probe::docker::{ContainerSummary, Docker};
-use claudeops_probe::{Attempt, Health, ProbeKind, ProbeSpec, Prober, SpecError};
-use claudeops_proto::v1::{self as pb, worker_message};
+use claudeops_probe::{Attempt, Prober, SpecError};
 use tokio::sync::mpsc;
 
 use crate::config::WorkerConfig;
-use crate::link::{LinkCommand, message};
+use crate::link::LinkCommand;
 
 /// Results per report message, so one message stays small.
 const REPORT_BATCH: usize = 250;
@@ -30,21 +33,14 @@ pub fn kind_of(spec: &ProbeSpec) -> &'static str {
     ProbeKind::from_url(&spec.url).map_or("unknown", ProbeKind::name)
 }
 
-fn state_to_wire(health: Option<Health>) -> pb::ProbeState {
-    match health {
-        Some(Health::Up) => pb::ProbeState::Up,
-        Some(Health::Down) => pb::ProbeState::Down,
-        Some(Health::Unknown) | None => pb::ProbeState::Unknown,
-    }
-}
-
-fn result_to_wire(attempt: Attempt, kind: &str, health: Option<Health>) -> pb::ProbeResult {
+/// One attempt as the control plane records it, with the probe's state after it.
+fn attempt_record(attempt: Attempt, kind: &str, health: Option<Health>) -> ProbeAttempt {
     let at_ms = attempt
         .at
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0);
-    pb::ProbeResult {
+    ProbeAttempt {
         probe: attempt.probe,
         service: attempt.service,
         kind: kind.to_owned(),
@@ -58,7 +54,7 @@ fn result_to_wire(attempt: Attempt, kind: &str, health: Option<Health>) -> pb::P
             attempt.evidence
         },
         at_ms,
-        state: state_to_wire(health) as i32,
+        state: health.unwrap_or(Health::Unknown),
     }
 }
 
@@ -144,7 +140,7 @@ pub struct ProbeLoop {
     docker: Option<Docker>,
     interval: std::time::Duration,
     out: mpsc::Sender<LinkCommand>,
-    reprobes: mpsc::Receiver<pb::Reprobe>,
+    reprobes: mpsc::Receiver<ReprobeRequest>,
     prober: Prober,
     kinds: HashMap<String, &'static str>,
     seen: HashSet<String>,
@@ -157,7 +153,7 @@ impl ProbeLoop {
     pub fn new(
         config: &WorkerConfig,
         out: mpsc::Sender<LinkCommand>,
-        reprobes: mpsc::Receiver<pb::Reprobe>,
+        reprobes: mpsc::Receiver<ReprobeRequest>,
     ) -> ProbeLoop {
         let (docker, docker_problem) = if config.discover_containers {
             match Docker::from_env() {
@@ -249,11 +245,7 @@ impl ProbeLoop {
             .problems
             .extend(crate::workspace::mcp_problems(&inventory.repos));
         for p in problems {
-            inventory.problems.push(Problem {
-                path: "docker".to_owned(),
-                line: None,
-                message: p,
-            });
+            inventory.problems.push(Problem::new("docker", None, p));
         }
         self.kinds = inventory
             .probes
@@ -261,7 +253,7 @@ impl ProbeLoop {
             .map(|s| (s.name.clone(), kind_of(s)))
             .collect();
         let names: Vec<String> = self.prober.states().into_iter().map(|(n, _)| n).collect();
-        match serde_json::to_string(&inventory) {
+        match inventory.to_json() {
             Ok(json) if json != self.last_inventory => {
                 tracing::info!(
                     probes = names.len(),
@@ -275,21 +267,21 @@ impl ProbeLoop {
             Ok(_) => {}
             Err(error) => tracing::error!(%error, "could not encode the inventory"),
         }
-        let set = pb::ProbeReport {
-            results: Vec::new(),
+        let set = ProbeReport {
+            attempts: Vec::new(),
             complete_set: true,
             probe_names: names,
         };
-        self.send(worker_message::Body::Probes(set)).await;
+        self.send(FromWorker::Probes(set)).await;
     }
 
-    fn to_wire(&self, attempts: Vec<Attempt>) -> Vec<pb::ProbeResult> {
+    fn records(&self, attempts: Vec<Attempt>) -> Vec<ProbeAttempt> {
         attempts
             .into_iter()
             .map(|a| {
                 let kind = self.kinds.get(&a.probe).copied().unwrap_or("unknown");
                 let health = self.prober.health(&a.probe);
-                result_to_wire(a, kind, health)
+                attempt_record(a, kind, health)
             })
             .collect()
     }
@@ -298,20 +290,20 @@ impl ProbeLoop {
         if attempts.is_empty() {
             return;
         }
-        let mut results = self.to_wire(attempts);
+        let mut results = self.records(attempts);
         while !results.is_empty() {
             let rest = results.split_off(results.len().min(REPORT_BATCH));
             let batch = std::mem::replace(&mut results, rest);
-            let report = pb::ProbeReport {
-                results: batch,
+            let report = ProbeReport {
+                attempts: batch,
                 complete_set: false,
                 probe_names: Vec::new(),
             };
-            self.send(worker_message::Body::Probes(report)).await;
+            self.send(FromWorker::Probes(report)).await;
         }
     }
 
-    async fn reprobe(&mut self, request: pb::Reprobe) {
+    async fn reprobe(&mut self, request: ReprobeRequest) {
         let known: Vec<&str> = request
             .probes
             .iter()
@@ -326,17 +318,17 @@ impl ProbeLoop {
             .collect();
         tracing::info!(request = request.request_id, probes = ?known, "re-running probes for the control plane");
         let report = self.prober.run_now(&known).await;
-        let results = self.to_wire(report.attempts);
-        let answer = pb::ReprobeResult {
+        let attempts = self.records(report.attempts);
+        let answer = ReprobeResult {
             request_id: request.request_id,
-            results,
+            attempts,
             unknown,
         };
-        self.send(worker_message::Body::ReprobeResult(answer)).await;
+        self.send(FromWorker::Reprobed(answer)).await;
     }
 
-    async fn send(&self, body: worker_message::Body) {
-        let _ = self.out.send(LinkCommand::Send(message(body))).await;
+    async fn send(&self, msg: FromWorker) {
+        let _ = self.out.send(LinkCommand::Send(msg)).await;
     }
 }
 
@@ -432,14 +424,14 @@ mod tests {
             evidence: "body".to_owned(),
             at: UNIX_EPOCH + std::time::Duration::from_secs(5),
         };
-        let up = result_to_wire(attempt(true), "http", Some(Health::Up));
+        let up = attempt_record(attempt(true), "http", Some(Health::Up));
         assert_eq!(
             (up.evidence.as_str(), up.latency_ms, up.at_ms),
             ("", 12, 5_000)
         );
-        assert_eq!(up.state, pb::ProbeState::Up as i32);
-        let down = result_to_wire(attempt(false), "http", Some(Health::Down));
+        assert_eq!(up.state, Health::Up);
+        let down = attempt_record(attempt(false), "http", Some(Health::Down));
         assert_eq!(down.evidence, "body");
-        assert_eq!(down.state, pb::ProbeState::Down as i32);
+        assert_eq!(down.state, Health::Down);
     }
 }

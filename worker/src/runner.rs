@@ -1,21 +1,20 @@
 //! Runs one `claude` CLI process for one session and reports every stdout line.
 //!
-//! The process gets an allow-listed environment (never the worker's own), its own
-//! process group (so stopping a session kills everything it started), a timeout,
-//! and concurrently drained stdout and stderr. This module knows nothing about gRPC:
+//! The process is a guarded child of `claudeops-process`: an allow-listed
+//! environment (never the worker's own), its own process group (so stopping a
+//! session, its timeout or dropping the run kills everything it started), and
+//! concurrently drained stdout and stderr. This module knows nothing about gRPC:
 //! it emits [`RunEvent`]s into a channel and returns the [`Finish`].
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use claudeops_core::stream::{self, RunResult, StreamEvent};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, Command};
+use claudeops_process::{self as process, EndedBy, Guarded, Kill, LineLimits, Piped, Spec};
 use tokio::sync::{mpsc, oneshot};
 
-/// Longest stdout line kept whole; longer lines are cut and flagged by the reader.
+/// Longest stdout line kept whole; longer lines are cut (the rest is dropped).
 const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 /// How much of stderr is kept for the failure message.
 const STDERR_TAIL_BYTES: usize = 4096;
@@ -111,63 +110,44 @@ pub async fn run(
         result: None,
     };
     let mut child = match spawn(&invocation) {
-        Ok(child) => child,
+        Ok(child) => child.lines(LineLimits {
+            max_line_bytes: MAX_LINE_BYTES,
+            stderr_tail_bytes: STDERR_TAIL_BYTES,
+        }),
         Err(error) => {
             out.note("claudeops_error", &error).await;
             return finish(&out, FinishStatus::Failed, None, Some(error));
         }
     };
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let (stderr_tx, mut stderr_rx) = mpsc::channel::<String>(64);
-    let stderr_task = tokio::spawn(drain_stderr(stderr, stderr_tx));
-    let (stdout_tx, mut stdout_rx) = mpsc::channel::<String>(64);
-    let stdout_task = tokio::spawn(read_lines(stdout, stdout_tx));
-
-    let deadline = tokio::time::sleep(invocation.timeout);
-    tokio::pin!(deadline);
     let mut cancel = cancel;
-    let mut stderr_tail = String::new();
-    let mut stopped: Option<(FinishStatus, String)> = None;
-    let mut stdout_open = true;
-    let mut stderr_open = true;
-    let status = loop {
+    let mut stop_reason: Option<String> = None;
+    let ended = loop {
         tokio::select! {
-            line = stdout_rx.recv(), if stdout_open => match line {
-                Some(line) => out.emit(line).await,
-                None => stdout_open = false,
+            event = child.next() => match event {
+                Piped::Stdout(line) => out.emit(line).await,
+                Piped::Stderr(line) => out.note("stderr", &line).await,
+                Piped::Ended(ended) => break ended,
             },
-            line = stderr_rx.recv(), if stderr_open => match line {
-                Some(line) => {
-                    keep_tail(&mut stderr_tail, &line);
-                    out.note("stderr", &line).await;
-                }
-                None => stderr_open = false,
-            },
-            status = child.wait(), if !stdout_open && !stderr_open => break status,
-            () = &mut deadline, if stopped.is_none() => {
-                let reason = format!("timed out after {}s", invocation.timeout.as_secs());
-                kill_group(&mut child).await;
-                stopped = Some((FinishStatus::TimedOut, reason));
-            }
-            reason = &mut cancel, if stopped.is_none() => {
-                let reason = reason.unwrap_or_else(|_| "worker shutting down".to_owned());
-                kill_group(&mut child).await;
-                stopped = Some((FinishStatus::Stopped, reason));
+            reason = &mut cancel, if stop_reason.is_none() && !child.is_ending() => {
+                stop_reason = Some(reason.unwrap_or_else(|_| "worker shutting down".to_owned()));
+                child.stop().await;
             }
         }
     };
-    stdout_task.abort();
-    stderr_task.abort();
-    let exit_code = status
-        .as_ref()
-        .ok()
-        .and_then(std::process::ExitStatus::code);
+    let exit_code = ended.status.and_then(|s| s.code());
+    let stopped = match ended.by {
+        EndedBy::Exit => None,
+        EndedBy::TimedOut => Some((
+            FinishStatus::TimedOut,
+            format!("timed out after {}s", invocation.timeout.as_secs()),
+        )),
+        EndedBy::Stopped => Some((FinishStatus::Stopped, stop_reason.unwrap_or_default())),
+    };
     if let Some((status, reason)) = stopped {
         out.note("claudeops_error", &reason).await;
         return finish(&out, status, exit_code, Some(reason));
     }
-    let (status, error) = judge(exit_code, out.result.as_ref(), &stderr_tail);
+    let (status, error) = judge(exit_code, out.result.as_ref(), &ended.stderr_tail);
     finish(&out, status, exit_code, error)
 }
 
@@ -214,111 +194,32 @@ fn judge(
     }
 }
 
-fn spawn(invocation: &Invocation) -> Result<Child, String> {
-    let mut command = Command::new(&invocation.program);
-    command
-        .args(&invocation.args)
-        .env_clear()
-        .envs(invocation.env.iter().map(|(k, v)| (k, v)))
+/// Starts the CLI in its own process group: SIGTERM, then SIGKILL after
+/// [`KILL_GRACE`], to the whole group on timeout or stop.
+fn spawn(invocation: &Invocation) -> Result<Guarded, String> {
+    let mut spec = Spec::new(&invocation.program, invocation.timeout);
+    spec.args(invocation.args.iter().cloned())
+        .envs(invocation.env.iter().cloned())
         .current_dir(&invocation.workdir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    command.spawn().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!(
+        .kill(Kill::Graceful(KILL_GRACE));
+    spec.spawn().map_err(|error| match error {
+        process::Error::NotFound { .. } => format!(
             "the claude CLI was not found at {:?}: install it or set CLAUDEOPS_CLAUDE_BIN",
             invocation.program
         ),
-        std::io::ErrorKind::PermissionDenied => format!(
-            "the claude CLI at {:?} is not executable: {e}",
+        process::Error::PermissionDenied { source, .. } => format!(
+            "the claude CLI at {:?} is not executable: {source}",
             invocation.program
         ),
-        _ => format!(
-            "could not start the claude CLI {:?}: {e}",
+        process::Error::Spawn { source, .. } | process::Error::Io { source, .. } => format!(
+            "could not start the claude CLI {:?}: {source}",
+            invocation.program
+        ),
+        error @ process::Error::TimedOut { .. } => format!(
+            "could not start the claude CLI {:?}: {error}",
             invocation.program
         ),
     })
-}
-
-/// SIGTERM to the whole process group, then SIGKILL after a grace period.
-async fn kill_group(child: &mut Child) {
-    use nix::sys::signal::{Signal, killpg};
-    use nix::unistd::Pid;
-    let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) else {
-        return;
-    };
-    let group = Pid::from_raw(pid);
-    let _ = killpg(group, Signal::SIGTERM);
-    if tokio::time::timeout(KILL_GRACE, child.wait())
-        .await
-        .is_err()
-    {
-        let _ = killpg(group, Signal::SIGKILL);
-    }
-    // Children that outlived the leader still get the group kill.
-    let _ = killpg(group, Signal::SIGKILL);
-}
-
-/// Reads newline-terminated lines, cutting any longer than [`MAX_LINE_BYTES`].
-async fn read_lines(stream: Option<impl AsyncRead + Unpin>, tx: mpsc::Sender<String>) {
-    let Some(stream) = stream else { return };
-    let mut reader = BufReader::new(stream);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match read_capped_line(&mut reader, &mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&buf).trim_end().to_owned();
-                if !text.is_empty() && tx.send(text).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-async fn read_capped_line<R: AsyncBufReadExt + Unpin>(
-    reader: &mut R,
-    buf: &mut Vec<u8>,
-) -> std::io::Result<usize> {
-    let mut total = 0;
-    loop {
-        let available = reader.fill_buf().await?;
-        if available.is_empty() {
-            return Ok(total);
-        }
-        let (chunk, done) = match available.iter().position(|b| *b == b'\n') {
-            Some(i) => (&available[..=i], true),
-            None => (available, false),
-        };
-        let len = chunk.len();
-        let room = MAX_LINE_BYTES.saturating_sub(buf.len());
-        buf.extend_from_slice(&chunk[..len.min(room)]);
-        reader.consume(len);
-        total += len;
-        if done {
-            return Ok(total);
-        }
-    }
-}
-
-async fn drain_stderr(stream: Option<impl AsyncRead + Unpin>, tx: mpsc::Sender<String>) {
-    read_lines(stream, tx).await;
-}
-
-fn keep_tail(tail: &mut String, line: &str) {
-    tail.push_str(line);
-    tail.push('\n');
-    if tail.len() > STDERR_TAIL_BYTES {
-        let mut cut = tail.len() - STDERR_TAIL_BYTES;
-        while !tail.is_char_boundary(cut) {
-            cut += 1;
-        }
-        tail.drain(..cut);
-    }
 }
 
 #[cfg(test)]
@@ -400,14 +301,5 @@ mod tests {
         let finish = task.await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(finish.status, FinishStatus::Stopped);
         assert_eq!(finish.error.as_deref(), Some("stopped by the operator"));
-    }
-
-    #[test]
-    fn stderr_tail_is_bounded() {
-        let mut tail = String::new();
-        for _ in 0..1000 {
-            keep_tail(&mut tail, "0123456789é");
-        }
-        assert!(tail.len() <= STDERR_TAIL_BYTES + 1);
     }
 }

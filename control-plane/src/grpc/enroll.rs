@@ -16,7 +16,7 @@ use claudeops_proto::v1::{EnrollRequest, EnrollResponse};
 use claudeops_store::{Store, StoreError};
 use tonic::{Request, Response, Status};
 
-use crate::sessions::now_ms;
+use crate::clock::now_ms;
 
 /// How long a worker certificate is valid.
 pub const WORKER_CERT_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);

@@ -9,31 +9,46 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use claudeops_core::link::{Ack, ToWorker};
 use claudeops_core::{SessionOutcome, SessionStatus, SiteName};
 use claudeops_pki::{RevocationSet, identity_from_cert_der};
 use claudeops_proto::v1::worker_link_server::WorkerLink;
-use claudeops_proto::v1::{
-    self as pb, ControlMessage, WorkerMessage, control_message, worker_message,
-};
+use claudeops_proto::v1::{ControlMessage, WorkerMessage};
 use futures_util::Stream;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument;
 
+use crate::clock::now_ms;
+use crate::context::Context;
+use crate::grpc::wire::{self, FromWorker, Hello, RunningJob};
+use crate::incidents::Incidents;
+use crate::ledger::Alerts;
+use crate::notifications::Notifications;
 use crate::registry::WorkerInfo;
-use crate::sessions::{Sessions, now_ms};
+use crate::sessions::Sessions;
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-pub const HEARTBEAT_SECS: u32 = 10;
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
 /// How often `last_seen` is written to the store (heartbeats are in memory).
 const TOUCH_EVERY_MS: i64 = 60_000;
 
-pub struct LinkService {
+/// The services a worker's messages reach.
+#[derive(Clone)]
+pub struct Peers {
+    pub ctx: Context,
     pub sessions: Sessions,
+    pub incidents: Incidents,
+    pub notifications: Notifications,
+    pub alerts: Alerts,
+}
+
+pub struct LinkService {
+    pub peers: Peers,
     pub revocations: Arc<RevocationSet>,
-    pub alerts: crate::ledger::Alerts,
 }
 
 type ControlStream = Pin<Box<dyn Stream<Item = Result<ControlMessage, Status>> + Send>>;
@@ -53,7 +68,7 @@ impl WorkerLink for LinkService {
             .and_then(|certs| certs.first().map(|c| identity_from_cert_der(c.as_ref())))
             .ok_or_else(|| Status::unauthenticated("no client certificate"))?
             .map_err(|e| Status::unauthenticated(format!("unreadable client certificate: {e}")))?;
-        let store = &self.sessions.store;
+        let store = &self.peers.ctx.store;
         let record = store
             .get_worker(&peer.worker_id)
             .await
@@ -74,11 +89,15 @@ impl WorkerLink for LinkService {
             ));
         }
         let mut inbound = request.into_inner();
-        let hello = match tokio::time::timeout(HELLO_TIMEOUT, inbound.message()).await {
-            Ok(Ok(Some(WorkerMessage {
-                body: Some(worker_message::Body::Hello(hello)),
-            }))) => hello,
-            _ => {
+        let first = tokio::time::timeout(HELLO_TIMEOUT, inbound.message()).await;
+        let hello = match first
+            .ok()
+            .and_then(Result::ok)
+            .flatten()
+            .and_then(wire::expect_hello)
+        {
+            Some(hello) => hello,
+            None => {
                 return Err(Status::invalid_argument(
                     "the first message must be a hello",
                 ));
@@ -113,51 +132,41 @@ impl WorkerLink for LinkService {
             tracing::warn!(%error, "could not record a worker's hello");
         }
         let (tx, rx) = mpsc::channel(256);
-        let welcome = control(control_message::Body::Welcome(pb::Welcome {
+        let welcome = ToWorker::Welcome {
             worker_id: record.id.clone(),
-            heartbeat_interval_secs: HEARTBEAT_SECS,
-        }));
+            heartbeat_interval: HEARTBEAT,
+        };
         let _ = tx.send(welcome).await;
-        let conn_id = self.sessions.registry.register(info, tx.clone());
+        let conn_id = self.peers.ctx.registry.register(info, tx.clone());
         tracing::info!(worker = %record.id, site = %record.site, hostname = %hello.hostname, version = %hello.version, "worker connected");
-        reconcile(
-            &self.sessions,
-            &record.id,
-            &record.site,
-            &hello.running,
-            &tx,
-        )
-        .await;
+        reconcile(&self.peers, &record.id, &record.site, &hello.running, &tx).await;
         let reader = Reader {
-            sessions: self.sessions.clone(),
+            peers: self.peers.clone(),
             site: record.site.clone(),
             worker_id: record.id,
             conn_id,
             tx: tx.downgrade(),
             last_touch_ms: now,
             hello,
-            alerts: self.alerts.clone(),
         };
         drop(tx);
-        tokio::spawn(reader.run(inbound));
-        let outbound = ReceiverStream::new(rx).map(Ok);
+        // Every log line of this worker's link carries its id and site.
+        let span = tracing::info_span!("worker", worker = %reader.worker_id, site = %reader.site);
+        tokio::spawn(reader.run(inbound).instrument(span));
+        let outbound = ReceiverStream::new(rx).map(|msg| Ok(wire::to_worker(msg)));
         Ok(Response::new(Box::pin(outbound)))
     }
 }
 
-fn control(body: control_message::Body) -> ControlMessage {
-    ControlMessage { body: Some(body) }
-}
-
 /// Squares what the worker says it holds with what the store says it runs.
 async fn reconcile(
-    sessions: &Sessions,
+    peers: &Peers,
     worker_id: &str,
     site: &SiteName,
-    running: &[pb::RunningJob],
-    tx: &mpsc::Sender<ControlMessage>,
+    running: &[RunningJob],
+    tx: &mpsc::Sender<ToWorker>,
 ) {
-    let Ok(ours) = sessions.store.running_sessions().await else {
+    let Ok(ours) = peers.sessions.running().await else {
         return;
     };
     for session in ours
@@ -171,7 +180,7 @@ async fn reconcile(
                     "the worker restarted and no longer has this session",
                 )
             };
-            if let Err(error) = sessions.finish(session.id, outcome).await {
+            if let Err(error) = peers.sessions.finish(session.id, outcome).await {
                 tracing::error!(%error, "could not end a lost session");
             }
         }
@@ -181,24 +190,23 @@ async fn reconcile(
         if !still_running {
             // We gave up on it (or never knew it): the worker must stop it.
             tracing::warn!(session = job.session_id, %site, "stopping a job the control plane no longer runs");
-            let cancel = control(control_message::Body::CancelJob(pb::CancelJob {
+            let cancel = ToWorker::Cancel {
                 session_id: job.session_id,
                 reason: "the control plane ended this session".to_owned(),
-            }));
+            };
             let _ = tx.send(cancel).await;
         }
     }
 }
 
 struct Reader {
-    sessions: Sessions,
+    peers: Peers,
     site: SiteName,
     worker_id: String,
     conn_id: u64,
-    tx: mpsc::WeakSender<ControlMessage>,
+    tx: mpsc::WeakSender<ToWorker>,
     last_touch_ms: i64,
-    hello: pb::Hello,
-    alerts: crate::ledger::Alerts,
+    hello: Hello,
 }
 
 impl Reader {
@@ -217,7 +225,8 @@ impl Reader {
                 }
             }
         }
-        self.sessions
+        self.peers
+            .ctx
             .registry
             .unregister(&self.worker_id, self.conn_id);
         tracing::info!(worker = %self.worker_id, "worker disconnected");
@@ -229,15 +238,23 @@ impl Reader {
         let Some(tx) = self.tx.upgrade() else {
             return false;
         };
-        match msg.body {
-            Some(worker_message::Body::Heartbeat(_)) => {
+        let msg = match wire::from_worker(msg) {
+            Ok(msg) => msg,
+            Err(error) => {
+                tracing::warn!(worker = %self.worker_id, %error, "ignored a malformed message");
+                return true;
+            }
+        };
+        match msg {
+            FromWorker::Heartbeat { .. } => {
                 let now = now_ms();
-                self.sessions.registry.heartbeat(&self.worker_id, now);
+                self.peers.ctx.registry.heartbeat(&self.worker_id, now);
                 if now - self.last_touch_ms > TOUCH_EVERY_MS {
                     self.last_touch_ms = now;
                     let h = &self.hello;
                     let _ = self
-                        .sessions
+                        .peers
+                        .ctx
                         .store
                         .touch_worker(
                             &self.worker_id,
@@ -249,16 +266,16 @@ impl Reader {
                         .await;
                 }
             }
-            Some(worker_message::Body::Output(output)) => {
+            FromWorker::Output(output) => {
                 let id = output.session_id;
-                match self.sessions.output(&self.worker_id, output).await {
+                match self.peers.sessions.output(&self.worker_id, output).await {
                     Ok(Some(upto)) => {
-                        let ack = pb::Ack {
+                        let ack = Ack {
                             session_id: id,
                             upto_seq: upto,
                             finished: false,
                         };
-                        let _ = tx.send(control(control_message::Body::Ack(ack))).await;
+                        let _ = tx.send(ToWorker::Ack(ack)).await;
                     }
                     Ok(None) => {}
                     Err(error) => {
@@ -266,54 +283,64 @@ impl Reader {
                     }
                 }
             }
-            Some(worker_message::Body::Finished(finished)) => {
-                let id = finished.session_id;
-                let last_seq = finished.last_seq;
-                match self.sessions.finished(&self.worker_id, finished).await {
+            FromWorker::Finished(report) => {
+                let id = report.session_id;
+                let last_seq = report.last_seq;
+                match self.peers.sessions.on_report(&self.worker_id, report).await {
                     Ok(()) => {
-                        let ack = pb::Ack {
+                        let ack = Ack {
                             session_id: id,
                             upto_seq: last_seq,
                             finished: true,
                         };
-                        let _ = tx.send(control(control_message::Body::Ack(ack))).await;
+                        let _ = tx.send(ToWorker::Ack(ack)).await;
                     }
                     Err(error) => {
                         tracing::error!(%error, session = id, "could not record a session's end")
                     }
                 }
             }
-            Some(worker_message::Body::Reserve(reserve)) => {
+            FromWorker::Reserve(request) => {
                 // Answered in its own task: a slow store must not hold up output.
-                let sessions = self.sessions.clone();
-                let alerts = self.alerts.clone();
+                let peers = self.peers.clone();
                 let worker = self.worker_id.clone();
-                tokio::spawn(async move {
-                    let answer = crate::ledger::reserve(&sessions, &alerts, &worker, reserve).await;
-                    let _ = tx
-                        .send(control(control_message::Body::LedgerAnswer(answer)))
+                tokio::spawn(
+                    async move {
+                        let answer = crate::ledger::reserve(
+                            &peers.ctx,
+                            &peers.notifications,
+                            &peers.alerts,
+                            &worker,
+                            request,
+                        )
                         .await;
-                });
+                        let _ = tx.send(ToWorker::LedgerAnswer(answer)).await;
+                    }
+                    .in_current_span(),
+                );
             }
-            Some(worker_message::Body::FinishAction(finish)) => {
-                crate::ledger::finish(&self.sessions, finish).await;
+            FromWorker::ActionDone(done) => {
+                crate::ledger::finish(&self.peers.ctx, done).await;
             }
-            Some(worker_message::Body::Probes(report)) => {
+            FromWorker::Probes(report) => {
                 // In its own task: starting an incident's session must not hold up output.
-                let sessions = self.sessions.clone();
+                let incidents = self.peers.incidents.clone();
                 let site = self.site.clone();
-                tokio::spawn(async move { sessions.probe_report(&site, report).await });
+                tokio::spawn(
+                    async move { incidents.probe_report(&site, report).await }.in_current_span(),
+                );
             }
-            Some(worker_message::Body::Inventory(report)) => {
-                self.sessions
-                    .inventory_report(&self.site, &self.worker_id, &report.inventory_json)
+            FromWorker::Inventory(json) => {
+                self.peers
+                    .incidents
+                    .inventory_report(&self.site, &self.worker_id, &json)
                     .await;
             }
-            Some(worker_message::Body::ReprobeResult(result)) => {
-                self.sessions.incidents.answer(result);
+            FromWorker::Reprobed(result) => {
+                self.peers.incidents.reprobed(result);
             }
-            Some(worker_message::Body::Hello(_)) | None => {
-                tracing::warn!(worker = %self.worker_id, "ignored an unexpected message");
+            FromWorker::Hello(_) => {
+                tracing::warn!(worker = %self.worker_id, "ignored a second hello");
             }
         }
         true

@@ -7,11 +7,14 @@
 
 pub mod enroll;
 pub mod link;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use claudeops_proto::v1::enrollment_server::EnrollmentServer;
+use claudeops_proto::v1::worker_link_server::WorkerLinkServer;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
@@ -19,6 +22,39 @@ use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::ReceiverStream;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves the worker link (mutual TLS) on `listener` until `stopped`.
+pub async fn serve_link(
+    link: link::LinkService,
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    stopped: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let incoming = tls_incoming(listener, tls, "grpc");
+    tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .add_service(WorkerLinkServer::new(link))
+        .serve_with_incoming_shutdown(incoming, stopped)
+        .await
+        .context("the gRPC listener")
+}
+
+/// Serves enrollment (server TLS) on `listener` until `stopped`.
+pub async fn serve_enroll(
+    service: enroll::EnrollService,
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    stopped: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let incoming = tls_incoming(listener, tls, "enroll");
+    tonic::transport::Server::builder()
+        .add_service(EnrollmentServer::new(service))
+        .serve_with_incoming_shutdown(incoming, stopped)
+        .await
+        .context("the enrollment listener")
+}
 
 /// Accepts TCP connections and completes TLS handshakes, yielding only the ones
 /// that succeeded. Ends when the listener fails.

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::sessions::{StartError, StartRequest, now_ms};
+use crate::clock::now_ms;
+use crate::sessions::{StartError, StartRequest};
 
 /// A JSON error answer: `{"error": "..."}` plus optional details.
 pub struct ApiError {
@@ -97,7 +98,7 @@ pub fn require_auth(state: &AppState, headers: &HeaderMap) -> Result<(), ApiErro
 }
 
 pub fn rfc3339(ms: i64) -> String {
-    humantime::format_rfc3339_millis(crate::sessions::time_of_ms(ms)).to_string()
+    humantime::format_rfc3339_millis(crate::clock::time_of_ms(ms)).to_string()
 }
 
 /// A session as the API shows it.
@@ -161,13 +162,13 @@ impl SessionJson {
 }
 
 pub async fn health(State(state): State<AppState>) -> Response {
-    let database = state.sessions.store.health().await;
+    let database = state.queries.health().await;
     let body = json!({
         "status": if database.is_ok() { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),
         "database": database.as_ref().map_or_else(|e| e.to_string(), |()| "ok".to_owned()),
-        "workers_connected": state.sessions.registry.list().len(),
-        "llm_configured": state.sessions.config.llm_configured(),
+        "workers_connected": state.context.registry.list().len(),
+        "llm_configured": state.context.config.llm_configured(),
     });
     let status = if database.is_ok() {
         StatusCode::OK
@@ -200,7 +201,7 @@ pub async fn list_sessions(
         limit: q.limit.unwrap_or(50).min(500),
         offset: q.offset.unwrap_or(0),
     };
-    let sessions = state.sessions.store.list_sessions(&filter).await?;
+    let sessions = state.sessions.list(&filter).await?;
     Ok(Json(sessions.iter().map(SessionJson::new).collect()))
 }
 
@@ -210,8 +211,7 @@ pub async fn get_session(
 ) -> Result<Json<SessionJson>, ApiError> {
     let session = state
         .sessions
-        .store
-        .get_session(id)
+        .get(id)
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no session #{id}")))?;
     let mut json = SessionJson::new(&session);
@@ -232,7 +232,7 @@ pub fn resolve_site(state: &AppState, site: Option<String>) -> Result<SiteName, 
     if let Some(site) = site_param(site)? {
         return Ok(site);
     }
-    match state.sessions.registry.sites().as_slice() {
+    match state.context.registry.sites().as_slice() {
         [only] => Ok(only.clone()),
         [] => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -284,33 +284,44 @@ pub async fn stop(
     Ok((StatusCode::ACCEPTED, Json(SessionJson::new(&session))))
 }
 
-#[derive(Deserialize)]
-pub struct EventQuery {
-    level: Option<String>,
-    service: Option<String>,
-    site: Option<String>,
-    limit: Option<u32>,
-    offset: Option<u32>,
+/// The filters of `GET /api/v1/events` and the events page.
+#[derive(Deserialize, Default)]
+pub struct EventsQuery {
+    pub level: Option<String>,
+    pub service: Option<String>,
+    pub site: Option<String>,
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+impl EventsQuery {
+    /// The level filter; an unknown level is the caller's error.
+    pub fn level(&self) -> Result<Option<EventLevel>, ApiError> {
+        self.level
+            .as_deref()
+            .filter(|l| !l.is_empty())
+            .map(str::parse::<EventLevel>)
+            .transpose()
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))
+    }
+
+    pub fn service(&self) -> Option<String> {
+        self.service.clone().filter(|s| !s.is_empty())
+    }
 }
 
 pub async fn list_events(
     State(state): State<AppState>,
-    Query(q): Query<EventQuery>,
+    Query(q): Query<EventsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let level = q
-        .level
-        .filter(|l| !l.is_empty())
-        .map(|l| l.parse::<EventLevel>())
-        .transpose()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
     let filter = EventFilter {
+        level: q.level()?,
+        service: q.service(),
         site: site_param(q.site)?,
-        level,
-        service: q.service.filter(|s| !s.is_empty()),
         limit: q.limit.unwrap_or(100).min(1000),
         offset: q.offset.unwrap_or(0),
     };
-    let events = state.sessions.store.list_events(&filter).await?;
+    let events = state.queries.events(&filter).await?;
     let events: Vec<_> = events
         .into_iter()
         .map(|e| {
@@ -326,8 +337,8 @@ pub async fn list_events(
 pub async fn list_workers(
     State(state): State<AppState>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let workers = state.sessions.store.list_workers(None).await?;
-    let connected = state.sessions.registry.list();
+    let workers = state.queries.workers().await?;
+    let connected = state.context.registry.list();
     let workers: Vec<_> = workers
         .into_iter()
         .map(|w| {
@@ -352,7 +363,7 @@ pub async fn revoke_worker(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     require_auth(&state, &headers)?;
-    let revoked = crate::revoke(&state, WorkerSelector::Id(id.clone())).await?;
+    let revoked = state.revoke(WorkerSelector::Id(id.clone())).await?;
     if revoked.is_empty() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,

@@ -14,208 +14,53 @@ use crate::app::AppState;
 use crate::config::Config;
 use crate::http::pages::{html, layout};
 
-/// (variable, value, meaning, secret)
+/// (variable, value, meaning, secret): one row per control-plane setting of
+/// the one catalogue (`claudeops_config::SETTINGS`), in its order, so this page,
+/// the README and the configuration cannot drift apart.
 fn entries(c: &Config) -> Vec<(&'static str, String, &'static str, bool)> {
-    let set = |v: bool| if v { "set" } else { "not set" }.to_owned();
-    vec![
-        (
-            "CLAUDEOPS_INTERVAL",
-            c.interval.to_string(),
-            "seconds between scheduled runs per site (0: off)",
-            false,
-        ),
-        (
-            "CLAUDEOPS_TIER1_MODEL",
-            c.tier1_model.clone(),
-            "model of tier 1 (observe)",
-            false,
-        ),
-        (
-            "CLAUDEOPS_TIER2_MODEL",
-            c.tier2_model.clone(),
-            "model of tier 2 (investigate, safe fixes)",
-            false,
-        ),
-        (
-            "CLAUDEOPS_TIER3_MODEL",
-            c.tier3_model.clone(),
-            "model of tier 3 (redeployments)",
-            false,
-        ),
-        (
-            "CLAUDEOPS_MAX_TIER",
-            c.max_tier.to_string(),
-            "highest tier a run may reach",
-            false,
-        ),
-        (
-            "CLAUDEOPS_DRY_RUN",
-            c.dry_run.to_string(),
-            "observe only: no tier 2 or 3 session starts",
-            false,
-        ),
-        (
-            "CLAUDEOPS_SESSION_TIMEOUT",
-            c.session_timeout.to_string(),
-            "seconds before a session's CLI is killed",
-            false,
-        ),
-        (
-            "CLAUDEOPS_MAX_SESSION_COST_USD",
-            c.max_session_cost_usd.to_string(),
-            "dollar cap per session (0: none)",
-            false,
-        ),
-        (
-            "CLAUDEOPS_MAX_CHAIN_COST_USD",
-            c.max_chain_cost_usd.to_string(),
-            "dollar cap per escalation chain (0: none)",
-            false,
-        ),
-        (
-            "CLAUDEOPS_MEMORY_BUDGET",
-            c.memory_budget.to_string(),
-            "tokens of memories per prompt",
-            false,
-        ),
-        (
-            "CLAUDEOPS_COOLDOWN_MAX_RESTARTS",
-            c.cooldown_max_restarts.to_string(),
-            "restarts per service per window",
-            false,
-        ),
-        (
-            "CLAUDEOPS_COOLDOWN_RESTART_WINDOW",
-            c.cooldown_restart_window.clone(),
-            "restart window",
-            false,
-        ),
-        (
-            "CLAUDEOPS_COOLDOWN_MAX_REDEPLOYS",
-            c.cooldown_max_redeploys.to_string(),
-            "redeploys per service per window",
-            false,
-        ),
-        (
-            "CLAUDEOPS_COOLDOWN_REDEPLOY_WINDOW",
-            c.cooldown_redeploy_window.clone(),
-            "redeploy window",
-            false,
-        ),
-        (
-            "CLAUDEOPS_ALLOWED_TOOLS",
-            c.allowed_tools.clone(),
-            "built-in tools that exist in a session",
-            false,
-        ),
-        (
-            "CLAUDEOPS_STATE_DIR",
-            c.state_dir.display().to_string(),
-            "state: database, CA, API token",
-            false,
-        ),
-        (
-            "CLAUDEOPS_REPOS_DIR",
-            c.repos_dir.display().to_string(),
-            "infrastructure repos (local worker)",
-            false,
-        ),
-        (
-            "CLAUDEOPS_DASHBOARD_PORT",
-            c.dashboard_port.to_string(),
-            "dashboard and REST API",
-            false,
-        ),
-        (
-            "CLAUDEOPS_GRPC_PORT",
-            c.grpc_port.to_string(),
-            "worker link (mutual TLS)",
-            false,
-        ),
-        (
-            "CLAUDEOPS_ENROLL_PORT",
-            c.enroll_port.to_string(),
-            "worker enrollment",
-            false,
-        ),
-        (
-            "CLAUDEOPS_DATABASE_URL",
-            if c.database_url.is_some() {
-                "set (PostgreSQL)".to_owned()
+    let values = serde_json::to_value(c).unwrap_or_default();
+    claudeops_config::SETTINGS
+        .iter()
+        .filter(|s| s.scope.control_plane())
+        .map(|s| {
+            let field = claudeops_config::catalogue::field_of_var(s.var);
+            let value = values.get(&field).unwrap_or(&Value::Null);
+            let shown = if s.secret {
+                secret_value(s.var, value)
             } else {
-                "not set (SQLite)".to_owned()
-            },
-            "the store",
-            true,
-        ),
-        (
-            "CLAUDEOPS_API_TOKEN",
-            set(c.api_token.is_some()),
-            "set, or generated into the state dir",
-            true,
-        ),
-        (
-            "ANTHROPIC_API_KEY",
-            set(c.anthropic_api_key.is_some()),
-            "the local worker's model key",
-            true,
-        ),
-        (
-            "ANTHROPIC_BASE_URL",
-            set(c.anthropic_base_url.is_some()),
-            "an Anthropic-compatible proxy",
-            true,
-        ),
-        (
-            "CLAUDEOPS_INCIDENT_TIER",
-            c.incident_tier.to_string(),
-            "the tier a session starts at when probes open an incident",
-            false,
-        ),
-        (
-            "CLAUDEOPS_PROBE_RETENTION",
-            c.probe_retention.clone(),
-            "how long probe attempts are kept",
-            false,
-        ),
-        (
-            "CLAUDEOPS_APPRISE_URLS",
-            match c
-                .apprise_urls
-                .as_deref()
-                .map(|u| u.split(',').filter(|x| !x.trim().is_empty()).count())
-            {
-                Some(n) if n > 0 => format!("{n} URL(s) set"),
-                _ => "not set (notifications off)".to_owned(),
-            },
-            "where notifications go (secrets: never shown)",
-            true,
-        ),
-        (
-            "CLAUDEOPS_NOTIFY_REMINDER_INTERVAL",
-            c.notify_reminder_interval.clone(),
-            "how often an open incident is notified again",
-            false,
-        ),
-        (
-            "CLAUDEOPS_NOTIFY_GROUP_WINDOW",
-            c.notify_group_window.clone(),
-            "events within this window go out as one message",
-            false,
-        ),
-        (
-            "CLAUDEOPS_NOTIFY_DIGEST_TIME",
-            c.notify_digest_time.clone(),
-            "when the daily digest goes out (UTC), or off",
-            false,
-        ),
-    ]
+                plain_value(value)
+            };
+            (s.var, shown, s.doc, s.secret)
+        })
+        .collect()
+}
+
+/// A secret as "set" or "not set"; for Apprise, how many URLs.
+fn secret_value(var: &str, value: &Value) -> String {
+    match value.as_str().filter(|v| !v.trim().is_empty()) {
+        Some(urls) if var == "CLAUDEOPS_APPRISE_URLS" => {
+            let n = urls.split(',').filter(|u| !u.trim().is_empty()).count();
+            format!("{n} URL(s) set")
+        }
+        Some(_) => "set".to_owned(),
+        None if var == "CLAUDEOPS_API_TOKEN" => "generated into the state dir".to_owned(),
+        None => "not set".to_owned(),
+    }
+}
+
+fn plain_value(value: &Value) -> String {
+    match value {
+        Value::Null => "not set".to_owned(),
+        Value::String(s) if s.is_empty() => "(none)".to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let page = ui::ConfigPage {
         layout: layout(&state, &headers, ui::Nav::Config),
-        entries: entries(&state.sessions.config)
+        entries: entries(&state.context.config)
             .into_iter()
             .map(|(name, value, description, secret)| ui::ConfigEntry {
                 name: name.to_owned(),
@@ -229,7 +74,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
 }
 
 pub async fn api(State(state): State<AppState>) -> Json<Value> {
-    let map: Map<String, Value> = entries(&state.sessions.config)
+    let map: Map<String, Value> = entries(&state.context.config)
         .into_iter()
         .map(|(name, value, _, _)| (name.to_owned(), Value::String(value)))
         .collect();
@@ -258,6 +103,41 @@ mod tests {
             "hook-token-xyz",
         ] {
             assert!(!text.contains(secret), "{secret} leaked");
+        }
+    }
+
+    #[test]
+    fn every_control_plane_setting_is_on_the_page_with_its_value() {
+        let config = Config {
+            interval: std::time::Duration::from_secs(600),
+            apprise_urls: Some("json://127.0.0.1:9/a, json://127.0.0.1:9/b".into()),
+            ..Config::default()
+        };
+        let rows = entries(&config);
+        let wanted = claudeops_config::SETTINGS
+            .iter()
+            .filter(|s| s.scope.control_plane())
+            .count();
+        assert_eq!(rows.len(), wanted);
+        let value = |var: &str| {
+            rows.iter()
+                .find(|r| r.0 == var)
+                .map(|r| r.1.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(value("CLAUDEOPS_INTERVAL"), "10m");
+        assert_eq!(value("CLAUDEOPS_MAX_TIER"), "3");
+        assert_eq!(value("CLAUDEOPS_COOLDOWN_RESTART_WINDOW"), "4h");
+        assert_eq!(
+            value("CLAUDEOPS_ALLOWED_TOOLS"),
+            "Bash,Read,Grep,Glob,WebFetch"
+        );
+        assert_eq!(value("CLAUDEOPS_APPRISE_URLS"), "2 URL(s) set");
+        assert_eq!(value("CLAUDEOPS_DATABASE_URL"), "not set");
+        assert_eq!(value("CLAUDEOPS_API_TOKEN"), "generated into the state dir");
+        // Every row has a value read from the configuration, not a blank.
+        for (var, shown, _, _) in &rows {
+            assert!(!shown.is_empty(), "{var}");
         }
     }
 }

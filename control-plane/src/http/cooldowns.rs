@@ -9,12 +9,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
+use crate::clock::now_ms;
 use crate::http::api::{ApiError, rfc3339, site_param};
-use crate::sessions::now_ms;
 
 pub async fn cooldowns(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let limits = state.sessions.config.cooldown_limits();
-    let rows = state.sessions.store.cooldowns(&limits, now_ms()).await?;
+    let rows = state.queries.cooldowns(now_ms()).await?;
     let rows: Vec<Value> = rows
         .into_iter()
         .map(|r| {
@@ -58,7 +57,7 @@ pub async fn actions(
         limit: q.limit.unwrap_or(100).min(1000),
         offset: q.offset.unwrap_or(0),
     };
-    let actions = state.sessions.store.list_actions(&filter).await?;
+    let actions = state.queries.actions(&filter).await?;
     Ok(Json(json!(
         actions.iter().map(action_json).collect::<Vec<_>>()
     )))

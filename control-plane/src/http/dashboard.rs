@@ -7,17 +7,19 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use claudeops_core::SiteName;
 use claudeops_core::health::{Incident, IncidentStatus, InventoryRecord, ProbeRecord};
+use claudeops_core::inventory::{Inventory, Origin, Port, Repo, Service};
 use claudeops_core::notification::DeliveryRecord;
+use claudeops_core::probe::Source;
 use claudeops_store::{DeliveryFilter, IncidentFilter};
 use claudeops_web_ui::model as ui;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::app::AppState;
+use crate::clock::now_ms;
 use crate::http::api::ApiError;
 use crate::http::health::HISTORY;
 use crate::http::pages::{html, layout};
-use crate::sessions::now_ms;
 
 /// Rows per page of the incidents and notifications lists.
 const PAGE: u32 = 50;
@@ -86,10 +88,10 @@ pub async fn health(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let store = &state.sessions.store;
-    let probes = store.list_probes(None, HISTORY).await?;
-    let open = store
-        .list_incidents(&IncidentFilter {
+    let probes = state.incidents.probes(None, HISTORY).await?;
+    let open = state
+        .incidents
+        .list(&IncidentFilter {
             status: Some(IncidentStatus::Open),
             limit: 200,
             ..IncidentFilter::default()
@@ -112,9 +114,8 @@ pub async fn incidents(
 ) -> Result<Response, ApiError> {
     let offset = q.offset.unwrap_or(0);
     let mut list = state
-        .sessions
-        .store
-        .list_incidents(&IncidentFilter {
+        .incidents
+        .list(&IncidentFilter {
             limit: PAGE + 1,
             offset,
             ..IncidentFilter::default()
@@ -139,7 +140,7 @@ pub async fn inventory(
 ) -> Result<Response, ApiError> {
     let site =
         SiteName::new(site).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let records = state.sessions.store.inventories(&site).await?;
+    let records = state.incidents.inventories(&site).await?;
     let page = ui::InventoryPage {
         layout: layout(&state, &headers, ui::Nav::Sites),
         now_ms: now_ms(),
@@ -221,9 +222,8 @@ async fn notifications_page(
     offset: u32,
 ) -> Result<ui::NotificationsPage, ApiError> {
     let mut list = state
-        .sessions
-        .store
-        .list_deliveries(&DeliveryFilter {
+        .notifications
+        .deliveries(&DeliveryFilter {
             notification_id: None,
             limit: PAGE + 1,
             offset,
@@ -231,7 +231,7 @@ async fn notifications_page(
         .await?;
     let has_more = list.len() > PAGE as usize;
     list.truncate(PAGE as usize);
-    let notifier = state.sessions.notifier.notifier();
+    let notifier = state.notifications.notifier();
     Ok(ui::NotificationsPage {
         layout: layout(state, headers, ui::Nav::Notifications),
         now_ms: now_ms(),
@@ -256,125 +256,133 @@ fn delivery_view(d: &DeliveryRecord) -> ui::DeliveryView {
     }
 }
 
-// ---- reading an inventory report (the JSON of `claudeops_discovery::Inventory`)
+// ---- reading an inventory report (`claudeops_core::inventory::Inventory`)
 
 fn worker_inventory(r: &InventoryRecord) -> ui::WorkerInventoryView {
-    let inv = &r.inventory;
     let mut view = ui::WorkerInventoryView {
         worker_id: r.worker_id.clone(),
         reported_at_ms: r.reported_at_ms,
         ..ui::WorkerInventoryView::default()
     };
-    if !inv.is_object() {
-        view.unreadable = Some("the report is not a JSON object".to_owned());
-        return view;
-    }
-    view.problems = items(&inv["problems"])
+    let inv = match Inventory::from_json(&r.inventory.to_string()) {
+        Ok(inv) => inv,
+        Err(error) => {
+            view.unreadable = Some(error.to_string());
+            return view;
+        }
+    };
+    view.problems = inv
+        .problems
+        .iter()
         .map(|p| ui::ProblemView {
-            path: text(&p["path"]),
-            line: p["line"].as_u64().and_then(|l| u32::try_from(l).ok()),
-            message: text(&p["message"]),
+            path: p.path.clone(),
+            line: p.line,
+            message: p.message.clone(),
         })
         .collect();
-    view.repos = items(&inv["repos"]).map(repo_view).collect();
-    view.services = items(&inv["services"]).map(service_view).collect();
-    view.probes = items(&inv["probes"])
+    view.repos = inv.repos.iter().map(repo_view).collect();
+    view.services = inv.services.iter().map(service_view).collect();
+    view.probes = inv
+        .probes
+        .iter()
         .map(|p| ui::InventoryProbeView {
-            name: text(&p["name"]),
-            service: text(&p["service"]),
-            url: without_password(&text(&p["url"])),
-            source: source_text(&p["source"]),
+            name: p.name.clone(),
+            service: p.service.clone(),
+            url: without_password(&p.url),
+            source: source_text(&p.source),
         })
         .collect();
     view
 }
 
-fn items(v: &Value) -> impl Iterator<Item = &Value> {
-    v.as_array().into_iter().flatten()
+/// The text of an optional field, with an empty one counted as absent.
+fn non_empty(v: Option<&String>) -> Option<String> {
+    v.filter(|s| !s.is_empty()).cloned()
 }
 
-fn text(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_owned()
-}
-
-fn opt_text(v: &Value) -> Option<String> {
-    v.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
-}
-
-fn repo_view(r: &Value) -> ui::RepoView {
-    let ext = &r["extensions"];
-    let manifest = &r["manifest"];
+fn repo_view(r: &Repo) -> ui::RepoView {
+    let ext = &r.extensions;
+    let manifest = r.manifest.as_ref();
     ui::RepoView {
-        name: text(&r["name"]),
-        path: text(&r["path"]),
-        has_manifest: r["has_manifest"].as_bool().unwrap_or(false),
-        title: opt_text(&manifest["title"]),
-        kind: opt_text(&manifest["kind"]),
-        checks: items(&ext["checks"])
-            .map(|c| opt_text(&c["title"]).unwrap_or_else(|| text(&c["file"])))
+        name: r.name.clone(),
+        path: r.path.clone(),
+        has_manifest: r.has_manifest,
+        title: non_empty(manifest.and_then(|m| m.title.as_ref())),
+        kind: non_empty(manifest.and_then(|m| m.kind.as_ref())),
+        checks: ext
+            .checks
+            .iter()
+            .map(|c| non_empty(Some(&c.title)).unwrap_or_else(|| c.file.clone()))
             .collect(),
-        playbooks: items(&ext["playbooks"])
+        playbooks: ext
+            .playbooks
+            .iter()
             .map(|p| ui::PlaybookView {
-                file: text(&p["file"]),
-                title: text(&p["title"]),
-                min_tier: p["min_tier"]
-                    .as_u64()
-                    .and_then(|t| u8::try_from(t).ok())
-                    .unwrap_or(3),
+                file: p.file.clone(),
+                title: p.title.clone(),
+                min_tier: p.min_tier,
             })
             .collect(),
-        skills: items(&ext["skills"]).map(text).collect(),
-        mcp_servers: items(&ext["mcp_servers"])
-            .map(|m| text(&m["name"]))
-            .collect(),
-        probe_files: items(&ext["probe_files"]).map(text).collect(),
-        compose_files: items(&r["compose_files"])
+        skills: ext.skills.clone(),
+        mcp_servers: ext.mcp_servers.iter().map(|m| m.name.clone()).collect(),
+        probe_files: ext.probe_files.clone(),
+        compose_files: r
+            .compose_files
+            .iter()
             .map(|c| ui::ComposeFileView {
-                path: text(&c["path"]),
-                project: text(&c["project"]),
-                services: items(&c["services"]).map(text).collect(),
+                path: c.path.clone(),
+                project: c.project.clone(),
+                services: c.services.clone(),
             })
             .collect(),
     }
 }
 
-fn service_view(s: &Value) -> ui::InventoryServiceView {
+fn service_view(s: &Service) -> ui::InventoryServiceView {
     ui::InventoryServiceView {
-        name: text(&s["name"]),
-        host: opt_text(&s["host"]),
-        project: opt_text(&s["project"]),
-        url: opt_text(&s["url"]).map(|u| without_password(&u)),
-        image: opt_text(&s["image"]),
-        ports: items(&s["ports"])
-            .map(|p| {
-                let proto = p["protocol"].as_str().unwrap_or("tcp");
-                match (p["published"].as_u64(), p["target"].as_u64()) {
-                    (Some(host), Some(target)) => format!("{host}:{target}/{proto}"),
-                    (Some(port), None) | (None, Some(port)) => format!("{port}/{proto}"),
-                    (None, None) => proto.to_owned(),
-                }
-            })
+        name: s.name.clone(),
+        host: non_empty(s.host.as_ref()),
+        project: non_empty(s.project.as_ref()),
+        url: non_empty(s.url.as_ref()).map(|u| without_password(&u)),
+        image: non_empty(s.image.as_ref()),
+        ports: s.ports.iter().map(port_text).collect(),
+        healthcheck: s.healthcheck,
+        containers: s
+            .containers
+            .iter()
+            .map(|c| format!("{} ({})", c.name, c.state))
             .collect(),
-        healthcheck: s["healthcheck"].as_bool().unwrap_or(false),
-        containers: items(&s["containers"])
-            .map(|c| format!("{} ({})", text(&c["name"]), text(&c["state"])))
-            .collect(),
-        sources: items(&s["sources"]).map(source_text).collect(),
-        probes_disabled: s["probes_disabled"].as_bool().unwrap_or(false),
+        sources: s.sources.iter().map(origin_text).collect(),
+        probes_disabled: s.probes_disabled,
     }
 }
 
-/// A probe's or a service fact's origin: `path:line`, `container NAME`, `built in`.
-fn source_text(v: &Value) -> String {
-    let kind = v["kind"].as_str().unwrap_or_default();
-    match kind {
-        "container" => format!("container {}", text(&v["name"])),
-        _ if v["path"].is_string() => match v["line"].as_u64() {
-            Some(line) => format!("{}:{line}", text(&v["path"])),
-            None => text(&v["path"]),
-        },
-        "" | "builtin" => "built in".to_owned(),
-        other => other.to_owned(),
+/// `8080:80/tcp`, `443/tcp`.
+fn port_text(p: &Port) -> String {
+    let proto = &p.protocol;
+    match (p.published, p.target) {
+        (Some(host), Some(target)) => format!("{host}:{target}/{proto}"),
+        (Some(port), None) | (None, Some(port)) => format!("{port}/{proto}"),
+        (None, None) => proto.clone(),
+    }
+}
+
+/// Where a probe came from: `path:line`, `container NAME`, `built in`.
+fn source_text(source: &Source) -> String {
+    match source {
+        Source::File { path, line } => format!("{path}:{line}"),
+        Source::Container { name } => format!("container {name}"),
+        Source::Builtin => "built in".to_owned(),
+    }
+}
+
+/// Where a service fact came from: `path:line` or `container NAME`.
+fn origin_text(origin: &Origin) -> String {
+    match origin {
+        Origin::Manifest { path, line } | Origin::Compose { path, line } => {
+            format!("{path}:{line}")
+        }
+        Origin::Container { name } => format!("container {name}"),
     }
 }
 
@@ -418,18 +426,82 @@ mod tests {
         assert_eq!(without_password("tcp:1"), "tcp:1");
     }
 
+    fn record(inventory: Value) -> InventoryRecord {
+        InventoryRecord {
+            site: SiteName::new("home").unwrap_or_else(|e| panic!("{e}")),
+            worker_id: "w1".to_owned(),
+            inventory,
+            reported_at_ms: 7,
+        }
+    }
+
     #[test]
     fn sources_read_as_text() {
+        let view = worker_inventory(&record(json!({"probes": [
+            {"name": "a", "url": "http://h/", "source": {"kind": "file", "path": "a/b.yaml", "line": 4}},
+            {"name": "b", "url": "http://h/", "source": {"kind": "container", "name": "web"}},
+            {"name": "c", "url": "http://h/", "source": {"kind": "builtin"}},
+            {"name": "d", "url": "http://h/"},
+        ]})));
+        let sources: Vec<&str> = view.probes.iter().map(|p| p.source.as_str()).collect();
         assert_eq!(
-            source_text(&json!({"kind": "file", "path": "a/b.yaml", "line": 4})),
-            "a/b.yaml:4"
+            sources,
+            ["a/b.yaml:4", "container web", "built in", "built in"]
         );
         assert_eq!(
-            source_text(&json!({"kind": "container", "name": "web"})),
-            "container web"
+            origin_text(&Origin::Compose {
+                path: "m/compose.yaml".into(),
+                line: 2
+            }),
+            "m/compose.yaml:2"
         );
-        assert_eq!(source_text(&json!({"kind": "builtin"})), "built in");
-        assert_eq!(source_text(&Value::Null), "built in");
+    }
+
+    #[test]
+    fn a_report_reads_into_the_view() {
+        let view = worker_inventory(&record(json!({
+            "repos": [{"name": "media", "path": "/srv/repos/media", "has_manifest": true,
+                "manifest": {"title": "", "kind": "Docker Compose", "capabilities": [],
+                    "rules": [], "hosts": [], "services": []},
+                "extensions": {"checks": [{"file": "disk.md", "title": ""}],
+                    "playbooks": [{"file": "p.md", "title": "P", "min_tier": 2}],
+                    "skills": ["s"], "mcp_servers": [{"name": "m", "transport": "http"}],
+                    "probe_files": ["a.yaml"]},
+                "compose_files": [{"path": "compose.yaml", "project": "media", "services": ["web"]}]}],
+            "services": [{"name": "web", "host": "", "sources": [{"kind": "container", "name": "web-1"}],
+                "url": "postgres://app:s3cret@db/x",
+                "ports": [{"published": 8080, "target": 80, "protocol": "tcp"}, {"target": 53, "protocol": "udp"}],
+                "healthcheck": true, "containers": [{"name": "web-1", "id": "i", "state": "running"}]}],
+            "probes": [{"name": "db", "service": "web", "url": "postgres://app:s3cret@db/x",
+                "source": {"kind": "file", "path": "media/CLAUDE-OPS.md", "line": 9}}],
+            "problems": [{"path": "docker", "message": "no engine"}],
+        })));
+        assert_eq!(view.unreadable, None);
+        let repo = &view.repos[0];
+        assert_eq!(
+            (repo.title.clone(), repo.kind.as_deref()),
+            (None, Some("Docker Compose"))
+        );
+        assert_eq!(repo.checks, ["disk.md"]);
+        assert_eq!(repo.playbooks[0].min_tier, 2);
+        assert_eq!(repo.mcp_servers, ["m"]);
+        assert_eq!(repo.compose_files[0].services, ["web"]);
+        let service = &view.services[0];
+        assert_eq!(service.host, None);
+        assert_eq!(service.url.as_deref(), Some("postgres://app:***@db/x"));
+        assert_eq!(service.ports, ["8080:80/tcp", "53/udp"]);
+        assert_eq!(service.containers, ["web-1 (running)"]);
+        assert_eq!(service.sources, ["container web-1"]);
+        assert_eq!(view.probes[0].url, "postgres://app:***@db/x");
+        assert_eq!(view.probes[0].source, "media/CLAUDE-OPS.md:9");
+        assert_eq!(
+            (view.problems[0].path.as_str(), view.problems[0].line),
+            ("docker", None)
+        );
+
+        let unreadable = worker_inventory(&record(json!(["not", "an", "inventory"])));
+        assert!(unreadable.unreadable.is_some());
+        assert!(unreadable.repos.is_empty());
     }
 
     #[test]

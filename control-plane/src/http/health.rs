@@ -38,11 +38,7 @@ pub async fn checks(
     Query(q): Query<ChecksQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let site = site_param(q.site)?;
-    let probes = state
-        .sessions
-        .store
-        .list_probes(site.as_ref(), HISTORY)
-        .await?;
+    let probes = state.incidents.probes(site.as_ref(), HISTORY).await?;
     Ok(Json(json!(
         probes.iter().map(probe_json).collect::<Vec<_>>()
     )))
@@ -84,7 +80,7 @@ pub async fn incidents(
         limit: q.limit.unwrap_or(100).min(1000),
         offset: q.offset.unwrap_or(0),
     };
-    let list = state.sessions.store.list_incidents(&filter).await?;
+    let list = state.incidents.list(&filter).await?;
     Ok(Json(json!(
         list.iter().map(incident_json).collect::<Vec<_>>()
     )))
@@ -96,7 +92,7 @@ pub async fn inventory(
 ) -> Result<Json<Value>, ApiError> {
     let site =
         SiteName::new(site).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let records = state.sessions.store.inventories(&site).await?;
+    let records = state.incidents.inventories(&site).await?;
     let workers: Vec<Value> = records
         .iter()
         .map(|r| {

@@ -9,8 +9,8 @@ use claudeops_store::{MemoryFilter, StoreError};
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::clock::now_ms;
 use crate::http::api::{ApiError, require_auth, site_param};
-use crate::sessions::now_ms;
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -30,7 +30,7 @@ pub async fn list(
         limit: q.limit.unwrap_or(100).min(1000),
         offset: q.offset.unwrap_or(0),
     };
-    Ok(Json(state.sessions.store.list_memories(&filter).await?))
+    Ok(Json(state.queries.memories(&filter).await?))
 }
 
 fn conflict(error: StoreError) -> ApiError {
@@ -64,12 +64,7 @@ pub async fn create(
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
         new.active = memory::is_active(new.confidence);
     }
-    let created = state
-        .sessions
-        .store
-        .insert_memory(&new)
-        .await
-        .map_err(conflict)?;
+    let created = state.queries.insert_memory(&new).await.map_err(conflict)?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -89,9 +84,9 @@ pub async fn update(
 ) -> Result<Json<Memory>, ApiError> {
     require_auth(&state, &headers)?;
     let Json(body) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
-    let store = &state.sessions.store;
-    let current = store
-        .get_memory(id)
+    let queries = &state.queries;
+    let current = queries
+        .memory(id)
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no memory {id}")))?;
     let confidence = match body.confidence {
@@ -101,8 +96,8 @@ pub async fn update(
     };
     let active = body.active.unwrap_or(current.active);
     let value = body.value.unwrap_or(current.value);
-    let updated = store
-        .update_memory(id, &value, confidence, active, current.session_id, now_ms())
+    let updated = queries
+        .update_memory(id, &value, confidence, active, current.session_id)
         .await
         .map_err(conflict)?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no memory {id}")))?;
@@ -115,7 +110,7 @@ pub async fn delete(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     require_auth(&state, &headers)?;
-    if state.sessions.store.delete_memory(id).await? {
+    if state.queries.delete_memory(id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::new(

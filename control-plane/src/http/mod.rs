@@ -1,10 +1,10 @@
 //! The HTTP side: REST API, dashboard pages, server-sent events, static assets.
 //!
-//! Handlers translate between HTTP and the session service; they hold no state of
-//! their own and write no SQL.
+//! Handlers translate between HTTP and the services (sessions, incidents,
+//! notifications, queries); they hold no state of their own, never reach the
+//! store, and write no SQL.
 
 pub mod api;
-pub mod auth;
 pub mod config_page;
 pub mod cooldowns;
 pub mod dashboard;

@@ -36,7 +36,7 @@ pub async fn list(
         limit: q.limit.unwrap_or(100).min(1000),
         offset: q.offset.unwrap_or(0),
     };
-    let list = state.sessions.store.list_deliveries(&filter).await?;
+    let list = state.notifications.deliveries(&filter).await?;
     Ok(Json(json!(
         list.iter().map(delivery_json).collect::<Vec<_>>()
     )))
@@ -44,7 +44,7 @@ pub async fn list(
 
 /// Sends a test notification to every configured URL now and answers per URL.
 pub async fn send_test(state: &AppState) -> Result<Vec<Value>, ApiError> {
-    let Some(notifier) = state.sessions.notifier.notifier() else {
+    let Some(notifier) = state.notifications.notifier() else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "notifications are off: set CLAUDEOPS_APPRISE_URLS",

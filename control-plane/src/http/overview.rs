@@ -9,13 +9,12 @@ use axum::response::Response;
 use claudeops_core::event::EventLevel;
 use claudeops_store::{ActionFilter, EventFilter, SessionFilter, Stats};
 use claudeops_web_ui::model as ui;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
-use crate::http::api::{ApiError, SessionJson, rfc3339, site_param};
+use crate::clock::now_ms;
+use crate::http::api::{ApiError, EventsQuery, SessionJson, rfc3339, site_param};
 use crate::http::pages::{action_view, html, layout};
-use crate::sessions::now_ms;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
@@ -27,20 +26,20 @@ struct Figures {
 }
 
 async fn figures(state: &AppState) -> Result<Figures, ApiError> {
-    let store = &state.sessions.store;
-    let stats = store.stats(now_ms() - DAY_MS).await?;
-    let active_memories = store.count_active_memories().await?;
+    let stats = state.queries.stats(now_ms() - DAY_MS).await?;
+    let active_memories = state.queries.count_active_memories().await?;
     let success_rate = if stats.finished > 0 {
         stats.completed as f64 / stats.finished as f64
     } else {
         0.0
     };
-    let next_run_ms = match state.sessions.config.interval() {
+    let next_run_ms = match state.context.config.interval() {
         Some(interval) => {
             let mut next: Option<i64> = None;
-            for site in state.sessions.registry.sites() {
-                let last = store
-                    .last_session_started(&site, claudeops_core::Trigger::Scheduled)
+            for site in state.context.registry.sites() {
+                let last = state
+                    .sessions
+                    .last_started(&site, claudeops_core::Trigger::Scheduled)
                     .await?;
                 let due = last.unwrap_or_else(now_ms)
                     + i64::try_from(interval.as_millis()).unwrap_or(i64::MAX / 2);
@@ -62,8 +61,7 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiErro
     let f = figures(&state).await?;
     let last = state
         .sessions
-        .store
-        .list_sessions(&SessionFilter {
+        .list(&SessionFilter {
             site: None,
             limit: 1,
             offset: 0,
@@ -82,7 +80,7 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiErro
         },
         "last_session": last.first().map(SessionJson::new),
         "next_run": f.next_run_ms.map(rfc3339),
-        "interval_seconds": state.sessions.config.interval,
+        "interval_seconds": state.context.config.interval.as_secs(),
     })))
 }
 
@@ -91,16 +89,17 @@ pub async fn overview(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let f = figures(&state).await?;
-    let store = &state.sessions.store;
-    let latest = store
-        .list_sessions(&SessionFilter {
+    let latest = state
+        .sessions
+        .list(&SessionFilter {
             site: None,
             limit: 1,
             offset: 0,
         })
         .await?;
-    let critical = store
-        .list_events(&EventFilter {
+    let critical = state
+        .queries
+        .events(&EventFilter {
             site: None,
             level: Some(EventLevel::Critical),
             service: None,
@@ -108,8 +107,8 @@ pub async fn overview(
             offset: 0,
         })
         .await?;
-    let running = store.running_sessions().await?;
-    let connected = state.sessions.registry.list();
+    let running = state.sessions.running().await?;
+    let connected = state.context.registry.list();
     let page = ui::OverviewPage {
         layout: layout(&state, &headers, ui::Nav::Overview),
         stats: ui::StatsView {
@@ -122,7 +121,7 @@ pub async fn overview(
             critical_events_24h: f.stats.critical_events,
             avg_duration_ms: f.stats.avg_duration_ms.round() as i64,
             next_run_ms: f.next_run_ms,
-            interval_seconds: state.sessions.config.interval,
+            interval_seconds: state.context.config.interval.as_secs(),
         },
         latest: latest.first().map(|s| ui::LatestView {
             session_id: s.id,
@@ -139,7 +138,7 @@ pub async fn overview(
         }),
         attention: critical.iter().map(event_row).collect(),
         sites: state
-            .sessions
+            .context
             .registry
             .sites()
             .into_iter()
@@ -168,14 +167,6 @@ fn event_row(e: &claudeops_store::Event) -> ui::EventRow {
     }
 }
 
-#[derive(Deserialize, Default)]
-pub struct EventsQuery {
-    level: Option<String>,
-    service: Option<String>,
-    site: Option<String>,
-    offset: Option<u32>,
-}
-
 const PAGE: u32 = 100;
 
 pub async fn events(
@@ -183,20 +174,17 @@ pub async fn events(
     headers: HeaderMap,
     Query(q): Query<EventsQuery>,
 ) -> Result<Response, ApiError> {
-    let level = q
-        .level
-        .clone()
-        .filter(|l| !l.is_empty())
-        .and_then(|l| l.parse::<EventLevel>().ok());
+    // The page ignores an unknown level (the API refuses it).
+    let level = q.level().ok().flatten();
     let offset = q.offset.unwrap_or(0);
     let filter = EventFilter {
         site: site_param(q.site.clone())?,
         level,
-        service: q.service.clone().filter(|s| !s.is_empty()),
+        service: q.service(),
         limit: PAGE + 1,
         offset,
     };
-    let mut events = state.sessions.store.list_events(&filter).await?;
+    let mut events = state.queries.events(&filter).await?;
     let has_more = events.len() > PAGE as usize;
     events.truncate(PAGE as usize);
     let page = ui::EventsPage {
@@ -221,12 +209,12 @@ pub async fn cooldowns(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let limits = state.sessions.config.cooldown_limits();
+    let limits = state.context.config.cooldown_limits();
     let now = now_ms();
-    let store = &state.sessions.store;
-    let rows = store.cooldowns(&limits, now).await?;
-    let actions = store
-        .list_actions(&ActionFilter {
+    let rows = state.queries.cooldowns(now).await?;
+    let actions = state
+        .queries
+        .actions(&ActionFilter {
             limit: 50,
             ..ActionFilter::default()
         })

@@ -13,9 +13,10 @@ use claudeops_web_ui::model as ui;
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::auth::{self, LOGIN_COOKIE, SESSION_COOKIE};
+use crate::clock::now_ms;
 use crate::http::api::{ApiError, parse_tier, resolve_site};
-use crate::http::auth::{self, LOGIN_COOKIE, SESSION_COOKIE};
-use crate::sessions::{StartRequest, now_ms};
+use crate::sessions::StartRequest;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const PAGE_SIZE: u32 = 50;
@@ -110,7 +111,7 @@ async fn sessions_page(
         limit: PAGE_SIZE + 1,
         offset,
     };
-    let mut sessions = match state.sessions.store.list_sessions(&filter).await {
+    let mut sessions = match state.sessions.list(&filter).await {
         Ok(sessions) => sessions,
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -135,8 +136,8 @@ pub async fn session(
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Response {
-    let store = &state.sessions.store;
-    let session = match store.get_session(id).await {
+    let sessions = &state.sessions;
+    let session = match sessions.get(id).await {
         Ok(Some(session)) => session,
         Ok(None) => {
             return error_page(
@@ -155,18 +156,14 @@ pub async fn session(
         status: s.status.to_string(),
     };
     let parent = match session.parent_id {
-        Some(pid) => store
-            .get_session(pid)
-            .await
-            .ok()
-            .flatten()
-            .map(|p| related(&p)),
+        Some(pid) => sessions.get(pid).await.ok().flatten().map(|p| related(&p)),
         None => None,
     };
-    let children = store.child_sessions(id).await.unwrap_or_default();
-    let lines = store.output(id, 0, 5000).await.unwrap_or_default();
-    let actions = store
-        .list_actions(&ActionFilter {
+    let children = sessions.children(id).await.unwrap_or_default();
+    let lines = sessions.output_after(id, 0, 5000).await.unwrap_or_default();
+    let actions = state
+        .queries
+        .actions(&ActionFilter {
             session_id: Some(id),
             ..ActionFilter::default()
         })
@@ -230,10 +227,9 @@ pub fn action_view(a: &ActionRecord) -> ui::ActionView {
 }
 
 pub async fn sites(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let store = &state.sessions.store;
-    let workers = store.list_workers(None).await.unwrap_or_default();
-    let running = store.running_sessions().await.unwrap_or_default();
-    let connected = state.sessions.registry.list();
+    let workers = state.queries.workers().await.unwrap_or_default();
+    let running = state.sessions.running().await.unwrap_or_default();
+    let connected = state.context.registry.list();
     let mut names: Vec<String> = workers.iter().map(|w| w.site.to_string()).collect();
     names.sort();
     names.dedup();
@@ -282,11 +278,11 @@ pub async fn run_now(
     headers: HeaderMap,
     Query(q): Query<RunQuery>,
 ) -> Response {
-    let config = &state.sessions.config;
+    let config = &state.context.config;
     let page = ui::RunNowPage {
         layout: layout(&state, &headers, ui::Nav::RunNow),
         sites: state
-            .sessions
+            .context
             .registry
             .sites()
             .iter()

@@ -30,7 +30,7 @@ pub async fn stream(
     Path(id): Path<SessionId>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if state.sessions.store.get_session(id).await?.is_none() {
+    if state.sessions.get(id).await?.is_none() {
         return Err(ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
             format!("no session #{id}"),
@@ -70,10 +70,10 @@ fn status_event(status: &StatusView) -> Event {
 
 /// Replays, then follows. Returns when the session ends or the viewer leaves.
 async fn feed(state: AppState, id: SessionId, mut sent: i64, tx: mpsc::Sender<Event>) {
-    let mut live = state.sessions.hub.subscribe(id);
-    let store = &state.sessions.store;
+    let mut live = state.sessions.follow(id);
+    let sessions = &state.sessions;
     loop {
-        let Ok(page) = store.output(id, sent, REPLAY_PAGE).await else {
+        let Ok(page) = sessions.output_after(id, sent, REPLAY_PAGE).await else {
             return;
         };
         let full = page.len() == REPLAY_PAGE as usize;
@@ -89,7 +89,7 @@ async fn feed(state: AppState, id: SessionId, mut sent: i64, tx: mpsc::Sender<Ev
         }
     }
     // Ended before we subscribed: the hub will never say so.
-    if let Ok(Some(session)) = store.get_session(id).await
+    if let Ok(Some(session)) = sessions.get(id).await
         && session.status.is_finished()
     {
         let _ = tx.send(status_event(&status_view(&session))).await;
@@ -114,7 +114,7 @@ async fn feed(state: AppState, id: SessionId, mut sent: i64, tx: mpsc::Sender<Ev
             }
             Err(RecvError::Closed) => {
                 // The session ended between replay and subscription checks.
-                if let Ok(Some(session)) = store.get_session(id).await {
+                if let Ok(Some(session)) = sessions.get(id).await {
                     let _ = tx.send(status_event(&status_view(&session))).await;
                 }
                 return;

@@ -3,10 +3,10 @@
 //!
 //! The rules:
 //!
-//! - at most [`Limits::max_restarts`] (default 2) restarts per (site, service) per
-//!   [`Limits::restart_window_ms`] (default 4 h), and at most
-//!   [`Limits::max_redeploys`] (default 1) redeploys per (site, service) per
-//!   [`Limits::redeploy_window_ms`] (default 24 h); kinds, services and sites are
+//! - at most [`CooldownLimits::max_restarts`] (default 2) restarts per (site, service) per
+//!   [`CooldownLimits::restart_window_ms`] (default 4 h), and at most
+//!   [`CooldownLimits::max_redeploys`] (default 1) redeploys per (site, service) per
+//!   [`CooldownLimits::redeploy_window_ms`] (default 24 h); kinds, services and sites are
 //!   counted independently;
 //! - an action counts toward its limit when its status is [`ActionStatus::Reserved`],
 //!   [`ActionStatus::Succeeded`] or [`ActionStatus::Failed`] (a failed restart may
@@ -124,7 +124,7 @@ impl ActionStatus {
 /// The fleet-wide remediation limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Limits {
+pub struct CooldownLimits {
     /// Restarts allowed per (site, service) per restart window.
     pub max_restarts: u32,
     pub restart_window_ms: i64,
@@ -133,10 +133,10 @@ pub struct Limits {
     pub redeploy_window_ms: i64,
 }
 
-impl Default for Limits {
+impl Default for CooldownLimits {
     /// 2 restarts per 4 h, 1 redeploy per 24 h.
     fn default() -> Self {
-        Limits {
+        CooldownLimits {
             max_restarts: 2,
             restart_window_ms: 4 * HOUR_MS,
             max_redeploys: 1,
@@ -145,7 +145,7 @@ impl Default for Limits {
     }
 }
 
-impl Limits {
+impl CooldownLimits {
     /// The limit and window (ms) of a kind.
     pub fn limit_for(&self, kind: ActionKind) -> (u32, i64) {
         match kind {
@@ -201,7 +201,7 @@ pub struct ActionRecord {
 /// The answer to a reservation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
-pub enum Decision {
+pub enum Slot {
     /// Go ahead, then finish the entry `id` with the outcome.
     Granted { id: ActionId },
     /// The limit is reached. `count` actions are counted in the window;
@@ -215,9 +215,9 @@ pub enum Decision {
     },
 }
 
-impl Decision {
+impl Slot {
     pub fn is_granted(&self) -> bool {
-        matches!(self, Decision::Granted { .. })
+        matches!(self, Slot::Granted { .. })
     }
 }
 
@@ -371,9 +371,13 @@ pub fn denial_reason(
 }
 
 /// The cooldown rows of every (site, service, kind) with an entry in `entries`
-/// (which the caller limits to the last [`Limits::horizon_ms`]), sorted by site,
+/// (which the caller limits to the last [`CooldownLimits::horizon_ms`]), sorted by site,
 /// service, kind.
-pub fn cooldowns(entries: &[LedgerEntry], limits: &Limits, now_ms: i64) -> Vec<CooldownRow> {
+pub fn cooldowns(
+    entries: &[LedgerEntry],
+    limits: &CooldownLimits,
+    now_ms: i64,
+) -> Vec<CooldownRow> {
     let mut groups: BTreeMap<(&SiteName, &str, ActionKind), Vec<i64>> = BTreeMap::new();
     for entry in entries {
         let times = groups
@@ -466,11 +470,12 @@ mod tests {
 
     #[test]
     fn default_limits() {
-        let limits = Limits::default();
+        let limits = CooldownLimits::default();
         assert_eq!(limits.limit_for(ActionKind::Restart), (2, 4 * H));
         assert_eq!(limits.limit_for(ActionKind::Redeploy), (1, 24 * H));
         assert_eq!(limits.horizon_ms(), 24 * H);
-        let partial: Limits = serde_json::from_str(r#"{"max_restarts": 5}"#).expect("limits");
+        let partial: CooldownLimits =
+            serde_json::from_str(r#"{"max_restarts": 5}"#).expect("limits");
         assert_eq!(partial.max_restarts, 5);
         assert_eq!(partial.restart_window_ms, 4 * H);
     }
@@ -567,7 +572,7 @@ mod tests {
 
     #[test]
     fn decisions_serialize() {
-        let denied = Decision::Denied {
+        let denied = Slot::Denied {
             reason: "r".into(),
             count: 2,
             limit: 2,
@@ -577,7 +582,7 @@ mod tests {
         assert_eq!(json["decision"], "denied");
         assert_eq!(json["next_allowed_ms"], 5);
         assert!(!denied.is_granted());
-        assert!(Decision::Granted { id: 1 }.is_granted());
+        assert!(Slot::Granted { id: 1 }.is_granted());
     }
 
     #[test]
@@ -628,7 +633,7 @@ mod tests {
                 now - 10 * H,
             ),
         ];
-        let rows = cooldowns(&entries, &Limits::default(), now);
+        let rows = cooldowns(&entries, &CooldownLimits::default(), now);
         let summary: Vec<_> = rows
             .iter()
             .map(|r| {

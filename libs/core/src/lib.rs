@@ -33,13 +33,15 @@ macro_rules! names {
     };
 }
 
-pub mod command;
 pub mod event;
 pub mod health;
+pub mod inventory;
 pub mod ledger;
+pub mod link;
 pub mod memory;
 pub mod notification;
 pub mod policy;
+pub mod probe;
 pub mod session;
 pub mod site;
 pub mod stream;

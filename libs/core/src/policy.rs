@@ -9,7 +9,7 @@
 //!   may add to a tier's lists but nothing lifts these.
 //!
 //! Bash is not allow-listed by prefix at all: every command goes to the
-//! PreToolUse hook, which judges it whole (`crate::command`).
+//! PreToolUse hook, which judges it whole (`claudeops-judge`).
 
 use crate::Tier;
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use claudeops_probe::{ProbeSpec, Source};
+use claudeops_core::probe::{ProbeSpec, Source};
 
 use crate::compose::{self, ComposeDoc, ComposeService};
 use crate::files;

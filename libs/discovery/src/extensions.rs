@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use claudeops_probe::ProbeSpec;
+use claudeops_core::probe::ProbeSpec;
 
 use crate::files::{self, has_ext};
 use crate::model::{Document, Extensions, Playbook, Problem};

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use claudeops_probe::{ProbeSpec, Source};
+use claudeops_core::probe::{ProbeSpec, Source};
 
 use crate::model::Problem;
 use crate::probe_file;

@@ -20,14 +20,13 @@ mod markdown;
 mod mcp;
 mod model;
 mod probe_file;
-mod probe_json;
 mod probes;
 mod services;
 mod yaml_lines;
 
 use std::path::Path;
 
-pub use claudeops_probe::{ProbeSpec, Source};
+pub use claudeops_core::probe::{ProbeSpec, Source};
 pub use extensions::{DEFAULT_TIER, playbook_tier};
 pub use files::{MAX_FILE_BYTES, ReadError};
 pub use model::{
@@ -83,7 +82,7 @@ pub fn discover_with(
 /// Parsers of single files, for tools and for tests that feed them anything.
 pub mod parse {
     use crate::model::{Manifest, McpServer, Problem};
-    use claudeops_probe::ProbeSpec;
+    use claudeops_core::probe::ProbeSpec;
 
     /// A `CLAUDE-OPS.md`; `path` names it in problems.
     pub fn manifest(text: &str, path: &str) -> (Manifest, Vec<Problem>) {

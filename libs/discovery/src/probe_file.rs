@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use claudeops_probe::ProbeSpec;
+use claudeops_core::probe::ProbeSpec;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::model::{Problem, file_source};
@@ -17,7 +17,7 @@ pub const PROBES_KEY: &str = "probes";
 /// Whether a probe may use this URL scheme (the probe engine's list, see
 /// `docs/probes.md`).
 pub fn known_scheme(scheme: &str) -> bool {
-    claudeops_probe::ProbeKind::from_scheme(scheme).is_some()
+    claudeops_core::probe::ProbeKind::from_scheme(scheme).is_some()
 }
 
 /// Probes read from one file, with the problems found in it.
@@ -137,7 +137,7 @@ pub fn check(spec: &mut ProbeSpec) -> Result<(), String> {
             return Err(format!(
                 "probe `{}` has unknown URL scheme `{s}://`; use one of {}",
                 spec.name,
-                claudeops_probe::SCHEMES
+                claudeops_core::probe::SCHEMES
                     .iter()
                     .map(|(name, _)| *name)
                     .collect::<Vec<_>>()
@@ -258,7 +258,7 @@ impl<'de> Visitor<'de> for ListSeed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use claudeops_probe::Source;
+    use claudeops_core::probe::Source;
     use std::time::Duration;
 
     fn lines_of(parsed: &Parsed) -> Vec<(String, u32)> {

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use claudeops_probe::{ProbeSpec, Source};
+use claudeops_core::probe::{ProbeSpec, Source};
 
 use crate::model::{ManifestService, Problem};
 

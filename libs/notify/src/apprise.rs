@@ -4,18 +4,14 @@
 //! the Apprise CLI reads when no URL is given on the command line: argv is
 //! readable by every user in `/proc/PID/cmdline`, the environment only by the
 //! process owner. The body goes through stdin (no length limit, not in argv).
-//! The child gets an allow-listed environment, its own process group, and a
-//! timeout that kills the group. Its output is redacted before anything keeps it.
+//! The child is a guarded child of `claudeops-process`: an allow-listed
+//! environment, its own process group, and a timeout that kills the group. Its output is redacted before anything keeps it.
 //! This module must not log a URL or return one in an error.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
-use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
+use claudeops_process::{self as process, Spec};
 
 use crate::message::Message;
 use crate::urls::AppriseUrls;
@@ -37,6 +33,9 @@ const ENV_ALLOW: &[&str] = &[
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
 ];
+
+/// How much of each of Apprise's stdout and stderr is read (the last bytes).
+const OUTPUT_CAP: usize = 1 << 20;
 
 /// How much of Apprise's output an error keeps.
 const DETAIL_CHARS: usize = 600;
@@ -107,76 +106,49 @@ impl Apprise {
             .map(|_| ())
     }
 
-    fn command(&self) -> Command {
-        let mut cmd = Command::new(&self.program);
-        cmd.env_clear();
+    /// The child's spec: the allow-listed environment, no arguments yet.
+    fn command(&self) -> Spec {
+        let mut spec = Spec::new(&self.program, self.timeout);
         for name in ENV_ALLOW {
             if let Some(v) = std::env::var_os(name) {
-                cmd.env(name, v);
+                spec.env(*name, v);
             }
         }
         if std::env::var_os("PATH").is_none() {
-            cmd.env("PATH", "/usr/local/bin:/usr/bin:/bin");
+            spec.env("PATH", "/usr/local/bin:/usr/bin:/bin");
         }
-        cmd.env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        cmd
+        spec.env("PYTHONDONTWRITEBYTECODE", "1");
+        spec
     }
 
     /// Runs the child: stdin written, both pipes drained, a timeout that kills
     /// the process group. Returns stdout on success.
     async fn run(
         &self,
-        mut cmd: Command,
+        mut spec: Spec,
         stdin: Option<&[u8]>,
         urls: &AppriseUrls,
         index: Option<usize>,
     ) -> Result<String, SendError> {
         let redact = |text: &str| urls.redact_for(index, text);
-        let mut child = cmd.spawn().map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => SendError::NotFound {
+        spec.stdin(stdin.unwrap_or_default());
+        let done = match spec.spawn() {
+            Ok(child) => child.output(OUTPUT_CAP).await,
+            Err(error) => Err(error),
+        };
+        let output = done.map_err(|error| match error {
+            process::Error::NotFound { .. } => SendError::NotFound {
                 program: self.program.display().to_string(),
             },
-            _ => SendError::Spawn {
-                reason: redact(&e.to_string()),
+            process::Error::TimedOut { .. } => SendError::TimedOut {
+                secs: self.timeout.as_secs().max(1),
+            },
+            process::Error::PermissionDenied { source, .. }
+            | process::Error::Spawn { source, .. }
+            | process::Error::Io { source, .. } => SendError::Spawn {
+                reason: redact(&source.to_string()),
             },
         })?;
-        let pid = child.id();
-        let input = child.stdin.take();
-        let body = stdin.unwrap_or_default().to_vec();
-        let feed = async move {
-            if let Some(mut pipe) = input {
-                // A child that exits without reading is reported by its status.
-                let _ = pipe.write_all(&body).await;
-                let _ = pipe.shutdown().await;
-            }
-        };
-        let both = async { tokio::join!(feed, child.wait_with_output()).1 };
-        tokio::pin!(both);
-        let output = tokio::select! {
-            done = &mut both => match done {
-                Ok(output) => output,
-                Err(e) => {
-                    return Err(SendError::Spawn {
-                        reason: redact(&e.to_string()),
-                    });
-                }
-            },
-            () = tokio::time::sleep(self.timeout) => {
-                // Kill the whole group while the child is still unreaped (its
-                // pid cannot have been reused); dropping the future reaps it.
-                if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
-                    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-                }
-                return Err(SendError::TimedOut {
-                    secs: self.timeout.as_secs().max(1),
-                });
-            }
-        };
         if output.status.success() {
             return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
         }

@@ -1,6 +1,6 @@
 //! The daily digest: when it is due (once a day at a configured UTC time) and
 //! what it says. Pure: the control plane runs the loop, builds the
-//! [`DigestSummary`] from its store and hands it over as `Event::DailyDigest`.
+//! [`DigestSummary`] from its store and hands it over as `Notice::DailyDigest`.
 
 use std::fmt;
 use std::str::FromStr;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use claudeops_core::tier::Tier;
 
-use crate::message::{Event, MessageKind};
+use crate::message::{MessageKind, Notice};
 
 /// Events that are combined share a key: the kind, and for escalations the tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -19,10 +19,10 @@ enum GroupKey {
     Escalated(Tier),
 }
 
-fn group_key(event: &Event) -> Option<GroupKey> {
+fn group_key(event: &Notice) -> Option<GroupKey> {
     match event {
-        Event::DailyDigest(_) | Event::Test => None,
-        Event::Escalated { tier, .. } => Some(GroupKey::Escalated(*tier)),
+        Notice::DailyDigest(_) | Notice::Test => None,
+        Notice::Escalated { tier, .. } => Some(GroupKey::Escalated(*tier)),
         other => Some(GroupKey::Kind(other.kind())),
     }
 }
@@ -30,7 +30,7 @@ fn group_key(event: &Event) -> Option<GroupKey> {
 #[derive(Debug)]
 struct Batch {
     due: Instant,
-    events: Vec<Event>,
+    events: Vec<Notice>,
 }
 
 /// Open batches, by kind.
@@ -39,7 +39,7 @@ pub struct Grouper {
     window: Duration,
     batches: BTreeMap<GroupKey, Batch>,
     /// Events sent on their own, in arrival order.
-    ready: Vec<Vec<Event>>,
+    ready: Vec<Vec<Notice>>,
 }
 
 impl Grouper {
@@ -53,7 +53,7 @@ impl Grouper {
 
     /// Adds an event. An event about the same subject as one already waiting in
     /// its batch replaces it (the later news wins, keeping its place).
-    pub fn push(&mut self, event: Event, now: Instant) {
+    pub fn push(&mut self, event: Notice, now: Instant) {
         let Some(key) = group_key(&event) else {
             self.ready.push(vec![event]);
             return;
@@ -74,7 +74,7 @@ impl Grouper {
     }
 
     /// Takes every group whose window has closed, oldest first.
-    pub fn take_due(&mut self, now: Instant) -> Vec<Vec<Event>> {
+    pub fn take_due(&mut self, now: Instant) -> Vec<Vec<Notice>> {
         let mut out = std::mem::take(&mut self.ready);
         let mut due: Vec<(Instant, GroupKey)> = self
             .batches
@@ -92,7 +92,7 @@ impl Grouper {
     }
 
     /// Takes everything, due or not (shutdown).
-    pub fn take_all(&mut self) -> Vec<Vec<Event>> {
+    pub fn take_all(&mut self) -> Vec<Vec<Notice>> {
         let mut out = std::mem::take(&mut self.ready);
         let mut batches: Vec<Batch> = std::mem::take(&mut self.batches).into_values().collect();
         batches.sort_by_key(|b| b.due);
@@ -124,8 +124,8 @@ mod tests {
         SiteName::new(s).unwrap()
     }
 
-    fn opened(s: &str, service: &str, summary: &str) -> Event {
-        Event::IncidentOpened {
+    fn opened(s: &str, service: &str, summary: &str) -> Notice {
+        Notice::IncidentOpened {
             site: site(s),
             service: service.into(),
             summary: summary.into(),
@@ -133,8 +133,8 @@ mod tests {
         }
     }
 
-    fn escalated(s: &str, tier: Tier) -> Event {
-        Event::Escalated {
+    fn escalated(s: &str, tier: Tier) -> Notice {
+        Notice::Escalated {
             site: site(s),
             service: None,
             tier,
@@ -144,7 +144,7 @@ mod tests {
     }
 
     /// Which services came out together, per flushed group.
-    fn shape(groups: &[Vec<Event>]) -> Vec<Vec<String>> {
+    fn shape(groups: &[Vec<Notice>]) -> Vec<Vec<String>> {
         groups
             .iter()
             .map(|g| {
@@ -164,7 +164,7 @@ mod tests {
         let w = Duration::from_secs(30);
         let s = Duration::from_secs;
         // (events at offsets, flush at offset, expected groups)
-        type Case = (Vec<(u64, Event)>, u64, Vec<Vec<&'static str>>);
+        type Case = (Vec<(u64, Notice)>, u64, Vec<Vec<&'static str>>);
         let cases: Vec<Case> = vec![
             // three services on two sites within the window: one message
             (
@@ -184,7 +184,7 @@ mod tests {
                     (0, opened("home", "jellyfin", "a")),
                     (
                         1,
-                        Event::WorkerBack {
+                        Notice::WorkerBack {
                             site: site("home"),
                             worker: "w1".into(),
                         },
@@ -215,8 +215,8 @@ mod tests {
             // digest and test never wait
             (
                 vec![
-                    (0, Event::Test),
-                    (1, Event::DailyDigest(DigestSummary::default())),
+                    (0, Notice::Test),
+                    (1, Notice::DailyDigest(DigestSummary::default())),
                 ],
                 1,
                 vec![vec!["test"], vec!["daily_digest"]],
@@ -255,7 +255,7 @@ mod tests {
         assert_eq!(g.next_due(t0), None);
         g.push(opened("home", "a", "x"), t0);
         g.push(
-            Event::NeedsHumanAttention {
+            Notice::NeedsHumanAttention {
                 site: site("home"),
                 service: Some("b".into()),
                 reason: HumanReason::ChainExhausted,
@@ -271,7 +271,7 @@ mod tests {
         assert_eq!(shape(&first), vec![vec!["home/a", "home/c"]]);
         assert_eq!(g.next_due(t0 + s(30)), Some(t0 + s(40)));
         g.push(
-            Event::AutoRemediated {
+            Notice::AutoRemediated {
                 site: site("home"),
                 service: "d".into(),
                 action: "restart".into(),

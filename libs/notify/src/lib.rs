@@ -28,7 +28,7 @@ pub use apprise::{Apprise, SendError};
 pub use config::{ConfigErrors, NotifyConfig};
 pub use delivery::{Backoff, Delivery, DeliveryLog, MemoryDeliveryLog, Outcome};
 pub use digest::{DigestSummary, DigestTime, SiteIncidents};
-pub use message::{Event, HumanReason, Level, Message, MessageKind, RenderContext, Verification};
+pub use message::{HumanReason, Level, Message, MessageKind, Notice, RenderContext, Verification};
 pub use notifier::{Notifier, NotifierStats, NotifyError, TestOutcome};
 pub use reminder::OpenIncident;
 pub use urls::{AppriseUrls, UrlError};

@@ -1,4 +1,4 @@
-//! What the control plane tells the notifier ([`Event`]) and what goes out
+//! What the control plane tells the notifier ([`Notice`]) and what goes out
 //! ([`Message`]): titles in the style "Claude Ops: Needs human attention - SERVICE",
 //! Markdown bodies that always name the site.
 //!
@@ -17,7 +17,7 @@ use crate::text::{duration_words, first_line, md, one_line, timestamp};
 /// Something worth telling a human. Events of one kind arriving within the
 /// grouping window become one message.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
+pub enum Notice {
     /// A service failed its probes past the threshold.
     IncidentOpened {
         site: SiteName,
@@ -190,35 +190,35 @@ pub struct RenderContext {
     pub now: SystemTime,
 }
 
-impl Event {
+impl Notice {
     pub fn kind(&self) -> MessageKind {
         match self {
-            Event::IncidentOpened { .. } => MessageKind::IncidentOpened,
-            Event::IncidentRecovered { .. } => MessageKind::IncidentRecovered,
-            Event::AutoRemediated { .. } => MessageKind::AutoRemediated,
-            Event::Escalated { .. } => MessageKind::Escalated,
-            Event::NeedsHumanAttention { .. } => MessageKind::NeedsHumanAttention,
-            Event::WorkerOffline { .. } => MessageKind::WorkerOffline,
-            Event::WorkerBack { .. } => MessageKind::WorkerBack,
-            Event::Reminder { .. } => MessageKind::Reminder,
-            Event::DailyDigest(_) => MessageKind::DailyDigest,
-            Event::Test => MessageKind::Test,
+            Notice::IncidentOpened { .. } => MessageKind::IncidentOpened,
+            Notice::IncidentRecovered { .. } => MessageKind::IncidentRecovered,
+            Notice::AutoRemediated { .. } => MessageKind::AutoRemediated,
+            Notice::Escalated { .. } => MessageKind::Escalated,
+            Notice::NeedsHumanAttention { .. } => MessageKind::NeedsHumanAttention,
+            Notice::WorkerOffline { .. } => MessageKind::WorkerOffline,
+            Notice::WorkerBack { .. } => MessageKind::WorkerBack,
+            Notice::Reminder { .. } => MessageKind::Reminder,
+            Notice::DailyDigest(_) => MessageKind::DailyDigest,
+            Notice::Test => MessageKind::Test,
         }
     }
 
     /// The sites the event is about (empty for a test).
     pub fn sites(&self) -> Vec<&SiteName> {
         match self {
-            Event::IncidentOpened { site, .. }
-            | Event::IncidentRecovered { site, .. }
-            | Event::AutoRemediated { site, .. }
-            | Event::Escalated { site, .. }
-            | Event::NeedsHumanAttention { site, .. }
-            | Event::WorkerOffline { site, .. }
-            | Event::WorkerBack { site, .. }
-            | Event::Reminder { site, .. } => vec![site],
-            Event::DailyDigest(summary) => summary.sites.iter().collect(),
-            Event::Test => Vec::new(),
+            Notice::IncidentOpened { site, .. }
+            | Notice::IncidentRecovered { site, .. }
+            | Notice::AutoRemediated { site, .. }
+            | Notice::Escalated { site, .. }
+            | Notice::NeedsHumanAttention { site, .. }
+            | Notice::WorkerOffline { site, .. }
+            | Notice::WorkerBack { site, .. }
+            | Notice::Reminder { site, .. } => vec![site],
+            Notice::DailyDigest(summary) => summary.sites.iter().collect(),
+            Notice::Test => Vec::new(),
         }
     }
 
@@ -226,47 +226,47 @@ impl Event {
     /// kind and subject within one grouping window are one line (the later wins).
     pub fn subject(&self) -> Option<(&SiteName, Option<&str>)> {
         match self {
-            Event::IncidentOpened { site, service, .. }
-            | Event::IncidentRecovered { site, service, .. }
-            | Event::AutoRemediated { site, service, .. }
-            | Event::Reminder { site, service, .. } => Some((site, Some(service))),
-            Event::Escalated { site, service, .. }
-            | Event::NeedsHumanAttention { site, service, .. } => Some((site, service.as_deref())),
-            Event::WorkerOffline { site, worker, .. } | Event::WorkerBack { site, worker } => {
+            Notice::IncidentOpened { site, service, .. }
+            | Notice::IncidentRecovered { site, service, .. }
+            | Notice::AutoRemediated { site, service, .. }
+            | Notice::Reminder { site, service, .. } => Some((site, Some(service))),
+            Notice::Escalated { site, service, .. }
+            | Notice::NeedsHumanAttention { site, service, .. } => Some((site, service.as_deref())),
+            Notice::WorkerOffline { site, worker, .. } | Notice::WorkerBack { site, worker } => {
                 Some((site, Some(worker)))
             }
-            Event::DailyDigest(_) | Event::Test => None,
+            Notice::DailyDigest(_) | Notice::Test => None,
         }
     }
 
     fn level(&self) -> Level {
         match self {
-            Event::IncidentOpened { .. } | Event::NeedsHumanAttention { .. } => Level::Failure,
-            Event::AutoRemediated { verification, .. } => match verification {
+            Notice::IncidentOpened { .. } | Notice::NeedsHumanAttention { .. } => Level::Failure,
+            Notice::AutoRemediated { verification, .. } => match verification {
                 Verification::Passed(_) => Level::Success,
                 Verification::Failed(_) | Verification::NotRun => Level::Warning,
             },
-            Event::Escalated { .. } | Event::WorkerOffline { .. } | Event::Reminder { .. } => {
+            Notice::Escalated { .. } | Notice::WorkerOffline { .. } | Notice::Reminder { .. } => {
                 Level::Warning
             }
-            Event::IncidentRecovered { .. } | Event::WorkerBack { .. } => Level::Success,
-            Event::DailyDigest(summary) => {
+            Notice::IncidentRecovered { .. } | Notice::WorkerBack { .. } => Level::Success,
+            Notice::DailyDigest(summary) => {
                 if summary.open_incidents.is_empty() {
                     Level::Success
                 } else {
                     Level::Warning
                 }
             }
-            Event::Test => Level::Info,
+            Notice::Test => Level::Info,
         }
     }
 
     fn session(&self) -> Option<SessionId> {
         match self {
-            Event::IncidentOpened { session, .. }
-            | Event::AutoRemediated { session, .. }
-            | Event::Escalated { session, .. }
-            | Event::NeedsHumanAttention { session, .. } => *session,
+            Notice::IncidentOpened { session, .. }
+            | Notice::AutoRemediated { session, .. }
+            | Notice::Escalated { session, .. }
+            | Notice::NeedsHumanAttention { session, .. } => *session,
             _ => None,
         }
     }
@@ -274,9 +274,9 @@ impl Event {
 
 /// Renders one message from a group of events (normally all of one kind, as the
 /// grouper makes them). `None` for an empty group.
-pub fn render(events: &[Event], ctx: &RenderContext) -> Option<Message> {
+pub fn render(events: &[Notice], ctx: &RenderContext) -> Option<Message> {
     let first = events.first()?;
-    let kinds: BTreeSet<MessageKind> = events.iter().map(Event::kind).collect();
+    let kinds: BTreeSet<MessageKind> = events.iter().map(Notice::kind).collect();
     let kind = if kinds.len() == 1 {
         first.kind()
     } else {
@@ -287,7 +287,11 @@ pub fn render(events: &[Event], ctx: &RenderContext) -> Option<Message> {
         .flat_map(|e| e.sites().into_iter().map(|s| s.to_string()))
         .collect();
     let sites: Vec<String> = sites.into_iter().collect();
-    let level = events.iter().map(Event::level).max().unwrap_or(Level::Info);
+    let level = events
+        .iter()
+        .map(Notice::level)
+        .max()
+        .unwrap_or(Level::Info);
 
     let (title, mut body) = match events {
         [one] => (single_title(one), single_body(one, ctx)),
@@ -313,7 +317,7 @@ pub fn render(events: &[Event], ctx: &RenderContext) -> Option<Message> {
 
 /// The subject shown in a single event's title: the service, else the worker,
 /// else the site.
-fn subject_label(event: &Event) -> String {
+fn subject_label(event: &Notice) -> String {
     match event.subject() {
         Some((_, Some(name))) => name.to_owned(),
         Some((site, None)) => site.to_string(),
@@ -321,33 +325,33 @@ fn subject_label(event: &Event) -> String {
     }
 }
 
-fn single_title(event: &Event) -> String {
+fn single_title(event: &Notice) -> String {
     let subject = subject_label(event);
     match event {
-        Event::IncidentOpened { .. } => format!("Claude Ops: Incident opened - {subject}"),
-        Event::IncidentRecovered { .. } => format!("Claude Ops: Recovered {subject}"),
-        Event::AutoRemediated { verification, .. } => match verification {
+        Notice::IncidentOpened { .. } => format!("Claude Ops: Incident opened - {subject}"),
+        Notice::IncidentRecovered { .. } => format!("Claude Ops: Recovered {subject}"),
+        Notice::AutoRemediated { verification, .. } => match verification {
             Verification::Passed(_) => format!("Claude Ops: Auto-remediated {subject}"),
             _ => format!("Claude Ops: Auto-remediated {subject} (not verified)"),
         },
-        Event::Escalated { tier, .. } => {
+        Notice::Escalated { tier, .. } => {
             format!(
                 "Claude Ops: Escalated to Tier {} - {subject}",
                 tier.number()
             )
         }
-        Event::NeedsHumanAttention { .. } => {
+        Notice::NeedsHumanAttention { .. } => {
             format!("Claude Ops: Needs human attention - {subject}")
         }
-        Event::WorkerOffline { .. } => format!("Claude Ops: Worker offline - {subject}"),
-        Event::WorkerBack { .. } => format!("Claude Ops: Worker back online - {subject}"),
-        Event::Reminder { .. } => format!("Claude Ops: Still unresolved - {subject}"),
-        Event::DailyDigest(_) => digest::TITLE.to_owned(),
-        Event::Test => "Claude Ops: Test notification".to_owned(),
+        Notice::WorkerOffline { .. } => format!("Claude Ops: Worker offline - {subject}"),
+        Notice::WorkerBack { .. } => format!("Claude Ops: Worker back online - {subject}"),
+        Notice::Reminder { .. } => format!("Claude Ops: Still unresolved - {subject}"),
+        Notice::DailyDigest(_) => digest::TITLE.to_owned(),
+        Notice::Test => "Claude Ops: Test notification".to_owned(),
     }
 }
 
-fn group_title(kind: MessageKind, events: &[Event], sites: &[String]) -> String {
+fn group_title(kind: MessageKind, events: &[Notice], sites: &[String]) -> String {
     let n = events.len();
     let on_sites = match sites {
         [one] => format!("on {one}"),
@@ -367,7 +371,7 @@ fn group_title(kind: MessageKind, events: &[Event], sites: &[String]) -> String 
         }
         MessageKind::Escalated => {
             let tier = events.iter().find_map(|e| match e {
-                Event::Escalated { tier, .. } => Some(tier.number()),
+                Notice::Escalated { tier, .. } => Some(tier.number()),
                 _ => None,
             });
             let tier = tier.map_or_else(String::new, |t| format!(" to Tier {t}"));
@@ -389,26 +393,26 @@ fn group_title(kind: MessageKind, events: &[Event], sites: &[String]) -> String 
     }
 }
 
-fn session_link(event: &Event, ctx: &RenderContext) -> Option<String> {
+fn session_link(event: &Notice, ctx: &RenderContext) -> Option<String> {
     let id = event.session()?;
     let base = ctx.dashboard_url.as_deref()?.trim_end_matches('/');
     Some(format!("[session {id}]({base}/sessions/{id})"))
 }
 
-fn single_body(event: &Event, ctx: &RenderContext) -> String {
+fn single_body(event: &Notice, ctx: &RenderContext) -> String {
     let mut lines: Vec<String> = Vec::new();
     if let Some((site, _)) = event.subject() {
         lines.push(format!("**Site:** {}", md(site.as_str())));
     }
     let mut text: Option<String> = None;
     match event {
-        Event::IncidentOpened {
+        Notice::IncidentOpened {
             service, summary, ..
         } => {
             lines.push(format!("**Service:** {}", md(service)));
             text = Some(summary.clone());
         }
-        Event::IncidentRecovered {
+        Notice::IncidentRecovered {
             service,
             open_for,
             detail,
@@ -420,7 +424,7 @@ fn single_body(event: &Event, ctx: &RenderContext) -> String {
             }
             text = detail.clone();
         }
-        Event::AutoRemediated {
+        Notice::AutoRemediated {
             service,
             action,
             verification,
@@ -433,7 +437,7 @@ fn single_body(event: &Event, ctx: &RenderContext) -> String {
                 verification_words(verification)
             ));
         }
-        Event::Escalated {
+        Notice::Escalated {
             service,
             tier,
             reason,
@@ -449,7 +453,7 @@ fn single_body(event: &Event, ctx: &RenderContext) -> String {
             ));
             text = Some(reason.clone());
         }
-        Event::NeedsHumanAttention {
+        Notice::NeedsHumanAttention {
             service,
             reason,
             detail,
@@ -461,7 +465,7 @@ fn single_body(event: &Event, ctx: &RenderContext) -> String {
             lines.push(format!("**Reason:** {}", reason.describe()));
             text = Some(detail.clone());
         }
-        Event::WorkerOffline {
+        Notice::WorkerOffline {
             worker, last_seen, ..
         } => {
             lines.push(format!("**Worker:** {}", md(worker)));
@@ -470,10 +474,10 @@ fn single_body(event: &Event, ctx: &RenderContext) -> String {
             }
             text = Some("Its probes and sessions are paused until it reconnects.".to_owned());
         }
-        Event::WorkerBack { worker, .. } => {
+        Notice::WorkerBack { worker, .. } => {
             lines.push(format!("**Worker:** {}", md(worker)));
         }
-        Event::Reminder {
+        Notice::Reminder {
             service,
             opened_at,
             summary,
@@ -487,8 +491,8 @@ fn single_body(event: &Event, ctx: &RenderContext) -> String {
             ));
             text = summary.clone();
         }
-        Event::DailyDigest(summary) => return digest::render_body(summary),
-        Event::Test => {
+        Notice::DailyDigest(summary) => return digest::render_body(summary),
+        Notice::Test => {
             return "**Site:** all sites\n\nThis is a test notification from Claude Ops. \
                     If you can read it, delivery to this destination works."
                 .to_owned();
@@ -505,7 +509,7 @@ fn single_body(event: &Event, ctx: &RenderContext) -> String {
     body
 }
 
-fn group_body(events: &[Event], sites: &[String], ctx: &RenderContext) -> String {
+fn group_body(events: &[Notice], sites: &[String], ctx: &RenderContext) -> String {
     let sites_md: Vec<String> = sites.iter().map(|s| md(s)).collect();
     let mut body = format!("**Sites:** {}\n", sites_md.join(", "));
     for event in events {
@@ -515,19 +519,19 @@ fn group_body(events: &[Event], sites: &[String], ctx: &RenderContext) -> String
     body
 }
 
-fn group_line(event: &Event, ctx: &RenderContext) -> String {
+fn group_line(event: &Notice, ctx: &RenderContext) -> String {
     let who = match event.subject() {
         Some((site, Some(name))) => format!("**{}** / {}", md(site.as_str()), md(name)),
         Some((site, None)) => format!("**{}**", md(site.as_str())),
         None => String::new(),
     };
     let what = match event {
-        Event::IncidentOpened { summary, .. } => first_line(summary),
-        Event::IncidentRecovered { open_for, .. } => match open_for {
+        Notice::IncidentOpened { summary, .. } => first_line(summary),
+        Notice::IncidentRecovered { open_for, .. } => match open_for {
             Some(d) => format!("recovered after {}", duration_words(*d)),
             None => "recovered".to_owned(),
         },
-        Event::AutoRemediated {
+        Notice::AutoRemediated {
             action,
             verification,
             ..
@@ -536,22 +540,22 @@ fn group_line(event: &Event, ctx: &RenderContext) -> String {
             md(&first_line(action)),
             verification_words(verification)
         ),
-        Event::Escalated { tier, reason, .. } => {
+        Notice::Escalated { tier, reason, .. } => {
             format!("to Tier {}: {}", tier.number(), first_line(reason))
         }
-        Event::NeedsHumanAttention { reason, detail, .. } => {
+        Notice::NeedsHumanAttention { reason, detail, .. } => {
             format!("{}: {}", reason.describe(), first_line(detail))
         }
-        Event::WorkerOffline { last_seen, .. } => match last_seen {
+        Notice::WorkerOffline { last_seen, .. } => match last_seen {
             Some(t) => format!("offline, last seen {}", timestamp(*t)),
             None => "offline".to_owned(),
         },
-        Event::WorkerBack { .. } => "back online".to_owned(),
-        Event::Reminder { opened_at, .. } => {
+        Notice::WorkerBack { .. } => "back online".to_owned(),
+        Notice::Reminder { opened_at, .. } => {
             format!("open for {}", open_for(*opened_at, ctx.now))
         }
-        Event::DailyDigest(_) => digest::TITLE.to_owned(),
-        Event::Test => "test notification".to_owned(),
+        Notice::DailyDigest(_) => digest::TITLE.to_owned(),
+        Notice::Test => "test notification".to_owned(),
     };
     let mut line = format!("- {who}: {what}");
     if let Some(link) = session_link(event, ctx) {

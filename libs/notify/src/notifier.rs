@@ -19,7 +19,7 @@ use crate::apprise::Apprise;
 use crate::config::{ConfigErrors, NotifyConfig};
 use crate::delivery::{Backoff, Delivery, DeliveryLog, Outcome};
 use crate::group::Grouper;
-use crate::message::{Event, Message, RenderContext, render};
+use crate::message::{Message, Notice, RenderContext, render};
 use crate::reminder::{OpenIncident, Reminders};
 use crate::urls::AppriseUrls;
 
@@ -111,7 +111,7 @@ impl Shared {
         format!("{}-{n}", self.boot)
     }
 
-    fn render(&self, events: &[Event]) -> Option<Message> {
+    fn render(&self, events: &[Notice]) -> Option<Message> {
         let ctx = RenderContext {
             dashboard_url: self.dashboard_url.clone(),
             now: SystemTime::now(),
@@ -134,7 +134,7 @@ impl Shared {
 }
 
 enum Command {
-    Event(Event),
+    Notice(Notice),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -222,12 +222,12 @@ impl Notifier {
 
     /// Queues an event without waiting. False if it was dropped (queue full,
     /// notifier stopped) or notifications are off.
-    pub fn notify(&self, event: Event) -> bool {
+    pub fn notify(&self, event: Notice) -> bool {
         let Some(inner) = &self.inner else {
             return false;
         };
         let counters = &inner.shared.counters;
-        match inner.tx.try_send(Command::Event(event)) {
+        match inner.tx.try_send(Command::Notice(event)) {
             Ok(()) => {
                 Counters::bump(&counters.accepted);
                 true
@@ -266,7 +266,7 @@ impl Notifier {
     pub async fn send_test(&self) -> Result<Vec<TestOutcome>, NotifyError> {
         let inner = self.inner.as_ref().ok_or(NotifyError::NoUrls)?;
         let shared = &inner.shared;
-        let message = Arc::new(shared.render(&[Event::Test]).ok_or(NotifyError::Stopped)?);
+        let message = Arc::new(shared.render(&[Notice::Test]).ok_or(NotifyError::Stopped)?);
         let message_id = shared.message_id();
         Counters::bump(&shared.counters.messages);
         let mut tasks = JoinSet::new();
@@ -411,7 +411,7 @@ impl Task {
             let wake = self.next_wake();
             tokio::select! {
                 cmd = rx.recv() => match cmd {
-                    Some(Command::Event(event)) => self.on_event(event),
+                    Some(Command::Notice(event)) => self.on_event(event),
                     Some(Command::Shutdown(ack)) => break Some(ack),
                     None => break None,
                 },
@@ -429,7 +429,7 @@ impl Task {
         };
         rx.close();
         while let Ok(cmd) = rx.try_recv() {
-            if let Command::Event(event) = cmd {
+            if let Command::Notice(event) = cmd {
                 self.on_event(event);
             }
         }
@@ -453,8 +453,8 @@ impl Task {
         }
     }
 
-    fn on_event(&mut self, event: Event) {
-        if let Event::IncidentRecovered { site, service, .. } = &event {
+    fn on_event(&mut self, event: Notice) {
+        if let Notice::IncidentRecovered { site, service, .. } = &event {
             self.reminders.resolve(site, service);
         }
         self.grouper.push(event, Instant::now());
@@ -465,7 +465,7 @@ impl Task {
         for closed in self.reminders.sync(open, wall) {
             let open_for = wall.duration_since(closed.opened_at).ok();
             self.grouper.push(
-                Event::IncidentRecovered {
+                Notice::IncidentRecovered {
                     site: closed.site,
                     service: closed.service,
                     open_for,
@@ -480,7 +480,7 @@ impl Task {
         let now = Instant::now();
         for incident in self.reminders.take_due(SystemTime::now()) {
             self.grouper.push(
-                Event::Reminder {
+                Notice::Reminder {
                     site: incident.site,
                     service: incident.service,
                     opened_at: incident.opened_at,
@@ -507,7 +507,7 @@ impl Task {
         wake
     }
 
-    fn dispatch(&mut self, group: &[Event]) {
+    fn dispatch(&mut self, group: &[Notice]) {
         let Some(message) = self.shared.render(group) else {
             return;
         };

@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use claudeops_core::site::SiteName;
 use claudeops_notify::{
-    Apprise, AppriseUrls, Delivery, Event, HumanReason, MemoryDeliveryLog, Notifier, NotifyConfig,
+    Apprise, AppriseUrls, Delivery, HumanReason, MemoryDeliveryLog, Notice, Notifier, NotifyConfig,
     OpenIncident, Outcome, SendError,
 };
 use tokio::sync::Notify;
@@ -236,8 +236,8 @@ fn assert_no_secrets(secrets: &[&str], records: &[Delivery], notifier: &Notifier
     }
 }
 
-fn needs_human(service: &str) -> Event {
-    Event::NeedsHumanAttention {
+fn needs_human(service: &str) -> Notice {
+    Notice::NeedsHumanAttention {
         site: site("home"),
         service: Some(service.into()),
         reason: HumanReason::CooldownExceeded,
@@ -297,7 +297,7 @@ async fn three_services_failing_within_the_window_arrive_as_one_message() {
     let (notifier, log) = start(&config(1500, &[]), &format!("json://{addr}/group/gTok"));
 
     for (s, service) in [("home", "jellyfin"), ("home", "sonarr"), ("cabin", "plex")] {
-        assert!(notifier.notify(Event::IncidentOpened {
+        assert!(notifier.notify(Notice::IncidentOpened {
             site: site(s),
             service: service.into(),
             summary: format!("{service}: HTTP 502 from /health"),
@@ -383,7 +383,7 @@ async fn a_failed_delivery_is_retried_and_both_attempts_are_recorded() {
     let url = format!("json://{addr}/fail-once/retryTok");
     let (notifier, log) = start(&config(100, &[300, 300]), &url);
 
-    assert!(notifier.notify(Event::WorkerOffline {
+    assert!(notifier.notify(Notice::WorkerOffline {
         site: site("cabin"),
         worker: "nas-1".into(),
         last_seen: None,
@@ -507,7 +507,7 @@ async fn urls_stay_out_of_argv_and_a_hung_delivery_is_killed() {
         ..config(50, &[])
     };
     let (notifier, log) = start(&cfg, &url);
-    assert!(notifier.notify(Event::WorkerBack {
+    assert!(notifier.notify(Notice::WorkerBack {
         site: site("home"),
         worker: "w1".into(),
     }));

@@ -9,10 +9,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::attempt::{self, Attempt, EVIDENCE_LIMIT, MESSAGE_LIMIT};
-use crate::condition::{Condition, Placeholder};
+use crate::condition::Condition;
 use crate::kinds::{self, Kind};
 use crate::observation::Observation;
 use crate::spec::ProbeSpec;
+
+pub use claudeops_core::probe::{ProbeKind, SCHEMES};
 
 /// Why a spec does not compile: which probe, which field, what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,112 +23,6 @@ pub struct SpecError {
     pub probe: String,
     pub field: String,
     pub problem: String,
-}
-
-/// The kind of a probe, from its url's scheme.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProbeKind {
-    Http,
-    Tcp,
-    Tls,
-    Dns,
-    Docker,
-    Postgres,
-    Mysql,
-    Redis,
-}
-
-/// The URL schemes a probe may use, and the kind each picks.
-pub const SCHEMES: &[(&str, ProbeKind)] = &[
-    ("http", ProbeKind::Http),
-    ("https", ProbeKind::Http),
-    ("tcp", ProbeKind::Tcp),
-    ("tls", ProbeKind::Tls),
-    ("dns", ProbeKind::Dns),
-    ("docker", ProbeKind::Docker),
-    ("postgres", ProbeKind::Postgres),
-    ("postgresql", ProbeKind::Postgres),
-    ("mysql", ProbeKind::Mysql),
-    ("mariadb", ProbeKind::Mysql),
-    ("redis", ProbeKind::Redis),
-];
-
-impl ProbeKind {
-    /// The kind a scheme picks (case-insensitive), `None` for any other.
-    pub fn from_scheme(scheme: &str) -> Option<ProbeKind> {
-        SCHEMES
-            .iter()
-            .find(|(s, _)| s.eq_ignore_ascii_case(scheme))
-            .map(|(_, k)| *k)
-    }
-
-    /// The kind of `SCHEME://...`, `None` without a known scheme.
-    pub fn from_url(url: &str) -> Option<ProbeKind> {
-        url.trim()
-            .split_once("://")
-            .and_then(|(scheme, _)| ProbeKind::from_scheme(scheme))
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ProbeKind::Http => "http",
-            ProbeKind::Tcp => "tcp",
-            ProbeKind::Tls => "tls",
-            ProbeKind::Dns => "dns",
-            ProbeKind::Docker => "docker",
-            ProbeKind::Postgres => "postgres",
-            ProbeKind::Mysql => "mysql",
-            ProbeKind::Redis => "redis",
-        }
-    }
-
-    /// The placeholders an attempt of this kind fills.
-    pub fn placeholders(self) -> &'static [Placeholder] {
-        use Placeholder::*;
-        match self {
-            ProbeKind::Http => &[
-                Status,
-                ResponseTime,
-                Body,
-                Connected,
-                CertificateExpiration,
-                Ip,
-            ],
-            ProbeKind::Tcp => &[Connected, ResponseTime, Ip],
-            ProbeKind::Tls => &[Connected, ResponseTime, Ip, CertificateExpiration],
-            ProbeKind::Dns => &[DnsRcode, Body, Ip, Connected, ResponseTime],
-            ProbeKind::Docker => &[
-                Running,
-                State,
-                Health,
-                RestartCount,
-                OomKilled,
-                ExitCode,
-                CrashLoop,
-                Connected,
-                ResponseTime,
-            ],
-            ProbeKind::Postgres | ProbeKind::Mysql | ProbeKind::Redis => {
-                &[Connected, ResponseTime, Body]
-            }
-        }
-    }
-
-    /// The conditions used when a spec names none.
-    pub fn default_conditions(self) -> &'static [&'static str] {
-        match self {
-            ProbeKind::Http => &["[STATUS] < 400"],
-            ProbeKind::Dns => &["[DNS_RCODE] == NOERROR"],
-            ProbeKind::Docker => &[
-                "[RUNNING] == true",
-                "[HEALTH] != unhealthy",
-                "[OOM_KILLED] == false",
-                "[CRASH_LOOP] == false",
-            ],
-            _ => &["[CONNECTED] == true"],
-        }
-    }
 }
 
 /// Per-probe memory between attempts (the Docker kind's last restart count).

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use crate::attempt::Attempt;
 use crate::probe::{Probe, SpecError};
 use crate::spec::ProbeSpec;
-use crate::state::{Health, ProbeState, Transition};
+use crate::state::{Health, Streak, Transition};
 
 /// Default number of attempts in flight at once.
 pub const DEFAULT_CONCURRENCY: usize = 64;
@@ -43,14 +43,14 @@ pub struct CycleReport {
 
 struct Entry {
     probe: Arc<Probe>,
-    state: ProbeState,
+    state: Streak,
     last_started: Option<Instant>,
 }
 
 impl Entry {
     fn new(probe: Probe) -> Entry {
         let spec = probe.spec();
-        let state = ProbeState::for_spec(spec);
+        let state = Streak::for_spec(spec);
         Entry {
             probe: Arc::new(probe),
             state,

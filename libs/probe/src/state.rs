@@ -2,28 +2,12 @@
 //! failures in a row and comes back after `success-threshold` successes in a row,
 //! so one blip pages nobody. Pure: no clock, no I/O.
 
-use serde::{Deserialize, Serialize};
-
-/// What is known about a probe's target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Health {
-    /// No verdict yet.
-    Unknown,
-    Up,
-    Down,
-}
-
-/// A change of verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Transition {
-    pub from: Health,
-    pub to: Health,
-}
+/// The verdict and a change of it are shared vocabulary (`claudeops_core::probe`).
+pub use claudeops_core::probe::{Health, Transition};
 
 /// The verdict of one probe and the streak that leads to the next.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProbeState {
+pub struct Streak {
     health: Health,
     failures: u32,
     successes: u32,
@@ -31,10 +15,10 @@ pub struct ProbeState {
     success_threshold: u32,
 }
 
-impl ProbeState {
+impl Streak {
     /// Thresholds below 1 count as 1.
-    pub fn new(failure_threshold: u32, success_threshold: u32) -> ProbeState {
-        ProbeState {
+    pub fn new(failure_threshold: u32, success_threshold: u32) -> Streak {
+        Streak {
             health: Health::Unknown,
             failures: 0,
             successes: 0,
@@ -44,8 +28,8 @@ impl ProbeState {
     }
 
     /// With the spec's thresholds (or the defaults: 3 failures, 2 successes).
-    pub fn for_spec(spec: &crate::spec::ProbeSpec) -> ProbeState {
-        ProbeState::new(spec.failure_threshold(), spec.success_threshold())
+    pub fn for_spec(spec: &crate::spec::ProbeSpec) -> Streak {
+        Streak::new(spec.failure_threshold(), spec.success_threshold())
     }
 
     pub fn health(&self) -> Health {
@@ -130,7 +114,7 @@ mod tests {
             ((2, 1), "--", vec![None, t(Unknown, Down)], Down),
         ];
         for ((fail, succeed), outcomes, want, end) in cases {
-            let mut state = ProbeState::new(fail, succeed);
+            let mut state = Streak::new(fail, succeed);
             let got: Vec<Option<Transition>> =
                 outcomes.chars().map(|c| state.observe(c == '+')).collect();
             assert_eq!(got, want, "{outcomes} with ({fail}, {succeed})");
@@ -141,15 +125,15 @@ mod tests {
     #[test]
     fn takes_thresholds_from_the_spec() {
         let mut spec = crate::spec::ProbeSpec::default();
-        assert_eq!(ProbeState::for_spec(&spec), ProbeState::new(3, 2));
+        assert_eq!(Streak::for_spec(&spec), Streak::new(3, 2));
         spec.failure_threshold = Some(1);
-        let mut state = ProbeState::for_spec(&spec);
+        let mut state = Streak::for_spec(&spec);
         assert_eq!(state.observe(false), t(Unknown, Down));
     }
 
     #[test]
     fn counts_failures_in_a_row() {
-        let mut state = ProbeState::new(3, 2);
+        let mut state = Streak::new(3, 2);
         state.observe(false);
         state.observe(false);
         assert_eq!(state.failures_in_a_row(), 2);

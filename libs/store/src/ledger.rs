@@ -11,7 +11,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use claudeops_core::ledger::{
-    self, ActionId, ActionStatus, Decision, InvalidAction, Limits, NewAction,
+    self, ActionId, ActionStatus, CooldownLimits, InvalidAction, NewAction, Slot,
 };
 
 use crate::StoreError;
@@ -66,13 +66,13 @@ pub(crate) struct Verdict {
     pub(crate) status: ActionStatus,
     pub(crate) result: Option<String>,
     pub(crate) finished_at_ms: Option<i64>,
-    denied: Option<Decision>,
+    denied: Option<Slot>,
 }
 
 impl Verdict {
     /// The decision to return once the entry `id` is written.
-    pub(crate) fn decision(self, id: ActionId) -> Decision {
-        self.denied.unwrap_or(Decision::Granted { id })
+    pub(crate) fn decision(self, id: ActionId) -> Slot {
+        self.denied.unwrap_or(Slot::Granted { id })
     }
 }
 
@@ -82,7 +82,7 @@ impl Verdict {
 pub(crate) fn judge(
     new: &NewAction,
     service: &str,
-    limits: &Limits,
+    limits: &CooldownLimits,
     counted_times_ms: &[i64],
 ) -> Verdict {
     let (limit, window_ms) = limits.limit_for(new.kind);
@@ -106,7 +106,7 @@ pub(crate) fn judge(
                 status: ActionStatus::Denied,
                 result: Some(reason.clone()),
                 finished_at_ms: Some(new.now_ms),
-                denied: Some(Decision::Denied {
+                denied: Some(Slot::Denied {
                     reason,
                     count,
                     limit,
@@ -118,7 +118,7 @@ pub(crate) fn judge(
 }
 
 /// The lower bound (exclusive) of reservation times that may count for `new`.
-pub(crate) fn window_start(new: &NewAction, limits: &Limits) -> i64 {
+pub(crate) fn window_start(new: &NewAction, limits: &CooldownLimits) -> i64 {
     let (_, window_ms) = limits.limit_for(new.kind);
     new.now_ms.saturating_sub(window_ms)
 }

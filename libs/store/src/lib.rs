@@ -5,9 +5,10 @@
 //!
 //! One [`Store`] trait, two backends: SQLite (the default, one file) and PostgreSQL
 //! (for a fleet). [`open`] picks the backend from the URL and runs the embedded
-//! migrations. All SQL of the workspace lives in this crate's `sqlite` and `postgres`
-//! modules; nothing outside them may write SQL, and callers never see which backend
-//! they use.
+//! migrations. All SQL of the workspace lives in this crate: the statements both
+//! databases share in the `sql` module, what each does its own way in `sqlite` and
+//! `postgres`. Nothing outside them may write SQL, and callers never see which
+//! backend they use.
 
 mod error;
 mod health;
@@ -16,6 +17,7 @@ mod memory;
 mod model;
 mod postgres;
 mod rows;
+mod sql;
 mod sqlite;
 mod store;
 mod token;
@@ -28,7 +30,7 @@ pub use claudeops_core::health::{
     ProbeRecord, ProbeState, Resolution,
 };
 pub use claudeops_core::ledger::{
-    ActionId, ActionKind, ActionRecord, ActionStatus, CooldownRow, Decision, Limits, NewAction,
+    ActionId, ActionKind, ActionRecord, ActionStatus, CooldownLimits, CooldownRow, NewAction, Slot,
 };
 pub use claudeops_core::memory::{Memory, MemoryId, NewMemory};
 pub use claudeops_core::notification::DeliveryRecord;

@@ -1,8 +1,9 @@
 //! Rows as both backends return them, and their conversion into domain types.
 //!
 //! Both schemas use the same column names and compatible types, so one set of
-//! `FromRow` structs serves both. No SQL here: queries live in the `sqlite` and
-//! `postgres` modules. A row that does not convert is `StoreError::Corrupt`, never a panic.
+//! `FromRow` structs serves both. No SQL here: queries live in the `sql` module (and
+//! in `sqlite` and `postgres` where the databases differ). A row that does not
+//! convert is `StoreError::Corrupt`, never a panic.
 
 use std::collections::HashMap;
 

@@ -13,7 +13,7 @@ use claudeops_core::health::{
     Incident, IncidentId, InventoryRecord, NewIncident, ProbeAttempt, ProbeRecord, Resolution,
 };
 use claudeops_core::ledger::{
-    ActionId, ActionRecord, ActionStatus, CooldownRow, Decision, Limits, NewAction,
+    ActionId, ActionRecord, ActionStatus, CooldownLimits, CooldownRow, NewAction, Slot,
 };
 use claudeops_core::memory::{Memory, MemoryId, NewMemory};
 use claudeops_core::notification::DeliveryRecord;
@@ -220,16 +220,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Asks for one action: counts the Reserved, Succeeded and Failed entries of the
     /// same (site, service, kind) within the kind's window and, in the same
-    /// transaction, records a Reserved entry (`Decision::Granted` with its id) or,
+    /// transaction, records a Reserved entry (`Slot::Granted` with its id) or,
     /// over the limit, a Denied one whose result is the reason
-    /// (`Decision::Denied`). The transaction is serialised per (site, service,
+    /// (`Slot::Denied`). The transaction is serialised per (site, service,
     /// kind), so of any number of concurrent calls no more than the limit are
     /// granted.
     async fn reserve_action(
         &self,
         new: &NewAction,
-        limits: &Limits,
-    ) -> Result<Decision, StoreError>;
+        limits: &CooldownLimits,
+    ) -> Result<Slot, StoreError>;
 
     /// Finishes a Reserved entry as Succeeded, Failed or Released (`Conflict` for
     /// another status) with the action's result, `finished_at_ms = now_ms` and
@@ -249,8 +249,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The cooldown of every (site, service, kind) with an entry (of any status)
     /// reserved within the longest window of `limits` before `now_ms`, sorted by
     /// site, service, kind.
-    async fn cooldowns(&self, limits: &Limits, now_ms: i64)
-    -> Result<Vec<CooldownRow>, StoreError>;
+    async fn cooldowns(
+        &self,
+        limits: &CooldownLimits,
+        now_ms: i64,
+    ) -> Result<Vec<CooldownRow>, StoreError>;
 
     /// Marks the Reserved entries reserved before `older_than_ms` (left behind by a
     /// crashed worker) Failed with the result `"abandoned"`; they keep counting,

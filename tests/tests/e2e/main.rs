@@ -3,6 +3,7 @@
 //! model. Each test starts its own control plane.
 
 mod incidents;
+mod local_worker;
 mod permissions;
 mod refusals;
 mod remediation;

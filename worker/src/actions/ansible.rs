@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::docker::{Verdict, clip, failure};
+use super::docker::{Checked, clip, failure};
 use super::process::{self, Env, ScratchDir};
 use super::redeploy::{DEPLOY_LIMIT, Miss, Programs, Repo, first_existing, look_up};
 
@@ -171,8 +171,8 @@ pub async fn plan(
 }
 
 /// Runs the playbook, then verifies.
-pub async fn run(programs: &Programs, plan: &Plan, within: Duration) -> Verdict {
-    let failed = |text: String| Verdict { ok: false, text };
+pub async fn run(programs: &Programs, plan: &Plan, within: Duration) -> Checked {
+    let failed = |text: String| Checked { ok: false, text };
     let scratch = match scratch() {
         Ok(scratch) => scratch,
         Err(why) => return failed(why),
@@ -218,7 +218,7 @@ pub async fn run(programs: &Programs, plan: &Plan, within: Duration) -> Verdict 
     );
     let containers = programs.docker.service_containers(&plan.service).await;
     match containers {
-        Ok(names) if names.is_empty() => Verdict {
+        Ok(names) if names.is_empty() => Checked {
             ok: true,
             text: format!(
                 "{ran}; service {} has no container on this host to check",
@@ -227,12 +227,12 @@ pub async fn run(programs: &Programs, plan: &Plan, within: Duration) -> Verdict 
         },
         Ok(names) => {
             let ready = programs.docker.wait_ready(&names, within).await;
-            Verdict {
+            Checked {
                 ok: ready.ok,
                 text: format!("{ran}; its containers on this host: {}", ready.text),
             }
         }
-        Err(error) => Verdict {
+        Err(error) => Checked {
             ok: true,
             text: format!("{ran}; its containers on this host could not be looked at: {error}"),
         },

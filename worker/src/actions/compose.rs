@@ -14,7 +14,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::docker::{Docker, Verdict, failure};
+use super::docker::{Checked, Docker, failure};
 use super::redeploy::{DEPLOY_LIMIT, LOOKUP_LIMIT, Miss, Repo, top_level, unquote};
 
 /// Compose file names looked for at a repo's root, in this order.
@@ -178,12 +178,12 @@ pub async fn up(docker: &Docker, plan: &Plan) -> Result<(), String> {
 }
 
 /// Waits until every container of the service is running and healthy.
-pub async fn verify(docker: &Docker, plan: &Plan, within: Duration) -> Verdict {
+pub async fn verify(docker: &Docker, plan: &Plan, within: Duration) -> Checked {
     match docker
         .compose_containers(&plan.project, &plan.service)
         .await
     {
-        Ok(names) if names.is_empty() => Verdict {
+        Ok(names) if names.is_empty() => Checked {
             ok: false,
             text: format!(
                 "compose reported success but project {} has no container for service {}",
@@ -191,7 +191,7 @@ pub async fn verify(docker: &Docker, plan: &Plan, within: Duration) -> Verdict {
             ),
         },
         Ok(names) => docker.wait_ready(&names, within).await,
-        Err(error) => Verdict {
+        Err(error) => Checked {
             ok: false,
             text: format!("cannot list the service's containers: {error}"),
         },

@@ -29,9 +29,9 @@ pub const SETTLE: Duration = Duration::from_secs(5);
 /// Log lines shown for a container that did not come back.
 const LOG_LINES: &str = "10";
 
-/// The outcome of an act-and-verify step; `text` is for the model and the ledger.
+/// What an act-and-verify step found; `text` is for the model and the ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
+pub struct Checked {
     pub ok: bool,
     pub text: String,
 }
@@ -264,9 +264,9 @@ impl Docker {
     /// Polls until every container is running and healthy (or has no health
     /// check and has stayed up for [`SETTLE`]), one of them cannot get there, or
     /// `within` has passed.
-    pub async fn wait_ready(&self, names: &[String], within: Duration) -> Verdict {
+    pub async fn wait_ready(&self, names: &[String], within: Duration) -> Checked {
         if names.is_empty() {
-            return Verdict {
+            return Checked {
                 ok: false,
                 text: "there is no container to verify".to_owned(),
             };
@@ -310,7 +310,7 @@ impl Docker {
                         format!("{name}: {part}")
                     });
                 }
-                return Verdict {
+                return Checked {
                     ok,
                     text: parts.join("; "),
                 };

@@ -22,7 +22,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use super::docker::{Verdict, clip, failure};
+use super::docker::{Checked, clip, failure};
 use super::process::{self, Env};
 use super::redeploy::{DEPLOY_LIMIT, LOOKUP_LIMIT, Miss, Repo, first_existing, look_up, top_level};
 
@@ -190,9 +190,9 @@ pub fn namespace(listed: &[u8], release: &str) -> Result<String, String> {
 }
 
 /// Upgrades the release, then checks `helm status`.
-pub async fn run(helm: &Path, plan: &Plan) -> Verdict {
+pub async fn run(helm: &Path, plan: &Plan) -> Checked {
     let env = environment();
-    let failed = |text: String| Verdict { ok: false, text };
+    let failed = |text: String| Checked { ok: false, text };
     match process::run(helm, &plan.args(), Some(&plan.dir), &env, DEPLOY_LIMIT).await {
         Ok(out) if out.status.success() => {}
         Ok(out) => return failed(failure("helm upgrade", &out)),
@@ -224,7 +224,7 @@ pub async fn run(helm: &Path, plan: &Plan) -> Verdict {
 }
 
 /// The verdict of `helm status --output json`: `deployed` is back.
-fn status(out: &Output, plan: &Plan) -> Verdict {
+fn status(out: &Output, plan: &Plan) -> Checked {
     let parsed: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     let info = &parsed["info"];
     let state = info["status"].as_str().unwrap_or("unknown");
@@ -232,7 +232,7 @@ fn status(out: &Output, plan: &Plan) -> Verdict {
     let revision = parsed["version"]
         .as_i64()
         .map_or_else(String::new, |v| format!(", revision {v}"));
-    Verdict {
+    Checked {
         ok: state == "deployed",
         text: format!(
             "helm status of release {} in namespace {}: {state}{revision} ({description})",

@@ -39,7 +39,7 @@ use claudeops_core::Tier;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-pub use docker::{Docker, Verdict};
+pub use docker::{Checked, Docker};
 pub use redeploy::Programs;
 pub use socket::{ActionHandler, ActionSocket};
 
@@ -387,7 +387,7 @@ async fn restart(
                     .wait_ready(&[container.to_owned()], VERIFY_WITHIN)
                     .await
             }
-            Err(error) => Verdict {
+            Err(error) => Checked {
                 ok: false,
                 text: format!("`docker restart` failed: {error}"),
             },
@@ -447,7 +447,7 @@ async fn audited(
     req: &ActionRequest,
     ledger: &dyn Ledger,
     audit: Audit<'_>,
-    act: impl Future<Output = Verdict>,
+    act: impl Future<Output = Checked>,
 ) -> ActionReply {
     let reservation = match ledger
         .reserve(

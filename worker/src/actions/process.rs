@@ -1,7 +1,8 @@
-//! The one way the actions run a program: explicit arguments (never a shell), no
-//! stdin, stdout and stderr drained together, a time limit, the program's own
-//! process group (killed whole when the limit passes or the caller goes away),
-//! and, for the deployment tools, an allow-listed environment.
+//! The one way the actions run a program, on top of the guarded child process
+//! of `claudeops-process`: explicit arguments (never a shell), no stdin, stdout
+//! and stderr drained together, a time limit, the program's own process group
+//! (killed whole when the limit passes or the caller goes away), and, for the
+//! deployment tools, an allow-listed environment.
 //!
 //! Nothing here decides whether a program may run; that is `super::run_action`'s
 //! job. Errors are typed so a caller can tell "not installed" (escalate, nothing
@@ -9,10 +10,10 @@
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
-use tokio::process::Command;
+use claudeops_process::{self as process, Spec};
 
 /// Variables passed through from the worker's own environment to a deployment
 /// tool (when set); everything else is dropped.
@@ -67,8 +68,14 @@ pub fn name(program: &Path) -> String {
     )
 }
 
-/// Runs `program ARGS` in `dir` (when given) with `env`, killing its whole
-/// process group past `limit`.
+/// How much of each of stdout and stderr is kept (the last bytes): far more than
+/// any listing or recap the actions read, and a bound on a runaway program.
+const OUTPUT_CAP: usize = 16 << 20;
+
+/// Runs `program ARGS` in `dir` (when given) with `env`, through
+/// [`claudeops_process`]: its own process group, killed whole past `limit` or
+/// when the caller goes away (whatever the program left running, an Ansible
+/// fork or an `ssh`, goes with it).
 pub async fn run(
     program: &Path,
     args: &[OsString],
@@ -76,45 +83,38 @@ pub async fn run(
     env: &Env,
     limit: Duration,
 ) -> Result<Output, RunError> {
-    let mut command = Command::new(program);
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
+    let mut spec = Spec::new(program, limit);
+    spec.args(args.iter().cloned());
     if let Some(dir) = dir {
-        command.current_dir(dir);
+        spec.current_dir(dir);
     }
-    if let Env::Only(vars) = env {
-        command.env_clear().envs(vars.iter().map(|(k, v)| (k, v)));
-    }
-    let child = command.spawn().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => RunError::Missing(program.to_owned()),
-        _ => RunError::Start(program.to_owned(), e.to_string()),
-    })?;
-    let group = child.id().and_then(|id| i32::try_from(id).ok());
-    let _group_guard = GroupKill(group);
-    match tokio::time::timeout(limit, child.wait_with_output()).await {
-        Ok(Ok(out)) => Ok(out),
-        Ok(Err(error)) => Err(RunError::Start(program.to_owned(), error.to_string())),
-        Err(_) => Err(RunError::TimedOut(program.to_owned(), limit.as_secs())),
-    }
-}
-
-/// Kills a process group when dropped: whatever the program left running (an
-/// Ansible fork, an `ssh`) goes with it, also when the caller is cancelled.
-struct GroupKill(Option<i32>);
-
-impl Drop for GroupKill {
-    fn drop(&mut self) {
-        use nix::sys::signal::{Signal, killpg};
-        use nix::unistd::Pid;
-        if let Some(group) = self.0 {
-            // Fails harmlessly (ESRCH) when the group has already gone.
-            let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+    match env {
+        Env::Inherit => {
+            spec.inherit_env();
         }
+        Env::Only(vars) => {
+            spec.envs(vars.iter().cloned());
+        }
+    }
+    let done = match spec.spawn() {
+        Ok(guarded) => guarded.output(OUTPUT_CAP).await,
+        Err(error) => Err(error),
+    };
+    match done {
+        Ok(out) => Ok(Output {
+            status: out.status,
+            stdout: out.stdout,
+            stderr: out.stderr,
+        }),
+        Err(process::Error::NotFound { .. }) => Err(RunError::Missing(program.to_owned())),
+        Err(process::Error::TimedOut { .. }) => {
+            Err(RunError::TimedOut(program.to_owned(), limit.as_secs()))
+        }
+        Err(
+            process::Error::PermissionDenied { source, .. }
+            | process::Error::Spawn { source, .. }
+            | process::Error::Io { source, .. },
+        ) => Err(RunError::Start(program.to_owned(), source.to_string())),
     }
 }
 

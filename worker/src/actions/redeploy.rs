@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::docker::{Docker, Verdict, failure};
+use super::docker::{Checked, Docker, failure};
 use super::process::{self, Env, RunError};
 use super::{ansible, compose, helm, valid_name};
 
@@ -210,11 +210,11 @@ impl Plan {
     }
 
     /// Redeploys, then verifies within `within`.
-    pub async fn run(&self, programs: &Programs, within: Duration) -> Verdict {
+    pub async fn run(&self, programs: &Programs, within: Duration) -> Checked {
         match self {
             Plan::Compose(p) => match compose::up(&programs.docker, p).await {
                 Ok(()) => compose::verify(&programs.docker, p, within).await,
-                Err(error) => Verdict {
+                Err(error) => Checked {
                     ok: false,
                     text: format!("`{}` failed: {error}", p.command_line()),
                 },

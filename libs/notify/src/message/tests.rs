@@ -18,12 +18,12 @@ fn ctx() -> RenderContext {
     }
 }
 
-fn one(event: Event) -> Message {
+fn one(event: Notice) -> Message {
     render(&[event], &ctx()).unwrap()
 }
 
-fn opened(s: &str, service: &str) -> Event {
-    Event::IncidentOpened {
+fn opened(s: &str, service: &str) -> Notice {
+    Notice::IncidentOpened {
         site: site(s),
         service: service.into(),
         summary: format!("{service} returns HTTP 502\nmore detail"),
@@ -31,8 +31,8 @@ fn opened(s: &str, service: &str) -> Event {
     }
 }
 
-fn needs_human(reason: HumanReason, service: Option<&str>) -> Event {
-    Event::NeedsHumanAttention {
+fn needs_human(reason: HumanReason, service: Option<&str>) -> Notice {
+    Notice::NeedsHumanAttention {
         site: site("home"),
         service: service.map(String::from),
         reason,
@@ -43,7 +43,7 @@ fn needs_human(reason: HumanReason, service: Option<&str>) -> Event {
 
 #[test]
 fn single_titles_and_levels() {
-    let cases: Vec<(Event, &str, Level, MessageKind)> = vec![
+    let cases: Vec<(Notice, &str, Level, MessageKind)> = vec![
         (
             opened("home", "jellyfin"),
             "Claude Ops: Incident opened - jellyfin",
@@ -51,7 +51,7 @@ fn single_titles_and_levels() {
             MessageKind::IncidentOpened,
         ),
         (
-            Event::IncidentRecovered {
+            Notice::IncidentRecovered {
                 site: site("home"),
                 service: "jellyfin".into(),
                 open_for: Some(Duration::from_secs(3900)),
@@ -62,7 +62,7 @@ fn single_titles_and_levels() {
             MessageKind::IncidentRecovered,
         ),
         (
-            Event::AutoRemediated {
+            Notice::AutoRemediated {
                 site: site("home"),
                 service: "jellyfin".into(),
                 action: "restarted container jellyfin".into(),
@@ -74,7 +74,7 @@ fn single_titles_and_levels() {
             MessageKind::AutoRemediated,
         ),
         (
-            Event::AutoRemediated {
+            Notice::AutoRemediated {
                 site: site("home"),
                 service: "jellyfin".into(),
                 action: "restarted container jellyfin".into(),
@@ -86,7 +86,7 @@ fn single_titles_and_levels() {
             MessageKind::AutoRemediated,
         ),
         (
-            Event::Escalated {
+            Notice::Escalated {
                 site: site("home"),
                 service: Some("postgres".into()),
                 tier: Tier::Remediate,
@@ -98,7 +98,7 @@ fn single_titles_and_levels() {
             MessageKind::Escalated,
         ),
         (
-            Event::Escalated {
+            Notice::Escalated {
                 site: site("home"),
                 service: None,
                 tier: Tier::Investigate,
@@ -122,7 +122,7 @@ fn single_titles_and_levels() {
             MessageKind::NeedsHumanAttention,
         ),
         (
-            Event::WorkerOffline {
+            Notice::WorkerOffline {
                 site: site("cabin"),
                 worker: "nas-1".into(),
                 last_seen: Some(t(3600)),
@@ -132,7 +132,7 @@ fn single_titles_and_levels() {
             MessageKind::WorkerOffline,
         ),
         (
-            Event::WorkerBack {
+            Notice::WorkerBack {
                 site: site("cabin"),
                 worker: "nas-1".into(),
             },
@@ -141,7 +141,7 @@ fn single_titles_and_levels() {
             MessageKind::WorkerBack,
         ),
         (
-            Event::Reminder {
+            Notice::Reminder {
                 site: site("home"),
                 service: "jellyfin".into(),
                 opened_at: t(0),
@@ -152,13 +152,13 @@ fn single_titles_and_levels() {
             MessageKind::Reminder,
         ),
         (
-            Event::DailyDigest(DigestSummary::default()),
+            Notice::DailyDigest(DigestSummary::default()),
             "Claude Ops: Daily Health Summary",
             Level::Success,
             MessageKind::DailyDigest,
         ),
         (
-            Event::Test,
+            Notice::Test,
             "Claude Ops: Test notification",
             Level::Info,
             MessageKind::Test,
@@ -176,24 +176,24 @@ fn single_titles_and_levels() {
 fn every_message_names_its_site() {
     let events = vec![
         opened("home", "jellyfin"),
-        Event::IncidentRecovered {
+        Notice::IncidentRecovered {
             site: site("home"),
             service: "jellyfin".into(),
             open_for: None,
             detail: None,
         },
         needs_human(HumanReason::ChainExhausted, None),
-        Event::WorkerBack {
+        Notice::WorkerBack {
             site: site("home"),
             worker: "w".into(),
         },
-        Event::Reminder {
+        Notice::Reminder {
             site: site("home"),
             service: "x".into(),
             opened_at: t(0),
             summary: None,
         },
-        Event::DailyDigest(DigestSummary {
+        Notice::DailyDigest(DigestSummary {
             sites: vec![site("home")],
             ..DigestSummary::default()
         }),
@@ -207,7 +207,7 @@ fn every_message_names_its_site() {
         );
         assert_eq!(m.sites, vec!["home".to_owned()], "{}", m.title);
     }
-    let test = one(Event::Test);
+    let test = one(Notice::Test);
     assert!(
         test.body.starts_with("**Site:** all sites"),
         "{}",
@@ -217,13 +217,13 @@ fn every_message_names_its_site() {
 
 #[test]
 fn single_bodies() {
-    let cases: Vec<(Event, &str)> = vec![
+    let cases: Vec<(Notice, &str)> = vec![
         (
             opened("home", "jellyfin"),
             "**Site:** home  \n**Service:** jellyfin\n\njellyfin returns HTTP 502\nmore detail",
         ),
         (
-            Event::IncidentRecovered {
+            Notice::IncidentRecovered {
                 site: site("home"),
                 service: "jellyfin".into(),
                 open_for: Some(Duration::from_secs(3900)),
@@ -232,7 +232,7 @@ fn single_bodies() {
             "**Site:** home  \n**Service:** jellyfin  \n**Down for:** 1h 5m\n\nverified by re-probe",
         ),
         (
-            Event::AutoRemediated {
+            Notice::AutoRemediated {
                 site: site("home"),
                 service: "jellyfin".into(),
                 action: "restarted container jellyfin".into(),
@@ -255,7 +255,7 @@ fn single_bodies() {
             "**Site:** home  \n**Reason:** cost cap reached\n\ndetails here",
         ),
         (
-            Event::Escalated {
+            Notice::Escalated {
                 site: site("home"),
                 service: Some("postgres".into()),
                 tier: Tier::Investigate,
@@ -265,7 +265,7 @@ fn single_bodies() {
             "**Site:** home  \n**Service:** postgres  \n**Now at:** Tier 2 (Investigate)\n\ndead tuples at 40%",
         ),
         (
-            Event::WorkerOffline {
+            Notice::WorkerOffline {
                 site: site("cabin"),
                 worker: "nas_1".into(),
                 last_seen: Some(t(3600)),
@@ -274,7 +274,7 @@ fn single_bodies() {
              Its probes and sessions are paused until it reconnects.",
         ),
         (
-            Event::Reminder {
+            Notice::Reminder {
                 site: site("home"),
                 service: "jellyfin".into(),
                 opened_at: t(4 * 3600),
@@ -311,7 +311,7 @@ fn dashboard_links_sessions_and_the_dashboard() {
 
 #[test]
 fn grouped_messages_list_every_site_and_service() {
-    let cases: Vec<(Vec<Event>, &str, &str)> = vec![
+    let cases: Vec<(Vec<Notice>, &str, &str)> = vec![
         (
             vec![
                 opened("home", "jellyfin"),
@@ -343,12 +343,12 @@ fn grouped_messages_list_every_site_and_service() {
         ),
         (
             vec![
-                Event::WorkerOffline {
+                Notice::WorkerOffline {
                     site: site("home"),
                     worker: "a".into(),
                     last_seen: None,
                 },
-                Event::WorkerOffline {
+                Notice::WorkerOffline {
                     site: site("lake"),
                     worker: "b".into(),
                     last_seen: None,
@@ -359,13 +359,13 @@ fn grouped_messages_list_every_site_and_service() {
         ),
         (
             vec![
-                Event::Reminder {
+                Notice::Reminder {
                     site: site("home"),
                     service: "a".into(),
                     opened_at: t(0),
                     summary: None,
                 },
-                Event::Reminder {
+                Notice::Reminder {
                     site: site("home"),
                     service: "b".into(),
                     opened_at: t(3600),
@@ -378,7 +378,7 @@ fn grouped_messages_list_every_site_and_service() {
         (
             vec![
                 opened("home", "a"),
-                Event::WorkerBack {
+                Notice::WorkerBack {
                     site: site("cabin"),
                     worker: "w".into(),
                 },
@@ -397,14 +397,14 @@ fn grouped_messages_list_every_site_and_service() {
 #[test]
 fn grouped_level_is_the_worst_and_names_cannot_inject_markdown() {
     let events = vec![
-        Event::AutoRemediated {
+        Notice::AutoRemediated {
             site: site("home"),
             service: "a".into(),
             action: "restart".into(),
             verification: Verification::Passed("ok".into()),
             session: None,
         },
-        Event::AutoRemediated {
+        Notice::AutoRemediated {
             site: site("home"),
             service: "[x](http://evil)\nline".into(),
             action: "restart".into(),

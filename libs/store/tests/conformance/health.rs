@@ -1,5 +1,4 @@
-//! Conformance cases for probes, incidents, inventories and notification deliveries.
-//! Listed in the `conformance!` invocation of the parent like every other case.
+//! Conformance cases of probes, incidents, inventories and notification deliveries.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,7 +10,18 @@ use claudeops_store::{
 };
 use tokio::sync::Barrier;
 
-use super::{Fixture, expect_err, new_session, site};
+use crate::{Fixture, expect_err, new_session, site};
+
+conformance!(
+    probes_record_and_list,
+    probes_retire_and_prune,
+    probes_record_a_large_batch,
+    incidents_open_merge_resolve,
+    incidents_list_and_link_sessions,
+    incident_race_one_opener,
+    inventories_put_replace_list,
+    deliveries_record_and_filter,
+);
 
 // --- probes ---
 
@@ -72,7 +82,7 @@ async fn latest(f: &Fixture, name: &str) -> (ProbeState, i64, i64, String) {
     (p.state, p.since_ms, p.last_at_ms, p.message)
 }
 
-pub(super) async fn probes_record_and_list(f: &Fixture) {
+async fn probes_record_and_list(f: &Fixture) {
     use ProbeState::{Down, Unknown, Up};
     record(f, "home", &[]).await;
     assert!(probes(f, None, 10).await.is_empty());
@@ -204,7 +214,7 @@ pub(super) async fn probes_record_and_list(f: &Fixture) {
     assert_eq!(moved.history.len(), 2);
 }
 
-pub(super) async fn probes_retire_and_prune(f: &Fixture) {
+async fn probes_retire_and_prune(f: &Fixture) {
     use ProbeState::Up;
     for at in [100, 200] {
         record(
@@ -268,7 +278,7 @@ pub(super) async fn probes_retire_and_prune(f: &Fixture) {
     assert_eq!(a.last_at_ms, 100, "the latest row outlives its history");
 }
 
-pub(super) async fn probes_record_a_large_batch(f: &Fixture) {
+async fn probes_record_a_large_batch(f: &Fixture) {
     const PROBES: i64 = 50;
     const ATTEMPTS: i64 = 1_000;
     // Interleaved: each probe's 20 attempts, 10 up and then 10 down.
@@ -326,7 +336,7 @@ async fn open(f: &Fixture, new: &NewIncident) -> (Incident, bool) {
     f.store.open_incident(new).await.expect("open incident")
 }
 
-pub(super) async fn incidents_open_merge_resolve(f: &Fixture) {
+async fn incidents_open_merge_resolve(f: &Fixture) {
     let s = &f.store;
     let new = new_incident("home", "web", &["web-tcp", "web-http", "web-http"], 1_000);
     let (first, opened) = open(f, &new).await;
@@ -430,7 +440,7 @@ pub(super) async fn incidents_open_merge_resolve(f: &Fixture) {
     }
 }
 
-pub(super) async fn incidents_list_and_link_sessions(f: &Fixture) {
+async fn incidents_list_and_link_sessions(f: &Fixture) {
     let s = &f.store;
     let (i0, _) = open(f, &new_incident("home", "web", &["a"], 100)).await;
     s.resolve_incident(i0.id, Resolution::Recovered, 150)
@@ -541,7 +551,7 @@ pub(super) async fn incidents_list_and_link_sessions(f: &Fixture) {
     assert_eq!(done.session_id, Some(session.id));
 }
 
-pub(super) async fn incident_race_one_opener(f: &Fixture) {
+async fn incident_race_one_opener(f: &Fixture) {
     const TASKS: usize = 50;
     let barrier = Arc::new(Barrier::new(TASKS));
     let mut tasks = Vec::with_capacity(TASKS);
@@ -613,7 +623,7 @@ fn inventory(site_name: &str, worker_id: &str, at: i64) -> InventoryRecord {
     }
 }
 
-pub(super) async fn inventories_put_replace_list(f: &Fixture) {
+async fn inventories_put_replace_list(f: &Fixture) {
     let s = &f.store;
     assert!(s.inventories(&site("home")).await.expect("none").is_empty());
     let w2 = inventory("home", "w2", 100);
@@ -668,7 +678,7 @@ fn delivery(notification_id: &str, url_index: u32, attempt: u32, at_ms: i64) -> 
     }
 }
 
-pub(super) async fn deliveries_record_and_filter(f: &Fixture) {
+async fn deliveries_record_and_filter(f: &Fixture) {
     let s = &f.store;
     let list = |filter: DeliveryFilter| {
         let store = s.clone();

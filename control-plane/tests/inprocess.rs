@@ -1,0 +1,27 @@
+//! The control plane driven in-process: the real router through `oneshot`, the
+//! real worker link over loopback mutual TLS, a scripted worker on the other
+//! end. No binary is started, so the whole suite runs in seconds; each test has
+//! its own state directory and its own control plane.
+
+#[path = "inprocess/enrollment.rs"]
+mod enrollment;
+#[path = "inprocess/escalation.rs"]
+mod escalation;
+#[path = "inprocess/fake_worker.rs"]
+mod fake_worker;
+#[path = "inprocess/identity.rs"]
+mod identity;
+#[path = "inprocess/incidents.rs"]
+mod incidents;
+#[path = "inprocess/ledger.rs"]
+mod ledger;
+#[path = "inprocess/replay.rs"]
+mod replay;
+#[path = "inprocess/sessions.rs"]
+mod sessions;
+#[path = "inprocess/sse.rs"]
+mod sse;
+#[path = "inprocess/sse_reader.rs"]
+mod sse_reader;
+#[path = "inprocess/support.rs"]
+mod support;
