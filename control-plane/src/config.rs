@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use claudeops_core::Tier;
 use figment::Figment;
-use figment::providers::{Env, Serialized};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -164,10 +163,10 @@ impl Default for Config {
 pub struct ConfigErrors(pub Vec<String>);
 
 impl Config {
+    /// The shared pipeline (`claudeops_config::pipeline`): defaults, then the
+    /// `CLAUDEOPS_*` and `ANTHROPIC_*` variables.
     pub fn figment() -> Figment {
-        Figment::from(Serialized::defaults(Config::default()))
-            .merge(Env::prefixed("CLAUDEOPS_"))
-            .merge(Env::prefixed("ANTHROPIC_").map(|k| format!("anthropic_{k}").into()))
+        claudeops_config::figment(Config::default(), &[])
     }
 
     pub fn load() -> Result<Config, ConfigErrors> {
@@ -349,8 +348,8 @@ impl Config {
     }
 }
 
-/// Keys whose values are parsed into a type, checked one by one so that every
-/// unreadable value is reported, not just the first (serde stops at one).
+/// Fields parsed into a type, checked one by one so that every unreadable
+/// value is reported, not just the first.
 const DURATIONS: &[&str] = &[
     "interval",
     "session_timeout",
@@ -364,20 +363,9 @@ const DURATIONS: &[&str] = &[
 const TIERS: &[&str] = &["max_tier", "incident_tier"];
 
 fn typed_problems(figment: &Figment) -> Vec<String> {
-    #[derive(Deserialize)]
-    struct AnyDuration(#[serde(with = "claudeops_config::de::duration")] Duration);
-    let name = |key: &str| format!("CLAUDEOPS_{}", key.to_uppercase());
-    let mut problems = Vec::new();
-    for key in DURATIONS {
-        if let Err(e) = figment.extract_inner::<AnyDuration>(key).map(|d| d.0) {
-            problems.push(format!("{}: {}", name(key), e.kind));
-        }
-    }
-    for key in TIERS {
-        if let Err(e) = figment.extract_inner::<Tier>(key) {
-            problems.push(format!("{}: {}", name(key), e.kind));
-        }
-    }
+    use claudeops_config::pipeline::{AnyDuration, unreadable};
+    let mut problems = unreadable::<AnyDuration>(figment, DURATIONS);
+    problems.extend(unreadable::<Tier>(figment, TIERS));
     problems
 }
 

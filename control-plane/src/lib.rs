@@ -123,6 +123,9 @@ async fn bind(config: &Config, port: u16, what: &str) -> anyhow::Result<TcpListe
 pub struct Built {
     pub state: AppState,
     pub config: Arc<Config>,
+    /// A worker link silent this long is closed (three heartbeat intervals;
+    /// tests shorten it before serving).
+    pub link_silence_limit: Duration,
     grpc_tls: Arc<rustls::ServerConfig>,
     enroll_tls: Arc<rustls::ServerConfig>,
 }
@@ -172,6 +175,7 @@ pub async fn build(config: Config) -> anyhow::Result<Built> {
     Ok(Built {
         state,
         config,
+        link_silence_limit: grpc::link::SILENCE_LIMIT,
         grpc_tls,
         enroll_tls,
     })
@@ -194,6 +198,7 @@ impl Built {
                 alerts: ledger::Alerts::default(),
             },
             revocations: state.revocations.clone(),
+            silence_limit: self.link_silence_limit,
         };
         grpc::serve_link(link, listener, self.grpc_tls.clone(), stopped).await
     }

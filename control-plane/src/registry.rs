@@ -4,6 +4,12 @@
 //! store keeps what outlives it (enrollment, last seen). Critical sections are
 //! short and never await. [`Presence`] (pure) turns successive lists of connected
 //! workers into "offline" and "back" changes.
+//!
+//! One identity, one connection: a worker id already connected on a live link
+//! (its channel open, heard from within the silence limit) is not replaced by a
+//! second connection; two hosts sharing one state dir would otherwise take the
+//! link from each other forever. The registry only decides; the link refuses
+//! and records the event.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,12 +35,28 @@ struct Connected {
     info: WorkerInfo,
     conn_id: u64,
     tx: mpsc::Sender<ToWorker>,
+    /// When any message last arrived on this connection (unix ms).
+    last_seen_ms: i64,
 }
 
 #[derive(Default)]
 struct Inner {
     next_conn: u64,
     workers: BTreeMap<String, Connected>,
+    /// When a refused second connection of each worker was last reported.
+    refusals_reported_ms: HashMap<String, i64>,
+}
+
+/// How often a refused second connection of one worker is reported.
+pub const REFUSAL_REPORT_EVERY_MS: i64 = 60_000;
+
+/// A second connection of a worker whose link is alive, not registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The host the live connection said hello from.
+    pub connected_hostname: String,
+    /// True at most once per [`REFUSAL_REPORT_EVERY_MS`] per worker: record it then.
+    pub report: bool,
 }
 
 pub use claudeops_core::worker::LLM_CAPABILITY;
@@ -61,15 +83,53 @@ impl Registry {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Registers a connection, replacing (and so closing) an older one of the
-    /// same worker. Returns the connection's id for `unregister`.
-    pub fn register(&self, info: WorkerInfo, tx: mpsc::Sender<ToWorker>) -> u64 {
+    /// Registers a connection at `now_ms`. An older connection of the same worker
+    /// is replaced (and so closed) only when its link is dead: its channel closed,
+    /// or nothing heard from it for `silence_limit_ms`. Otherwise the new one is
+    /// [`Refused`]. Returns the connection's id for `unregister`.
+    pub fn register(
+        &self,
+        info: WorkerInfo,
+        tx: mpsc::Sender<ToWorker>,
+        now_ms: i64,
+        silence_limit_ms: i64,
+    ) -> Result<u64, Refused> {
         let mut inner = self.lock();
+        let id = info.worker_id.clone();
+        if let Some(old) = inner.workers.get(&id)
+            && !old.tx.is_closed()
+            && now_ms - old.last_seen_ms < silence_limit_ms
+        {
+            let connected_hostname = old.info.hostname.clone();
+            let last = inner.refusals_reported_ms.get(&id).copied();
+            let report = last.is_none_or(|at| now_ms - at >= REFUSAL_REPORT_EVERY_MS);
+            if report {
+                inner.refusals_reported_ms.insert(id, now_ms);
+            }
+            return Err(Refused {
+                connected_hostname,
+                report,
+            });
+        }
         inner.next_conn += 1;
         let conn_id = inner.next_conn;
-        let id = info.worker_id.clone();
-        inner.workers.insert(id, Connected { info, conn_id, tx });
-        conn_id
+        let connected = Connected {
+            info,
+            conn_id,
+            tx,
+            last_seen_ms: now_ms,
+        };
+        inner.workers.insert(id, connected);
+        Ok(conn_id)
+    }
+
+    /// Something arrived on connection `conn_id` at `now_ms`: its link is alive.
+    pub fn seen(&self, worker_id: &str, conn_id: u64, now_ms: i64) {
+        if let Some(c) = self.lock().workers.get_mut(worker_id)
+            && c.conn_id == conn_id
+        {
+            c.last_seen_ms = now_ms;
+        }
     }
 
     /// Forgets a connection, unless a newer one of the same worker replaced it.
@@ -230,12 +290,23 @@ mod tests {
         }
     }
 
+    const LIMIT: i64 = 30_000;
+
+    fn register(registry: &Registry, info: WorkerInfo, tx: mpsc::Sender<ToWorker>) -> u64 {
+        registry
+            .register(info, tx, 0, LIMIT)
+            .unwrap_or_else(|e| panic!("refused: {e:?}"))
+    }
+
     #[test]
     fn a_newer_connection_replaces_an_older_one() {
         let registry = Registry::default();
+        let (old_tx, old_rx) = mpsc::channel(1);
+        let old = register(&registry, info("w1", "home", 1), old_tx);
+        // The old link died: its outbound stream (the receiver) is gone.
+        drop(old_rx);
         let (tx, _rx) = mpsc::channel(1);
-        let old = registry.register(info("w1", "home", 1), tx.clone());
-        let new = registry.register(info("w1", "home", 2), tx);
+        let new = register(&registry, info("w1", "home", 2), tx);
         registry.unregister("w1", old);
         assert!(
             registry.is_connected("w1"),
@@ -249,9 +320,9 @@ mod tests {
     fn picks_a_worker_of_the_site() {
         let registry = Registry::default();
         let (tx, _rx) = mpsc::channel(1);
-        registry.register(info("a", "home", 5), tx.clone());
-        registry.register(info("b", "home", 9), tx.clone());
-        registry.register(info("c", "cabin", 99), tx);
+        register(&registry, info("a", "home", 5), tx.clone());
+        register(&registry, info("b", "home", 9), tx.clone());
+        register(&registry, info("c", "cabin", 99), tx);
         let home = SiteName::new("home").unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(registry.pick(&home), Pick::Worker(id, _) if id == "b"));
         let nowhere = SiteName::new("nowhere").unwrap_or_else(|e| panic!("{e}"));
@@ -259,10 +330,64 @@ mod tests {
         let (tx, _rx) = mpsc::channel(1);
         let mut keyless = info("k", "attic", 1);
         keyless.capabilities.clear();
-        registry.register(keyless, tx);
+        register(&registry, keyless, tx);
         let attic = SiteName::new("attic").unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(registry.pick(&attic), Pick::NoLlm));
         assert_eq!(registry.sites().len(), 3);
+    }
+
+    #[test]
+    fn a_second_connection_of_a_live_worker_is_refused_and_reported_once_a_minute() {
+        let registry = Registry::default();
+        let (tx, _rx) = mpsc::channel(1);
+        let mut first = info("w1", "home", 1);
+        first.hostname = "host-a".into();
+        let live = register(&registry, first, tx);
+        registry.seen("w1", live, 20_000);
+        let second = || {
+            let (tx, _rx) = mpsc::channel(1);
+            let mut copy = info("w1", "home", 2);
+            copy.hostname = "host-b".into();
+            (copy, tx)
+        };
+        let mut reports = Vec::new();
+        for now in [21_000, 22_000, 30_000, 40_000] {
+            let (copy, tx) = second();
+            let refused = registry.register(copy, tx, now, LIMIT);
+            let refused = refused.err().unwrap_or_else(|| panic!("accepted at {now}"));
+            assert_eq!(refused.connected_hostname, "host-a");
+            reports.push(refused.report);
+        }
+        assert_eq!(reports, [true, false, false, false]);
+        registry.seen("w1", live, 21_000 + REFUSAL_REPORT_EVERY_MS);
+        let (copy, tx) = second();
+        let again = registry.register(copy, tx, 21_000 + REFUSAL_REPORT_EVERY_MS, LIMIT);
+        assert!(
+            matches!(again, Err(Refused { report: true, .. })),
+            "a minute later"
+        );
+        assert!(registry.sender("w1").is_some());
+        assert_eq!(registry.list()[0].hostname, "host-a", "the live one stays");
+    }
+
+    #[test]
+    fn a_silent_connection_is_replaced() {
+        let registry = Registry::default();
+        let (tx, _rx) = mpsc::channel(1);
+        let old = register(&registry, info("w1", "home", 1), tx);
+        registry.seen("w1", old, 5_000);
+        let (tx, _rx2) = mpsc::channel(1);
+        let early = registry.register(info("w1", "home", 2), tx.clone(), 5_000 + LIMIT - 1, LIMIT);
+        assert!(early.is_err(), "heard from within the limit");
+        let late = registry.register(info("w1", "home", 2), tx, 5_000 + LIMIT, LIMIT);
+        let new = late.unwrap_or_else(|e| panic!("refused: {e:?}"));
+        assert_ne!(new, old);
+        registry.seen("w1", old, 99_999);
+        registry.unregister("w1", old);
+        assert!(
+            registry.is_connected("w1"),
+            "the old one's end leaves the new one"
+        );
     }
 
     #[test]

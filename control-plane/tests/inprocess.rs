@@ -15,6 +15,8 @@ mod identity;
 mod incidents;
 #[path = "inprocess/ledger.rs"]
 mod ledger;
+#[path = "inprocess/link_faults.rs"]
+mod link_faults;
 #[path = "inprocess/replay.rs"]
 mod replay;
 #[path = "inprocess/sessions.rs"]

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use claudeops_core::SiteName;
 use figment::Figment;
-use figment::providers::{Env, Serialized};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -89,14 +88,22 @@ pub struct ConfigErrors(pub Vec<String>);
 impl WorkerConfig {
     /// Defaults, then the environment. Tests pass their own figment.
     pub fn figment() -> Figment {
-        Figment::from(Serialized::defaults(WorkerConfig::default()))
-            .merge(Env::prefixed("CLAUDEOPS_").ignore(&["worker_state_dir"]))
-            .merge(Env::prefixed("CLAUDEOPS_WORKER_").only(&["state_dir"]))
-            .merge(Env::prefixed("ANTHROPIC_").map(|k| format!("anthropic_{k}").into()))
+        // The worker's own state dir, when it differs from CLAUDEOPS_STATE_DIR.
+        let aliases = [("CLAUDEOPS_WORKER_STATE_DIR", "state_dir")];
+        claudeops_config::figment(WorkerConfig::default(), &aliases)
     }
 
+    /// Reads and checks the configuration; every unreadable duration is
+    /// reported together, then the rules of [`WorkerConfig::validate`].
     pub fn load() -> Result<WorkerConfig, ConfigErrors> {
-        let config: WorkerConfig = WorkerConfig::figment()
+        use claudeops_config::pipeline::{AnyDuration, unreadable};
+        let figment = WorkerConfig::figment();
+        let problems =
+            unreadable::<AnyDuration>(&figment, &["session_timeout", "discovery_interval"]);
+        if !problems.is_empty() {
+            return Err(ConfigErrors(problems));
+        }
+        let config: WorkerConfig = figment
             .extract()
             .map_err(|e| ConfigErrors(e.into_iter().map(|e| e.to_string()).collect()))?;
         config.validate()?;

@@ -247,6 +247,7 @@ pub fn invocation(
         env,
         workdir: ws.dir.clone(),
         timeout,
+        guard: Some(PathBuf::from(config.helper_exe())),
     }
 }
 

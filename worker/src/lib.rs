@@ -10,6 +10,7 @@ pub mod config;
 pub mod content;
 pub mod dial;
 pub mod enroll;
+pub mod guard;
 pub mod hook;
 pub mod job;
 pub mod link;

@@ -629,7 +629,9 @@ fn capabilities(config: &WorkerConfig) -> Vec<String> {
 }
 
 /// Dials until connected, with exponential backoff and jitter. Refusals are logged
-/// with their reason (a revoked or foreign certificate shows up here).
+/// with their reason, once per attempt (a revoked or foreign certificate shows up
+/// here, and so does a second copy of this worker refused while the first is
+/// connected): every failed attempt waits out the backoff, never a tight loop.
 async fn connect(
     host: String,
     port: u16,
@@ -648,6 +650,20 @@ async fn connect(
             Duration::from_millis(rand::random::<u64>() % (backoff.as_millis() as u64 / 4 + 1));
         tokio::time::sleep(backoff + jitter).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// What a refusal of the link means, for the log line of a failed attempt.
+fn refusal(status: &tonic::Status) -> String {
+    match status.code() {
+        tonic::Code::AlreadyExists | tonic::Code::FailedPrecondition => format!(
+            "the control plane refused this worker while another copy is connected: {}",
+            status.message()
+        ),
+        _ => format!(
+            "the control plane refused this worker: {}",
+            status.message()
+        ),
     }
 }
 
@@ -677,13 +693,30 @@ async fn try_connect(
                 .unwrap_or_else(|| status.message().to_owned());
             anyhow::bail!("the control plane refused the connection: {reason}");
         }
-        Err(status) => anyhow::bail!(
-            "the control plane refused this worker: {}",
-            status.message()
-        ),
+        Err(status) => anyhow::bail!("{}", refusal(&status)),
     };
     Ok(Connection {
         tx,
         inbound: response.into_inner(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_copy_refused_says_so_with_the_servers_reason() {
+        let reason = "worker w-1 is already connected from host-a; a second copy from host-b was refused: is its state dir copied?";
+        for status in [
+            tonic::Status::already_exists(reason),
+            tonic::Status::failed_precondition(reason),
+        ] {
+            let said = refusal(&status);
+            assert!(said.contains("another copy is connected"), "{said}");
+            assert!(said.ends_with(reason), "{said}");
+        }
+        let revoked = refusal(&tonic::Status::permission_denied("revoked"));
+        assert_eq!(revoked, "the control plane refused this worker: revoked");
+    }
 }

@@ -25,6 +25,9 @@ enum Command {
     /// The typed remediation actions as an MCP server (run by the CLI).
     #[command(hide = true)]
     Mcp,
+    /// Kills a session's process group when this worker dies (run by the worker).
+    #[command(hide = true)]
+    Guard { pgid: String },
 }
 
 #[tokio::main]
@@ -34,6 +37,7 @@ async fn main() -> std::process::ExitCode {
     match cli.command {
         Some(Command::Hook) => return claudeops_worker::hook::main(),
         Some(Command::Mcp) => return claudeops_worker::mcp::main().await,
+        Some(Command::Guard { pgid }) => return claudeops_worker::guard::main(&pgid),
         _ => {}
     }
     claudeops_pki::tls::install_crypto_provider();
@@ -52,6 +56,7 @@ async fn main() -> std::process::ExitCode {
     match cli.command.unwrap_or(Command::Run) {
         Command::Hook => claudeops_worker::hook::main(),
         Command::Mcp => claudeops_worker::mcp::main().await,
+        Command::Guard { pgid } => claudeops_worker::guard::main(&pgid),
         Command::ConfigCheck => {
             println!("configuration is valid");
             std::process::ExitCode::SUCCESS

@@ -30,6 +30,9 @@ pub struct Invocation {
     pub env: Vec<(OsString, OsString)>,
     pub workdir: PathBuf,
     pub timeout: Duration,
+    /// The worker binary, started as the session's group guard
+    /// (`crate::guard`); `None` runs without one (tests of the runner alone).
+    pub guard: Option<PathBuf>,
 }
 
 /// One line of output, numbered from 1 within the session.
@@ -118,6 +121,20 @@ pub async fn run(
             out.note("claudeops_error", &error).await;
             return finish(&out, FinishStatus::Failed, None, Some(error));
         }
+    };
+    // Held until the session ends: kills the session's group if the worker dies.
+    let _guard = match (&invocation.guard, child.group_id()) {
+        (Some(helper), Some(pgid)) => match crate::guard::GroupGuard::start(helper, pgid) {
+            Ok(guard) => Some(guard),
+            Err(error) => {
+                let text = format!(
+                    "no group guard for this session ({error}); if the worker dies, its CLI may outlive it"
+                );
+                out.note("claudeops_warning", &text).await;
+                None
+            }
+        },
+        _ => None,
     };
     let mut cancel = cancel;
     let mut stop_reason: Option<String> = None;
@@ -233,6 +250,7 @@ mod tests {
             env: vec![("PATH".into(), "/usr/bin:/bin".into())],
             workdir: std::env::temp_dir(),
             timeout,
+            guard: None,
         }
     }
 

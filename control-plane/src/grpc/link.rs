@@ -4,11 +4,19 @@
 //! it says. The first message must be a Hello for the certificate's site. Output
 //! and results are stored before they are acknowledged, so a reconnecting worker
 //! replays exactly what may have been lost.
+//!
+//! A link is alive while the worker speaks: a link silent for [`SILENCE_LIMIT`]
+//! (three of the heartbeat intervals announced in the welcome) is closed and
+//! unregistered here, long before HTTP/2 keepalive would notice. One worker id
+//! has one live link: a second connection while the first is alive is refused
+//! (the registry decides), so two copies of one state dir cannot take the link
+//! from each other.
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use claudeops_core::event::EventLevel;
 use claudeops_core::link::{Ack, ToWorker};
 use claudeops_core::{SessionOutcome, SessionStatus, SiteName};
 use claudeops_pki::{RevocationSet, identity_from_cert_der};
@@ -28,11 +36,13 @@ use crate::grpc::wire::{self, FromWorker, Hello, RunningJob};
 use crate::incidents::Incidents;
 use crate::ledger::Alerts;
 use crate::notifications::Notifications;
-use crate::registry::WorkerInfo;
+use crate::registry::{Refused, WorkerInfo};
 use crate::sessions::Sessions;
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
+/// A link from which nothing arrived for this long is dead: three heartbeats.
+pub const SILENCE_LIMIT: Duration = HEARTBEAT.saturating_mul(3);
 /// How often `last_seen` is written to the store (heartbeats are in memory).
 const TOUCH_EVERY_MS: i64 = 60_000;
 
@@ -49,6 +59,8 @@ pub struct Peers {
 pub struct LinkService {
     pub peers: Peers,
     pub revocations: Arc<RevocationSet>,
+    /// A link silent this long is closed ([`SILENCE_LIMIT`] unless a test says).
+    pub silence_limit: Duration,
 }
 
 type ControlStream = Pin<Box<dyn Stream<Item = Result<ControlMessage, Status>> + Send>>;
@@ -119,6 +131,26 @@ impl WorkerLink for LinkService {
             connected_at_ms: now,
             last_heartbeat_ms: now,
         };
+        let (tx, rx) = mpsc::channel(256);
+        let welcome = ToWorker::Welcome {
+            worker_id: record.id.clone(),
+            heartbeat_interval: HEARTBEAT,
+        };
+        let _ = tx.send(welcome).await;
+        let limit_ms = i64::try_from(self.silence_limit.as_millis()).unwrap_or(i64::MAX);
+        let registered = self
+            .peers
+            .ctx
+            .registry
+            .register(info, tx.clone(), now, limit_ms);
+        let conn_id = match registered {
+            Ok(conn_id) => conn_id,
+            Err(refused) => {
+                return Err(self
+                    .refuse(&record.id, &record.site, &hello.hostname, refused)
+                    .await);
+            }
+        };
         if let Err(error) = store
             .touch_worker(
                 &record.id,
@@ -131,13 +163,6 @@ impl WorkerLink for LinkService {
         {
             tracing::warn!(%error, "could not record a worker's hello");
         }
-        let (tx, rx) = mpsc::channel(256);
-        let welcome = ToWorker::Welcome {
-            worker_id: record.id.clone(),
-            heartbeat_interval: HEARTBEAT,
-        };
-        let _ = tx.send(welcome).await;
-        let conn_id = self.peers.ctx.registry.register(info, tx.clone());
         tracing::info!(worker = %record.id, site = %record.site, hostname = %hello.hostname, version = %hello.version, "worker connected");
         reconcile(&self.peers, &record.id, &record.site, &hello.running, &tx).await;
         let reader = Reader {
@@ -145,6 +170,7 @@ impl WorkerLink for LinkService {
             site: record.site.clone(),
             worker_id: record.id,
             conn_id,
+            silence_limit: self.silence_limit,
             tx: tx.downgrade(),
             last_touch_ms: now,
             hello,
@@ -155,6 +181,34 @@ impl WorkerLink for LinkService {
         tokio::spawn(reader.run(inbound).instrument(span));
         let outbound = ReceiverStream::new(rx).map(|msg| Ok(wire::to_worker(msg)));
         Ok(Response::new(Box::pin(outbound)))
+    }
+}
+
+impl LinkService {
+    /// The answer to a second connection of a worker whose link is alive; the
+    /// first refusal in a while is logged and recorded as a critical event.
+    async fn refuse(
+        &self,
+        worker_id: &str,
+        site: &SiteName,
+        hostname: &str,
+        refused: Refused,
+    ) -> Status {
+        let connected = &refused.connected_hostname;
+        let message = format!(
+            "worker {worker_id} is already connected from {connected}; a second copy from {hostname} was refused: is its state dir copied?"
+        );
+        if refused.report {
+            tracing::error!(worker = %worker_id, %site, %connected, refused = %hostname, "refused a second connection of a connected worker");
+            let event = message.clone();
+            self.peers
+                .ctx
+                .event(site, None, EventLevel::Critical, event)
+                .await;
+        } else {
+            tracing::debug!(worker = %worker_id, refused = %hostname, "refused a second connection again");
+        }
+        Status::already_exists(message)
     }
 }
 
@@ -204,6 +258,7 @@ struct Reader {
     site: SiteName,
     worker_id: String,
     conn_id: u64,
+    silence_limit: Duration,
     tx: mpsc::WeakSender<ToWorker>,
     last_touch_ms: i64,
     hello: Hello,
@@ -212,8 +267,16 @@ struct Reader {
 impl Reader {
     async fn run(mut self, mut inbound: Streaming<WorkerMessage>) {
         loop {
-            match inbound.message().await {
+            let waiting = tokio::time::Instant::now();
+            let Ok(next) = tokio::time::timeout(self.silence_limit, inbound.message()).await else {
+                let silent_ms = u64::try_from(waiting.elapsed().as_millis()).unwrap_or(u64::MAX);
+                tracing::warn!(worker = %self.worker_id, silent_ms, "closing a silent worker link");
+                break;
+            };
+            match next {
                 Ok(Some(msg)) => {
+                    let registry = &self.peers.ctx.registry;
+                    registry.seen(&self.worker_id, self.conn_id, now_ms());
                     if !self.handle(msg).await {
                         break;
                     }

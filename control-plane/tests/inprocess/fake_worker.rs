@@ -43,11 +43,24 @@ impl FakeWorker {
         identity: Identity,
         running: Vec<pb::RunningJob>,
     ) -> FakeWorker {
+        FakeWorker::try_connect(app, identity, "fake-worker", running)
+            .await
+            .unwrap_or_else(|status| panic!("the link refused the worker: {status}"))
+    }
+
+    /// Like [`FakeWorker::connect`] from host `hostname`; a refusal is the
+    /// link's answer.
+    pub async fn try_connect(
+        app: &TestApp,
+        identity: Identity,
+        hostname: &str,
+        running: Vec<pb::RunningJob>,
+    ) -> Result<FakeWorker, tonic::Status> {
         let channel = dial(app.link_addr, identity.tls.clone()).await;
         let (tx, outbound) = mpsc::channel(1024);
         let hello = pb::Hello {
             site: identity.site.clone(),
-            hostname: "fake-worker".to_owned(),
+            hostname: hostname.to_owned(),
             version: "test".to_owned(),
             capabilities: vec![LLM_CAPABILITY.to_owned()],
             running,
@@ -60,8 +73,7 @@ impl FakeWorker {
             WorkerLinkClient::new(channel).connect(ReceiverStream::new(outbound)),
         )
         .await
-        .unwrap_or_else(|_| panic!("the link did not answer the hello"))
-        .unwrap_or_else(|status| panic!("the link refused the worker: {status}"))
+        .unwrap_or_else(|_| panic!("the link did not answer the hello"))?
         .into_inner();
         let mut worker = FakeWorker {
             identity,
@@ -76,7 +88,36 @@ impl FakeWorker {
             })
             .await;
         assert_eq!(welcome.worker_id, worker.identity.worker_id);
-        worker
+        Ok(worker)
+    }
+
+    /// Sends a heartbeat every `every` until the link closes, as a real worker
+    /// does, so a short silence limit does not close this one.
+    pub fn keep_alive(&self, every: Duration) {
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let beat = || {
+                message(worker_message::Body::Heartbeat(pb::Heartbeat {
+                    sent_at_ms: 0,
+                }))
+            };
+            while tx.send(beat()).await.is_ok() {
+                tokio::time::sleep(every).await;
+            }
+        });
+    }
+
+    /// Waits until the control plane ends the stream (cleanly or with a
+    /// status), failing the test after the deadline.
+    pub async fn closed_by_server(&mut self) {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            match tokio::time::timeout_at(deadline, self.rx.message()).await {
+                Err(_) => panic!("the control plane kept the link open"),
+                Ok(Ok(Some(_))) => {}
+                Ok(Ok(None) | Err(_)) => return,
+            }
+        }
     }
 
     pub async fn send(&self, body: worker_message::Body) {

@@ -63,17 +63,28 @@ impl TestApp {
 
     /// A control plane with the base configuration adjusted by `adjust`.
     pub async fn with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::launch(adjust, None).await
+    }
+
+    /// A control plane whose link closes a worker silent for `limit`.
+    pub async fn with_silence_limit(limit: Duration) -> TestApp {
+        TestApp::launch(|_| {}, Some(limit)).await
+    }
+
+    async fn launch(adjust: impl FnOnce(&mut Config), silence_limit: Option<Duration>) -> TestApp {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("a temporary directory: {e}"));
         let mut config = base_config(&dir);
         adjust(&mut config);
         if let Err(problems) = config.validate() {
             panic!("the test configuration is invalid: {problems}");
         }
-        let built = Arc::new(
-            build(config)
-                .await
-                .unwrap_or_else(|e| panic!("building the control plane: {e:#}")),
-        );
+        let mut built = build(config)
+            .await
+            .unwrap_or_else(|e| panic!("building the control plane: {e:#}"));
+        if let Some(limit) = silence_limit {
+            built.link_silence_limit = limit;
+        }
+        let built = Arc::new(built);
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("binding the link listener: {e}"));

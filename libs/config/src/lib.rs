@@ -12,10 +12,14 @@
 //! durations (`"90s"`, `"4h"`, or plain seconds) become `Duration`, comma
 //! lists become `Vec<String>`.
 //!
-//! What it must not do: read the environment or files (each binary's figment
-//! pipeline does that), or hold a secret's value.
+//! [`pipeline`] is the one figment pipeline both binaries load through.
+//!
+//! What it must not do: read a file, or hold a secret's value (the pipeline
+//! reads the environment only when a binary extracts its configuration).
 
 pub mod catalogue;
 pub mod de;
+pub mod pipeline;
 
 pub use catalogue::{SETTINGS, Scope, Setting, render_markdown};
+pub use pipeline::figment;

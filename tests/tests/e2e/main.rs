@@ -11,3 +11,4 @@ mod repos;
 mod session;
 mod support;
 mod tiers;
+mod worker_death;

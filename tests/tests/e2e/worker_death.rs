@@ -1,0 +1,82 @@
+//! A worker killed with SIGKILL takes its sessions' processes with it: the
+//! session's group guard (`worker/src/guard.rs`) kills the CLI's whole process
+//! group when the worker's pipe to it closes.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::*;
+
+/// The processes still running with `needle` as one of their arguments.
+fn running_with(needle: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let zombie = stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim().starts_with('Z'));
+            // Arguments are NUL-separated in /proc: compare them one by one.
+            !zombie
+                && cmdline
+                    .split(|b| *b == 0)
+                    .any(|arg| arg == needle.as_bytes())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_worker_killed_with_sigkill_takes_the_cli_and_its_tools_with_it() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // Unique sleep durations name the stand-in CLI's processes in /proc.
+    let script = "#!/bin/sh\necho '{\"type\":\"system\",\"subtype\":\"init\"}'\n\
+                  (sleep 7771; echo never) &\nsleep 7772\n";
+    let (cp, mut worker) = with_fake_cli(dir.path(), "home", script).await;
+    let http = cp.http();
+    let (status, session) = http
+        .post(
+            "/api/v1/sessions/trigger",
+            &json!({"site": "home", "start_tier": 1}),
+            true,
+        )
+        .await;
+    assert_eq!(status, 201, "{session}");
+    let id = session["id"].as_i64().unwrap_or_default();
+    let mut stream = http.sse(&format!("/sessions/{id}/stream")).await;
+    let mut seen = Vec::new();
+    next_matching(&mut stream, &mut seen, |e| e.event == "line").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while running_with("7771").is_empty() || running_with("7772").is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stand-in CLI never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    worker.proc.signal("KILL");
+    worker.proc.wait_exit(WAIT).await;
+    let killed_at = tokio::time::Instant::now();
+    loop {
+        let mut left = running_with("7771");
+        left.extend(running_with("7772"));
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(5),
+            "the session's processes outlived their worker: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "the CLI and its tool were gone {} ms after the worker died",
+        killed_at.elapsed().as_millis()
+    );
+}
