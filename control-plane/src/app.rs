@@ -17,8 +17,7 @@ use crate::context::Context;
 use crate::incidents::Incidents;
 use crate::notifications::Notifications;
 use crate::queries::Queries;
-use crate::registry::Registry;
-use crate::sessions::Sessions;
+use crate::sessions::{Sessions, failed_outcome};
 
 pub struct App {
     pub context: Context,
@@ -44,7 +43,7 @@ impl App {
             .store
             .revoke_workers(&selector, now_ms())
             .await?;
-        apply_revocations(&self.revocations, &self.context.registry, &revoked);
+        self.cut_off(&revoked).await;
         Ok(revoked.into_iter().map(|w| w.id).collect())
     }
 
@@ -58,15 +57,35 @@ impl App {
             .into_iter()
             .filter(WorkerRecord::is_revoked)
             .collect();
-        apply_revocations(&self.revocations, &self.context.registry, &revoked);
+        self.cut_off(&revoked).await;
     }
-}
 
-fn apply_revocations(set: &RevocationSet, registry: &Registry, revoked: &[WorkerRecord]) {
-    for worker in revoked {
-        set.revoke(&worker.cert_serial);
-        if registry.disconnect(&worker.id) {
-            tracing::warn!(worker = %worker.id, site = %worker.site, "revoked worker cut off");
+    /// Refuses the revoked workers' certificates, closes their links, and ends
+    /// their running sessions at once (not when the reaper notices), so their
+    /// sites can run the next session on another worker.
+    async fn cut_off(&self, revoked: &[WorkerRecord]) {
+        for worker in revoked {
+            self.revocations.revoke(&worker.cert_serial);
+            if self.context.registry.disconnect(&worker.id) {
+                tracing::warn!(worker = %worker.id, site = %worker.site, "revoked worker cut off");
+            }
+        }
+        let Ok(running) = self.sessions.running().await else {
+            return;
+        };
+        for session in running {
+            let Some(worker) = session.worker_id.as_deref() else {
+                continue;
+            };
+            if !revoked.iter().any(|w| w.id == worker) {
+                continue;
+            }
+            let outcome = failed_outcome(&format!(
+                "worker {worker} was revoked while the session ran"
+            ));
+            if let Err(error) = self.sessions.finish(session.id, outcome).await {
+                tracing::error!(%error, session = session.id, "could not end a revoked worker's session");
+            }
         }
     }
 }

@@ -80,3 +80,28 @@ async fn dry_run_refuses_tier_2_and_says_why() {
     assert_eq!(job.session_id, id);
     assert!(job.dry_run);
 }
+
+#[tokio::test]
+async fn revoking_a_worker_ends_its_running_session_at_once() {
+    let app = TestApp::start().await;
+    let mut worker = FakeWorker::connect_new(&app, "home").await;
+    let id = app.start_session("home", 1).await;
+    assert_eq!(worker.run_job().await.session_id, id);
+
+    let path = format!("/api/v1/workers/{}/revoke", worker.identity.worker_id);
+    let (status, json) = app.request(Method::POST, &path, None, true).await;
+    assert!(status.is_success(), "{status}: {json}");
+
+    // Ended by the revocation itself: no reaper, no timeout.
+    let session = app.get(&format!("/api/v1/sessions/{id}")).await;
+    assert_eq!(session["status"], "failed", "{session}");
+    assert!(
+        session["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("was revoked")),
+        "{session}"
+    );
+    worker.closed_by_server().await;
+    let (status, json) = app.trigger("home", 1).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{json}");
+}
