@@ -301,7 +301,7 @@ pub struct Dnsmasq {
 }
 
 impl Dnsmasq {
-    /// `records` are dnsmasq options such as `--address=/app.test/10.1.2.3` or
+    /// `records` are dnsmasq options such as `--address=/app.test/192.0.2.123` or
     /// `--cname=www.app.test,app.test`.
     pub fn start(records: &[&str]) -> Dnsmasq {
         let bin = program(&["dnsmasq"], "dnsmasq");

@@ -386,8 +386,8 @@ Ansible infrastructure
 
 | Host | Address | User | Role |
 |------|---------|------|------|
-| nas01 | 192.168.1.10 | root | storage |
-| pi01 | 192.168.1.20 | pi | - |
+| nas01 | 192.0.2.10 | root | storage |
+| pi01 | 192.0.2.20 | pi | - |
 
 ## Services
 
@@ -458,7 +458,7 @@ Ansible infrastructure
 
 | Address | User |
 |---|---|
-| 10.0.0.1 | root |
+| 192.0.2.1 | root |
 ";
         let (m, problems) = parse(text, "m.md");
         let got: Vec<(Option<u32>, &str)> = problems

@@ -282,7 +282,7 @@ probes:
     interval: 30s
   # a comment
   - name: dns
-    url: dns://192.168.1.1:53
+    url: dns://192.0.2.1:53
     dns:
       query-name: nas.lan
 ";

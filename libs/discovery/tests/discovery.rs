@@ -195,9 +195,9 @@ fn finds_the_repos_and_their_extensions() {
     assert_eq!(
         hosts,
         [
-            ("nas01", Some("192.168.10.5"), Some("root"), 23),
-            ("pve01", Some("192.168.10.2"), Some("root"), 24),
-            ("pi01", Some("192.168.10.53"), Some("pi"), 25),
+            ("nas01", Some("192.0.2.5"), Some("root"), 23),
+            ("pve01", Some("192.0.2.2"), Some("root"), 24),
+            ("pi01", Some("192.0.2.53"), Some("pi"), 25),
         ]
     );
     let rows: Vec<RowView> = m
@@ -343,13 +343,13 @@ fn derives_exactly_these_probes() {
         (
             "grafana-health",
             "grafana",
-            "http://10.0.0.7:3000/api/health",
+            "http://192.0.2.7:3000/api/health",
             file("broken/CLAUDE-OPS.md", 18),
         ),
         (
             "grafana-login",
             "grafana",
-            "http://10.0.0.7:3000/login",
+            "http://192.0.2.7:3000/login",
             file("broken/.claude-ops/probes/good.yml", 2),
         ),
         (
@@ -385,7 +385,7 @@ fn derives_exactly_these_probes() {
         (
             "lab-ssh",
             "lab-ssh",
-            "tcp://10.0.0.7:22",
+            "tcp://192.0.2.7:22",
             file("broken/.claude-ops/probes/unknown-field.yaml", 2),
         ),
         (
@@ -409,7 +409,7 @@ fn derives_exactly_these_probes() {
         (
             "nas-ssh",
             "nas01",
-            "tcp://192.168.10.5:22",
+            "tcp://192.0.2.5:22",
             file("ansible-home/.claude-ops/probes/network.yaml", 13),
         ),
         (
@@ -421,7 +421,7 @@ fn derives_exactly_these_probes() {
         (
             "pihole-dns",
             "Pi-hole",
-            "dns://192.168.10.53:53",
+            "dns://192.0.2.53:53",
             file("ansible-home/.claude-ops/probes/network.yaml", 3),
         ),
         (

@@ -491,7 +491,7 @@ mod tests {
             Some(Docker::at("/run/user/1000/docker.sock"))
         );
         assert!(matches!(
-            Docker::from_host(Some("tcp://10.0.0.1:2375")),
+            Docker::from_host(Some("tcp://192.0.2.1:2375")),
             Err(DockerError::UnsupportedHost(_))
         ));
         assert_eq!(encode("web_1.a-b"), "web_1.a-b");

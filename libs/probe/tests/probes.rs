@@ -532,7 +532,7 @@ async fn tcp_connects() {
 async fn dns_against_dnsmasq() {
     let server = Dnsmasq::start(&[
         "--local=/test/",
-        "--host-record=app.test,10.1.2.3,fd00::5",
+        "--host-record=app.test,192.0.2.123,fd00::5",
         "--cname=www.app.test,app.test",
     ]);
     let query = |name: &str, qtype: &str, conditions: &[&str]| {
@@ -548,14 +548,14 @@ async fn dns_against_dnsmasq() {
         "A",
         &[
             "[DNS_RCODE] == NOERROR",
-            "[BODY] == 10.1.2.3",
-            "[IP] == 10.1.2.3",
+            "[BODY] == 192.0.2.123",
+            "[IP] == 192.0.2.123",
         ],
     ))
     .await;
     assert_ok(&a);
     assert!(
-        a.message.starts_with("NOERROR: app.test A -> 10.1.2.3"),
+        a.message.starts_with("NOERROR: app.test A -> 192.0.2.123"),
         "{}",
         a.message
     );
@@ -566,8 +566,8 @@ async fn dns_against_dnsmasq() {
     let a = run(&query("www.app.test", "CNAME", &["[BODY] == app.test"])).await;
     assert_ok(&a);
 
-    let a = run(&query("app.test", "A", &["[BODY] == 10.9.9.9"])).await;
-    assert_failed(&a, "[BODY] is 10.1.2.3");
+    let a = run(&query("app.test", "A", &["[BODY] == 198.51.100.9"])).await;
+    assert_failed(&a, "[BODY] is 192.0.2.123");
 
     let a = run(&query("nothing.test", "A", &[])).await;
     assert_failed(

@@ -274,19 +274,8 @@ async fn stop_ends_a_running_session_and_its_processes() {
     );
     let (cp, _worker) = with_fake_cli(dir.path(), "home", &script).await;
     let http = cp.http();
-    let (status, session) = http
-        .post(
-            "/api/v1/sessions/trigger",
-            &json!({"site": "home", "start_tier": 1}),
-            true,
-        )
-        .await;
-    assert_eq!(status, 201, "{session}");
-    let id = session["id"].as_i64().unwrap_or_default();
-    // Wait until the command is running (its tool call is in the output).
-    let mut stream = http.sse(&format!("/sessions/{id}/stream")).await;
-    let mut seen = Vec::new();
-    next_matching(&mut stream, &mut seen, |e| e.event == "line").await;
+    // Wait until the command is running (its first line is in the output).
+    let id = trigger_until_first_line(&http, "home").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let (status, body) = http

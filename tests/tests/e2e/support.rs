@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use claudeops_tests::model::ScriptedModel;
-use claudeops_tests::system::{ControlPlane, SseEvent, Worker};
+use claudeops_tests::system::{ControlPlane, Http, SseEvent, Worker};
 use serde_json::Value;
 
 pub const WAIT: Duration = Duration::from_secs(60);
@@ -70,4 +70,22 @@ pub async fn with_fake_cli(
     ];
     let worker = enrolled_worker(&cp, site, &env).await;
     (cp, worker)
+}
+
+/// Triggers a tier 1 session on `site` and waits for its first output line;
+/// returns the session's id.
+pub async fn trigger_until_first_line(http: &Http, site: &str) -> i64 {
+    let (status, session) = http
+        .post(
+            "/api/v1/sessions/trigger",
+            &serde_json::json!({"site": site, "start_tier": 1}),
+            true,
+        )
+        .await;
+    assert_eq!(status, 201, "{session}");
+    let id = session["id"].as_i64().unwrap_or_default();
+    let mut stream = http.sse(&format!("/sessions/{id}/stream")).await;
+    let mut seen = Vec::new();
+    next_matching(&mut stream, &mut seen, |e| e.event == "line").await;
+    id
 }

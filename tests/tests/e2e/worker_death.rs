@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-
 use crate::support::*;
 
 /// The processes still running with `needle` as one of their arguments.
@@ -38,19 +36,7 @@ async fn a_worker_killed_with_sigkill_takes_the_cli_and_its_tools_with_it() {
     let script = "#!/bin/sh\necho '{\"type\":\"system\",\"subtype\":\"init\"}'\n\
                   (sleep 7771; echo never) &\nsleep 7772\n";
     let (cp, mut worker) = with_fake_cli(dir.path(), "home", script).await;
-    let http = cp.http();
-    let (status, session) = http
-        .post(
-            "/api/v1/sessions/trigger",
-            &json!({"site": "home", "start_tier": 1}),
-            true,
-        )
-        .await;
-    assert_eq!(status, 201, "{session}");
-    let id = session["id"].as_i64().unwrap_or_default();
-    let mut stream = http.sse(&format!("/sessions/{id}/stream")).await;
-    let mut seen = Vec::new();
-    next_matching(&mut stream, &mut seen, |e| e.event == "line").await;
+    trigger_until_first_line(&cp.http(), "home").await;
     let deadline = tokio::time::Instant::now() + WAIT;
     while running_with("7771").is_empty() || running_with("7772").is_empty() {
         assert!(

@@ -20,7 +20,7 @@ fn reads_a_stored_report() {
     let manifest = home.manifest.as_ref().unwrap_or_else(|| panic!("manifest"));
     assert_eq!(manifest.kind.as_deref(), Some("Ansible infrastructure"));
     assert_eq!(manifest.capabilities[1].min_tier, Some(3));
-    assert_eq!(manifest.hosts[0].address.as_deref(), Some("192.168.10.5"));
+    assert_eq!(manifest.hosts[0].address.as_deref(), Some("192.0.2.5"));
     assert_eq!(manifest.services[0].expected_status, Some(200));
     assert_eq!(home.extensions.playbooks[0].min_tier, 2);
     assert_eq!(

@@ -78,7 +78,7 @@ fn reports_what_is_wrong_and_where() {
     method.method = Some("GE T".into());
     let mut header = spec("x", "http://h/");
     header.headers = BTreeMap::from([("Authorization".into(), "Bearer ${NOPE}".into())]);
-    let mut dns_type = spec("x", "dns://10.0.0.1");
+    let mut dns_type = spec("x", "dns://192.0.2.1");
     dns_type.dns = Some(DnsQuery {
         query_name: "a.lan".into(),
         query_type: "MX".into(),
@@ -114,7 +114,7 @@ fn reports_what_is_wrong_and_where() {
         ),
         (spec("x", "http://${MISSING/"), "url", "no closing"),
         (spec("x", "http://${1X}/"), "url", "not a variable name"),
-        (spec("x", "dns://10.0.0.1"), "dns", "is missing"),
+        (spec("x", "dns://192.0.2.1"), "dns", "is missing"),
         (spec("x", "dns://ns.lan"), "url", "not an IP address"),
         (spec("x", "docker://a/b"), "url", "not a container name"),
         (spec("x", "rediss://h"), "url", "not supported"),
