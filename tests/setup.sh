@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the tests need, idempotently: Debian packages (PostgreSQL server
-# binaries, apprise, docker-compose, dnsmasq, Redis, MariaDB, ansible-core) and the real `claude` CLI (cached outside the clone).
+# binaries, apprise, docker-compose, dnsmasq, Redis, MariaDB, ansible-core, bubblewrap for the session sandbox) and the real `claude` CLI (cached outside the clone).
 # Source it: it exports CLAUDEOPS_CLAUDE_BIN. Servers are started by the tests.
 set -euo pipefail
 
-DEBIAN_PACKAGES=(postgresql apprise docker-compose dnsmasq redis-server mariadb-server ansible-core)
+DEBIAN_PACKAGES=(postgresql apprise docker-compose dnsmasq redis-server mariadb-server ansible-core bubblewrap)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

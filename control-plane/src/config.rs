@@ -40,6 +40,8 @@ pub struct Config {
     pub session_timeout: Duration,
     /// Dollar cap per session (`--max-budget-usd`); 0 means none.
     pub max_session_cost_usd: f64,
+    /// Dollar cap for the fleet per UTC day; 0 means none.
+    pub max_daily_cost_usd: f64,
     pub claude_bin: PathBuf,
     /// `serve --local-worker`: the worker binary; by default the one beside
     /// this binary, else `claudeops-worker` on `PATH`.
@@ -122,6 +124,7 @@ impl Default for Config {
             api_token: None,
             session_timeout: Duration::from_secs(1800),
             max_session_cost_usd: 0.0,
+            max_daily_cost_usd: 0.0,
             claude_bin: PathBuf::from("claude"),
             worker_bin: None,
             allowed_tools: claudeops_core::policy::DEFAULT_TOOLS
@@ -261,6 +264,9 @@ impl Config {
         }
         if self.max_session_cost_usd < 0.0 {
             problems.push("CLAUDEOPS_MAX_SESSION_COST_USD cannot be negative".to_owned());
+        }
+        if self.max_daily_cost_usd < 0.0 {
+            problems.push("CLAUDEOPS_MAX_DAILY_COST_USD cannot be negative".to_owned());
         }
         if problems.is_empty() {
             Ok(())

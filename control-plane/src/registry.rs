@@ -27,6 +27,8 @@ pub struct WorkerInfo {
     pub hostname: String,
     pub version: String,
     pub capabilities: Vec<String>,
+    /// How the worker confines its sessions.
+    pub sandbox: claudeops_core::link::SandboxState,
     pub connected_at_ms: i64,
     pub last_heartbeat_ms: i64,
 }
@@ -285,6 +287,7 @@ mod tests {
             hostname: "h".into(),
             version: "0".into(),
             capabilities: vec![LLM_CAPABILITY.to_owned()],
+            sandbox: Default::default(),
             connected_at_ms: 0,
             last_heartbeat_ms: beat,
         }

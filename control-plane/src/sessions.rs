@@ -39,13 +39,17 @@ pub enum StartError {
     #[error("no worker of site {0} is connected")]
     NoWorker(SiteName),
     #[error(
-        "LLM tiers are off on site {0}: its worker has no ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL)"
+        "LLM tiers are off on site {0}: its worker has no ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL), or no working sandbox (the worker's page says why)"
     )]
     LlmOff(SiteName),
     #[error("dry run is on: a tier {0} session would have run, but only tier 1 may run in dry run")]
     DryRun(Tier),
     #[error("tier {tier} is above CLAUDEOPS_MAX_TIER ({max})")]
     AboveMaxTier { tier: Tier, max: Tier },
+    #[error(
+        "the fleet's daily cost cap is reached: sessions started today cost ${spent:.2} of CLAUDEOPS_MAX_DAILY_COST_USD=${cap:.2}"
+    )]
+    DailyCap { spent: f64, cap: f64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -90,6 +94,14 @@ impl Sessions {
                 .await;
             return Err(StartError::DryRun(req.tier));
         }
+        let daily_left_usd = self.daily_left().await?;
+        if let Some(left) = daily_left_usd.filter(|left| *left <= 0.0) {
+            let cap = self.ctx.config.max_daily_cost_usd;
+            return Err(StartError::DailyCap {
+                spent: cap - left,
+                cap,
+            });
+        }
         let (worker_id, tx) = match self.ctx.registry.pick(&req.site) {
             Pick::Worker(id, tx) => (id, tx),
             Pick::NoWorker => return Err(StartError::NoWorker(req.site.clone())),
@@ -119,6 +131,7 @@ impl Sessions {
         tracing::info!(session = session.id, site = %session.site, tier = %session.tier, trigger = %session.trigger, worker = %worker_id, "session started");
         let mut job = self.job(&session, &req);
         job.memories = self.memories_for(&session.site).await;
+        job.daily_left_usd = daily_left_usd;
         if tx.send(ToWorker::Run(job)).await.is_err() {
             let outcome = failed_outcome("the worker disconnected before the job could be sent");
             return Ok(self.finish(session.id, outcome).await?.unwrap_or(session));
@@ -142,7 +155,26 @@ impl Sessions {
             extra_allowed_tools,
             extra_disallowed_tools,
             memories: String::new(),
+            models: Tier::ALL
+                .into_iter()
+                .filter(|t| *t <= session.tier)
+                .map(|t| self.ctx.config.model_for(t).to_owned())
+                .collect(),
+            daily_left_usd: None,
         }
+    }
+
+    /// What is left of the fleet's daily cost cap (the UTC day so far);
+    /// `None` when there is no cap.
+    async fn daily_left(&self) -> Result<Option<f64>, StoreError> {
+        let cap = self.ctx.config.max_daily_cost_usd;
+        if cap <= 0.0 {
+            return Ok(None);
+        }
+        const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+        let day_start = now_ms() - now_ms().rem_euclid(DAY_MS);
+        let spent = self.ctx.store.cost_since(day_start).await?;
+        Ok(Some(cap - spent))
     }
 
     /// The site's active memories, rendered within the memory budget.

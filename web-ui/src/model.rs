@@ -217,6 +217,11 @@ pub struct WorkerView {
     pub last_heartbeat_ms: Option<i64>,
     pub capabilities: Vec<String>,
     pub revoked: bool,
+    /// How a connected worker confines its sessions: `bwrap`, `off`,
+    /// `unavailable`; empty when not connected (or too old to say).
+    pub sandbox: String,
+    /// The worker's sentence about it.
+    pub sandbox_detail: String,
 }
 
 /// `GET /run`: start a session on a site, posting to `/sessions/trigger`.

@@ -359,6 +359,7 @@ fn sites_page_lists_workers_and_run_forms() {
         "never",
         r#"<span class="tag">docker</span>"#,
         r#"<span class="tag tag-bad">revoked</span>"#,
+        r#"<span class="tag tag-bad" title="CLAUDEOPS_SANDBOX=off: sessions run unsandboxed">unsandboxed</span>"#,
         "1 connected",
         "no worker connected",
         r##"<a class="badge status-running" href="/sessions/21">session #21 running</a>"##,

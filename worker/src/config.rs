@@ -49,6 +49,17 @@ pub struct WorkerConfig {
     /// Stop when stdin reaches end-of-file: set by `serve --local-worker`, whose
     /// control plane holds the pipe, so the worker dies with it.
     pub exit_with_stdin: bool,
+    /// `CLAUDEOPS_SANDBOX`: how sessions are confined (see `crate::sandbox`).
+    pub sandbox: crate::sandbox::SandboxMode,
+    /// `CLAUDEOPS_SANDBOX_USER`: who sessions run as when the worker is root.
+    pub sandbox_user: Option<String>,
+    /// `CLAUDEOPS_BWRAP`: the bubblewrap binary.
+    pub bwrap: PathBuf,
+    /// `CLAUDEOPS_DOCKER_SOCKET`: the real Docker Engine socket, which
+    /// sessions reach only through a read-only filter.
+    pub docker_socket: PathBuf,
+    /// `CLAUDEOPS_DOCKER_EXEC_TIER`: the lowest tier that may `docker exec`.
+    pub docker_exec_tier: claudeops_core::Tier,
 }
 
 impl Default for WorkerConfig {
@@ -76,6 +87,11 @@ impl Default for WorkerConfig {
             probe_concurrency: 256,
             container_label: None,
             exit_with_stdin: false,
+            sandbox: crate::sandbox::SandboxMode::Auto,
+            sandbox_user: None,
+            bwrap: PathBuf::from("bwrap"),
+            docker_socket: PathBuf::from("/var/run/docker.sock"),
+            docker_exec_tier: claudeops_core::Tier::Remediate,
         }
     }
 }
@@ -192,11 +208,6 @@ impl WorkerConfig {
         self.hook_command.clone().unwrap_or_else(|| {
             format!("{} hook", crate::workspace::shell_quote(&self.helper_exe()))
         })
-    }
-
-    /// The unix socket the typed actions reach the worker on.
-    pub fn actions_socket(&self) -> PathBuf {
-        self.state_dir.join("actions.sock")
     }
 }
 

@@ -119,15 +119,30 @@ fn mcp(rest: &str, tier: Tier, env: &HookEnv) -> Option<String> {
     ))
 }
 
+/// A command the worker runs on the agent's behalf (a `docker exec` through
+/// the session's Docker filter), judged as the hook judges a Bash call.
+pub fn judge_command(command: &str, tier: Tier, env: &HookEnv) -> Result<(), String> {
+    match bash(command, tier, None, env) {
+        (Decision::Allow, _) => Ok(()),
+        (_, reason) => Err(reason),
+    }
+}
+
 fn bash(command: &str, tier: Tier, cwd: Option<String>, env: &HookEnv) -> (Decision, String) {
     let ctx = Context {
         repos_dir: env.repos_dir.clone(),
         cwd: cwd.clone(),
         dry_run: env.dry_run,
+        protected: env
+            .protected
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect(),
+        workspace: env
+            .workspace
+            .as_ref()
+            .map(|w| w.to_string_lossy().into_owned()),
     };
-    if let Some(reason) = protected_in_command(command, cwd.as_deref(), env) {
-        return (Decision::Deny, reason);
-    }
     let verdict = command::judge(command, tier, &ctx);
     if verdict.decision == Decision::Deny {
         return (Decision::Deny, verdict.reason);
@@ -189,30 +204,6 @@ fn protected_reason(path: &Path, contains: bool, env: &HookEnv) -> Option<String
                 p.display()
             )
         })
-}
-
-/// Any word of the command that names a protected path.
-fn protected_in_command(command: &str, cwd: Option<&str>, env: &HookEnv) -> Option<String> {
-    for word in command.split(|c: char| c.is_whitespace() || "'\";|&<>()`$=".contains(c)) {
-        if word.is_empty() {
-            continue;
-        }
-        let names_protected_file = env.protected.iter().any(|p| {
-            p.file_name()
-                .is_some_and(|name| word.ends_with(&*name.to_string_lossy()))
-        });
-        if word.contains('/') || names_protected_file {
-            if let Some(reason) = protected_reason(&resolve(word, cwd), true, env) {
-                return Some(reason);
-            }
-            if names_protected_file {
-                return Some(format!(
-                    "`{word}` names a file holding Claude Ops' own credentials; the agent may not read it"
-                ));
-            }
-        }
-    }
-    None
 }
 
 /// The JSON the CLI expects from a PreToolUse hook.

@@ -28,6 +28,10 @@ pub struct Job {
     pub extra_disallowed_tools: Vec<String>,
     /// What the control plane remembers about the site, already rendered.
     pub memories: Option<String>,
+    /// The models the session may ask the model proxy for.
+    pub models: Vec<String>,
+    /// What is left of the fleet's daily cost cap, when there is one.
+    pub daily_left_usd: Option<f64>,
 }
 
 impl From<claudeops_core::link::Job> for Job {
@@ -35,6 +39,11 @@ impl From<claudeops_core::link::Job> for Job {
     fn from(job: claudeops_core::link::Job) -> Job {
         let non_empty = |s: String| if s.trim().is_empty() { None } else { Some(s) };
         Job {
+            models: if job.models.is_empty() {
+                vec![job.model.clone()]
+            } else {
+                job.models
+            },
             session_id: job.session_id,
             tier: job.tier,
             model: job.model,
@@ -46,12 +55,13 @@ impl From<claudeops_core::link::Job> for Job {
             extra_allowed_tools: job.extra_allowed_tools,
             extra_disallowed_tools: job.extra_disallowed_tools,
             memories: non_empty(job.memories),
+            daily_left_usd: job.daily_left_usd,
         }
     }
 }
 
 /// Environment variables passed through from the worker's own environment when set.
-const PASSED_THROUGH: &[&str] = &["TZ", "DOCKER_HOST", "LANG"];
+const PASSED_THROUGH: &[&str] = &["TZ", "LANG"];
 
 /// The text given with `-p`.
 pub fn prompt_text(job: &Job, site: &SiteName, repos_dir: &Path, ws: &Workspace) -> String {
@@ -270,12 +280,8 @@ fn environment(
             set(name, value);
         }
     }
-    if let Some(key) = &config.anthropic_api_key {
-        set("ANTHROPIC_API_KEY", key.into());
-    }
-    if let Some(url) = &config.anthropic_base_url {
-        set("ANTHROPIC_BASE_URL", url.into());
-    }
+    // The model key never enters the CLI's environment: the session's
+    // enclosure points it at the worker's model proxy with a session token.
     set("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".into());
     set("DISABLE_AUTOUPDATER", "1".into());
     set("CLAUDEOPS_SESSION_ID", job.session_id.to_string().into());
@@ -293,7 +299,10 @@ fn environment(
 /// (or the control plane, for its local worker) adds.
 pub fn protected_paths(config: &WorkerConfig) -> String {
     // The action socket too: the agent's own Bash must not call actions directly.
-    let mut paths = vec![config.state_dir.join("worker.key"), config.actions_socket()];
+    let mut paths = vec![
+        config.state_dir.join("worker.key"),
+        config.state_dir.join("run"),
+    ];
     paths.extend(config.protected());
     paths
         .iter()
@@ -324,6 +333,8 @@ mod tests {
             extra_allowed_tools: vec![],
             extra_disallowed_tools: vec!["Bash(curl:*)".into()],
             memories: Some("- nas:disk: the NAS disk fills on Sundays".into()),
+            models: vec!["haiku".into(), "sonnet".into()],
+            daily_left_usd: None,
         }
     }
 
@@ -407,7 +418,18 @@ mod tests {
                 "unexpected variable {name}"
             );
         }
-        assert!(names.contains(&"ANTHROPIC_API_KEY".to_owned()));
+        // The key stays with the worker's model proxy; the session's enclosure
+        // adds the proxy's address and a session token.
+        assert!(
+            !names.iter().any(|n| n.starts_with("ANTHROPIC_")),
+            "{names:?}"
+        );
+        assert!(
+            !inv.env
+                .iter()
+                .any(|(_, v)| v.to_string_lossy().contains("sk-test")),
+            "the key is in no variable"
+        );
         assert!(names.contains(&"CLAUDEOPS_SESSION_ID".to_owned()));
     }
     #[test]

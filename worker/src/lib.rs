@@ -9,6 +9,7 @@ pub mod actions;
 pub mod config;
 pub mod content;
 pub mod dial;
+pub mod enclosure;
 pub mod enroll;
 pub mod guard;
 pub mod hook;
@@ -17,6 +18,7 @@ pub mod link;
 pub mod mcp;
 pub mod probes;
 pub mod runner;
+pub mod sandbox;
 pub mod wire;
 pub mod workspace;
 
@@ -27,6 +29,19 @@ use claudeops_core::SiteName;
 use tracing::Instrument;
 
 pub use config::WorkerConfig;
+
+/// Tries the configured sandbox once (off the async threads: it starts a process).
+async fn find_sandbox(config: &WorkerConfig) -> sandbox::Sandbox {
+    let mode = config.sandbox;
+    let bwrap = config.bwrap.clone();
+    let user = config.sandbox_user.clone();
+    let helper = std::path::PathBuf::from(config.helper_exe());
+    tokio::task::spawn_blocking(move || {
+        sandbox::Sandbox::detect(mode, &bwrap, user.as_deref(), &helper)
+    })
+    .await
+    .unwrap_or_else(|e| sandbox::Sandbox::Unavailable(format!("sandbox detection failed: {e}")))
+}
 
 /// Enrolls if needed, then serves jobs until `shutdown` resolves.
 pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
@@ -48,9 +63,39 @@ pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()>) -> an
             "ANTHROPIC_API_KEY is not set: LLM tiers are off on this worker until it is"
         );
     }
+    let sandbox = find_sandbox(&config).await;
+    match &sandbox {
+        sandbox::Sandbox::Unavailable(reason) => tracing::error!(
+            %reason,
+            "no sandbox works here: this worker refuses LLM sessions until one does (or CLAUDEOPS_SANDBOX=off)"
+        ),
+        sandbox::Sandbox::Off => tracing::warn!(
+            "CLAUDEOPS_SANDBOX=off: sessions run unsandboxed; a tier's limits rest on the command judge alone"
+        ),
+        sandbox::Sandbox::Bwrap { .. } => {
+            tracing::info!(sandbox = %sandbox.detail(), "sessions are sandboxed")
+        }
+    }
+    let proxy = claudeops_model_proxy::ModelProxy::start(claudeops_model_proxy::Upstream {
+        base_url: config
+            .anthropic_base_url
+            .clone()
+            .unwrap_or_else(|| "https://api.anthropic.com".to_owned()),
+        api_key: config.anthropic_api_key.clone(),
+        auth_token: None,
+        ..claudeops_model_proxy::Upstream::default()
+    })
+    .await
+    .context("starting the model proxy")?;
+    tracing::info!(
+        upstream = %config.anthropic_base_url.as_deref().unwrap_or("https://api.anthropic.com"),
+        key = config.anthropic_api_key.is_some(),
+        proxy = %proxy.base_url(),
+        "model proxy ready: sessions get a token of their own, never the key"
+    );
     // Every log line of this worker carries its site and id.
     let span = tracing::info_span!("worker", site = %identity.site, worker = %identity.worker_id);
-    link::Worker::new(config, identity, host, port)
+    link::Worker::new(config, identity, (host, port), sandbox, proxy)
         .run(shutdown)
         .instrument(span)
         .await

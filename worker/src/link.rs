@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use claudeops_core::link::{
-    ActionDone, FromWorker, Hello, LedgerRequest, OutputBatch, ReprobeRequest, ReprobeResult,
-    RunningJob, SessionReport, StreamLine, ToWorker,
+    ActionDone, FromWorker, Hello, LedgerRequest, Metering, OutputBatch, ReprobeRequest,
+    ReprobeResult, RunningJob, SandboxState, SessionReport, StreamLine, ToWorker,
 };
 use claudeops_core::worker::LLM_CAPABILITY;
 use claudeops_core::{SessionStatus, SiteName};
+use claudeops_model_proxy::ModelProxy;
 use claudeops_proto::v1::{ControlMessage, worker_link_client::WorkerLinkClient};
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::StreamExt;
@@ -25,9 +26,11 @@ use tracing::Instrument;
 
 use crate::config::WorkerConfig;
 use crate::dial;
+use crate::enclosure::{self, Enclosure};
 use crate::enroll::Identity;
 use crate::job::{self, Job};
 use crate::runner::{self, Finish, FinishStatus, Line};
+use crate::sandbox::Sandbox;
 use crate::{actions, wire, workspace};
 
 const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -102,7 +105,7 @@ impl actions::Ledger for LinkLedger {
 /// What a runner task reports to the owner task.
 enum JobEvent {
     Line(i64, Line),
-    Done(i64, Finish),
+    Done(i64, Box<(Finish, Metering)>),
 }
 
 #[derive(Default)]
@@ -134,10 +137,21 @@ pub struct Worker {
     inventory: Option<String>,
     reprobe_tx: Option<mpsc::Sender<ReprobeRequest>>,
     probe_loop: Option<crate::probes::ProbeLoop>,
+    sandbox: Arc<Sandbox>,
+    proxy: ModelProxy,
 }
 
 impl Worker {
-    pub fn new(config: WorkerConfig, identity: Identity, host: String, port: u16) -> Worker {
+    /// A worker with its sandbox (found once at start, `Sandbox::detect`) and
+    /// its model proxy.
+    pub fn new(
+        config: WorkerConfig,
+        identity: Identity,
+        endpoint: (String, u16),
+        sandbox: Sandbox,
+        proxy: ModelProxy,
+    ) -> Worker {
+        let (host, port) = endpoint;
         let (events_tx, events_rx) = mpsc::channel(1024);
         let (commands_tx, commands_rx) = mpsc::channel(64);
         let ledger = Arc::new(LinkLedger {
@@ -167,21 +181,14 @@ impl Worker {
             inventory: None,
             reprobe_tx,
             probe_loop,
+            sandbox: Arc::new(sandbox),
+            proxy,
         }
     }
 
     /// Runs until `shutdown` resolves; running jobs are then stopped.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let tls = self.identity.client_tls()?;
-        let socket_path = self.config.actions_socket();
-        let socket = actions::ActionSocket::bind(&socket_path).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot open the action socket {}: {e}",
-                socket_path.display()
-            )
-        })?;
-        let handler: Arc<dyn actions::ActionHandler> = self.dispatcher.clone();
-        tokio::spawn(socket.serve(handler).in_current_span());
         if let Some(probe_loop) = self.probe_loop.take() {
             tokio::spawn(probe_loop.run().in_current_span());
         }
@@ -222,8 +229,12 @@ impl Worker {
             site: self.identity.site.to_string(),
             hostname: crate::enroll::hostname(),
             version: VERSION.to_owned(),
-            capabilities: capabilities(&self.config),
+            capabilities: capabilities(&self.config, &self.sandbox),
             running,
+            sandbox: SandboxState {
+                kind: self.sandbox.kind().to_owned(),
+                detail: self.sandbox.detail(),
+            },
         })
     }
 
@@ -375,10 +386,11 @@ impl Worker {
                     Box::pin(self.on_event(event, tx)).await;
                 }
             }
-            JobEvent::Done(id, finish) => {
+            JobEvent::Done(id, done) => {
+                let (finish, metering) = *done;
                 tracing::info!(session = id, status = ?finish.status, "session finished");
                 self.dispatcher.unregister(id);
-                let finished = report(id, &finish);
+                let finished = report(id, &finish, metering);
                 if let Some(job) = self.jobs.get_mut(&id) {
                     job.cancel = None;
                     job.finished = Some(finished.clone());
@@ -450,7 +462,10 @@ impl Worker {
         let finish = failed_before_start(reason);
         let _ = self
             .events_tx
-            .send(JobEvent::Done(session_id, finish))
+            .send(JobEvent::Done(
+                session_id,
+                Box::new((finish, Metering::default())),
+            ))
             .await;
     }
 
@@ -474,19 +489,28 @@ impl Worker {
             repos_dir: self.config.repos_dir.clone(),
         };
         self.dispatcher.register(id, ctx);
-        let prepared = prepare(&self.config, &self.identity.site, &job).await;
+        let handler: Arc<dyn actions::ActionHandler> = self.dispatcher.clone();
+        let parts = enclosure::Parts {
+            config: &self.config,
+            sandbox: &self.sandbox,
+            proxy: &self.proxy,
+            actions: handler,
+        };
+        let prepared = prepare(&parts, &self.identity.site, &job).await;
         let events = self.events_tx.clone();
         // Every log line of the session's task carries its session and tier.
         let span = tracing::info_span!("session", session = id, tier = %job.tier);
         tokio::spawn(
             async move {
-                let finish = match prepared {
-                    Ok(invocation) => {
-                        run_forwarding(id, invocation, cancel_rx, events.clone()).await
+                let (finish, metering) = match prepared {
+                    Ok((invocation, enclosure)) => {
+                        run_forwarding(id, invocation, enclosure, cancel_rx, events.clone()).await
                     }
-                    Err(error) => failed_before_start(error),
+                    Err(error) => (failed_before_start(error), Metering::default()),
                 };
-                let _ = events.send(JobEvent::Done(id, finish)).await;
+                let _ = events
+                    .send(JobEvent::Done(id, Box::new((finish, metering))))
+                    .await;
             }
             .instrument(span),
         );
@@ -505,9 +529,21 @@ impl Worker {
 async fn run_forwarding(
     id: i64,
     invocation: runner::Invocation,
+    enclosure: Enclosure,
     cancel: oneshot::Receiver<String>,
     events: mpsc::Sender<JobEvent>,
-) -> Finish {
+) -> (Finish, Metering) {
+    // A stop from the control plane, or the model proxy's cost cap.
+    let (stop_tx, stop_rx) = oneshot::channel::<String>();
+    let enclosure = Arc::new(enclosure);
+    let watched = enclosure.clone();
+    let stopper = tokio::spawn(async move {
+        let reason = tokio::select! {
+            reason = cancel => reason.unwrap_or_else(|_| "worker shutting down".to_owned()),
+            reason = watched.capped() => reason,
+        };
+        let _ = stop_tx.send(reason);
+    });
     let (lines_tx, mut lines_rx) = mpsc::channel::<Line>(256);
     let forward_events = events.clone();
     let forward = tokio::spawn(async move {
@@ -517,18 +553,22 @@ async fn run_forwarding(
             }
         }
     });
-    let finish = runner::run(invocation, lines_tx, cancel).await;
+    let finish = runner::run(invocation, lines_tx, stop_rx).await;
+    stopper.abort();
     // Every line is forwarded before the finish, so the order holds on the wire.
     let _ = forward.await;
-    finish
+    let metering = enclosure.metering();
+    (finish, metering)
 }
 
-/// Creates the session's workspace and builds the CLI invocation.
+/// Creates the session's workspace, builds the CLI invocation and encloses it
+/// (sandbox, sockets, model token).
 async fn prepare(
-    config: &WorkerConfig,
+    parts: &enclosure::Parts<'_>,
     site: &SiteName,
     job: &Job,
-) -> Result<runner::Invocation, String> {
+) -> Result<(runner::Invocation, Enclosure), String> {
+    let config = parts.config;
     let workdir = job::session_dir(&config.state_dir, job.session_id);
     let home = config.state_dir.join("claude-home");
     tokio::fs::create_dir_all(&home)
@@ -536,7 +576,8 @@ async fn prepare(
         .map_err(|e| format!("cannot create {home:?}: {e}"))?;
     // Files and repo discovery: off the owner task, which must keep the link moving.
     let hook = config.hook_command();
-    let servers = mcp_servers(config, job);
+    let socket = enclosure::actions_socket_for_cli(config, parts.sandbox, job.session_id);
+    let servers = mcp_servers(config, job, &socket);
     let repos_dir = config.repos_dir.clone();
     let tier = job.tier;
     let ws = tokio::task::spawn_blocking(move || {
@@ -547,11 +588,13 @@ async fn prepare(
     })
     .await
     .map_err(|e| format!("preparing the session workspace failed: {e}"))??;
-    Ok(job::invocation(job, site, config, &ws, &home))
+    let mut invocation = job::invocation(job, site, config, &ws, &home);
+    let enclosure = Enclosure::open(parts, job, &ws, &mut invocation)?;
+    Ok((invocation, enclosure))
 }
 
 /// The MCP servers of a session: the worker's typed actions, for tiers that have any.
-fn mcp_servers(config: &WorkerConfig, job: &Job) -> serde_json::Value {
+fn mcp_servers(config: &WorkerConfig, job: &Job, socket: &std::path::Path) -> serde_json::Value {
     if claudeops_core::policy::actions(job.tier).is_empty() {
         return serde_json::json!({});
     }
@@ -560,7 +603,7 @@ fn mcp_servers(config: &WorkerConfig, job: &Job) -> serde_json::Value {
             "command": config.helper_exe(),
             "args": ["mcp"],
             "env": {
-                "CLAUDEOPS_ACTIONS_SOCKET": config.actions_socket(),
+                "CLAUDEOPS_ACTIONS_SOCKET": socket,
                 "CLAUDEOPS_SESSION_ID": job.session_id.to_string(),
                 "CLAUDEOPS_TIER": job.tier.to_string(),
             }
@@ -580,7 +623,7 @@ fn failed_before_start(error: String) -> Finish {
 }
 
 /// How a session ended, for the control plane.
-fn report(id: i64, finish: &Finish) -> SessionReport {
+fn report(id: i64, finish: &Finish, metering: Metering) -> SessionReport {
     let status = match finish.status {
         FinishStatus::Completed => SessionStatus::Completed,
         FinishStatus::Failed => SessionStatus::Failed,
@@ -600,6 +643,7 @@ fn report(id: i64, finish: &Finish) -> SessionReport {
         duration_ms: result.duration_ms,
         result: result.result,
         structured: result.structured_output,
+        metering,
     }
 }
 
@@ -617,9 +661,11 @@ fn output(id: i64, lines: &[Line]) -> FromWorker {
     })
 }
 
-fn capabilities(config: &WorkerConfig) -> Vec<String> {
+fn capabilities(config: &WorkerConfig, sandbox: &Sandbox) -> Vec<String> {
     let mut caps = vec!["claude-cli".to_owned()];
-    if config.anthropic_api_key.is_some() || config.anthropic_base_url.is_some() {
+    let model = config.anthropic_api_key.is_some() || config.anthropic_base_url.is_some();
+    // No working sandbox, no LLM session: the control plane sends none here.
+    if model && !matches!(sandbox, Sandbox::Unavailable(_)) {
         caps.push(LLM_CAPABILITY.to_owned());
     }
     if config.repos_dir.is_dir() {

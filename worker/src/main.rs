@@ -32,6 +32,15 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // Inside a session's sandbox, before anything else: drop to the sandbox
+    // user and become the CLI (its arguments are passed on untouched).
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if raw
+        .get(1)
+        .is_some_and(|a| a == claudeops_worker::sandbox::EXEC_SUBCOMMAND)
+    {
+        return claudeops_worker::sandbox::exec_main(&raw[2..]);
+    }
     let cli = Cli::parse();
     // The hook answers on stdout and must start fast: no logging, no config.
     match cli.command {

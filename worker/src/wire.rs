@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use claudeops_core::health::{ProbeAttempt, ProbeState};
 use claudeops_core::link::{
-    Ack, FromWorker, Hello, Job, LedgerAnswer, ReprobeRequest, SessionReport, ToWorker,
+    Ack, FromWorker, Hello, Job, LedgerAnswer, Metering, ReprobeRequest, SessionReport, ToWorker,
 };
 use claudeops_core::{SessionStatus, Tier, Trigger};
 use claudeops_proto::v1::{self as pb, WorkerMessage, control_message, worker_message};
@@ -80,6 +80,8 @@ fn job(run: pb::RunJob) -> Result<Job, WireError> {
         extra_allowed_tools: run.extra_allowed_tools,
         extra_disallowed_tools: run.extra_disallowed_tools,
         memories: run.memories,
+        models: run.models,
+        daily_left_usd: run.daily_left_usd,
     })
 }
 
@@ -147,6 +149,10 @@ fn hello(h: Hello) -> pb::Hello {
                 finished: j.finished,
             })
             .collect(),
+        sandbox: Some(pb::SandboxState {
+            kind: h.sandbox.kind,
+            detail: h.sandbox.detail,
+        }),
     }
 }
 
@@ -169,6 +175,24 @@ fn finished(r: SessionReport) -> pb::SessionFinished {
         duration_ms: r.duration_ms,
         result: r.result.unwrap_or_default(),
         structured_output_json: r.structured.map(|v| v.to_string()).unwrap_or_default(),
+        metering: Some(metering(r.metering)),
+    }
+}
+
+fn metering(m: Metering) -> pb::Metering {
+    pb::Metering {
+        requests: m.requests,
+        refused: m.refused,
+        input_tokens: m.input_tokens,
+        output_tokens: m.output_tokens,
+        cache_creation_input_tokens: m.cache_creation_input_tokens,
+        cache_read_input_tokens: m.cache_read_input_tokens,
+        cost_usd: m.cost_usd,
+        request_bytes_total: m.request_bytes_total,
+        request_bytes_max: m.request_bytes_max,
+        docker_forwarded: m.docker_forwarded,
+        docker_refused: m.docker_refused,
+        capped: m.capped.unwrap_or_default(),
     }
 }
 
@@ -249,6 +273,14 @@ mod tests {
             duration_ms: 7,
             result: None,
             structured: Some(serde_json::json!({"summary": "x"})),
+            metering: Metering {
+                requests: 4,
+                output_tokens: 900,
+                cost_usd: 0.25,
+                docker_refused: 2,
+                capped: Some("the session cap".into()),
+                ..Metering::default()
+            },
         }));
         let Some(worker_message::Body::Finished(f)) = msg.body else {
             panic!("not a report");
@@ -256,5 +288,8 @@ mod tests {
         assert_eq!(f.status, pb::FinishStatus::TimedOut as i32);
         assert_eq!((f.last_seq, f.ended_at_ms, f.error.as_str()), (12, 99, ""));
         assert_eq!(f.structured_output_json, r#"{"summary":"x"}"#);
+        let m = f.metering.unwrap_or_default();
+        assert_eq!((m.requests, m.output_tokens, m.docker_refused), (4, 900, 2));
+        assert_eq!(m.capped, "the session cap");
     }
 }

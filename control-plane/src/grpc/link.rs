@@ -128,6 +128,7 @@ impl WorkerLink for LinkService {
             hostname: hello.hostname.clone(),
             version: hello.version.clone(),
             capabilities: hello.capabilities.clone(),
+            sandbox: hello.sandbox.clone(),
             connected_at_ms: now,
             last_heartbeat_ms: now,
         };
@@ -164,6 +165,7 @@ impl WorkerLink for LinkService {
             tracing::warn!(%error, "could not record a worker's hello");
         }
         tracing::info!(worker = %record.id, site = %record.site, hostname = %hello.hostname, version = %hello.version, "worker connected");
+        self.report_sandbox(&record.id, &record.site, &hello).await;
         reconcile(&self.peers, &record.id, &record.site, &hello.running, &tx).await;
         let reader = Reader {
             peers: self.peers.clone(),
@@ -185,6 +187,31 @@ impl WorkerLink for LinkService {
 }
 
 impl LinkService {
+    /// A worker that cannot sandbox its sessions is news: unavailable means no
+    /// LLM session runs there (critical), off means they run unconfined.
+    async fn report_sandbox(&self, worker_id: &str, site: &SiteName, hello: &Hello) {
+        let sandbox = &hello.sandbox;
+        let (level, message) = match sandbox.kind.as_str() {
+            "unavailable" => (
+                EventLevel::Critical,
+                format!(
+                    "worker {worker_id} ({}) refuses LLM sessions: no sandbox works there: {}",
+                    hello.hostname, sandbox.detail
+                ),
+            ),
+            "off" => (
+                EventLevel::Warning,
+                format!(
+                    "worker {worker_id} ({}) runs sessions UNSANDBOXED (CLAUDEOPS_SANDBOX=off): a tier's limits rest on the command judge alone",
+                    hello.hostname
+                ),
+            ),
+            _ => return,
+        };
+        tracing::warn!(worker = worker_id, sandbox = %sandbox.kind, detail = %sandbox.detail, "worker sandbox");
+        self.peers.ctx.event(site, None, level, message).await;
+    }
+
     /// The answer to a second connection of a worker whose link is alive; the
     /// first refusal in a while is logged and recorded as a critical event.
     async fn refuse(

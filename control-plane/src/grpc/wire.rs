@@ -15,7 +15,7 @@ use claudeops_core::link::{
     ActionDone, Job, LedgerAnswer, LedgerRequest, OutputBatch, ProbeReport, ReprobeRequest,
     ReprobeResult, SessionReport, StreamLine, ToWorker,
 };
-pub use claudeops_core::link::{FromWorker, Hello, RunningJob};
+pub use claudeops_core::link::{FromWorker, Hello, Metering, RunningJob, SandboxState};
 use claudeops_proto::v1::{self as pb, ControlMessage, control_message, worker_message};
 
 /// Why a worker's message could not be read.
@@ -79,6 +79,13 @@ fn hello(h: pb::Hello) -> Hello {
                 finished: j.finished,
             })
             .collect(),
+        sandbox: h
+            .sandbox
+            .map(|s| SandboxState {
+                kind: s.kind,
+                detail: s.detail,
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -134,7 +141,25 @@ fn finished(f: pb::SessionFinished) -> Result<SessionReport, WireError> {
         // escalation rules treat that as invalid.
         structured: non_empty(f.structured_output_json)
             .and_then(|json| serde_json::from_str(&json).ok()),
+        metering: f.metering.map(metering).unwrap_or_default(),
     })
+}
+
+fn metering(m: pb::Metering) -> Metering {
+    Metering {
+        requests: m.requests,
+        refused: m.refused,
+        input_tokens: m.input_tokens,
+        output_tokens: m.output_tokens,
+        cache_creation_input_tokens: m.cache_creation_input_tokens,
+        cache_read_input_tokens: m.cache_read_input_tokens,
+        cost_usd: m.cost_usd,
+        request_bytes_total: m.request_bytes_total,
+        request_bytes_max: m.request_bytes_max,
+        docker_forwarded: m.docker_forwarded,
+        docker_refused: m.docker_refused,
+        capped: (!m.capped.is_empty()).then_some(m.capped),
+    }
 }
 
 fn attempt(r: pb::ProbeResult) -> ProbeAttempt {
@@ -199,6 +224,8 @@ fn run_job(job: Job) -> pb::RunJob {
         extra_allowed_tools: job.extra_allowed_tools,
         extra_disallowed_tools: job.extra_disallowed_tools,
         memories: job.memories,
+        models: job.models,
+        daily_left_usd: job.daily_left_usd,
     }
 }
 
@@ -277,6 +304,8 @@ mod tests {
             extra_allowed_tools: vec!["A".into()],
             extra_disallowed_tools: vec!["B".into()],
             memories: "m".into(),
+            models: vec!["haiku".into(), "sonnet".into()],
+            daily_left_usd: Some(2.5),
         };
         let ControlMessage {
             body: Some(control_message::Body::RunJob(wire)),
@@ -296,5 +325,7 @@ mod tests {
         assert!(wire.dry_run);
         assert_eq!(wire.extra_allowed_tools, ["A"]);
         assert_eq!(wire.memories, "m");
+        assert_eq!(wire.models, ["haiku", "sonnet"]);
+        assert_eq!(wire.daily_left_usd, Some(2.5));
     }
 }

@@ -84,6 +84,7 @@ impl From<StartError> for ApiError {
             }
             StartError::DryRun(_) => ApiError::new(StatusCode::CONFLICT, message),
             StartError::AboveMaxTier { .. } => ApiError::new(StatusCode::BAD_REQUEST, message),
+            StartError::DailyCap { .. } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, message),
             StartError::Store(e) => ApiError::from(e),
         }
     }

@@ -254,6 +254,8 @@ pub async fn sites(State(state): State<AppState>, headers: HeaderMap) -> Respons
                         capabilities: live
                             .map_or_else(|| w.capabilities.clone(), |l| l.capabilities.clone()),
                         revoked: w.revoked_at_ms.is_some(),
+                        sandbox: live.map(|l| l.sandbox.kind.clone()).unwrap_or_default(),
+                        sandbox_detail: live.map(|l| l.sandbox.detail.clone()).unwrap_or_default(),
                     }
                 })
                 .collect(),

@@ -56,6 +56,21 @@ impl FakeWorker {
         hostname: &str,
         running: Vec<pb::RunningJob>,
     ) -> Result<FakeWorker, tonic::Status> {
+        let sandbox = pb::SandboxState {
+            kind: "bwrap".to_owned(),
+            detail: "bubblewrap; sessions run as uid 64400 gid 64400".to_owned(),
+        };
+        FakeWorker::try_connect_with(app, identity, hostname, running, sandbox).await
+    }
+
+    /// Like [`FakeWorker::try_connect`], saying `sandbox` in its hello.
+    pub async fn try_connect_with(
+        app: &TestApp,
+        identity: Identity,
+        hostname: &str,
+        running: Vec<pb::RunningJob>,
+        sandbox: pb::SandboxState,
+    ) -> Result<FakeWorker, tonic::Status> {
         let channel = dial(app.link_addr, identity.tls.clone()).await;
         let (tx, outbound) = mpsc::channel(1024);
         let hello = pb::Hello {
@@ -64,6 +79,7 @@ impl FakeWorker {
             version: "test".to_owned(),
             capabilities: vec![LLM_CAPABILITY.to_owned()],
             running,
+            sandbox: Some(sandbox),
         };
         tx.send(message(worker_message::Body::Hello(hello)))
             .await

@@ -9,6 +9,8 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use tokio::time::Instant;
 
+use claudeops_proto::v1 as pb;
+
 use crate::fake_worker::FakeWorker;
 use crate::identity::Identity;
 use crate::support::{TestApp, eventually};
@@ -90,6 +92,44 @@ async fn a_second_copy_of_a_connected_worker_is_refused_and_reported_once() {
         .filter(|e| e["message"].as_str().is_some_and(|m| m.contains("w-home")))
         .collect();
     assert_eq!(about.len(), 1, "{critical:?}");
+}
+
+#[tokio::test]
+async fn a_worker_without_a_working_sandbox_is_news() {
+    let app = TestApp::start().await;
+    for (site, kind, level, needle) in [
+        (
+            "nobox",
+            "unavailable",
+            "critical",
+            "refuses LLM sessions: no sandbox works there: bwrap: no permission",
+        ),
+        ("loose", "off", "warning", "runs sessions UNSANDBOXED"),
+    ] {
+        let identity = Identity::enroll(&app, site, &format!("w-{site}")).await;
+        let sandbox = pb::SandboxState {
+            kind: kind.to_owned(),
+            detail: "bwrap: no permission".to_owned(),
+        };
+        let _worker = FakeWorker::try_connect_with(&app, identity, "host-s", Vec::new(), sandbox)
+            .await
+            .unwrap_or_else(|status| panic!("{status}"));
+        let events = app.events(&format!("level={level}")).await;
+        assert!(
+            events
+                .iter()
+                .any(|e| e["message"].as_str().is_some_and(|m| m.contains(needle))),
+            "{events:?}"
+        );
+    }
+    // A sandboxed worker is not news.
+    let _quiet = FakeWorker::connect_new(&app, "boxed").await;
+    let all = app.events("").await;
+    assert!(
+        !all.iter()
+            .any(|e| e["message"].as_str().is_some_and(|m| m.contains("w-boxed"))),
+        "{all:?}"
+    );
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::health::ProbeAttempt;
@@ -36,6 +37,11 @@ pub struct Job {
     pub extra_disallowed_tools: Vec<String>,
     /// The site's memories, rendered for the prompt.
     pub memories: String,
+    /// The models the session may ask for (its tier's and the lower tiers');
+    /// empty means only `model`.
+    pub models: Vec<String>,
+    /// What is left of the fleet's daily cost cap; `None` when there is none.
+    pub daily_left_usd: Option<f64>,
 }
 
 /// Everything the control plane sends a connected worker.
@@ -83,6 +89,22 @@ pub struct Hello {
     pub version: String,
     pub capabilities: Vec<String>,
     pub running: Vec<RunningJob>,
+    pub sandbox: SandboxState,
+}
+
+/// How a worker confines its sessions, as it says in its hello.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxState {
+    /// `bwrap`, `off` or `unavailable`; empty from a worker too old to say.
+    pub kind: String,
+    pub detail: String,
+}
+
+impl SandboxState {
+    /// Sessions on this worker run without the operating system's confinement.
+    pub fn is_unsandboxed(&self) -> bool {
+        self.kind != "bwrap"
+    }
 }
 
 /// A session a worker still holds.
@@ -136,6 +158,26 @@ pub struct SessionReport {
     pub result: Option<String>,
     /// The structured response, when the CLI produced valid JSON.
     pub structured: Option<Value>,
+    /// What the worker's model proxy and Docker filter counted.
+    pub metering: Metering,
+}
+
+/// What a session's model proxy and Docker filter counted on the worker.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metering {
+    pub requests: u64,
+    pub refused: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    pub cache_read_input_tokens: u64,
+    pub cost_usd: f64,
+    pub request_bytes_total: u64,
+    pub request_bytes_max: u64,
+    pub docker_forwarded: u64,
+    pub docker_refused: u64,
+    /// Why a cost cap stopped the session; `None` when none did.
+    pub capped: Option<String>,
 }
 
 /// A typed action asks for a slot in the cooldown ledger.

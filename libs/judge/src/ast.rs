@@ -109,13 +109,22 @@ pub(crate) enum WordPart {
     /// whole text as the name).
     Param { name: String, quoted: bool },
     /// `$(...)`, backticks, `<(...)` or `>(...)`: a command that runs first.
-    Subst { script: Script, quoted: bool },
+    /// `process` for `<(...)` and `>(...)`, which become a `/dev/fd/N` path.
+    Subst {
+        script: Script,
+        quoted: bool,
+        process: bool,
+    },
     /// `$((...))`.
     Arith { quoted: bool },
     /// A value only known when the command runs (the path `find -exec` puts in
     /// place of `{}`, the arguments `xargs` appends). `splits` when it may
-    /// become several words.
-    Dynamic { what: String, splits: bool },
+    /// become several words; `option` when it may start with `-`.
+    Dynamic {
+        what: String,
+        splits: bool,
+        option: bool,
+    },
 }
 
 const GLOB_CHARS: [char; 2] = ['*', '?'];
@@ -138,6 +147,20 @@ impl Word {
             parts: vec![WordPart::Dynamic {
                 what: what.to_owned(),
                 splits,
+                option: true,
+            }],
+            raw: format!("<{what}>"),
+        }
+    }
+
+    /// A placeholder for one path known only at run time that cannot start
+    /// with `-` (a path `find` found under starting points that do not).
+    pub(crate) fn dynamic_path(what: &str) -> Word {
+        Word {
+            parts: vec![WordPart::Dynamic {
+                what: what.to_owned(),
+                splits: false,
+                option: false,
             }],
             raw: format!("<{what}>"),
         }
@@ -205,11 +228,33 @@ impl Word {
         if let Some(text) = self.literal() {
             return text.starts_with('-');
         }
+        match self.parts.first() {
+            Some(WordPart::Subst { process: true, .. }) => return false,
+            Some(WordPart::Lit { text, quoted }) if !self.has_expansion() => {
+                return glob_may_start_with_dash(text, *quoted);
+            }
+            _ => {}
+        }
+        if let Some(WordPart::Dynamic {
+            option: false,
+            splits: false,
+            ..
+        }) = self.parts.first()
+        {
+            return false;
+        }
         if self.splits() && self.has_unquoted_split_after_start() {
             return true;
         }
         let prefix = self.literal_prefix();
         prefix.is_empty() || prefix.starts_with('-')
+    }
+
+    /// Whether any part is a parameter, substitution or run-time value.
+    fn has_expansion(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| !matches!(p, WordPart::Lit { .. }))
     }
 
     /// Unquoted parameters or substitutions split on spaces, so any of their
@@ -245,6 +290,26 @@ impl Word {
         };
         let inner = &rest[..close];
         inner.contains(',') || inner.contains("..")
+    }
+}
+
+/// Whether a word of literal text and glob characters (no expansions) could
+/// become a word starting with `-`: only if its first character is `-`, or a
+/// glob or brace that could match one.
+fn glob_may_start_with_dash(text: &str, quoted: bool) -> bool {
+    let Some(first) = text.chars().next() else {
+        return false;
+    };
+    if quoted {
+        return first == '-';
+    }
+    match first {
+        '*' | '?' | '{' => true,
+        '[' => {
+            let body: String = text[1..].chars().take_while(|c| *c != ']').collect();
+            body.starts_with(['!', '^']) || body.contains('-')
+        }
+        c => c == '-',
     }
 }
 

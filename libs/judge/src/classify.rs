@@ -9,22 +9,24 @@
 //! with an argument that could expand to an option it does not expect.
 
 use crate::ast::{SimpleCommand, Word, program_name};
-use crate::lex::as_assignment;
 use crate::opts::listed;
 use crate::paths::{Env, NETWORK, SECRETS, VOLUMES};
 use crate::vocab::Category;
-use crate::{docker, files, net, ops, sql, text};
+use crate::{builtins, docker, files, net, ops, readers, sql, text};
 
-/// Programs that only read, whatever their arguments.
-const READ_ONLY: &str = "cat head tail ls stat wc grep egrep fgrep zgrep zcat du df free uptime ps pgrep uname whoami id echo printf true false test [ cut tr column diff cmp base64 sha256sum sha1sum sha512sum md5sum cksum jq dig nslookup host tac nl basename dirname realpath readlink pwd which type printenv seq od hexdump strings lsblk findmnt getent nproc w who last netstat lsof vmstat iostat lscpu groups paste comm fold sensors traceroute tracepath :";
+/// Programs that only read whatever their arguments: `echo` takes no
+/// options but `-n`, `-e` and `-E`, and prints any other word.
+const READ_ONLY: &str = "echo true false :";
 
 /// Shell syntax and builtins that only affect the shell itself.
-const SHELL_NOOPS: &str = "cd pushd popd for read wait exit return break continue set unset";
+const SHELL_NOOPS: &str = "cd pushd popd for select wait exit return break continue shift";
 
 /// Programs whose classifier reads every option itself, including words that
-/// could expand to options. All others refuse such words up front.
+/// could expand to options. All others refuse such words up front (the
+/// programs with a closed option list in `tools` are checked by `readers`).
 const SELF_CHECKING: &str = "docker docker-compose systemctl apprise tee sleep curl wget ping nc ncat netcat \
-    openssl ip ifconfig route iptables ip6tables firewall-cmd psql mysql mariadb redis-cli ansible ansible-playbook";
+    openssl ip ifconfig route iptables ip6tables firewall-cmd psql mysql mariadb redis-cli ansible ansible-playbook \
+    set unset read export declare typeset local readonly printf test [ printenv awk gawk mawk nawk jq yq";
 
 pub(crate) fn classify(cmd: &SimpleCommand, env: &Env) -> Category {
     let Some(first) = cmd.words.first() else {
@@ -37,12 +39,14 @@ pub(crate) fn classify(cmd: &SimpleCommand, env: &Env) -> Category {
     };
     let prog = program_name(&text);
     let args = &cmd.words[1..];
-    let wild_ok =
-        listed(READ_ONLY, prog) || listed(SHELL_NOOPS, prog) || listed(SELF_CHECKING, prog);
+    let wild_ok = listed(READ_ONLY, prog)
+        || listed(SHELL_NOOPS, prog)
+        || listed(SELF_CHECKING, prog)
+        || crate::tools::tool(prog).is_some();
     if !wild_ok
         && let Some(w) = args
             .iter()
-            .find(|w| w.literal().is_none() && w.may_be_option())
+            .find(|w| w.literal().is_none() && w.may_be_option() && !env.is_safe_word(w))
     {
         return Category::unclear(format!("`{}` could expand to options of `{prog}`", w.raw));
     }
@@ -53,15 +57,19 @@ pub(crate) fn classify(cmd: &SimpleCommand, env: &Env) -> Category {
 }
 
 fn by_program(prog: &str, args: &[Word], env: &Env) -> Category {
+    if let Some(category) = builtins::classify(prog, args) {
+        return category;
+    }
+    if let Some(category) = readers::classify(prog, args, env) {
+        return category;
+    }
     match prog {
-        "export" | "declare" | "typeset" | "local" | "readonly" => variables(prog, args),
         "apprise" => Category::Notify,
         "sed" => crate::scripts::sed(args, env),
-        "awk" | "gawk" | "mawk" | "nawk" => crate::scripts::awk(prog, args),
-        "sort" | "uniq" | "date" | "sleep" | "less" | "more" | "file" | "rg" | "yq"
-        | "hostname" | "top" | "xxd" | "tree" | "journalctl" | "ss" | "dmesg" => {
-            text::misc(prog, args, env)
-        }
+        "awk" | "gawk" | "mawk" | "nawk" => crate::awk::awk(prog, args),
+        "jq" => crate::jq::jq(args),
+        "yq" => crate::jq::yq(args, env),
+        "sleep" | "hostname" => text::misc(prog, args, env),
         "rm" | "rmdir" | "unlink" | "shred" | "cp" | "mv" | "ln" | "install" | "touch"
         | "mkdir" | "truncate" | "tee" | "dd" | "chmod" | "chown" | "chgrp" | "find" => {
             files::classify(prog, args, env)
@@ -73,36 +81,11 @@ fn by_program(prog: &str, args: &[Word], env: &Env) -> Category {
         "docker" | "docker-compose" => docker::classify(prog, args, env),
         "systemctl" | "kubectl" | "helm" | "ansible" | "ansible-playbook" | "ansible-inventory"
         | "git" => ops::classify(prog, args),
-        "psql" | "mysql" | "mariadb" | "redis-cli" => sql::classify(prog, args, env),
+        "psql" | "mysql" | "mariadb" | "redis-cli" | "mysqladmin" | "mariadb-admin" => {
+            sql::classify(prog, args, env)
+        }
         _ => system(prog, args),
     }
-}
-
-/// `export NAME=value` and friends: a variable that changes which program runs
-/// is refused, as it is in front of a command.
-fn variables(prog: &str, args: &[Word]) -> Category {
-    for arg in args {
-        if let Some(a) = as_assignment(arg) {
-            if let Some(category) = assignment_category(&a.name) {
-                return category;
-            }
-            continue;
-        }
-        match arg.literal() {
-            Some(flag) if flag.starts_with('-') && flag.contains('f') => {
-                return Category::unclear(format!("`{prog} {flag}` works on shell functions"));
-            }
-            Some(name) => {
-                if let Some(category) = assignment_category(&name) {
-                    return category;
-                }
-            }
-            None => {
-                return Category::unclear(format!("`{}` is not a literal variable name", arg.raw));
-            }
-        }
-    }
-    Category::ReadOnly
 }
 
 const PACKAGE_MANAGERS: &str =
@@ -237,24 +220,4 @@ fn kill(args: &[String]) -> Category {
         return Category::never("killing init or every process");
     }
     Category::write("kills processes")
-}
-
-/// Variables that change which program runs or what it loads.
-pub(crate) fn assignment_category(name: &str) -> Option<Category> {
-    let upper = name.to_ascii_uppercase();
-    const EXACT: &str = "IFS ENV PS4 SHELL SHELLOPTS BASHOPTS PROMPT_COMMAND EDITOR VISUAL BROWSER PAGER TERMINFO CDPATH";
-    const PREFIXES: &str =
-        "LD_ DYLD_ BASH GIT_ SSH_ LESS PYTHON PERL RUBY NODE_ GCONV JAVA_ DOCKER_CONFIG KUBECONFIG";
-    const CONTAINS: &str = "PATH PRELOAD HOME CONFIG OPT PAGER";
-    let risky = listed(EXACT, upper.as_str())
-        || PREFIXES.split_whitespace().any(|p| upper.starts_with(p))
-        || CONTAINS.split_whitespace().any(|c| upper.contains(c))
-        || upper.ends_with("RC")
-        || upper.ends_with("RCFILE")
-        || upper.ends_with("EDITOR");
-    risky.then(|| {
-        Category::unclear(format!(
-            "setting `{name}` can change which program runs or what it loads"
-        ))
-    })
 }

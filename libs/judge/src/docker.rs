@@ -10,6 +10,7 @@
 
 use crate::ast::Word;
 use crate::docker_run::{exec_peel, run_parts, run_peel, run_risks};
+use crate::optcheck::write_any;
 use crate::opts::{Scanned, Spec, listed, scan};
 use crate::paths::{Env, NETWORK, VOLUMES};
 use crate::peel::Peel;
@@ -83,6 +84,12 @@ pub(crate) fn peel(prog: &str, words: &[Word]) -> Peel {
 pub(crate) fn classify(prog: &str, args: &[Word], env: &Env) -> Category {
     if prog == "docker-compose" {
         return compose(args, env);
+    }
+    let globals = scan(args, &DOCKER_GLOBAL);
+    if globals.opts.iter().any(|o| o.is("--config")) {
+        return Category::unclear(
+            "`docker --config` loads a client configuration, which can name programs to run",
+        );
     }
     let Some(i) = subcommand(args, &DOCKER_GLOBAL) else {
         let versions = args
@@ -250,6 +257,17 @@ fn compose(args: &[Word], env: &Env) -> Category {
         },
     );
     let target = targets(&s, "all services");
+    if sub == "config" {
+        let out = scan(
+            rest,
+            &Spec {
+                short_values: "o",
+                long_values: "output format hash images profiles services volumes",
+                permute: true,
+            },
+        );
+        return write_any(&out, "-o --output", env);
+    }
     match sub.as_str() {
         s if listed(reads, s) => Category::ReadOnly,
         "restart" | "start" | "stop" => Category::Restart { target },

@@ -20,7 +20,8 @@ pub(crate) const EXEC_SPEC: Spec<'static> = Spec {
     permute: false,
 };
 
-pub(crate) const EXEC_ALLOWED: &str = "-e --env --env-file -u --user -w --workdir --detach-keys --index -d --detach -i --interactive -t --tty -T --no-TTY --no-tty";
+pub(crate) const EXEC_ALLOWED: &str =
+    "-w --workdir --detach-keys --index -d --detach -i --interactive -t --tty -T --no-TTY --no-tty";
 
 /// `docker exec [opts] CONTAINER CMD...`, with the options at `words[start]`.
 pub(crate) fn exec_peel(words: &[Word], start: usize) -> Peel {
@@ -33,8 +34,15 @@ pub(crate) fn exec_peel(words: &[Word], start: usize) -> Peel {
         ));
     }
     if let Some(o) = s.first_not_in(EXEC_ALLOWED) {
+        let why = if o.is("-e --env --env-file") {
+            ": it sets the command's environment, which can make its shell run code"
+        } else if o.is("-u --user --privileged") {
+            ": it runs the command as another user or with more privileges"
+        } else {
+            ""
+        };
         return unclear(format!(
-            "`docker exec {}` is not an option Claude Ops allows",
+            "`docker exec {}` is not allowed{why} (`docker exec` may use -i -t -w)",
             o.name
         ));
     }

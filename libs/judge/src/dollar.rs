@@ -5,12 +5,80 @@
 //! (`$(...)`, backticks) and values only known at run time (`$VAR`).
 //! What it must not do: accept a nested expansion it cannot read (such as
 //! `${x:-$(cmd)}`), decode an escape it does not know into something else, or
-//! nest deeper than [`MAX_NESTING`].
+//! nest deeper than [`MAX_NESTING`]. Bash evaluates a variable's value as
+//! code in arithmetic (`$((x))`, `$[x]`, array subscripts, substring
+//! offsets) and in transformations (`${x@P}`), and indirect expansion
+//! (`${!x}`) reads a variable named at run time; none of these is accepted:
+//! arithmetic holds only numbers and operators.
 
 use crate::ast::{Script, WordPart};
 use crate::error::{MAX_NESTING, ParseError};
 use crate::lex::{Lexer, Parts};
 use crate::parse::{End, parse_at_depth};
+
+/// What `$((...))` may hold besides digits and blanks.
+const ARITH_OPS: &str = "+-*/%<>=!&|^~?:,()";
+
+/// The forms of `${...}` read with confidence: a name (or special parameter),
+/// an optional numeric or `@`/`*` subscript, then nothing, a default/alternate
+/// word, a pattern removal or replacement, a case change, or a numeric
+/// substring. Indirection (`!`) and transformations (`@`) are not.
+fn check_braced(body: &str) -> Result<(), &'static str> {
+    let rest = body
+        .strip_prefix('#')
+        .filter(|r| !r.is_empty())
+        .unwrap_or(body);
+    if rest.starts_with('!') {
+        return Err("an indirect parameter expansion (`${!...}`)");
+    }
+    let name_len = match rest.chars().next() {
+        Some(c) if c.is_ascii_alphabetic() || c == '_' => rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len()),
+        Some(c) if c.is_ascii_digit() => rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len()),
+        Some(c) if "@*#?$!-".contains(c) => 1,
+        _ => return Err("a parameter expansion without a name"),
+    };
+    let mut op = &rest[name_len..];
+    if let Some(sub) = op.strip_prefix('[') {
+        let Some(close) = sub.find(']') else {
+            return Err("an unterminated array subscript");
+        };
+        let index = sub[..close].trim();
+        let numeric = !index.is_empty() && index.chars().all(|c| c.is_ascii_digit());
+        if !(numeric || index == "@" || index == "*") {
+            return Err("an array subscript that is not a number (bash evaluates it as code)");
+        }
+        op = &sub[close + 1..];
+    }
+    if body.starts_with('#') && body.len() > 1 && !op.is_empty() {
+        return Err("this parameter expansion");
+    }
+    if op.is_empty() {
+        return Ok(());
+    }
+    if op.starts_with('@') {
+        return Err("a parameter transformation (`${x@...}`)");
+    }
+    if let Some(range) = op.strip_prefix(':')
+        && !range.starts_with(['-', '=', '+', '?'])
+    {
+        let numeric = range
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ' ' || c == '-' || c == ':');
+        return if numeric {
+            Ok(())
+        } else {
+            Err("a substring offset that is not a number (bash evaluates it as code)")
+        };
+    }
+    if op.starts_with(['-', '=', '+', '?', ':', '#', '%', '/', '^', ',']) {
+        return Ok(());
+    }
+    Err("this parameter expansion")
+}
 
 impl Lexer {
     /// `$` at the cursor.
@@ -23,12 +91,20 @@ impl Lexer {
             Some('(') => {
                 self.bump();
                 let script = self.lex_paren_script()?;
-                parts.push_part(WordPart::Subst { script, quoted });
+                parts.push_part(WordPart::Subst {
+                    script,
+                    quoted,
+                    process: false,
+                });
             }
             Some('{') => {
                 let name = self.lex_braced_param()?;
+                if let Err(what) = check_braced(&name) {
+                    return Err(self.unsupported(what));
+                }
                 parts.push_part(WordPart::Param { name, quoted });
             }
+            Some('[') => return Err(self.unsupported("old-style arithmetic `$[...]`")),
             Some('\'') if !quoted => {
                 self.bump();
                 let text = self.lex_ansi_c()?;
@@ -103,7 +179,12 @@ impl Lexer {
                 Some('`' | '$' | '[' | '\'' | '"' | '\\') => {
                     return Err(self.unsupported("an arithmetic expansion with substitutions"));
                 }
-                Some(_) => {}
+                Some(c) if c.is_ascii_digit() || c.is_whitespace() || ARITH_OPS.contains(c) => {}
+                Some(_) => {
+                    return Err(self.unsupported(
+                        "arithmetic on anything but numbers (bash evaluates a variable's value as code)",
+                    ));
+                }
             }
             self.bump();
         }

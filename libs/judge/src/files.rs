@@ -261,8 +261,14 @@ fn sets_id_bits(mode: &str) -> bool {
         .any(|clause| clause.contains('s') && clause.contains(['+', '=']))
 }
 
-/// `find` itself: its actions that delete or write files. Commands run by
-/// `-exec` are judged separately.
+/// `find` tests and options that take a value.
+const FIND_VALUES: &str = "-name -iname -path -ipath -wholename -iwholename -regex -iregex -type -xtype -mtime -mmin -atime -amin -ctime -cmin -newer -anewer -cnewer -size -perm -user -group -uid -gid -links -inum -samefile -lname -ilname -fstype -used -maxdepth -mindepth -regextype -context -printf -D";
+/// `find` tests, actions and options without a value.
+const FIND_FLAGS: &str = "-print -print0 -ls -prune -quit -true -false -empty -readable -writable -executable -nouser -nogroup -xdev -mount -follow -depth -d -daystart -ignore_readdir_race -noignore_readdir_race -noleaf -not -a -and -o -or -L -H -P ! ( ) ,";
+
+/// `find` itself: its actions that delete or write files, its tests from a
+/// closed list, and `-exec` and its kin (whose commands are judged
+/// separately), which need Tier 2.
 fn find(args: &[Word], env: &Env) -> Category {
     let starts: Vec<&Word> = args
         .iter()
@@ -274,13 +280,21 @@ fn find(args: &[Word], env: &Env) -> Category {
     let mut out = Category::ReadOnly;
     let mut i = 0;
     while i < args.len() {
-        let lit = args[i].literal().unwrap_or_default();
+        let word = &args[i];
         i += 1;
+        let Some(lit) = word.literal() else {
+            continue;
+        };
         match lit.as_str() {
             "-exec" | "-execdir" | "-ok" | "-okdir" => {
+                let start = i;
                 while i < args.len() && !matches!(args[i].literal().as_deref(), Some(";" | "+")) {
                     i += 1;
                 }
+                let program = args.get(start).map(|w| w.raw.clone()).unwrap_or_default();
+                out = out.worst(Category::Exec {
+                    what: format!("runs `{program}` for every file it finds (`find {lit}`)"),
+                });
                 i += 1;
             }
             "-delete" => {
@@ -296,10 +310,28 @@ fn find(args: &[Word], env: &Env) -> Category {
             "-fprint" | "-fprint0" | "-fprintf" | "-fls" => {
                 let file = args.get(i).into_iter();
                 out = out.worst(worst_target(file, env, "writes to", Action::Write, "find"));
-                i += 1;
+                i += if lit == "-fprintf" { 2 } else { 1 };
+            }
+            t if listed(FIND_VALUES, t) || is_newer_xy(t) => i += 1,
+            t if listed(FIND_FLAGS, t) || (t.starts_with("-O") && t.len() > 2) => {}
+            t if t.starts_with('-') => {
+                let why = if t == "-files0-from" {
+                    ": it reads the starting points from a file"
+                } else {
+                    ": it is not one Claude Ops knows to be read-only"
+                };
+                return out.worst(Category::unclear(format!(
+                    "`find {t}` is not allowed{why} (`find` may use -name -path -type -mtime -size -maxdepth -print -ls ...)"
+                )));
             }
             _ => {}
         }
     }
     out
+}
+
+/// `-newerXY` (`-newermt`, `-newerct`...).
+fn is_newer_xy(test: &str) -> bool {
+    test.strip_prefix("-newer")
+        .is_some_and(|xy| xy.len() == 2 && xy.chars().all(|c| "aBcmt".contains(c)))
 }

@@ -12,6 +12,24 @@ use crate::vocab::Category;
 
 pub(crate) const GIT_READS: &str = "status log show diff blame rev-parse ls-files ls-tree ls-remote describe shortlog grep cat-file whatchanged show-ref for-each-ref count-objects rev-list show-branch";
 
+/// Options that make git run a program or a filter: `--upload-pack` (and
+/// `ls-remote -u`), `grep -O`, external diff drivers and text conversion.
+const RUNS: &str =
+    "--upload-pack --receive-pack --exec --ext-diff --textconv --filters --open-files-in-pager";
+
+fn runs_program(sub: &str, lits: &[String]) -> Option<Category> {
+    let found = lits.iter().find(|a| {
+        let name = a.split('=').next().unwrap_or_default();
+        RUNS.split_whitespace()
+            .any(|r| r == name || (name.len() > 3 && r.starts_with(name) && name.starts_with("--")))
+            || (sub == "grep" && a.starts_with("-O"))
+            || (matches!(sub, "ls-remote" | "fetch" | "clone" | "archive") && a.starts_with("-u"))
+    })?;
+    Some(Category::unclear(format!(
+        "`git {sub} {found}` runs a program or a filter"
+    )))
+}
+
 pub(crate) fn git(args: &[Word]) -> Category {
     let mut i = 0;
     while let Some(text) = args
@@ -40,6 +58,9 @@ pub(crate) fn git(args: &[Word]) -> Category {
     let operands = lits.iter().filter(|a| !a.starts_with('-')).count() + (rest.len() - lits.len());
     if lits.iter().any(|a| a.starts_with("--output")) {
         return Category::write("writes git output to a file");
+    }
+    if let Some(problem) = runs_program(&sub, &lits) {
+        return problem;
     }
     let read = match sub.as_str() {
         "push" => return Category::never("pushing to git"),

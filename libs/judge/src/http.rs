@@ -52,9 +52,10 @@ pub(crate) fn curl(args: &[Word], env: &Env) -> Category {
             }
         }
     }
-    if let Some(o) = s.first_not_in(CURL_ALLOWED) {
+    if let Some(o) = s.first_not_exactly_in(CURL_ALLOWED) {
+        let why = curl_why(&o.name);
         return Category::unclear(format!(
-            "`curl {}` is not an option Claude Ops allows",
+            "`curl {}` is not allowed{why} (`curl` may use -s -S -f -L -I -i -H -m -w -o /dev/null -u -k --max-time --connect-timeout ...)",
             o.name
         ));
     }
@@ -73,6 +74,18 @@ pub(crate) fn curl(args: &[Word], env: &Env) -> Category {
         }
     }
     Category::ReadOnly
+}
+
+/// What a refused curl option would do, when it is known.
+fn curl_why(name: &str) -> &'static str {
+    match name {
+        "--trace" | "--trace-ascii" | "--trace-config" => ": it writes a trace file",
+        "--stderr" | "--libcurl" | "--etag-save" | "--alt-svc" | "--hsts" => ": it writes a file",
+        "-K" | "--config" => ": it loads options from a file",
+        "--variable" | "--expand-url" => ": it reads files or the environment into the request",
+        "--proto-default" | "--proto" | "--proto-redir" => ": it changes which protocols run",
+        _ => "",
+    }
 }
 
 /// Only plain HTTP(S) URLs: `file://`, `gopher://`, `dict://` and the like can
@@ -124,9 +137,14 @@ pub(crate) fn wget(args: &[Word], env: &Env) -> Category {
     if logs != Category::ReadOnly {
         return logs;
     }
-    if let Some(o) = s.first_not_in(WGET_ALLOWED) {
+    if let Some(o) = s.first_not_exactly_in(WGET_ALLOWED) {
+        let why = match o.name.as_str() {
+            "-e" | "--execute" => ": it runs a wgetrc command",
+            "--config" => ": it loads a wgetrc file",
+            _ => "",
+        };
         return Category::unclear(format!(
-            "`wget {}` is not an option Claude Ops allows",
+            "`wget {}` is not allowed{why} (`wget` may use -q -O - --spider -S -T -t --header --user-agent ...)",
             o.name
         ));
     }

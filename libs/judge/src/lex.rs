@@ -199,6 +199,7 @@ impl Lexer {
                     parts.push_part(WordPart::Subst {
                         script,
                         quoted: true,
+                        process: true,
                     });
                     continue;
                 }
@@ -236,6 +237,7 @@ impl Lexer {
                     parts.push_part(WordPart::Subst {
                         script,
                         quoted: false,
+                        process: false,
                     });
                 }
                 _ => {
@@ -320,6 +322,7 @@ impl Lexer {
                     parts.push_part(WordPart::Subst {
                         script,
                         quoted: true,
+                        process: false,
                     });
                 }
                 Some(c) => {
@@ -367,4 +370,13 @@ pub(crate) fn as_assignment(word: &Word) -> Option<Assignment> {
         name: name.to_owned(),
         value: Word { parts, raw },
     })
+}
+
+/// A shell variable name: a letter or `_`, then letters, digits or `_`.
+pub(crate) fn is_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

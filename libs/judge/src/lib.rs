@@ -15,6 +15,24 @@
 //! parse are refused; the reason tells the model what the tier allows, never a
 //! way around the rule.
 //!
+//! # What the context protects
+//!
+//! [`Context::protected`] names the paths no tier may read, name, search or
+//! change (the worker's key and its actions socket); the directory holding
+//! each is off limits too, except the session workspace
+//! ([`Context::workspace`]). Every word, assignment and redirection is
+//! checked as the paths it can stand for (quotes removed, globs and braces
+//! kept as what they match, `..` resolved against each possible working
+//! directory, `/proc/*/root` and kin refused), and a recursive program may
+//! not start above a protected path. The environment, which holds the
+//! session's model token, may not be printed or read (`env`, `set`,
+//! `/proc/*/environ`, `$ENV` in jq, secret-looking variables). The session
+//! sandbox remains the guarantee; this is the early answer with a reason.
+//!
+//! `corpus/adversarial.jsonl` and `corpus/benign.jsonl` hold the commands
+//! the judge is measured against (`tests/corpus.rs`); the worker's sandbox
+//! tests run the same adversarial lines for real.
+//!
 //! # The API boundary
 //!
 //! [`judge`] is the one entry point: a command line, the session's tier and a
@@ -35,10 +53,14 @@
 //!    another's methods because the grammar is recursive (`$(...)` holds a
 //!    script), but imports go only in this order.
 //! 3. Reading words: `opts` (the option scanner), `paths` (where a word
-//!    points), `optcheck` (what a scan says on its own), `peel` (what a
-//!    wrapper hands on).
-//! 4. Program readers, each knowing some programs: `git`, `text`, `scripts`,
-//!    `files`, `http`, `net`, `redis`, `sql`, `docker_run`, `docker`, `ops`,
+//!    points), `pattern` (the paths a word can stand for), `reach` (what a
+//!    word could reach that no tier may: protected
+//!    paths, `/proc`, secrets in the environment), `optcheck` (what a scan
+//!    says on its own), `peel` (what a wrapper hands on).
+//! 4. Program readers, each knowing some programs: `git`, `text`, `awk`,
+//!    `scripts`, `jq`, `files`, `http`, `net`, `redis`, `sql`, `docker_run`,
+//!    `docker`, `ops`, `tools` (the closed option lists of read-only
+//!    programs), `readers` (which applies them), `builtins` (shell builtins that read or set variables),
 //!    `runners`, `spawners`.
 //! 5. Dispatch: `classify` (a program's category), `wrappers` (which wrapper
 //!    reader a program goes to), `cwd` (the working directory per command).
@@ -48,6 +70,8 @@
 //! [`Tier`]: claudeops_core::Tier
 
 mod ast;
+mod awk;
+mod builtins;
 mod classify;
 mod cwd;
 mod docker;
@@ -58,6 +82,7 @@ mod files;
 mod git;
 mod heredoc;
 mod http;
+mod jq;
 mod lex;
 mod net;
 mod ops;
@@ -65,14 +90,18 @@ mod optcheck;
 mod opts;
 mod parse;
 mod paths;
+mod pattern;
 mod peel;
 mod policy;
+mod reach;
+mod readers;
 mod redis;
 mod runners;
 mod scripts;
 mod spawners;
 mod sql;
 mod text;
+mod tools;
 mod unwrap;
 mod vocab;
 mod wrappers;

@@ -48,7 +48,7 @@ pub(crate) fn classify(prog: &str, args: &[Word], env: &Env) -> Category {
             );
             write_any(&s, "-f --file", env)
         }
-        "nft" => first_operand_in(args, "af", "list"),
+        "nft" => nft(args),
         "ufw" => first_operand_in(args, "", "status show version"),
         "netplan" => first_operand_in(args, "", "get status info"),
         "resolvectl" => first_operand_in(args, "", "status query statistics"),
@@ -118,29 +118,91 @@ fn nc(args: &[Word]) -> Category {
     }
 }
 
+/// `openssl s_client` options: connecting and showing what the server sends.
+const S_CLIENT_FLAGS: &str = "-showcerts -brief -prexit -quiet -no_ign_eof -ign_eof -crlf -nbio -status -msg -debug -state -verify_return_error -tls1 -tls1_1 -tls1_2 -tls1_3 -no_tls1 -no_tls1_1 -no_tls1_2 -no_tls1_3 -dtls -dtls1 -dtls1_2 -4 -6 -noservername -no-CAfile -no-CApath -no-CAstore -no_ticket -reconnect -tlsextdebug -legacy_server_connect -no_legacy_server_connect -partial_chain -x509_strict -ct -noct -enable_pha -trace -security_debug -security_debug_verbose -nocommands -verify_quiet -strict -ignore_critical -serverinfo_ext -no_check_time";
+const S_CLIENT_VALUES: &str = "-connect -host -port -servername -verify -verify_hostname -verify_ip -verify_email -verify_depth -CAfile -CApath -CAstore -cert -key -certform -keyform -pass -starttls -xmpphost -name -proxy -proxy_user -proxy_pass -alpn -nextprotoneg -cipher -ciphersuites -curves -groups -sigalgs -client_sigalgs -timeout -bind -unix -sess_in -psk_identity -psk -psk_session -servername_ext -purpose -verify_name -attime -chainCAfile -chainCApath -CRL -CRLform -mtu -maxfraglen -max_send_frag -split_send_frag -max_pipelines -read_buf";
+/// `openssl x509 -noout` options: printing what is in a certificate.
+const X509_FLAGS: &str = "-noout -text -subject -issuer -dates -enddate -startdate -serial -fingerprint -sha1 -sha256 -sha384 -sha512 -md5 -pubkey -modulus -email -hash -issuer_hash -subject_hash -subject_hash_old -issuer_hash_old -ocsp_uri -ocspid -purpose -alias -nocert";
+const X509_VALUES: &str =
+    "-in -inform -nameopt -certopt -ext -checkend -checkhost -checkemail -checkip -dateopt";
+
 fn openssl(args: &[Word]) -> Category {
     let lits: Vec<String> = args.iter().filter_map(Word::literal).collect();
     if lits.len() != args.len() {
         return Category::unclear("`openssl` arguments must be literal words");
     }
-    let has = |names: &str| lits.iter().any(|a| listed(names, a));
-    match lits.first().map(String::as_str) {
-        Some("s_client") if has("-sess_out -keylogfile -msgfile -writerand") => {
-            Category::write("writes session or key files with `openssl s_client`")
+    let (flags, values) = match lits.first().map(String::as_str) {
+        Some("version") => ("-a -v -b -o -f -p -d -e -c -r", ""),
+        Some("s_client") => (S_CLIENT_FLAGS, S_CLIENT_VALUES),
+        Some("x509") if lits.iter().any(|a| a == "-noout") => (X509_FLAGS, X509_VALUES),
+        Some(sub) => {
+            return Category::unclear(format!(
+                "`openssl {sub}` is not used read-only (only `s_client`, `x509 -noout` and `version` are)"
+            ));
         }
-        Some("s_client") | Some("version") => Category::ReadOnly,
-        Some("x509")
-            if has("-noout")
-                && !has(
-                    "-out -signkey -CA -CAkey -CAserial -CAcreateserial -req -writerand -set_serial -new -key -force_pubkey",
-                ) =>
-        {
-            Category::ReadOnly
+        None => return Category::unclear("`openssl` without a subcommand is interactive"),
+    };
+    let sub = lits[0].as_str();
+    let mut i = 1;
+    while let Some(a) = lits.get(i) {
+        i += 1;
+        if listed(values, a) {
+            i += 1;
+            continue;
         }
-        Some(sub) => Category::unclear(format!(
-            "`openssl {sub}` is not used read-only (only `s_client` and `x509 -noout` are)"
-        )),
-        None => Category::unclear("`openssl` without a subcommand is interactive"),
+        if listed(flags, a) || !a.starts_with('-') {
+            continue;
+        }
+        let why = match a.as_str() {
+            "-engine" | "-provider" | "-provider-path" | "-propquery" => ": it loads code",
+            "-sess_out" | "-keylogfile" | "-msgfile" | "-writerand" | "-out" => {
+                ": it writes a file"
+            }
+            "-config" | "-ssl_config" => ": it loads a configuration file",
+            _ => "",
+        };
+        return Category::unclear(format!(
+            "`openssl {sub} {a}` is not allowed{why} (`openssl {sub}` may use {})",
+            short_list(flags, values)
+        ));
+    }
+    Category::ReadOnly
+}
+
+/// The first options of two lists, for a reason.
+fn short_list(flags: &str, values: &str) -> String {
+    let mut all: Vec<&str> = values.split_whitespace().take(6).collect();
+    all.extend(flags.split_whitespace().take(6));
+    format!("{} ...", all.join(" "))
+}
+
+/// `nft`: listing rules is read-only; `-f` loads a file of rules and every
+/// other command changes them.
+fn nft(args: &[Word]) -> Category {
+    let s = scan(
+        args,
+        &Spec {
+            short_values: "IDf",
+            long_values: "includepath define file",
+            permute: false,
+        },
+    );
+    if let Some(c) = wild(&s, "nft") {
+        return c;
+    }
+    if s.has("-f --file -i --interactive") {
+        return Category::never(NETWORK);
+    }
+    let allowed = "-a -n -s -j -N -e -y -t -T -S -u -c -o -I -D --handle --numeric --stateless --json --echo --terse --numeric-time --numeric-protocol --numeric-priority --service --guid --check --optimize --includepath --define";
+    if let Some(o) = s.first_not_exactly_in(allowed) {
+        return Category::unclear(format!(
+            "`nft {}` is not an option Claude Ops knows (`nft` may use -a -n -s -j -t -c)",
+            o.name
+        ));
+    }
+    match s.operands.first().and_then(|w| w.literal()) {
+        Some(first) if listed("list describe", &first) => Category::ReadOnly,
+        _ => Category::never(NETWORK),
     }
 }
 

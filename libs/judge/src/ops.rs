@@ -11,6 +11,7 @@ use crate::git::git;
 use crate::opts::{Scanned, Spec, scan};
 use crate::paths::{SECRETS, VOLUMES};
 use crate::peel::{Peel, Runs, label, unclear};
+use crate::reach::printing_environment;
 use crate::vocab::Category;
 
 pub(crate) fn classify(prog: &str, args: &[Word]) -> Category {
@@ -98,8 +99,11 @@ fn systemctl(args: &[Word]) -> Category {
         return Category::ReadOnly;
     };
     match v.as_str() {
-        "status" | "show" | "is-active" | "is-enabled" | "is-failed" | "list-units"
-        | "list-timers" | "list-unit-files" => Category::ReadOnly,
+        "status" | "show" | "cat" | "is-active" | "is-enabled" | "is-failed" | "list-units"
+        | "list-timers" | "list-unit-files" | "list-dependencies" | "list-sockets"
+        | "list-jobs" | "list-machines" | "list-paths" | "list-automounts" | "get-default"
+        | "is-system-running" | "help" => Category::ReadOnly,
+        "show-environment" => printing_environment("systemctl show-environment"),
         "restart"
         | "start"
         | "stop"
@@ -137,11 +141,33 @@ const KUBECTL_SPEC: Spec<'static> = Spec {
     permute: true,
 };
 
+/// A kubeconfig names credential plugins that kubectl and helm run; the
+/// cache directories are written to.
+fn kubeconfig(s: &Scanned, prog: &str) -> Option<Category> {
+    if s.has("--kubeconfig") {
+        return Some(Category::unclear(format!(
+            "`{prog} --kubeconfig` loads a configuration that can run credential programs"
+        )));
+    }
+    s.opts
+        .iter()
+        .find(|o| o.is("--cache-dir --repository-cache --repository-config --registry-config"))
+        .map(|o| {
+            Category::write(format!(
+                "writes to the directory given to `{prog} {}`",
+                o.name
+            ))
+        })
+}
+
 fn kubectl(args: &[Word]) -> Category {
     let (v, s) = match verb(args, &KUBECTL_SPEC, "kubectl") {
         Ok(found) => found,
         Err(c) => return c,
     };
+    if let Some(c) = kubeconfig(&s, "kubectl") {
+        return c;
+    }
     let Some(v) = v else {
         return Category::unclear("`kubectl` needs a verb");
     };
@@ -245,6 +271,9 @@ fn helm(args: &[Word]) -> Category {
         .unwrap_or_default();
     if s.has("--post-renderer") {
         return Category::unclear("`helm --post-renderer` runs a local program");
+    }
+    if let Some(c) = kubeconfig(&s, "helm") {
+        return c;
     }
     match v.as_str() {
         "template" if s.has("--output-dir") => {

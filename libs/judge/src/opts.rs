@@ -93,9 +93,17 @@ impl<'w> Scanned<'w> {
             .filter_map(|o| o.value.as_ref())
     }
 
-    /// The first option not in `allowed`.
+    /// The first option not in `allowed`, an abbreviation counting as a
+    /// match (for programs that accept GNU abbreviations).
     pub(crate) fn first_not_in(&self, allowed: &str) -> Option<&Opt<'w>> {
         self.opts.iter().find(|o| !o.is(allowed))
+    }
+
+    /// The first option not in `allowed`, spelled exactly: an abbreviation
+    /// of an allowed option may also abbreviate another one (`--trace` for
+    /// `--trace-time`).
+    pub(crate) fn first_not_exactly_in(&self, allowed: &str) -> Option<&Opt<'w>> {
+        self.opts.iter().find(|o| !listed(allowed, &o.name))
     }
 }
 

@@ -8,6 +8,8 @@
 //! What it must not do: touch the file system (no symlink resolution, no
 //! `$HOME` lookup). A path it cannot resolve is never treated as safe.
 
+use std::cell::Cell;
+
 use crate::ast::{Word, WordPart};
 use crate::opts::listed;
 use crate::vocab::Category;
@@ -20,16 +22,53 @@ pub(crate) struct Env<'a> {
     pub repos: String,
     /// Every working directory the command may run in; `None` is unknown.
     pub cwds: Vec<Option<String>>,
+    /// Steps left for checking words against protected paths (`reach`).
+    pub budget: Cell<usize>,
+    /// Variables whose every value in the line is a word that cannot start
+    /// with `-` (`for f in /var/log/*.log`): `"$f"` is then no option.
+    pub safe_vars: Vec<String>,
 }
+
+/// Steps one judge call may spend checking words against protected paths;
+/// past it a word is refused.
+pub(crate) const REACH_BUDGET: usize = 4_000_000;
 
 impl<'a> Env<'a> {
     pub(crate) fn new(ctx: &'a Context, cwds: Vec<Option<String>>) -> Env<'a> {
+        Env::with_budget(ctx, cwds, REACH_BUDGET)
+    }
+
+    /// An `Env` with `budget` steps left for path checks.
+    pub(crate) fn with_budget(
+        ctx: &'a Context,
+        cwds: Vec<Option<String>>,
+        budget: usize,
+    ) -> Env<'a> {
         let repos = if ctx.repos_dir.starts_with('/') {
             normalize(&ctx.repos_dir)
         } else {
             "/".to_owned()
         };
-        Env { ctx, repos, cwds }
+        Env {
+            ctx,
+            repos,
+            cwds,
+            budget: Cell::new(budget),
+            safe_vars: Vec::new(),
+        }
+    }
+
+    /// Whether the word is one variable that cannot expand to an option: set
+    /// in the line to a plain word, or one of the directories the session's
+    /// environment names (absolute paths).
+    pub(crate) fn is_safe_word(&self, word: &Word) -> bool {
+        const DIRS: &str = "CLAUDEOPS_REPOS_DIR CLAUDEOPS_WORKSPACE HOME PWD OLDPWD TMPDIR";
+        match word.parts.as_slice() {
+            [WordPart::Param { name, .. }] => {
+                listed(DIRS, name) || self.safe_vars.iter().any(|v| v == name)
+            }
+            _ => false,
+        }
     }
 
     pub(crate) fn in_repos(&self, path: &str) -> bool {

@@ -95,10 +95,10 @@ fn allows(tier: Tier, dry_run: bool) -> String {
     let what = match tier {
         Tier::Observe => "only read-only commands",
         Tier::Investigate => {
-            "read-only commands, container and service restarts, file-permission fixes and notifications"
+            "read-only commands, container and service restarts, file-permission fixes, notifications and `find -exec`"
         }
         Tier::Remediate => {
-            "read-only commands, restarts, file-permission fixes, notifications, redeployments and container recreation"
+            "read-only commands, restarts, file-permission fixes, notifications, `find -exec`, redeployments and container recreation"
         }
     };
     format!("Tier {} allows {what}", tier.number())
@@ -171,6 +171,7 @@ fn describe(category: &Category) -> String {
             format!("a permission change on {}", quoted(target))
         }
         Category::Notify => "a notification".to_owned(),
+        Category::Exec { what } => format!("a search that {what}"),
         Category::Redeploy { target } => format!("a redeployment of {}", quoted(target)),
         Category::Recreate { target } => format!("a container recreation of {}", quoted(target)),
         Category::Write { what } => format!("a write ({what})"),
@@ -189,6 +190,7 @@ fn approval(findings: &[Finding], tier: Tier, dry_run: bool) -> String {
             Category::Restart { .. } => "restart",
             Category::FilePermissions { .. } => "file-permission fix",
             Category::Notify => "notification",
+            Category::Exec { .. } => "find -exec",
             Category::Redeploy { .. } => "redeployment",
             Category::Recreate { .. } => "container recreation",
             _ => continue,

@@ -10,6 +10,7 @@ use crate::ast::Word;
 use crate::lex::as_assignment;
 use crate::opts::{Spec, scan};
 use crate::peel::{Peel, Runs, inner, inner_or, joined_literal, label, split_options, unclear};
+use crate::reach::printing_environment;
 use crate::vocab::Category;
 
 pub(crate) fn shell(name: &str, words: &[Word]) -> Peel {
@@ -129,7 +130,8 @@ pub(crate) fn env(words: &[Word]) -> Peel {
         i += 1;
     }
     if i >= words.len() {
-        return Peel::Decided(Category::ReadOnly);
+        // Without a command, `env` prints the environment.
+        return Peel::Decided(printing_environment("env"));
     }
     Peel::Command {
         words: words[i..].to_vec(),

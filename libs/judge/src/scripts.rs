@@ -1,8 +1,10 @@
-//! The program texts of `sed` and `awk`, read command by command.
+//! The program texts of `sed`, read command by command (`awk` has its own
+//! tokenizer in `awk.rs`).
 //!
-//! Why it exists: `sed` and `awk` are everyday reading tools, but their
-//! scripts can write files (`w`, `print > file`) or run commands (`e`,
-//! `system()`, `print | cmd`).
+//! Why it exists: `sed` is an everyday reading tool, but its scripts can
+//! write files (`w`, `W`, the `w` flag), run commands (`e`, the `e` flag)
+//! and read files named inside the script (`r`, `R`), which no path check
+//! of the command's words would see.
 //! What it must not do: pass a script it cannot read with confidence; such a
 //! script is refused as unclear.
 
@@ -21,6 +23,17 @@ pub(crate) fn sed(args: &[Word], env: &Env) -> Category {
     let scanned = scan(args, &spec);
     if scanned.has("-f --file") {
         return Category::unclear("`sed -f` reads its script from a file that cannot be judged");
+    }
+    let allowed = "-n -e -E -r -s -u -z -l -i --quiet --silent --expression --regexp-extended --separate --unbuffered --null-data --line-length --posix --debug --sandbox --follow-symlinks --in-place";
+    if let Some(o) = scanned
+        .opts
+        .iter()
+        .find(|o| !(o.is(allowed) || o.name.starts_with("-i")))
+    {
+        return Category::unclear(format!(
+            "`sed {}` is not an option Claude Ops allows (`sed` may use -n -e -E -r -s -z -u)",
+            o.name
+        ));
     }
     let mut scripts: Vec<&Word> = scanned
         .values("-e --expression")
@@ -111,7 +124,8 @@ pub(crate) fn check_sed_script(script: &str) -> Result<(), String> {
             }
             'w' | 'W' => return Err("writes to a file (`w`)".into()),
             'e' => return Err("runs a command (`e`)".into()),
-            '#' | ':' | 'a' | 'i' | 'c' | 'r' | 'R' | 'b' | 't' | 'T' | 'v' => {
+            'r' | 'R' => return Err(format!("reads a file named in the script (`{c}`)")),
+            '#' | ':' | 'a' | 'i' | 'c' | 'b' | 't' | 'T' | 'v' => {
                 let stop_at_semicolon = matches!(c, ':' | 'b' | 't' | 'T' | 'v');
                 while let Some(n) = chars.get(i) {
                     if *n == '\n' || (stop_at_semicolon && *n == ';') {
@@ -151,80 +165,4 @@ pub(crate) fn skip_delimited(chars: &[char], mut i: usize, delim: char) -> Resul
         i += 1;
     }
     Err("has an unterminated regular expression or replacement".into())
-}
-
-pub(crate) fn awk(prog: &str, args: &[Word]) -> Category {
-    let spec = Spec {
-        short_values: "Fvf",
-        long_values: "field-separator assign file",
-        permute: false,
-    };
-    let scanned = scan(args, &spec);
-    if let Some(o) = scanned.first_not_in("-F -v --field-separator --assign") {
-        return Category::unclear(format!(
-            "`{prog}` option `{}` is not one Claude Ops allows",
-            o.name
-        ));
-    }
-    let Some(program) = scanned.operands.first() else {
-        return Category::unclear(format!("`{prog}` needs a program text"));
-    };
-    let Some(text) = program.literal() else {
-        return Category::unclear(format!(
-            "the {prog} program `{}` is not a literal string",
-            program.raw
-        ));
-    };
-    match awk_risk(&text) {
-        Some(risk) => Category::unclear(format!("the {prog} program {risk}")),
-        None => Category::ReadOnly,
-    }
-}
-
-/// What an awk program does beyond reading, if anything. Strings and regular
-/// expressions are blanked out first so that their text does not count.
-pub(crate) fn awk_risk(program: &str) -> Option<&'static str> {
-    let mut code = String::new();
-    let mut prev = '\0';
-    let chars: Vec<char> = program.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let regex_allowed = "\0(,;{}!~&|=?:\n[".contains(prev);
-        if c == '"' || (c == '/' && regex_allowed) {
-            let Ok(end) = skip_delimited(&chars, i + 1, c) else {
-                return Some("could not be read with confidence");
-            };
-            i = end;
-            code.push('S');
-            prev = 'S';
-            continue;
-        }
-        if c == '#' {
-            while i < chars.len() && chars[i] != '\n' {
-                i += 1;
-            }
-            continue;
-        }
-        code.push(c);
-        if !c.is_whitespace() || c == '\n' {
-            prev = c;
-        }
-        i += 1;
-    }
-    if code.contains("system") {
-        return Some("calls system()");
-    }
-    if code.replace("||", "").contains('|') {
-        return Some("pipes to or from a command");
-    }
-    if code.contains('@') {
-        return Some("loads an extension or another file");
-    }
-    let redirects = code.split([';', '{', '}', '\n']).any(|statement| {
-        statement
-            .find("print")
-            .is_some_and(|at| statement[at..].contains('>'))
-    });
-    redirects.then_some("redirects output to a file")
 }

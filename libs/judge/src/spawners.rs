@@ -13,12 +13,14 @@ use crate::opts::listed;
 use crate::peel::{Peel, Runs, joined_literal, label, unclear};
 use crate::vocab::Category;
 
-/// `-o` settings that only affect how ssh connects.
-const SSH_SAFE_SETTINGS: &str = "stricthostkeychecking userknownhostsfile globalknownhostsfile connecttimeout connectionattempts batchmode loglevel serveraliveinterval serveralivecountmax port user identityfile identitiesonly passwordauthentication pubkeyauthentication preferredauthentications checkhostip numberofpasswordprompts compression requesttty";
+/// `-o` settings that only affect how ssh connects. `UserKnownHostsFile`
+/// is allowed only as `/dev/null`: ssh appends new host keys to it.
+const SSH_SAFE_SETTINGS: &str = "stricthostkeychecking connecttimeout connectionattempts batchmode loglevel serveraliveinterval serveralivecountmax port user identityfile identitiesonly passwordauthentication pubkeyauthentication preferredauthentications checkhostip numberofpasswordprompts compression requesttty hostkeyalgorithms kexalgorithms ciphers macs addressfamily";
 /// Options that take a value and only affect how ssh connects.
-const SSH_SAFE_VALUE: &str = "bBceiIJlmpP";
-/// Options that take a value and do more (forwarding, logs, configs, control).
-const SSH_UNSAFE_VALUE: &str = "DEFLOQRSWw";
+const SSH_SAFE_VALUE: &str = "bBceiJlmpP";
+/// Options that take a value and do more (forwarding, logs, configs,
+/// control sockets, libraries).
+const SSH_UNSAFE_VALUE: &str = "DEFILOQRSWw";
 const SSH_SAFE_FLAGS: &str = "46aAfCgKkqTtvxXYn";
 
 pub(crate) fn ssh(words: &[Word]) -> Peel {
@@ -111,9 +113,13 @@ fn ssh_options(words: &[Word], mut i: usize) -> Result<usize, Peel> {
                 .next()
                 .unwrap_or_default()
                 .to_ascii_lowercase();
-            if *c == 'o' && !listed(SSH_SAFE_SETTINGS, &key) {
+            let null_known_hosts = key == "userknownhostsfile"
+                && value
+                    .split_once(['=', ' '])
+                    .is_some_and(|(_, file)| file.trim() == "/dev/null");
+            if *c == 'o' && !listed(SSH_SAFE_SETTINGS, &key) && !null_known_hosts {
                 return Err(unclear(format!(
-                    "`ssh -o {value}` changes more than how ssh connects"
+                    "`ssh -o {value}` changes more than how ssh connects (it can write files, run commands or load code)"
                 )));
             }
             break;
@@ -223,6 +229,15 @@ pub(crate) fn xargs(words: &[Word]) -> Peel {
 
 /// `find ... -exec CMD {} ;` and friends; `find` itself is classified too.
 pub(crate) fn find(words: &[Word]) -> Peel {
+    // The paths find hands on start with a starting point (or `./`): when
+    // none of those can start with `-`, neither can the paths.
+    let starts_plain = words[1..]
+        .iter()
+        .take_while(|w| {
+            !w.literal()
+                .is_some_and(|t| t.starts_with('-') || t == "(" || t == "!")
+        })
+        .all(|w| w.literal().is_some_and(|t| !t.starts_with('-')));
     let mut inners = Vec::new();
     let mut i = 1;
     while i < words.len() {
@@ -244,7 +259,9 @@ pub(crate) fn find(words: &[Word]) -> Peel {
         let command: Vec<Word> = words[start..i]
             .iter()
             .map(|w| {
-                if w.literal().is_some_and(|t| t.contains("{}")) {
+                if starts_plain && w.literal().is_some_and(|t| t == "{}") {
+                    Word::dynamic_path("a path found by find")
+                } else if w.literal().is_some_and(|t| t.contains("{}")) {
                     Word::dynamic("a path found by find", false)
                 } else {
                     w.clone()

@@ -21,9 +21,13 @@ pub(crate) fn classify(prog: &str, args: &[Word], env: &Env) -> Category {
     match prog {
         "psql" => psql(args, env),
         "redis-cli" => redis(args),
+        "mysqladmin" | "mariadb-admin" => mysqladmin(prog, args),
         _ => mysql(prog, args, env),
     }
 }
+
+/// psql variables a command line may set: none changes what runs.
+const PSQL_VARIABLES: &str = "ON_ERROR_STOP QUIET VERBOSITY FETCH_COUNT SHOW_CONTEXT ECHO ECHO_HIDDEN HIDE_TABLEAM HIDE_TOAST_COMPRESSION";
 
 fn outputs(s: &Scanned, names: &str, env: &Env) -> Category {
     let mut out = Category::ReadOnly;
@@ -66,6 +70,22 @@ fn psql(args: &[Word], env: &Env) -> Category {
     if s.has("-f --file") {
         return Category::unclear("`psql -f` runs SQL from a file that cannot be judged");
     }
+    let allowed = "-c -d -h -L -o -p -P -U -v -F -R -T -l -t -A -x -X -q -w -W -e -E -a -b -H -1 -z -0 -n --command --dbname --host --log-file --output --port --pset --username --set --variable --field-separator --record-separator --table-attr --list --tuples-only --no-align --expanded --no-psqlrc --quiet --no-password --password --echo-queries --echo-hidden --echo-all --echo-errors --html --single-transaction --field-separator-zero --record-separator-zero --csv --no-readline";
+    if let Some(o) = s.opts.iter().find(|o| !listed(allowed, &o.name)) {
+        return Category::unclear(format!(
+            "`psql {}` is not an option Claude Ops allows (`psql` may use -h -p -U -d -c -l -t -A -x -X -q -v)",
+            o.name
+        ));
+    }
+    for v in s.values("-v --set --variable") {
+        let text = v.raw();
+        let name = text.split(['=', ':']).next().unwrap_or_default();
+        if !listed(PSQL_VARIABLES, name) {
+            return Category::unclear(format!(
+                "`psql -v {text}` sets a variable that can change what psql runs (allowed: {PSQL_VARIABLES})"
+            ));
+        }
+    }
     let written = outputs(&s, "-o --output -L --log-file", env);
     if written != Category::ReadOnly {
         return written;
@@ -98,8 +118,20 @@ fn mysql(prog: &str, args: &[Word], env: &Env) -> Category {
     if let Some(c) = unclear_wild(&s, prog) {
         return c;
     }
-    if s.has("--pager") {
-        return Category::unclear(format!("`{prog} --pager` runs another program"));
+    if let Some(o) = s.opts.iter().find(|o| !listed(MYSQL_ALLOWED, &o.name)) {
+        let why = match o.name.as_str() {
+            "--pager" => ": it runs another program",
+            "--defaults-file" | "--defaults-extra-file" | "--defaults-group-suffix" => {
+                ": it loads an option file"
+            }
+            "--plugin-dir" | "--default-auth" => ": it loads a plugin",
+            "--local-infile" | "--load-data-local-dir" => ": it lets the server read local files",
+            _ => "",
+        };
+        return Category::unclear(format!(
+            "`{prog} {}` is not allowed{why} (`{prog}` may use -h -P -u -p -D -e -N -B -s -t -E)",
+            o.name
+        ));
     }
     let written = outputs(&s, "--tee", env);
     if written != Category::ReadOnly {
@@ -111,6 +143,62 @@ fn mysql(prog: &str, args: &[Word], env: &Env) -> Category {
             "`{prog}` without `-e` reads queries from a terminal or standard input"
         )),
     }
+}
+
+const MYSQL_ALLOWED: &str = "-e -h -P -u -D -S -o -N -B -s -t -E -r -v -q -n -X -H -A -C -f --execute --host --port --user --database --socket --password --skip-column-names --batch --silent --table --vertical --raw --verbose --quick --unbuffered --xml --html --no-auto-rehash --skip-ssl --ssl --ssl-mode --ssl-ca --compress --column-names --no-defaults --line-numbers --skip-line-numbers --no-beep --force --show-warnings --protocol --connect-timeout --default-character-set --init-command --tee --one-database";
+
+/// `mysqladmin`: `ping`, `status`, `version`, `processlist`,
+/// `extended-status` and `variables` read; `password` and `drop` are never
+/// allowed; everything else changes the server.
+fn mysqladmin(prog: &str, args: &[Word]) -> Category {
+    let args: Vec<Word> = args
+        .iter()
+        .filter(|w| {
+            !w.literal()
+                .is_some_and(|t| t.starts_with("-p") && !t.starts_with("--"))
+        })
+        .cloned()
+        .collect();
+    let spec = Spec {
+        short_values: "hPuSc",
+        long_values: "host port user socket count connect-timeout password ssl-mode protocol",
+        permute: true,
+    };
+    let s = scan(&args, &spec);
+    if let Some(c) = unclear_wild(&s, prog) {
+        return c;
+    }
+    let allowed = "-h -P -u -S -s -v -c --host --port --user --socket --silent --verbose --count --connect-timeout --password --ssl-mode --protocol --no-beep";
+    if let Some(o) = s.opts.iter().find(|o| !listed(allowed, &o.name)) {
+        return Category::unclear(format!(
+            "`{prog} {}` is not an option Claude Ops allows (`{prog}` may use {allowed})",
+            o.name
+        ));
+    }
+    if s.operands.is_empty() {
+        return Category::unclear(format!(
+            "`{prog}` needs a command such as `ping` or `status`"
+        ));
+    }
+    let mut out = Category::ReadOnly;
+    for w in &s.operands {
+        let Some(command) = w.literal().map(|t| t.to_ascii_lowercase()) else {
+            return Category::unclear(format!(
+                "the {prog} command `{}` is not a literal word",
+                w.raw
+            ));
+        };
+        let category = match command.as_str() {
+            "ping" | "status" | "version" | "processlist" | "extended-status" | "variables" => {
+                Category::ReadOnly
+            }
+            "password" | "old-password" => Category::never(SECRETS),
+            "drop" => Category::never("dropping or truncating database tables"),
+            c => Category::write(format!("runs `{prog} {c}`, which changes the server")),
+        };
+        out = out.worst(category);
+    }
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +234,17 @@ fn tokenize(sql: &str, dialect: Dialect) -> Result<Vec<Vec<String>>, &'static st
             '-' if next == Some('-') => {
                 while i < chars.len() && chars[i] != '\n' {
                     i += 1;
+                }
+            }
+            '\\' if dialect == Dialect::MySql => {
+                // The client's own commands (`\!`, `\.`, `\T`...) work
+                // anywhere outside a string; `\G` and `\g` end a statement.
+                match next {
+                    Some('G' | 'g') => {
+                        statements.push(Vec::new());
+                        i += 2;
+                    }
+                    _ => return Err("uses a client command (a backslash outside a string)"),
                 }
             }
             '#' if dialect == Dialect::MySql => {
@@ -213,12 +312,14 @@ fn push(statements: &mut [Vec<String>], token: String) {
 
 const READ_STARTS: &str = "SELECT SHOW EXPLAIN WITH VALUES TABLE DESCRIBE DESC USE";
 const WRITE_WORDS: &str = "INSERT UPDATE DELETE MERGE CREATE EXECUTE CALL COPY DO LOAD";
-const WRITE_FUNCTIONS: &str = "PG_TERMINATE PG_CANCEL SETVAL NEXTVAL LO_ PG_RELOAD PG_ROTATE PG_SWITCH PG_PROMOTE PG_CREATE PG_DROP SET_CONFIG PG_FILE_ PG_STAT_RESET DBLINK PG_REPLICATION_ORIGIN PG_WAL_REPLAY PG_LOG_BACKEND PG_ADVISORY";
+const WRITE_FUNCTIONS: &str = "PG_READ_FILE PG_READ_BINARY_FILE PG_LS_ PG_STAT_FILE LOAD_FILE PG_TERMINATE PG_CANCEL SETVAL NEXTVAL LO_ PG_RELOAD PG_ROTATE PG_SWITCH PG_PROMOTE PG_CREATE PG_DROP SET_CONFIG PG_FILE_ PG_STAT_RESET DBLINK PG_REPLICATION_ORIGIN PG_WAL_REPLAY PG_LOG_BACKEND PG_ADVISORY";
 const PSQL_READ_META: &str = "l l+ list d d+ dt dt+ dn dn+ du dg df df+ dv di ds dx db dp dm dE z x conninfo timing pset encoding q ? copyright echo";
 
 fn query_category(text: &str, dialect: Dialect) -> Category {
     let trimmed = text.trim();
-    if let Some(meta) = trimmed.strip_prefix('\\') {
+    if dialect == Dialect::Postgres
+        && let Some(meta) = trimmed.strip_prefix('\\')
+    {
         let name = meta.split_whitespace().next().unwrap_or("");
         return match name {
             "password" => Category::never(SECRETS),
@@ -275,7 +376,7 @@ fn statement_category(tokens: &[String]) -> Category {
         .find(|t| WRITE_FUNCTIONS.split_whitespace().any(|p| t.starts_with(p)))
     {
         return Category::write(format!(
-            "calls `{}`, which changes the server",
+            "calls `{}`, which changes the server or reads its files",
             f.to_ascii_lowercase()
         ));
     }

@@ -66,7 +66,7 @@ pub(crate) fn misc(prog: &str, args: &[Word], env: &Env) -> Category {
             writes(s.operands.iter().skip(1).copied(), env, "writes to")
         }
         "date" => {
-            let s = gnu("dfrs", "date file reference set");
+            let s = gnu("dfrsI", "date file reference set iso-8601 rfc-3339");
             let sets = s.has("-s --set")
                 || s.operands
                     .iter()
@@ -83,6 +83,16 @@ pub(crate) fn misc(prog: &str, args: &[Word], env: &Env) -> Category {
                 "bhjkoOpPtTxyz#",
                 "log-file LOG-FILE lesskey-file pattern tag",
             );
+            if let Some(w) = s
+                .operands
+                .iter()
+                .find(|w| w.literal_prefix().starts_with('+'))
+            {
+                return Category::unclear(format!(
+                    "`{prog} {}` runs a {prog} command when it starts",
+                    w.raw
+                ));
+            }
             writes(
                 s.values("-o -O --log-file --LOG-FILE")
                     .filter_map(|v| v.word),
@@ -104,20 +114,6 @@ pub(crate) fn misc(prog: &str, args: &[Word], env: &Env) -> Category {
             } else {
                 Category::ReadOnly
             }
-        }
-        "yq" => {
-            let s = gnu(
-                "IopsMe",
-                "indent output-format input-format split-exp expression",
-            );
-            if s.has("-s --split-exp") {
-                return Category::write("writes files with `yq --split-exp`");
-            }
-            if s.has("-i --inplace") {
-                return writes(s.operands.iter().skip(1).copied(), env, "edits")
-                    .worst(Category::write("edits files in place with `yq -i`"));
-            }
-            Category::ReadOnly
         }
         "hostname" => {
             let s = gnu("F", "file");

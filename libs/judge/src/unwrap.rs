@@ -7,17 +7,24 @@
 //! What it must not do: skip anything that runs. Every command substitution,
 //! every stage of every pipeline and every inner command is judged; wrappers
 //! nested deeper than [`MAX_WRAPPER_DEPTH`], and lines of more than
-//! [`MAX_PARTS`] parts, are refused.
+//! [`MAX_PARTS`] parts, are refused. Every word, assignment and redirection
+//! is also checked for what it could reach (`reach`): a protected path, the
+//! environment through `/proc`, or a secret-looking variable.
+
+use std::collections::HashSet;
 
 use crate::ast::{
     Assignment, Command, Redirect, RedirectOp, Script, SimpleCommand, Word, WordPart,
 };
 use crate::classify;
-use crate::classify::assignment_category;
 use crate::cwd::scope_cwds;
+use crate::lex::{as_assignment, is_name};
 use crate::opts::listed;
-use crate::paths::{Action, Env, write_target};
+use crate::paths::{Action, Env, REACH_BUDGET, write_target};
 use crate::peel::{Peel, Runs};
+use crate::reach::{
+    Guard, assignment_category, is_recursive, secret_param, text_reach, word_reach,
+};
 use crate::vocab::{Category, Context, MAX_WRAPPER_DEPTH};
 use crate::wrappers::peel;
 
@@ -54,6 +61,8 @@ pub(crate) fn analyze(script: &Script, ctx: &Context) -> Vec<Finding> {
         ctx,
         findings: Vec::new(),
         overflowed: false,
+        budget: REACH_BUDGET,
+        assigned: Names::default(),
     };
     let cwds = scope_cwds(vec![ctx.cwd.clone()], script, ctx);
     let scope = Scope {
@@ -71,12 +80,43 @@ struct Walker<'c> {
     findings: Vec<Finding>,
     /// Whether the line was refused for having more than [`MAX_PARTS`] parts.
     overflowed: bool,
+    /// Steps left for checking words against protected paths.
+    budget: usize,
+    /// Variables the line sets (assignments, loop variables, `read`
+    /// targets): a secret-looking name it sets itself is not the environment's.
+    assigned: Names,
+}
+
+/// The variables a line sets, and those set to something that could start
+/// with `-` (read from input, or a value that is not a plain word).
+#[derive(Debug, Default)]
+struct Names {
+    set: HashSet<String>,
+    maybe_option: HashSet<String>,
+}
+
+impl Names {
+    fn add(&mut self, name: String, safe: bool) {
+        if !safe {
+            self.maybe_option.insert(name.clone());
+        }
+        self.set.insert(name);
+    }
+
+    fn safe(&self) -> Vec<String> {
+        self.set
+            .iter()
+            .filter(|n| !self.maybe_option.contains(*n))
+            .cloned()
+            .collect()
+    }
 }
 
 const SHELLS: &str = "sh bash zsh dash ksh ash mksh python python3 perl ruby node php";
 
 impl Walker<'_> {
     fn script(&mut self, script: &Script, scope: &Scope, depth: usize) {
+        collect_assigned(script, &mut self.assigned, 0);
         for pipeline in &script.pipelines {
             let mut stages = Vec::new();
             for command in &pipeline.commands {
@@ -106,6 +146,12 @@ impl Walker<'_> {
                 for r in redirects {
                     self.substitutions(&r.target, scope, depth);
                 }
+                // `{ cat; } < file` reads the file as surely as `cat < file`.
+                let outer = SimpleCommand {
+                    redirects: redirects.clone(),
+                    ..SimpleCommand::default()
+                };
+                self.reach(&outer, scope);
                 self.redirects(redirects, &SimpleCommand::default(), scope);
             }
         }
@@ -121,6 +167,7 @@ impl Walker<'_> {
         for word in words {
             self.substitutions(word, scope, depth);
         }
+        self.reach(cmd, scope);
         self.assignments(&cmd.assignments, cmd, scope);
         self.redirects(&cmd.redirects, cmd, scope);
         if cmd.words.is_empty() {
@@ -244,8 +291,24 @@ impl Walker<'_> {
             self.too_many(&cmd, scope);
             return;
         }
-        let env = Env::new(self.ctx, scope.cwds.clone());
+        let mut env = Env::with_budget(self.ctx, scope.cwds.clone(), self.budget);
+        env.safe_vars = self.assigned.safe();
         let mut category = forced.unwrap_or_else(|| classify::classify(&cmd, &env));
+        if let Some(prog) = cmd.program()
+            && is_recursive(&prog, cmd.words.get(1..).unwrap_or(&[]))
+        {
+            // Without a path a search starts in the working directory.
+            let here = Word::literal_word(".");
+            let guard = Guard::new(&env, true);
+            let found = cmd.words[1..]
+                .iter()
+                .chain(std::iter::once(&here))
+                .find_map(|w| word_reach(w, &guard));
+            if let Some(c) = found {
+                category = category.worst(c);
+            }
+        }
+        self.budget = env.budget.get();
         if let Some(container) = &scope.container
             && category
                 .min_tier()
@@ -276,6 +339,73 @@ impl Walker<'_> {
             category,
             is_command: true,
         });
+    }
+
+    /// What the command's words, assignment values and redirections could
+    /// reach: protected paths, `/proc`, secret-looking variables.
+    fn reach(&mut self, cmd: &SimpleCommand, scope: &Scope) {
+        let env = Env::with_budget(self.ctx, scope.cwds.clone(), self.budget);
+        let guard = Guard::new(&env, false);
+        let mut found: Vec<(String, Category)> = Vec::new();
+        let assigned = |name: &str| self.assigned.set.contains(name);
+        let words = cmd
+            .assignments
+            .iter()
+            .map(|a| &a.value)
+            .chain(&cmd.words)
+            .chain(cmd.redirects.iter().map(|r| &r.target));
+        for word in words {
+            for part in &word.parts {
+                if let WordPart::Param { name, .. } = part
+                    && let Some(c) = secret_param(name, &assigned)
+                {
+                    found.push((word.raw.clone(), c));
+                }
+            }
+        }
+        for r in &cmd.redirects {
+            let text_only = matches!(r.op, RedirectOp::HereDoc | RedirectOp::HereString);
+            let found_here = if text_only {
+                let text: String = r
+                    .target
+                    .parts
+                    .iter()
+                    .filter_map(|p| match p {
+                        WordPart::Lit { text, .. } => Some(text.as_str()),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                text_reach(&text, &guard)
+            } else {
+                word_reach(&r.target, &guard)
+            };
+            if let Some(c) = found_here {
+                found.push((r.display(), c));
+            }
+        }
+        let words = cmd.assignments.iter().map(|a| &a.value).chain(&cmd.words);
+        for word in words {
+            let named_inside = || {
+                let text: String = word
+                    .parts
+                    .iter()
+                    .map(|p| match p {
+                        WordPart::Lit { text, .. } => text.as_str(),
+                        _ => " ",
+                    })
+                    .collect();
+                text_reach(&text, &guard)
+            };
+            if let Some(c) = word_reach(word, &guard).or_else(named_inside) {
+                found.push((word.raw.clone(), c));
+                break;
+            }
+        }
+        self.budget = env.budget.get();
+        for (part, category) in found {
+            self.side_finding(cmd, scope, part, category);
+        }
     }
 
     fn assignments(&mut self, assignments: &[Assignment], cmd: &SimpleCommand, scope: &Scope) {
@@ -352,13 +482,92 @@ impl Walker<'_> {
         for pair in stages.windows(2) {
             let (start, end) = (pair[0], pair[1]);
             for f in &mut self.findings[start..end] {
-                if downloaded && program(f).is_some_and(|p| listed(SHELLS, p.as_str())) {
+                // `python3 -m json.tool` is the one use of python judged
+                // read-only: it parses the text, it does not run it.
+                let parses = f.category == Category::ReadOnly
+                    && program(f).is_some_and(|p| p.starts_with("python"));
+                if downloaded && !parses && program(f).is_some_and(|p| listed(SHELLS, p.as_str())) {
                     f.category = Category::never("piping downloaded content into a shell");
                 }
             }
             downloaded |= self.findings[start..end]
                 .iter()
                 .any(|f| program(f).is_some_and(|p| p == "curl" || p == "wget"));
+        }
+    }
+}
+
+/// Names a script sets itself: assignments, `for` and `select` variables,
+/// `read`, `mapfile` and `getopts` targets, and names given to `export`,
+/// `declare`, `local`, `readonly` or `typeset`.
+fn collect_assigned(script: &Script, out: &mut Names, depth: usize) {
+    if depth > crate::error::MAX_NESTING {
+        return;
+    }
+    for command in script.pipelines.iter().flat_map(|p| &p.commands) {
+        let (cmd, redirects) = match command {
+            Command::Simple(cmd) => (cmd, &cmd.redirects),
+            Command::Subshell { body, redirects } | Command::Group { body, redirects } => {
+                collect_assigned(body, out, depth + 1);
+                for r in redirects {
+                    collect_substituted(&r.target, out, depth);
+                }
+                continue;
+            }
+        };
+        for a in &cmd.assignments {
+            out.add(a.name.clone(), plain(&a.value));
+            collect_substituted(&a.value, out, depth);
+        }
+        for w in cmd.words.iter().chain(redirects.iter().map(|r| &r.target)) {
+            collect_substituted(w, out, depth);
+        }
+        let Some(program) = cmd.program() else {
+            continue;
+        };
+        let args = cmd.words.get(1..).unwrap_or(&[]);
+        match program.as_str() {
+            "for" | "select" => {
+                let Some(name) = args.first().and_then(Word::literal).filter(|n| is_name(n)) else {
+                    continue;
+                };
+                let has_in = args
+                    .get(1)
+                    .and_then(Word::literal)
+                    .is_some_and(|w| w == "in");
+                let safe = has_in && args[2..].iter().all(plain);
+                out.add(name, safe);
+            }
+            "read" | "mapfile" | "readarray" | "getopts" | "export" | "declare" | "local"
+            | "readonly" | "typeset" => {
+                for w in args {
+                    match as_assignment(w) {
+                        Some(a) => out.add(a.name, plain(&a.value)),
+                        None => {
+                            if let Some(name) = w.literal().filter(|t| is_name(t)) {
+                                let declared = !listed("read mapfile readarray getopts", &program);
+                                out.add(name, declared);
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A value that cannot start with `-`: it starts with fixed text that does
+/// not.
+fn plain(word: &Word) -> bool {
+    let prefix = word.literal_prefix();
+    !prefix.is_empty() && !prefix.starts_with('-')
+}
+
+fn collect_substituted(word: &Word, out: &mut Names, depth: usize) {
+    for part in &word.parts {
+        if let WordPart::Subst { script, .. } = part {
+            collect_assigned(script, out, depth + 1);
         }
     }
 }

@@ -24,6 +24,9 @@ pub enum Category {
     FilePermissions { target: String },
     /// Sends a notification through Apprise. Tier 2 and up.
     Notify,
+    /// Runs a program for every file a search finds (`find -exec`); each
+    /// program is judged too. Tier 2 and up: at Tier 1 a search only reads.
+    Exec { what: String },
     /// Redeploys with Compose, Ansible (with `--limit`), Helm or kubectl. Tier 3.
     Redeploy { target: String },
     /// Removes and creates containers, or pulls images. Tier 3.
@@ -46,9 +49,10 @@ impl Category {
     pub fn min_tier(&self) -> Option<Tier> {
         match self {
             Category::ReadOnly => Some(Tier::Observe),
-            Category::Restart { .. } | Category::FilePermissions { .. } | Category::Notify => {
-                Some(Tier::Investigate)
-            }
+            Category::Restart { .. }
+            | Category::FilePermissions { .. }
+            | Category::Notify
+            | Category::Exec { .. } => Some(Tier::Investigate),
             Category::Redeploy { .. } | Category::Recreate { .. } => Some(Tier::Remediate),
             Category::Write { .. }
             | Category::Unknown { .. }
@@ -62,7 +66,10 @@ impl Category {
     pub(crate) fn severity(&self) -> u8 {
         match self {
             Category::ReadOnly => 0,
-            Category::Restart { .. } | Category::FilePermissions { .. } | Category::Notify => 1,
+            Category::Restart { .. }
+            | Category::FilePermissions { .. }
+            | Category::Notify
+            | Category::Exec { .. } => 1,
             Category::Redeploy { .. } | Category::Recreate { .. } => 2,
             Category::Write { .. } | Category::Unknown { .. } | Category::Unclear { .. } => 3,
             Category::Unparseable { .. } => 4,
@@ -103,6 +110,17 @@ pub struct Context {
     pub cwd: Option<String>,
     /// Dry run: only read-only commands are allowed.
     pub dry_run: bool,
+    /// Absolute paths the agent may never read, name, search or change: the
+    /// worker's key and its actions socket directory, and whatever the
+    /// operator adds. The directory holding each one is off limits too
+    /// (except the session workspace), and so is a recursive search of any
+    /// directory above it.
+    #[serde(default)]
+    pub protected: Vec<String>,
+    /// The session workspace: readable even when it lies inside the
+    /// directory of a protected path.
+    #[serde(default)]
+    pub workspace: Option<String>,
 }
 
 impl Default for Context {
@@ -111,6 +129,8 @@ impl Default for Context {
             repos_dir: "/repos".to_owned(),
             cwd: None,
             dry_run: false,
+            protected: Vec::new(),
+            workspace: None,
         }
     }
 }

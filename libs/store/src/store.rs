@@ -207,6 +207,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Totals over all sessions; `critical_since_ms` bounds the critical-event count.
     async fn stats(&self, critical_since_ms: i64) -> Result<Stats, StoreError>;
 
+    /// What every session started at or after `since_ms` cost, in dollars
+    /// (the fleet's daily cost cap counts it).
+    async fn cost_since(&self, since_ms: i64) -> Result<f64, StoreError>;
+
     /// How many memories (of every site) have the active flag set.
     async fn count_active_memories(&self) -> Result<i64, StoreError>;
 

@@ -91,6 +91,19 @@ pub struct Hello {
     /// Jobs the worker is still running or still holds unacknowledged output for.
     #[prost(message, repeated, tag = "5")]
     pub running: ::prost::alloc::vec::Vec<RunningJob>,
+    /// How this worker confines its sessions.
+    #[prost(message, optional, tag = "6")]
+    pub sandbox: ::core::option::Option<SandboxState>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SandboxState {
+    /// "bwrap", "off" (the operator turned it off) or "unavailable" (LLM
+    /// sessions are refused on this worker until it works).
+    #[prost(string, tag = "1")]
+    pub kind: ::prost::alloc::string::String,
+    /// One sentence: the mechanism and user, or why none works.
+    #[prost(string, tag = "2")]
+    pub detail: ::prost::alloc::string::String,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RunningJob {
@@ -144,6 +157,13 @@ pub struct RunJob {
     /// What the control plane remembers about the site, rendered for the prompt.
     #[prost(string, tag = "12")]
     pub memories: ::prost::alloc::string::String,
+    /// The models this session may ask the model proxy for: its tier's and the
+    /// lower tiers'. Empty means only `model`.
+    #[prost(string, repeated, tag = "13")]
+    pub models: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// What is left of the fleet's daily cost cap; absent when there is none.
+    #[prost(double, optional, tag = "14")]
+    pub daily_left_usd: ::core::option::Option<f64>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CancelJob {
@@ -198,6 +218,37 @@ pub struct SessionFinished {
     /// `structured_output` of the CLI's result line as JSON text, empty when none.
     #[prost(string, tag = "11")]
     pub structured_output_json: ::prost::alloc::string::String,
+    /// What the worker's model proxy and Docker filter counted for the session.
+    #[prost(message, optional, tag = "12")]
+    pub metering: ::core::option::Option<Metering>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct Metering {
+    #[prost(uint64, tag = "1")]
+    pub requests: u64,
+    #[prost(uint64, tag = "2")]
+    pub refused: u64,
+    #[prost(uint64, tag = "3")]
+    pub input_tokens: u64,
+    #[prost(uint64, tag = "4")]
+    pub output_tokens: u64,
+    #[prost(uint64, tag = "5")]
+    pub cache_creation_input_tokens: u64,
+    #[prost(uint64, tag = "6")]
+    pub cache_read_input_tokens: u64,
+    #[prost(double, tag = "7")]
+    pub cost_usd: f64,
+    #[prost(uint64, tag = "8")]
+    pub request_bytes_total: u64,
+    #[prost(uint64, tag = "9")]
+    pub request_bytes_max: u64,
+    #[prost(uint64, tag = "10")]
+    pub docker_forwarded: u64,
+    #[prost(uint64, tag = "11")]
+    pub docker_refused: u64,
+    /// Why the session was stopped by a cost cap, empty when it was not.
+    #[prost(string, tag = "12")]
+    pub capped: ::prost::alloc::string::String,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Ack {

@@ -8,6 +8,7 @@ mod permissions;
 mod refusals;
 mod remediation;
 mod repos;
+mod sandbox;
 mod session;
 mod support;
 mod tiers;

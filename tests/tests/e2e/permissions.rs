@@ -2,7 +2,8 @@
 //! (allowed and forbidden, plain and wrapped) through the real CLI, whose own
 //! permission system and our PreToolUse hook decide. We assert what the CLI
 //! reports as denied, and, where a command would leave a trace, the trace: files,
-//! a repo's contents, a container's restarts, a volume, HTTP hits.
+//! a repo's contents, a container's restarts, a volume, HTTP hits. What the
+//! judge allows still runs in the session's sandbox (`tests/e2e/sandbox.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -309,11 +310,14 @@ async fn each_tier_runs_exactly_what_its_permissions_allow() {
                 failures.push(format!("tier {tier}: {} was written", path.display()));
             }
         }
+        // The judge allows `chmod` from tier 2, but the file is outside the
+        // session's sandbox (whose only writable place is its workspace): it
+        // keeps its mode at every tier. Host changes go through typed actions.
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(d.join(format!("perm-{tier}")))
             .map(|m| m.permissions().mode() & 0o777)
             .unwrap_or(0);
-        let want_mode = if tier == 1 { 0o644 } else { 0o600 };
+        let want_mode = 0o644;
         if mode != want_mode {
             failures.push(format!(
                 "tier {tier}: perm-{tier} has mode {mode:o}, expected {want_mode:o}"

@@ -267,16 +267,20 @@ async fn a_trigger_for_a_site_without_a_worker_is_refused_at_once() {
 async fn stop_ends_a_running_session_and_its_processes() {
     // A stand-in CLI whose background grandchild would outlive a plain kill.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let marker = dir.path().join("survived");
-    let script = format!(
-        "#!/bin/sh\necho '{{\"type\":\"system\",\"subtype\":\"init\"}}'\n(sleep 4; touch {}) &\nsleep 60\n",
-        marker.display()
-    );
-    let (cp, _worker) = with_fake_cli(dir.path(), "home", &script).await;
+    // Unique sleep durations name its processes in /proc.
+    let script = "#!/bin/sh\necho '{\"type\":\"system\",\"subtype\":\"init\"}'\n(sleep 7781; echo never) &\nsleep 7782\n";
+    let (cp, _worker) = with_fake_cli(dir.path(), "home", script).await;
     let http = cp.http();
     // Wait until the command is running (its first line is in the output).
     let id = trigger_until_first_line(&http, "home").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while running_with("7781").is_empty() || running_with("7782").is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stand-in CLI never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let (status, body) = http
         .post(&format!("/api/v1/sessions/{id}/stop"), &json!({}), false)
@@ -289,11 +293,19 @@ async fn stop_ends_a_running_session_and_its_processes() {
     let done = http.wait_session_end(id, Duration::from_secs(20)).await;
     assert_eq!(done["status"], "stopped", "{done}");
     assert_eq!(done["error"], "stopped by the operator");
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    assert!(
-        !marker.exists(),
-        "a process of the stopped session lived on"
-    );
+    let stopped_at = tokio::time::Instant::now();
+    loop {
+        let mut left = running_with("7781");
+        left.extend(running_with("7782"));
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            stopped_at.elapsed() < Duration::from_secs(10),
+            "a process of the stopped session lived on: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

@@ -89,3 +89,26 @@ pub async fn trigger_until_first_line(http: &Http, site: &str) -> i64 {
     next_matching(&mut stream, &mut seen, |e| e.event == "line").await;
     id
 }
+
+/// The processes still running with `needle` as one of their arguments.
+pub fn running_with(needle: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let zombie = stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim().starts_with('Z'));
+            // Arguments are NUL-separated in /proc: compare them one by one.
+            !zombie
+                && cmdline
+                    .split(|b| *b == 0)
+                    .any(|arg| arg == needle.as_bytes())
+        })
+        .collect()
+}

@@ -6,29 +6,6 @@ use std::time::Duration;
 
 use crate::support::*;
 
-/// The processes still running with `needle` as one of their arguments.
-fn running_with(needle: &str) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let zombie = stat
-                .rsplit(')')
-                .next()
-                .is_some_and(|r| r.trim().starts_with('Z'));
-            // Arguments are NUL-separated in /proc: compare them one by one.
-            !zombie
-                && cmdline
-                    .split(|b| *b == 0)
-                    .any(|arg| arg == needle.as_bytes())
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn a_worker_killed_with_sigkill_takes_the_cli_and_its_tools_with_it() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

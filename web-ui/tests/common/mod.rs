@@ -325,6 +325,8 @@ pub fn sites_page() -> SitesPage {
                         last_heartbeat_ms: Some(STARTED_MS + 588_000),
                         capabilities: vec!["docker".into(), "ssh".into()],
                         revoked: false,
+                        sandbox: "off".into(),
+                        sandbox_detail: "CLAUDEOPS_SANDBOX=off: sessions run unsandboxed".into(),
                     },
                     WorkerView {
                         id: "wrk-old".into(),
@@ -334,6 +336,8 @@ pub fn sites_page() -> SitesPage {
                         last_heartbeat_ms: None,
                         capabilities: vec![],
                         revoked: true,
+                        sandbox: String::new(),
+                        sandbox_detail: String::new(),
                     },
                 ],
             },

@@ -25,7 +25,7 @@ use proptest::prelude::*;
 use proptest::sample::{Index, select};
 use proptest::test_runner::Config;
 
-use super::ctx;
+use super::guarded_ctx;
 use crate::error::MAX_LEN;
 use crate::parse::parse;
 use crate::{Category, Context, Decision, Verdict, judge};
@@ -50,6 +50,15 @@ fn regressions() -> Vec<String> {
         // One command with 20,000 redirections: each of their findings copied
         // the whole command, quadratic time.
         format!("ssh{}", " 1>&ssh".repeat(MAX_LEN / 6 - 1)),
+        // Words checked against the protected paths: long globs, many
+        // globs, brace groups and `..` after unknown parts.
+        format!("cat /{}", "*/".repeat(MAX_LEN / 2 - 10)),
+        format!("cat {}", "/v*r/l?b/*".repeat(MAX_LEN / 11 - 1)),
+        format!("cat {}", "$x/../".repeat(MAX_LEN / 7 - 1)),
+        format!("cat {}", "{a,b}".repeat(MAX_LEN / 6 - 1)),
+        format!("grep -r x {}", "/v* ".repeat(MAX_LEN / 5 - 3)),
+        format!("echo {}", "a=b@c:d,".repeat(MAX_LEN / 9 - 1)),
+        format!("cat <<EOF\n{}\nEOF", "/var/lib/x ".repeat(MAX_LEN / 12 - 2)),
     ]
 }
 
@@ -123,7 +132,10 @@ fn answer_all(input: &str) -> Result<(), String> {
                 return;
             }
             for (tier, dry_run) in calls() {
-                let context = Context { dry_run, ..ctx() };
+                let context = Context {
+                    dry_run,
+                    ..guarded_ctx()
+                };
                 let verdict = judge(&text, tier, &context);
                 if tx.send(check(&verdict, tier, dry_run)).is_err() {
                     return;

@@ -16,6 +16,22 @@ pub(super) fn ctx() -> Context {
         repos_dir: "/repos".to_owned(),
         cwd: Some("/root".to_owned()),
         dry_run: false,
+        ..Context::default()
+    }
+}
+
+/// The context the worker gives: its key and actions socket protected, the
+/// shell in the session workspace inside the state dir.
+pub(super) fn guarded_ctx() -> Context {
+    Context {
+        repos_dir: "/srv/repos".to_owned(),
+        cwd: Some("/var/lib/claudeops/sessions/7".to_owned()),
+        dry_run: false,
+        protected: vec![
+            "/var/lib/claudeops/worker.key".to_owned(),
+            "/var/lib/claudeops/run".to_owned(),
+        ],
+        workspace: Some("/var/lib/claudeops/sessions/7".to_owned()),
     }
 }
 

@@ -48,7 +48,7 @@ fn unwraps_wrappers_and_records_where_commands_run() {
     assert_eq!(cmds[0].program().as_deref(), Some("psql"));
     assert_eq!(cmds[0].wrappers, ["sudo -u postgres", "timeout 5"]);
 
-    let cmds = simple_commands("docker exec -u app db cat /x").unwrap_or_default();
+    let cmds = simple_commands("docker exec -w /app db cat /x").unwrap_or_default();
     assert_eq!(cmds[0].container.as_deref(), Some("db"));
 
     assert_eq!(

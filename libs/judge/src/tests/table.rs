@@ -1,7 +1,7 @@
 //! The table: one row per command line, one letter per tier (1, 2, 3).
 //! `A` allow, `D` deny, `N` deny by a never-allowed rule, `U` deny as unparseable.
 
-use super::{assert_rows, ctx};
+use super::{assert_rows, ctx, guarded_ctx};
 use crate::Context;
 
 const READ_ONLY: &[(&str, &str)] = &[
@@ -36,7 +36,7 @@ const READ_ONLY: &[(&str, &str)] = &[
     ),
     ("awk -F: '$3 > 1000 {print $1}' /etc/passwd", "AAA"),
     ("find /var/log -name '*.gz' -mtime +7", "AAA"),
-    ("find /var/log -name '*.log' -exec tail -n 5 {} \\;", "AAA"),
+    ("find /var/log -name '*.log' -exec tail -n 5 {} \\;", "DAA"),
     ("journalctl -u nginx --since '1 hour ago' --no-pager", "AAA"),
     ("sudo journalctl -u docker -n 50", "AAA"),
     ("systemctl status nginx", "AAA"),
@@ -79,7 +79,7 @@ const HTTP_AND_DATA: &[(&str, &str)] = &[
         "AAA",
     ),
     (
-        "curl -s -H \"Authorization: Bearer $TOKEN\" https://api/x",
+        "TOKEN=$(cat /srv/app/token); curl -s -H \"Authorization: Bearer $TOKEN\" https://api/x",
         "AAA",
     ),
     ("curl -s \"http://$HOST:8080/health\"", "AAA"),
@@ -320,6 +320,15 @@ const NEVER: &[(&str, &str)] = &[
     ("ansible-playbook site.yml", "NNN"),
     ("ansible-playbook -l all site.yml", "NNN"),
     ("docker run -v /repos:/r alpine ls /r", "NNN"),
+    // A secret-looking variable the line does not set comes from the
+    // environment, which holds the session's keys.
+    (
+        "curl -s -H \"Authorization: Bearer $TOKEN\" https://api/x",
+        "NNN",
+    ),
+    ("env", "NNN"),
+    ("printenv", "NNN"),
+    ("cat /proc/self/environ", "NNN"),
 ];
 
 const REPOS_DIR: &[(&str, &str)] = &[
@@ -528,7 +537,7 @@ const EDGE_CASES: &[(&str, &str)] = &[
     ("curl -s http://x | python3", "NNN"),
     ("xargs -a /tmp/list docker restart", "DAA"),
     ("find / -name x -exec sh -c 'rm {}' \\;", "DDD"),
-    ("find /tmp -name x -execdir cat {} +", "AAA"),
+    ("find /tmp -name x -execdir cat {} +", "DAA"),
     ("find /tmp -fprint /repos/a/x", "NNN"),
     ("docker exec db sh -c 'psql -c \"select 1\"'", "AAA"),
     ("docker exec db bash", "DDD"),
@@ -707,6 +716,42 @@ fn relative_paths_follow_the_working_directory() {
             ("echo > /repos/x", "DDD"),
         ],
         &elsewhere,
+    );
+}
+
+#[test]
+fn protected_paths_and_the_environment_are_refused_at_every_tier() {
+    let guarded = guarded_ctx();
+    assert_rows(
+        &[
+            ("cat notes.md", "AAA"),
+            ("cat /var/lib/claudeops/sessions/7/notes.md", "AAA"),
+            ("grep -r TODO .", "AAA"),
+            ("ls /var/lib", "AAA"),
+            ("du -sh /var/lib/docker", "AAA"),
+            ("cat /proc/loadavg /proc/1/status", "AAA"),
+            ("for f in /var/log/*.log; do tail -n 1 \"$f\"; done", "AAA"),
+            ("cat /var/lib/claudeops/worker.key", "NNN"),
+            ("cat ../../worker.key", "NNN"),
+            ("cat /var/lib/claudeops/w?rker.*", "NNN"),
+            ("cat /var/lib/claudeops/sessions/1/out.json", "NNN"),
+            ("cd .. && ls", "NNN"),
+            ("ls -R /var/lib", "NNN"),
+            ("find / -name '*.key'", "NNN"),
+            ("cat /proc/self/root/var/lib/claudeops/worker.key", "NNN"),
+            ("cat /proc/1/environ", "NNN"),
+            ("echo /var/lib/claudeops/worker.key | xargs cat", "NNN"),
+            (
+                "curl -s --unix-socket /var/lib/claudeops/run/actions.sock http://x/",
+                "NNN",
+            ),
+            ("echo $ANTHROPIC_API_KEY", "NNN"),
+            ("jq -n env", "NNN"),
+            ("env | sort", "NNN"),
+            ("declare -p", "NNN"),
+            ("chmod 600 /var/lib/claudeops/worker.key", "NNN"),
+        ],
+        &guarded,
     );
 }
 

@@ -55,6 +55,7 @@ where
     for<'a> &'a str: Encode<'a, DB> + Type<DB>,
     for<'a> Option<&'a str>: Encode<'a, DB> + Type<DB>,
     (i64,): for<'r> FromRow<'r, DB::Row>,
+    (f64,): for<'r> FromRow<'r, DB::Row>,
     (Option<i64>,): for<'r> FromRow<'r, DB::Row>,
     (String,): for<'r> FromRow<'r, DB::Row>,
     SessionRow: for<'r> FromRow<'r, DB::Row>,
@@ -607,6 +608,15 @@ where
              FROM sessions",
         )
         .bind(critical_since_ms)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn cost_since(&self, since_ms: i64) -> Result<f64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(cost_usd), 0.0) AS DOUBLE PRECISION) FROM sessions WHERE started_at_ms >= $1",
+        )
+        .bind(since_ms)
         .fetch_one(&self.pool)
         .await?)
     }

@@ -94,4 +94,12 @@ async fn stats_add_up(f: &Fixture) {
     assert!((stats.avg_duration_ms - 3_000.0).abs() < 1e-9, "{stats:?}");
     assert_eq!(stats.remediations, 0);
     assert_eq!(stats.critical_events, 0);
+    // The daily cap counts sessions by their start.
+    let cost = |since| async move { s.cost_since(since).await.expect("cost since") };
+    assert!((cost(0).await - 0.75).abs() < 1e-9);
+    assert!(
+        (cost(4_000).await - 0.5).abs() < 1e-9,
+        "b only (c cost nothing)"
+    );
+    assert!(cost(9_001).await.abs() < 1e-9);
 }
