@@ -242,7 +242,9 @@ impl Sessions {
         let outcome = SessionOutcome {
             status: report.status,
             ended_at_ms: report.ended_at_ms.unwrap_or_else(now_ms),
-            cost_usd: report.cost_usd,
+            // The worker's proxy metered every request; the CLI's own figure
+            // misses a session it could not finish (a cap, a kill).
+            cost_usd: report.cost_usd.max(report.metering.cost_usd),
             turns: report.turns,
             exit_code: report.exit_code,
             response: report.result,

@@ -3,12 +3,13 @@
 //! control plane -> SSE viewer. Real binaries, real CLI, scripted model.
 //!
 //! `cargo bench -p claudeops-tests --bench trigger_latency` (set RUNS to change
-//! the number of sessions; default 20).
+//! the number of sessions; default 20; `CLAUDEOPS_SANDBOX=off` runs the worker's
+//! sessions unsandboxed, for the side-by-side figure).
 
 use std::time::{Duration, Instant};
 
 use claudeops_tests::model::{Script, ScriptedModel, Turn};
-use claudeops_tests::system::with_worker;
+use claudeops_tests::system::{ControlPlane, Worker};
 use serde_json::json;
 
 #[tokio::main]
@@ -19,7 +20,18 @@ async fn main() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(20);
     let model = ScriptedModel::start(vec![Script::new(vec![Turn::text("ok")])]).await;
-    let (cp, _worker) = with_worker("bench", &model.base_url()).await;
+    let cp = ControlPlane::start(&[]).await;
+    let token = cp.enroll_token("bench").await;
+    let base = model.base_url();
+    let sandbox = std::env::var("CLAUDEOPS_SANDBOX").unwrap_or_else(|_| "auto".to_owned());
+    println!("CLAUDEOPS_SANDBOX={sandbox}");
+    let env = [
+        ("ANTHROPIC_BASE_URL", base.as_str()),
+        ("ANTHROPIC_API_KEY", "test-key"),
+        ("CLAUDEOPS_SANDBOX", sandbox.as_str()),
+    ];
+    let _worker = Worker::start(&cp, "bench", Some(&token), &env);
+    _worker.wait_connected().await;
     let http = cp.http();
     let mut first_line = Vec::with_capacity(runs);
     let mut whole = Vec::with_capacity(runs);

@@ -553,12 +553,29 @@ async fn run_forwarding(
             }
         }
     });
-    let finish = runner::run(invocation, lines_tx, stop_rx).await;
+    let mut finish = runner::run(invocation, lines_tx, stop_rx).await;
     stopper.abort();
     // Every line is forwarded before the finish, so the order holds on the wire.
     let _ = forward.await;
     let metering = enclosure.metering();
+    // What the proxy and the filter counted joins the session's stored output.
+    finish.last_seq += 1;
+    let line = Line {
+        seq: finish.last_seq,
+        ts_ms: runner::now_ms(),
+        text: metering_line(&metering),
+    };
+    let _ = events.send(JobEvent::Line(id, line)).await;
     (finish, metering)
+}
+
+/// The session's last output line: `{"type": "claudeops_metering", ...}`.
+fn metering_line(metering: &Metering) -> String {
+    let mut value = serde_json::to_value(metering).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("type".to_owned(), "claudeops_metering".into());
+    }
+    value.to_string()
 }
 
 /// Creates the session's workspace, builds the CLI invocation and encloses it

@@ -37,6 +37,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 
 pub use exec::{CheckedExec, check_exec};
+pub use proxy::{HIDDEN, hide_env};
 pub use route::{REFUSED_BY, Route, route};
 
 /// Largest request body forwarded (exec bodies are a few hundred bytes).

@@ -47,6 +47,9 @@ const HOP_BY_HOP: [&str; 7] = [
     "trailer",
 ];
 
+/// Largest container inspect answer read whole (to hide its environment).
+const MAX_INSPECT: usize = 16 * 1024 * 1024;
+
 fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())
         .map_err(|never: Infallible| match never {})
@@ -121,7 +124,8 @@ pub(crate) async fn handle(request: Request<Incoming>, shared: Arc<Shared>) -> R
             drain(request.into_body()).await;
             refuse(StatusCode::NOT_FOUND, &message)
         }
-        Route::Read => forward(request, &shared, false).await,
+        Route::Read => forward(request, &shared, After::Stream).await,
+        Route::Inspect => forward(request, &shared, After::HideEnv).await,
         Route::ExecCreate => {
             let ExecPolicy::Judged(judge) = &shared.policy.exec else {
                 drain(request.into_body()).await;
@@ -156,7 +160,7 @@ pub(crate) async fn handle(request: Request<Incoming>, shared: Arc<Shared>) -> R
             let headers = request.headers_mut();
             headers.remove(header::TRANSFER_ENCODING);
             headers.insert(header::CONTENT_LENGTH, header::HeaderValue::from(body_len));
-            forward(request, &shared, true).await
+            forward(request, &shared, After::RememberExec).await
         }
         Route::Exec { id } => {
             if !shared.knows_exec(&id) {
@@ -168,14 +172,46 @@ pub(crate) async fn handle(request: Request<Incoming>, shared: Arc<Shared>) -> R
                     ),
                 );
             }
-            forward(request, &shared, false).await
+            forward(request, &shared, After::Stream).await
         }
     }
 }
 
 /// Sends `request` to the Engine and answers with its response, streamed.
 /// `exec_create`: read the (small) answer to learn the created exec's id.
-async fn forward<B>(mut request: Request<B>, shared: &Shared, exec_create: bool) -> Response<Body>
+/// What happens to an answer on its way back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum After {
+    /// Passed through as it arrives (streams stay live).
+    Stream,
+    /// An exec create: its id is remembered.
+    RememberExec,
+    /// A container inspect: the environment's values are hidden.
+    HideEnv,
+}
+
+/// The text that replaces each environment value in a container inspect.
+pub const HIDDEN: &str = "(hidden by Claude Ops)";
+
+/// `Config.Env` of a container inspect with every value replaced by [`HIDDEN`].
+pub fn hide_env(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    if let Some(env) = value
+        .pointer_mut("/Config/Env")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        for entry in env.iter_mut() {
+            let name = entry
+                .as_str()
+                .map(|e| e.split_once('=').map_or(e, |(n, _)| n).to_owned())
+                .unwrap_or_default();
+            *entry = format!("{name}={HIDDEN}").into();
+        }
+    }
+    serde_json::to_vec(&value).ok()
+}
+
+async fn forward<B>(mut request: Request<B>, shared: &Shared, after: After) -> Response<Body>
 where
     B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -227,10 +263,27 @@ where
         let (parts, _) = response.into_parts();
         return Response::from_parts(parts, full(Bytes::new()));
     }
-    if !exec_create {
+    if after == After::Stream {
         return response.map(BodyExt::boxed);
     }
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
+    if after == After::HideEnv {
+        let bytes = match Limited::new(body, MAX_INSPECT).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) => return bad_gateway("the inspect answer broke off", error),
+        };
+        if !parts.status.is_success() {
+            return Response::from_parts(parts, full(bytes));
+        }
+        let Some(hidden) = hide_env(&bytes) else {
+            return bad_gateway(
+                "the inspect answer is not JSON",
+                "cannot hide its environment",
+            );
+        };
+        parts.headers.remove(hyper::header::CONTENT_LENGTH);
+        return Response::from_parts(parts, full(hidden));
+    }
     let bytes = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) => return bad_gateway("the exec create answer broke off", error),

@@ -20,6 +20,10 @@
 pub enum Route {
     /// Forward unchanged.
     Read,
+    /// `GET /containers/{id}/json`: forward, with the values of the
+    /// container's environment (`Config.Env`, where services keep their
+    /// passwords) hidden; the names stay.
+    Inspect,
     /// `POST /containers/{id}/exec`: forward only if the exec policy allows
     /// the command.
     ExecCreate,
@@ -81,6 +85,7 @@ pub fn route(method: &str, target: &str) -> Route {
             Route::Read
         }
         (_, ["containers", "json"]) if read => Route::Read,
+        ("GET", ["containers", _, "json"]) => Route::Inspect,
         (
             _,
             [
@@ -133,7 +138,6 @@ mod tests {
             ("GET", "/v1.47/version"),
             ("GET", "/v1.41/info"),
             ("GET", "/v1.47/containers/json?all=1&filters=%7B%7D"),
-            ("GET", "/v1.47/containers/web/json"),
             ("GET", "/v1.47/containers/web/logs?stdout=1&follow=1"),
             ("GET", "/v1.47/containers/web/stats?stream=0"),
             ("GET", "/v1.47/containers/web/top"),

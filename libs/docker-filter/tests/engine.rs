@@ -19,6 +19,8 @@ const IMAGE: &str = "claudeops-test/empty";
 /// Bounds every wait so that a hang fails the test instead of stalling it.
 const PATIENCE: Duration = Duration::from_secs(15);
 
+const SERVICE_SECRET: &str = "hunter2-service-canary";
+
 fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
 }
@@ -87,6 +89,9 @@ impl Container {
                 args.push(format!("{host}:{inside}:ro"));
             }
         }
+        // A service password, as services keep them: never shown through the filter.
+        args.push("-e".into());
+        args.push(format!("FILTER_TEST_PASSWORD={SERVICE_SECRET}"));
         for (key, value) in labels {
             args.push("--label".into());
             args.push(format!("{key}={value}"));
@@ -243,6 +248,29 @@ async fn an_observers_reads_work_through_the_filter() {
     let name = c.name.as_str();
     let by_name = format!("name={name}");
     let by_container = format!("container={name}");
+    let (success, env, stderr) = {
+        let run = rig
+            .docker(&["inspect", "-f", "{{json .Config.Env}}", name])
+            .await;
+        (run.success, run.stdout, run.stderr)
+    };
+    assert!(success, "{stderr}");
+    assert!(
+        !env.contains(SERVICE_SECRET),
+        "the environment's values are hidden: {env}"
+    );
+    assert!(
+        env.contains(&format!(
+            "FILTER_TEST_PASSWORD={}",
+            claudeops_docker_filter::HIDDEN
+        )),
+        "the names stay: {env}"
+    );
+    let real = docker_real(&["inspect", "-f", "{{json .Config.Env}}", name]);
+    assert!(
+        String::from_utf8_lossy(&real.stdout).contains(SERVICE_SECRET),
+        "the real socket still shows it"
+    );
     for (args, expected) in [
         (
             vec!["ps", "--filter", &by_name, "--format", "{{.Names}}"],

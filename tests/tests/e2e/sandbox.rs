@@ -146,6 +146,20 @@ async fn corpus_commands_through_the_cli_change_nothing_and_leak_nothing() {
         let mut seen = Vec::new();
         next_matching(&mut stream, &mut seen, |e| e.event == "status").await;
         let lines: String = seen.iter().map(|e| e.data.clone()).collect();
+        // The proxy metered both model turns and recorded their sizes.
+        let metering = seen
+            .iter()
+            .filter_map(|e| line_data(e)["raw"].as_str().map(str::to_owned))
+            .filter_map(|raw| serde_json::from_str::<Value>(&raw).ok())
+            .find(|v| v["type"] == "claudeops_metering")
+            .unwrap_or_default();
+        if metering["requests"].as_u64().unwrap_or(0) < 2
+            || metering["request_bytes_max"].as_u64().unwrap_or(0) == 0
+        {
+            failures.push(format!(
+                "tier {tier}: metering missing or empty: {metering}"
+            ));
+        }
         let (_, stored) = http.get(&format!("/api/v1/sessions/{id}")).await;
         for text in [lines, stored.to_string(), all.clone()] {
             if text.contains(MODEL_KEY) || text.contains(&key_body) {

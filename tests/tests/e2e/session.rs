@@ -168,7 +168,14 @@ async fn malformed_cli_output_is_kept_raw_and_flagged() {
         .filter(|e| e.event == "line")
         .map(line_data)
         .collect();
-    assert_eq!(lines.len(), 4, "{lines:#?}");
+    // The CLI's four lines, then the worker's metering line.
+    assert_eq!(lines.len(), 5, "{lines:#?}");
+    assert!(
+        lines[4]["raw"]
+            .as_str()
+            .is_some_and(|r| r.contains("\"type\":\"claudeops_metering\"")),
+        "{lines:#?}"
+    );
     assert_eq!(lines[1]["raw"], "this line is not json");
     assert_eq!(lines[1]["malformed"], true);
     assert_eq!(
