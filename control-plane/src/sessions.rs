@@ -8,6 +8,9 @@
 //! escalation, verification) is `after_session.rs`. It must not know about
 //! incidents or notifications.
 
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
 use claudeops_core::event::EventLevel;
 use claudeops_core::link::{Job, OutputBatch, SessionReport, ToWorker};
 use claudeops_core::memory;
@@ -58,11 +61,64 @@ pub enum StartError {
 #[derive(Clone)]
 pub struct Sessions {
     ctx: Context,
+    /// Per session whose output is arriving: how far it is stored without a
+    /// hole. A cache of `Store::contiguous_output`, read from the store the
+    /// first time a session is seen (after a restart, say).
+    stored: Arc<Mutex<HashMap<SessionId, Stored>>>,
+    /// Stops asked for and not yet ended, with their reason: sent again
+    /// whenever the session's worker reconnects (a stop sent into a link that
+    /// was already dead would otherwise be lost).
+    stopping: Arc<Mutex<HashMap<SessionId, String>>>,
+}
+
+/// The highest seq up to which every line is stored, and the seqs stored
+/// above it, waiting for a hole below them to be filled by a replay.
+#[derive(Debug, Default)]
+struct Stored {
+    upto: i64,
+    above: BTreeSet<i64>,
+}
+
+/// What became of a worker's report that a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reported {
+    /// Recorded (or not this worker's to record): acknowledge it.
+    Recorded,
+    /// Lines above `upto` up to the session's last are missing: not recorded,
+    /// so the worker, which keeps them, sends them again first.
+    Incomplete { upto: i64, last_seq: i64 },
 }
 
 impl Sessions {
     pub fn new(ctx: Context) -> Sessions {
-        Sessions { ctx }
+        Sessions {
+            ctx,
+            stored: Arc::default(),
+            stopping: Arc::default(),
+        }
+    }
+
+    fn stored(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Stored>> {
+        self.stored.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes note of lines just stored; returns how far the session's output
+    /// is stored without a hole.
+    async fn advance(&self, id: SessionId, seqs: &[i64]) -> Result<i64, StoreError> {
+        if !self.stored().contains_key(&id) {
+            let upto = self.ctx.store.contiguous_output(id).await?;
+            self.stored().entry(id).or_insert(Stored {
+                upto,
+                above: BTreeSet::new(),
+            });
+        }
+        let mut stored = self.stored();
+        let w = stored.entry(id).or_default();
+        w.above.extend(seqs.iter().copied().filter(|s| *s > w.upto));
+        while w.above.remove(&(w.upto + 1)) {
+            w.upto += 1;
+        }
+        Ok(w.upto)
     }
 
     /// Creates the session and sends its job to a worker of the site. Answers at
@@ -198,7 +254,8 @@ impl Sessions {
     }
 
     /// Stores output from a worker and rebroadcasts it. Returns the sequence number
-    /// up to which everything is stored, for the acknowledgement.
+    /// up to which every line of the session is stored (no hole below it), for
+    /// the acknowledgement.
     pub async fn output(
         &self,
         worker_id: &str,
@@ -221,13 +278,15 @@ impl Sessions {
                 malformed: v.malformed,
             })
             .collect();
-        let upto = rows.iter().map(|r| r.seq).max();
         self.ctx
             .store
             .append_output(output.session_id, &rows)
             .await?;
         self.ctx.hub.publish_lines(output.session_id, views);
-        Ok(upto)
+        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+        // Only what is stored without a hole is acknowledged: the worker keeps
+        // everything above it and sends it again after a reconnect.
+        Ok(Some(self.advance(output.session_id, &seqs).await?))
     }
 
     /// Records a worker's report that a session ended.
@@ -235,9 +294,16 @@ impl Sessions {
         &self,
         worker_id: &str,
         report: SessionReport,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Reported, StoreError> {
         if !self.owns(worker_id, report.session_id).await? {
-            return Ok(());
+            return Ok(Reported::Recorded);
+        }
+        let upto = self.advance(report.session_id, &[]).await?;
+        if upto < report.last_seq {
+            return Ok(Reported::Incomplete {
+                upto,
+                last_seq: report.last_seq,
+            });
         }
         let outcome = SessionOutcome {
             status: report.status,
@@ -252,7 +318,7 @@ impl Sessions {
             error: report.error,
         };
         self.finish(report.session_id, outcome).await?;
-        Ok(())
+        Ok(Reported::Recorded)
     }
 
     /// Ends a running session (a no-op if it already ended) and tells viewers.
@@ -261,7 +327,14 @@ impl Sessions {
         id: SessionId,
         outcome: SessionOutcome,
     ) -> Result<Option<Session>, StoreError> {
-        let Some(session) = self.ctx.store.finish_session(id, &outcome).await? else {
+        let ended = self.ctx.store.finish_session(id, &outcome).await?;
+        // Ended (now or before): nothing more to stop or to count.
+        self.stopping
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+        self.stored().remove(&id);
+        let Some(session) = ended else {
             return Ok(None);
         };
         tracing::info!(session = id, status = %session.status, cost_usd = session.cost_usd, turns = session.turns, "session ended");
@@ -329,6 +402,10 @@ impl Sessions {
             session_id: id,
             reason: reason.to_owned(),
         };
+        self.stopping
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, reason.to_owned());
         match sender {
             Some(tx) if tx.send(cancel).await.is_ok() => Ok(Some(session)),
             _ => {
@@ -339,6 +416,16 @@ impl Sessions {
                 self.finish(id, outcome).await
             }
         }
+    }
+
+    /// The stop asked for `id` and not yet ended, if any (sent again on every
+    /// reconnect of its worker).
+    pub fn pending_stop(&self, id: SessionId) -> Option<String> {
+        self.stopping
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .cloned()
     }
 
     /// Only the worker a session was given to may write to it.

@@ -37,7 +37,7 @@ use crate::incidents::Incidents;
 use crate::ledger::Alerts;
 use crate::notifications::Notifications;
 use crate::registry::{Refused, WorkerInfo};
-use crate::sessions::Sessions;
+use crate::sessions::{Reported, Sessions};
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -268,6 +268,20 @@ async fn reconcile(
     }
     for job in running.iter().filter(|j| !j.finished) {
         let still_running = ours.iter().any(|s| s.id == job.session_id);
+        if let Some(reason) = peers
+            .sessions
+            .pending_stop(job.session_id)
+            .filter(|_| still_running)
+        {
+            // A stop the worker may never have received: the link it went
+            // into may have been dead already. Stopping twice is harmless.
+            tracing::info!(session = job.session_id, %site, "sending a pending stop again");
+            let cancel = ToWorker::Cancel {
+                session_id: job.session_id,
+                reason,
+            };
+            let _ = tx.send(cancel).await;
+        }
         if !still_running {
             // We gave up on it (or never knew it): the worker must stop it.
             tracing::warn!(session = job.session_id, %site, "stopping a job the control plane no longer runs");
@@ -369,7 +383,10 @@ impl Reader {
                     }
                     Ok(None) => {}
                     Err(error) => {
-                        tracing::error!(%error, session = id, "could not store output; the worker will replay it")
+                        // Closing the link makes the worker reconnect and send
+                        // again everything above its last acknowledgement.
+                        tracing::error!(%error, session = id, "could not store output; closing the link so the worker replays it");
+                        return false;
                     }
                 }
             }
@@ -377,7 +394,16 @@ impl Reader {
                 let id = report.session_id;
                 let last_seq = report.last_seq;
                 match self.peers.sessions.on_report(&self.worker_id, report).await {
-                    Ok(()) => {
+                    Ok(Reported::Incomplete { upto, last_seq }) => {
+                        tracing::warn!(
+                            session = id,
+                            upto,
+                            last_seq,
+                            "a session ended with lines missing; closing the link so the worker replays them"
+                        );
+                        return false;
+                    }
+                    Ok(Reported::Recorded) => {
                         let ack = Ack {
                             session_id: id,
                             upto_seq: last_seq,

@@ -37,7 +37,11 @@ async fn replaying_output_after_a_reconnect_stores_each_line_once() {
     worker.output(id, 6..=10).await;
     assert_eq!(worker.ack(id).await.upto_seq, 10);
     worker.output(id, 1..=2).await;
-    assert_eq!(worker.ack(id).await.upto_seq, 2, "an ack covers its batch");
+    assert_eq!(
+        worker.ack(id).await.upto_seq,
+        10,
+        "an ack names how far everything is stored"
+    );
 
     assert_eq!(app.stored_seqs(id).await, (1..=10).collect::<Vec<_>>());
     let session = app.get(&format!("/api/v1/sessions/{id}")).await;
@@ -52,4 +56,94 @@ async fn replaying_output_after_a_reconnect_stores_each_line_once() {
     let ack = worker.acked_upto(id, 10, true).await;
     assert_eq!((ack.upto_seq, ack.finished), (10, true));
     assert_eq!(app.stored_seqs(id).await, (1..=10).collect::<Vec<_>>());
+}
+
+/// A batch stored past a hole is not acknowledged past the hole (the worker
+/// would forget the missing lines), and a session whose output has a hole is
+/// not recorded as ended: the link is closed, the worker replays, and only
+/// then is the end recorded.
+#[tokio::test]
+async fn a_hole_holds_back_the_ack_and_the_end_until_a_replay_fills_it() {
+    let app = TestApp::start().await;
+    let mut worker = FakeWorker::connect_new(&app, "home").await;
+    let id = app.start_session("home", 1).await;
+    worker.run_job().await;
+
+    worker.output(id, 1..=3).await;
+    assert_eq!(worker.ack(id).await.upto_seq, 3);
+    // Lines 4..=6 were lost on the way (say their store write failed).
+    worker.output(id, 7..=9).await;
+    assert_eq!(worker.ack(id).await.upto_seq, 3, "not past the hole");
+    worker.finish(id, 9, 0.01, &no_escalation("done")).await;
+    worker.closed_by_server().await;
+    let session = app.get(&format!("/api/v1/sessions/{id}")).await;
+    assert_eq!(
+        session["status"], "running",
+        "not recorded with a hole: {session}"
+    );
+    assert_eq!(app.stored_seqs(id).await, vec![1, 2, 3, 7, 8, 9]);
+
+    let identity = worker.disconnect();
+    let registry = &app.state.context.registry;
+    eventually("the control plane to drop the link", || async {
+        (!registry.is_connected(&identity.worker_id)).then_some(())
+    })
+    .await;
+    let running = vec![pb::RunningJob {
+        session_id: id,
+        last_seq: 9,
+        finished: true,
+    }];
+    let mut worker = FakeWorker::connect(&app, identity, running).await;
+    // The worker kept everything above its last ack and sends it again.
+    worker.output(id, 4..=9).await;
+    assert_eq!(worker.ack(id).await.upto_seq, 9);
+    worker.finish(id, 9, 0.01, &no_escalation("done")).await;
+    let ack = worker.acked_upto(id, 9, true).await;
+    assert!(ack.finished);
+    assert_eq!(app.stored_seqs(id).await, (1..=9).collect::<Vec<_>>());
+    let session = app.get(&format!("/api/v1/sessions/{id}")).await;
+    assert_eq!(session["status"], "completed", "{session}");
+}
+
+/// A stop that went into a link that was already dead is sent again when the
+/// worker comes back with the session still running.
+#[tokio::test]
+async fn a_stop_is_sent_again_when_the_worker_reconnects() {
+    let app = TestApp::start().await;
+    let mut worker = FakeWorker::connect_new(&app, "home").await;
+    let id = app.start_session("home", 1).await;
+    worker.run_job().await;
+    worker.output(id, 1..=2).await;
+    assert_eq!(worker.ack(id).await.upto_seq, 2);
+
+    let (status, body) = app
+        .request(
+            axum::http::Method::POST,
+            &format!("/api/v1/sessions/{id}/stop"),
+            Some(serde_json::json!({})),
+            true,
+        )
+        .await;
+    assert_eq!(status, axum::http::StatusCode::ACCEPTED, "{body}");
+    // The worker never acts on it (its link was dying), and reconnects.
+    let identity = worker.disconnect();
+    let registry = &app.state.context.registry;
+    eventually("the control plane to notice the disconnect", || async {
+        (!registry.is_connected(&identity.worker_id)).then_some(())
+    })
+    .await;
+    let running = vec![pb::RunningJob {
+        session_id: id,
+        last_seq: 2,
+        finished: false,
+    }];
+    let mut worker = FakeWorker::connect(&app, identity, running).await;
+    let reason = worker
+        .expect("the stop again", |body| match body {
+            pb::control_message::Body::CancelJob(c) if c.session_id == id => Some(c.reason),
+            _ => None,
+        })
+        .await;
+    assert_eq!(reason, "stopped by the operator");
 }

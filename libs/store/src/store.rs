@@ -97,6 +97,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The highest stored `seq` of the session, `None` if it has no output.
     async fn max_output_seq(&self, session_id: SessionId) -> Result<Option<i64>, StoreError>;
 
+    /// The highest `n` such that every line `1..=n` of the session is stored
+    /// (0 when line 1 is missing): what a worker may forget.
+    async fn contiguous_output(&self, session_id: SessionId) -> Result<i64, StoreError>;
+
     // --- workers ---
 
     /// `Conflict` if the id or the certificate serial is already stored.

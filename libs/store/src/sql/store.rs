@@ -278,6 +278,21 @@ where
         )
     }
 
+    async fn contiguous_output(&self, session_id: SessionId) -> Result<i64, StoreError> {
+        // The end of the first run of consecutive seqs, if that run starts at 1.
+        Ok(sqlx::query_scalar(
+            "SELECT CASE WHEN EXISTS \
+               (SELECT 1 FROM session_output WHERE session_id = $1 AND seq = 1) \
+             THEN (SELECT MIN(o.seq) FROM session_output o WHERE o.session_id = $1 \
+               AND NOT EXISTS (SELECT 1 FROM session_output p \
+                 WHERE p.session_id = $1 AND p.seq = o.seq + 1)) \
+             ELSE 0 END",
+        )
+        .bind(session_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     async fn insert_worker(&self, worker: &WorkerRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO workers (id, site, hostname, version, capabilities, cert_serial, \

@@ -15,6 +15,7 @@ conformance!(
     concurrent_creates_one_winner,
     lists_and_filters_sessions,
     output_is_idempotent,
+    contiguous_output_stops_at_the_first_hole,
 );
 
 fn line(seq: i64) -> OutputLine {
@@ -290,6 +291,28 @@ async fn lists_and_filters_sessions(f: &Fixture) {
     assert!(matches!(missing, StoreError::NotFound), "{missing}");
 }
 
+async fn contiguous_output_stops_at_the_first_hole(f: &Fixture) {
+    let s = &f.store;
+    let id = s
+        .create_session(&new_session("holes", Trigger::Manual, 1))
+        .await
+        .expect("create")
+        .id;
+    // Lines 2..4 without line 1: nothing is contiguous yet.
+    s.append_output(id, &(2..=4).map(line).collect::<Vec<_>>())
+        .await
+        .expect("append");
+    assert_eq!(s.contiguous_output(id).await.expect("no line 1"), 0);
+    s.append_output(id, &[line(1), line(7), line(8)])
+        .await
+        .expect("append");
+    assert_eq!(s.contiguous_output(id).await.expect("hole at 5"), 4);
+    s.append_output(id, &[line(5), line(6)])
+        .await
+        .expect("fill");
+    assert_eq!(s.contiguous_output(id).await.expect("filled"), 8);
+}
+
 async fn output_is_idempotent(f: &Fixture) {
     let s = &f.store;
     let session = s
@@ -298,6 +321,7 @@ async fn output_is_idempotent(f: &Fixture) {
         .expect("create");
     let id = session.id;
     assert_eq!(s.max_output_seq(id).await.expect("max"), None);
+    assert_eq!(s.contiguous_output(id).await.expect("none yet"), 0);
     assert_eq!(s.append_output(id, &[]).await.expect("empty"), 0);
 
     let first: Vec<_> = (1..=5).map(line).collect();
@@ -316,6 +340,7 @@ async fn output_is_idempotent(f: &Fixture) {
         1
     );
     assert_eq!(s.max_output_seq(id).await.expect("max"), Some(8));
+    assert_eq!(s.contiguous_output(id).await.expect("contiguous"), 8);
 
     let all = s.output(id, 0, 100).await.expect("output");
     assert_eq!(all, (1..=8).map(line).collect::<Vec<_>>());
