@@ -7,6 +7,29 @@ use claudeops_proto::v1 as pb;
 use crate::fake_worker::FakeWorker;
 use crate::support::{TestApp, eventually, no_escalation};
 
+/// Drops the worker's link, waits until the control plane notices, and
+/// connects again saying it still holds session `id` up to `last_seq`.
+async fn reconnect(
+    app: &TestApp,
+    worker: FakeWorker,
+    id: i64,
+    last_seq: i64,
+    finished: bool,
+) -> FakeWorker {
+    let identity = worker.disconnect();
+    let registry = &app.state.context.registry;
+    eventually("the control plane to notice the disconnect", || async {
+        (!registry.is_connected(&identity.worker_id)).then_some(())
+    })
+    .await;
+    let running = vec![pb::RunningJob {
+        session_id: id,
+        last_seq,
+        finished,
+    }];
+    FakeWorker::connect(app, identity, running).await
+}
+
 #[tokio::test]
 async fn replaying_output_after_a_reconnect_stores_each_line_once() {
     let app = TestApp::start().await;
@@ -18,19 +41,7 @@ async fn replaying_output_after_a_reconnect_stores_each_line_once() {
     assert_eq!(worker.acked_upto(id, 5, false).await.upto_seq, 5);
     // Lines 6..=8 go out, and the connection drops before their ack is read.
     worker.output(id, 6..=8).await;
-    let identity = worker.disconnect();
-    let registry = &app.state.context.registry;
-    eventually("the control plane to notice the disconnect", || async {
-        (!registry.is_connected(&identity.worker_id)).then_some(())
-    })
-    .await;
-
-    let running = vec![pb::RunningJob {
-        session_id: id,
-        last_seq: 10,
-        finished: false,
-    }];
-    let mut worker = FakeWorker::connect(&app, identity, running).await;
+    let mut worker = reconnect(&app, worker, id, 10, false).await;
     // The replay overlaps what is stored, and comes in batches that overlap each other.
     worker.output(id, 4..=8).await;
     assert_eq!(worker.ack(id).await.upto_seq, 8);
@@ -83,18 +94,7 @@ async fn a_hole_holds_back_the_ack_and_the_end_until_a_replay_fills_it() {
     );
     assert_eq!(app.stored_seqs(id).await, vec![1, 2, 3, 7, 8, 9]);
 
-    let identity = worker.disconnect();
-    let registry = &app.state.context.registry;
-    eventually("the control plane to drop the link", || async {
-        (!registry.is_connected(&identity.worker_id)).then_some(())
-    })
-    .await;
-    let running = vec![pb::RunningJob {
-        session_id: id,
-        last_seq: 9,
-        finished: true,
-    }];
-    let mut worker = FakeWorker::connect(&app, identity, running).await;
+    let mut worker = reconnect(&app, worker, id, 9, true).await;
     // The worker kept everything above its last ack and sends it again.
     worker.output(id, 4..=9).await;
     assert_eq!(worker.ack(id).await.upto_seq, 9);
@@ -127,18 +127,7 @@ async fn a_stop_is_sent_again_when_the_worker_reconnects() {
         .await;
     assert_eq!(status, axum::http::StatusCode::ACCEPTED, "{body}");
     // The worker never acts on it (its link was dying), and reconnects.
-    let identity = worker.disconnect();
-    let registry = &app.state.context.registry;
-    eventually("the control plane to notice the disconnect", || async {
-        (!registry.is_connected(&identity.worker_id)).then_some(())
-    })
-    .await;
-    let running = vec![pb::RunningJob {
-        session_id: id,
-        last_seq: 2,
-        finished: false,
-    }];
-    let mut worker = FakeWorker::connect(&app, identity, running).await;
+    let mut worker = reconnect(&app, worker, id, 2, false).await;
     let reason = worker
         .expect("the stop again", |body| match body {
             pb::control_message::Body::CancelJob(c) if c.session_id == id => Some(c.reason),
