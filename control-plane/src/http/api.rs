@@ -162,6 +162,14 @@ impl SessionJson {
     }
 }
 
+/// Liveness: the process serves requests. It touches nothing else, so a
+/// broken store (see [`health`], the readiness check) does not get the
+/// control plane restarted in a loop.
+pub async fn live() -> Response {
+    Json(json!({ "status": "alive", "version": env!("CARGO_PKG_VERSION") })).into_response()
+}
+
+/// Readiness: the store answers (503 when it does not).
 pub async fn health(State(state): State<AppState>) -> Response {
     let database = state.queries.health().await;
     let body = json!({

@@ -25,6 +25,7 @@ use crate::app::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/health", get(api::health))
+        .route("/api/v1/health/live", get(api::live))
         .route("/api/v1/stats", get(overview::stats))
         .route("/api/v1/config", get(config_page::api))
         .route("/config", get(config_page::page))

@@ -167,3 +167,24 @@ async fn once_the_first_copy_is_gone_the_second_is_accepted() {
     assert_eq!(workers.len(), 1);
     assert_eq!(workers[0].hostname, "host-b");
 }
+
+/// Liveness stays up while readiness says the store is gone.
+#[tokio::test]
+async fn liveness_and_readiness_tell_a_broken_store_apart() {
+    let app = TestApp::start().await;
+    let (status, body) = app
+        .request(axum::http::Method::GET, "/api/v1/health", None, false)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.state.context.store.close().await;
+    let (status, body) = app
+        .request(axum::http::Method::GET, "/api/v1/health", None, false)
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "degraded");
+    let (status, body) = app
+        .request(axum::http::Method::GET, "/api/v1/health/live", None, false)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "alive");
+}
