@@ -25,7 +25,7 @@ use tracing::Instrument;
 use crate::actions::{ActionHandler, ActionReply, ActionRequest, ActionSocket};
 use crate::config::WorkerConfig;
 use crate::job::Job;
-use crate::runner::Invocation;
+use crate::runner::{self, Invocation};
 use crate::sandbox::{self, Sandbox, plan};
 use crate::workspace::Workspace;
 
@@ -85,10 +85,7 @@ impl Enclosure {
             ));
         }
         if !resolve(&invocation.program).is_file() {
-            return Err(format!(
-                "the claude CLI was not found at {:?}: install it or set CLAUDEOPS_CLAUDE_BIN",
-                invocation.program
-            ));
+            return Err(runner::not_found(&invocation.program));
         }
         let run_dir = run_dir(config, job.session_id);
         let _ = std::fs::remove_dir_all(&run_dir);
@@ -270,11 +267,7 @@ fn filter_policy(config: &WorkerConfig, job: &Job) -> FilterPolicy {
         tier: Some(tier),
         repos_dir: config.repos_dir.to_string_lossy().into_owned(),
         dry_run: job.dry_run,
-        protected: crate::job::protected_paths(config)
-            .split(':')
-            .filter(|p| !p.is_empty())
-            .map(PathBuf::from)
-            .collect(),
+        protected: crate::job::protected(config),
         workspace: None,
         mcp_servers: Vec::new(),
     };

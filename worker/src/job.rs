@@ -295,16 +295,21 @@ fn environment(
     env
 }
 
-/// Paths the agent may never read: the worker's key and whatever the operator
-/// (or the control plane, for its local worker) adds.
-pub fn protected_paths(config: &WorkerConfig) -> String {
-    // The action socket too: the agent's own Bash must not call actions directly.
+/// Paths the agent may never read: the worker's key, the sessions' sockets
+/// (the agent's own Bash must not call actions directly) and whatever the
+/// operator (or the control plane, for its local worker) adds.
+pub fn protected(config: &WorkerConfig) -> Vec<PathBuf> {
     let mut paths = vec![
         config.state_dir.join("worker.key"),
         config.state_dir.join("run"),
     ];
     paths.extend(config.protected());
     paths
+}
+
+/// [`protected`] as the hook reads it from its environment (`:`-separated).
+pub fn protected_paths(config: &WorkerConfig) -> String {
+    protected(config)
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
         .collect::<Vec<_>>()

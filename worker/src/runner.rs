@@ -211,6 +211,11 @@ fn judge(
     }
 }
 
+/// What a session says when its CLI is not where the configuration says.
+pub fn not_found(program: &std::path::Path) -> String {
+    format!("the claude CLI was not found at {program:?}: install it or set CLAUDEOPS_CLAUDE_BIN")
+}
+
 /// Starts the CLI in its own process group: SIGTERM, then SIGKILL after
 /// [`KILL_GRACE`], to the whole group on timeout or stop.
 fn spawn(invocation: &Invocation) -> Result<Guarded, String> {
@@ -220,10 +225,7 @@ fn spawn(invocation: &Invocation) -> Result<Guarded, String> {
         .current_dir(&invocation.workdir)
         .kill(Kill::Graceful(KILL_GRACE));
     spec.spawn().map_err(|error| match error {
-        process::Error::NotFound { .. } => format!(
-            "the claude CLI was not found at {:?}: install it or set CLAUDEOPS_CLAUDE_BIN",
-            invocation.program
-        ),
+        process::Error::NotFound { .. } => not_found(&invocation.program),
         process::Error::PermissionDenied { source, .. } => format!(
             "the claude CLI at {:?} is not executable: {source}",
             invocation.program

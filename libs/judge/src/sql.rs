@@ -99,16 +99,20 @@ fn psql(args: &[Word], env: &Env) -> Category {
     }
 }
 
-fn mysql(prog: &str, args: &[Word], env: &Env) -> Category {
-    // `-pSECRET` carries the password attached; it is not a cluster of flags.
-    let args: Vec<Word> = args
-        .iter()
+/// The words of a MySQL client's line without `-pSECRET`: it carries the
+/// password attached, and is not a cluster of flags.
+fn without_attached_password(args: &[Word]) -> Vec<Word> {
+    args.iter()
         .filter(|w| {
             !w.literal()
                 .is_some_and(|t| t.starts_with("-p") && !t.starts_with("--"))
         })
         .cloned()
-        .collect();
+        .collect()
+}
+
+fn mysql(prog: &str, args: &[Word], env: &Env) -> Category {
+    let args = without_attached_password(args);
     let spec = Spec {
         short_values: "ehPuDSo",
         long_values: "execute host port user database socket init-command tee pager password defaults-file default-character-set protocol connect-timeout",
@@ -151,14 +155,7 @@ const MYSQL_ALLOWED: &str = "-e -h -P -u -D -S -o -N -B -s -t -E -r -v -q -n -X 
 /// `extended-status` and `variables` read; `password` and `drop` are never
 /// allowed; everything else changes the server.
 fn mysqladmin(prog: &str, args: &[Word]) -> Category {
-    let args: Vec<Word> = args
-        .iter()
-        .filter(|w| {
-            !w.literal()
-                .is_some_and(|t| t.starts_with("-p") && !t.starts_with("--"))
-        })
-        .cloned()
-        .collect();
+    let args = without_attached_password(args);
     let spec = Spec {
         short_values: "hPuSc",
         long_values: "host port user socket count connect-timeout password ssl-mode protocol",

@@ -20,8 +20,13 @@ const HAIKU: &str = "claude-haiku-4-5-20251001";
 const SONNET: &str = "claude-sonnet-4-5-20250929";
 
 async fn proxy_for(api: &FakeApi) -> ModelProxy {
+    proxy_at(api.base_url()).await
+}
+
+/// A proxy holding [`KEY`] for the Messages API at `base_url`.
+async fn proxy_at(base_url: String) -> ModelProxy {
     ModelProxy::start(Upstream {
-        base_url: api.base_url(),
+        base_url,
         api_key: Some(KEY.to_owned()),
         ..Upstream::default()
     })
@@ -603,13 +608,7 @@ async fn an_unreachable_upstream_gives_502() {
         .unwrap_or_else(|e| panic!("{e}"));
     let addr = free.local_addr().unwrap_or_else(|e| panic!("{e}"));
     drop(free);
-    let proxy = ModelProxy::start(Upstream {
-        base_url: format!("http://user:hunter2@{addr}"),
-        api_key: Some(KEY.to_owned()),
-        ..Upstream::default()
-    })
-    .await
-    .unwrap_or_else(|e| panic!("start: {e}"));
+    let proxy = proxy_at(format!("http://user:hunter2@{addr}")).await;
     let key = proxy.open(grant(&["haiku"], None));
     let answer = messages(proxy.local_addr(), key.token(), &stream_request(HAIKU)).await;
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
@@ -721,13 +720,7 @@ async fn an_upstream_with_an_untrusted_certificate_never_gets_the_key() {
         let _ = outcome_tx.send(received);
     });
 
-    let proxy = ModelProxy::start(Upstream {
-        base_url: format!("https://localhost:{port}"),
-        api_key: Some(KEY.to_owned()),
-        ..Upstream::default()
-    })
-    .await
-    .unwrap_or_else(|e| panic!("start: {e}"));
+    let proxy = proxy_at(format!("https://localhost:{port}")).await;
     let key = proxy.open(grant(&["haiku"], None));
     let answer = messages(proxy.local_addr(), key.token(), &stream_request(HAIKU)).await;
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY);

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use claudeops_tests::docker::{Container, Volume};
-use claudeops_tests::model::{Block, Script, ScriptedModel, Turn};
+use claudeops_tests::model::ScriptedModel;
 use claudeops_tests::system::{ControlPlane, Http};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::support::*;
 
@@ -140,24 +140,9 @@ async fn run_tier(
     tier: u8,
     commands: &[(String, Expect)],
 ) -> BTreeMap<String, (bool, String)> {
-    let blocks: Vec<Block> = commands.iter().map(|(c, _)| Block::bash(c)).collect();
-    model.set_scripts(vec![Script::new(vec![
-        Turn::new(blocks),
-        Turn::structured(json!({"summary": "tried everything", "escalation": {"needed": false}})),
-    ])]);
-    let (status, session) = http
-        .post(
-            "/api/v1/sessions/trigger",
-            &json!({"site": "home", "start_tier": tier}),
-            true,
-        )
-        .await;
-    assert_eq!(status, 201, "{session}");
-    let id = session["id"].as_i64().unwrap_or_default();
-    let done = http
-        .wait_session_end(id, std::time::Duration::from_secs(180))
-        .await;
-    assert_eq!(done["status"], "completed", "{done}");
+    let commands: Vec<&str> = commands.iter().map(|(c, _)| c.as_str()).collect();
+    let timeout = std::time::Duration::from_secs(180);
+    let id = run_bash_session(http, model, "home", tier, &commands, timeout).await;
     outcomes(http, id).await
 }
 

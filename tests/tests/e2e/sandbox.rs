@@ -9,8 +9,8 @@
 //! the worker reports its sandbox.
 
 use claudeops_tests::docker::Container;
-use claudeops_tests::model::{Block, Script, ScriptedModel, Turn};
-use serde_json::{Value, json};
+use claudeops_tests::model::ScriptedModel;
+use serde_json::Value;
 
 use crate::support::*;
 
@@ -96,24 +96,9 @@ async fn corpus_commands_through_the_cli_change_nothing_and_leak_nothing() {
         let ws = state.join("sessions").display().to_string();
         let mut commands: Vec<String> = probes.to_vec();
         commands.extend(sample.iter().map(|(_, c)| fill(c, &ws)));
-        let blocks: Vec<Block> = commands.iter().map(|c| Block::bash(c)).collect();
-        model.set_scripts(vec![Script::new(vec![
-            Turn::new(blocks),
-            Turn::structured(json!({"summary": "tried", "escalation": {"needed": false}})),
-        ])]);
-        let (status, session) = http
-            .post(
-                "/api/v1/sessions/trigger",
-                &json!({"site": "home", "start_tier": tier}),
-                true,
-            )
-            .await;
-        assert_eq!(status, 201, "{session}");
-        let id = session["id"].as_i64().unwrap_or_default();
-        let done = http
-            .wait_session_end(id, std::time::Duration::from_secs(240))
-            .await;
-        assert_eq!(done["status"], "completed", "tier {tier}: {done}");
+        let commands: Vec<&str> = commands.iter().map(String::as_str).collect();
+        let timeout = std::time::Duration::from_secs(240);
+        let id = run_bash_session(&http, &model, "home", tier, &commands, timeout).await;
 
         // What the model saw of the probes: the sandbox's own view.
         let results: Vec<String> = model

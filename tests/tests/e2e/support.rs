@@ -112,3 +112,37 @@ pub fn running_with(needle: &str) -> Vec<u32> {
         })
         .collect()
 }
+
+/// Scripts the model to run `commands` through Bash in one turn and then
+/// answer, triggers a session at `tier` on `site`, and waits until it has
+/// completed; returns its id.
+pub async fn run_bash_session(
+    http: &Http,
+    model: &claudeops_tests::model::ScriptedModel,
+    site: &str,
+    tier: u8,
+    commands: &[&str],
+    timeout: Duration,
+) -> i64 {
+    use claudeops_tests::model::{Block, Script, Turn};
+    let blocks: Vec<Block> = commands.iter().map(|c| Block::bash(c)).collect();
+    model.set_scripts(vec![Script::new(vec![
+        Turn::new(blocks),
+        Turn::structured(serde_json::json!({
+            "summary": "tried everything",
+            "escalation": {"needed": false}
+        })),
+    ])]);
+    let (status, session) = http
+        .post(
+            "/api/v1/sessions/trigger",
+            &serde_json::json!({"site": site, "start_tier": tier}),
+            true,
+        )
+        .await;
+    assert_eq!(status, 201, "{session}");
+    let id = session["id"].as_i64().unwrap_or_default();
+    let done = http.wait_session_end(id, timeout).await;
+    assert_eq!(done["status"], "completed", "tier {tier}: {done}");
+    id
+}
