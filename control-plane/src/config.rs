@@ -38,6 +38,10 @@ pub struct Config {
     /// Before a session's CLI is killed (seconds or "30m").
     #[serde(with = "claudeops_config::de::duration")]
     pub session_timeout: Duration,
+    /// On SIGTERM or SIGINT: how long running sessions may go on before they
+    /// are stopped (`CLAUDEOPS_SHUTDOWN_GRACE`).
+    #[serde(with = "claudeops_config::de::duration")]
+    pub shutdown_grace: Duration,
     /// Dollar cap per session (`--max-budget-usd`); 0 means none.
     pub max_session_cost_usd: f64,
     /// Dollar cap for the fleet per UTC day; 0 means none.
@@ -123,6 +127,7 @@ impl Default for Config {
             dry_run: false,
             api_token: None,
             session_timeout: Duration::from_secs(1800),
+            shutdown_grace: Duration::from_secs(30),
             max_session_cost_usd: 0.0,
             max_daily_cost_usd: 0.0,
             claude_bin: PathBuf::from("claude"),
@@ -359,6 +364,7 @@ impl Config {
 const DURATIONS: &[&str] = &[
     "interval",
     "session_timeout",
+    "shutdown_grace",
     "enroll_token_ttl",
     "cooldown_restart_window",
     "cooldown_redeploy_window",

@@ -421,7 +421,8 @@ impl Incidents {
                     )
                     .await;
             }
-            Err(StartError::Busy { .. } | StartError::NoWorker(_)) => {}
+            // Tried again later (by the next control plane, when shutting down).
+            Err(StartError::Busy { .. } | StartError::NoWorker(_) | StartError::ShuttingDown) => {}
             Err(error) => {
                 for incident in &waiting {
                     self.tracker.give_up(incident.id);

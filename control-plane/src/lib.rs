@@ -314,7 +314,21 @@ pub async fn serve(
             Err(join) => Err(anyhow::anyhow!("a listener task panicked: {join}")),
         },
     };
-    tracing::info!("control plane shutting down");
+    // The listeners keep serving while sessions finish: their output and
+    // ends arrive over the link, and the dashboard shows them.
+    let grace = config.shutdown_grace;
+    tracing::info!(
+        grace_s = grace.as_secs(),
+        "control plane shutting down: no new sessions; running ones may finish"
+    );
+    // A listener that failed leaves no link to hear the sessions' ends over.
+    let left = match &result {
+        Ok(()) => state.sessions.drain(grace).await,
+        Err(_) => Vec::new(),
+    };
+    if !left.is_empty() {
+        tracing::error!(sessions = ?left, "shutting down with sessions whose end was not reported; the reaper ends them after the restart");
+    }
     let _ = stop_tx.send(true);
     for task in background {
         task.abort();

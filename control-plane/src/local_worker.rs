@@ -185,6 +185,9 @@ impl LocalWorker {
             config.session_timeout.as_secs().to_string(),
         );
         set("CLAUDEOPS_ALLOWED_TOOLS", config.allowed_tools.join(","));
+        // This control plane lets sessions finish before it stops the worker
+        // (`serve`): by then the worker has nothing left to wait for.
+        set("CLAUDEOPS_SHUTDOWN_GRACE", "2s".to_owned());
         if let Some(path) = &config.schema_path {
             set("CLAUDEOPS_SCHEMA_PATH", path.display().to_string());
         }

@@ -162,13 +162,14 @@ impl Registry {
     }
 
     /// A connected worker of the site that can run the CLI (it has an API key or
-    /// base URL: the `llm` capability): the one that spoke most recently.
-    pub fn pick(&self, site: &SiteName) -> Pick {
+    /// base URL: the `llm` capability): the one that spoke most recently, other
+    /// than the workers in `except` (those a job already failed to reach).
+    pub fn pick(&self, site: &SiteName, except: &[String]) -> Pick {
         let inner = self.lock();
         let of_site: Vec<&Connected> = inner
             .workers
             .values()
-            .filter(|c| &c.info.site == site)
+            .filter(|c| &c.info.site == site && !except.contains(&c.info.worker_id))
             .collect();
         if of_site.is_empty() {
             return Pick::NoWorker;
@@ -327,15 +328,20 @@ mod tests {
         register(&registry, info("b", "home", 9), tx.clone());
         register(&registry, info("c", "cabin", 99), tx);
         let home = SiteName::new("home").unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(registry.pick(&home), Pick::Worker(id, _) if id == "b"));
+        assert!(matches!(registry.pick(&home, &[]), Pick::Worker(id, _) if id == "b"));
+        // A job that could not reach b goes to a.
+        let tried = ["b".to_owned()];
+        assert!(matches!(registry.pick(&home, &tried), Pick::Worker(id, _) if id == "a"));
+        let both = ["a".to_owned(), "b".to_owned()];
+        assert!(matches!(registry.pick(&home, &both), Pick::NoWorker));
         let nowhere = SiteName::new("nowhere").unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(registry.pick(&nowhere), Pick::NoWorker));
+        assert!(matches!(registry.pick(&nowhere, &[]), Pick::NoWorker));
         let (tx, _rx) = mpsc::channel(1);
         let mut keyless = info("k", "attic", 1);
         keyless.capabilities.clear();
         register(&registry, keyless, tx);
         let attic = SiteName::new("attic").unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(registry.pick(&attic), Pick::NoLlm));
+        assert!(matches!(registry.pick(&attic, &[]), Pick::NoLlm));
         assert_eq!(registry.sites().len(), 3);
     }
 

@@ -144,7 +144,12 @@ impl Scheduler {
             match self.sessions.start(request).await {
                 Ok(_) => {}
                 // Busy: the next tick tries again once the running session ends.
-                Err(StartError::Busy { .. } | StartError::NoWorker(_) | StartError::LlmOff(_)) => {}
+                Err(
+                    StartError::Busy { .. }
+                    | StartError::NoWorker(_)
+                    | StartError::LlmOff(_)
+                    | StartError::ShuttingDown,
+                ) => {}
                 Err(error) => tracing::warn!(%site, %error, "scheduled run did not start"),
             }
         }

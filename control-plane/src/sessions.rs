@@ -53,8 +53,27 @@ pub enum StartError {
         "the fleet's daily cost cap is reached: sessions started today cost ${spent:.2} of CLAUDEOPS_MAX_DAILY_COST_USD=${cap:.2}"
     )]
     DailyCap { spent: f64, cap: f64 },
+    #[error("the control plane is shutting down: no new session starts")]
+    ShuttingDown,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// How long a worker has to confirm a job before it goes to another worker of
+/// the site (or the session fails with the reason). Three heartbeats: a link
+/// that cannot carry a confirmation in that time is dead anyway.
+pub const CONFIRM_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// On shutdown, how long stopped sessions have to report their end.
+const DRAIN_REPORTS: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A job sent to a worker and not yet confirmed by it.
+struct Dispatch {
+    worker_id: String,
+    /// The workers the job was sent to before, and did not reach.
+    tried: Vec<String>,
+    job: Job,
+    site: SiteName,
 }
 
 /// Starts, follows and ends sessions.
@@ -69,6 +88,12 @@ pub struct Sessions {
     /// whenever the session's worker reconnects (a stop sent into a link that
     /// was already dead would otherwise be lost).
     stopping: Arc<Mutex<HashMap<SessionId, String>>>,
+    /// Jobs sent and not yet confirmed: given to another worker of the site
+    /// if their worker's link dies first or they stay unconfirmed for
+    /// [`CONFIRM_WITHIN`].
+    dispatched: Arc<Mutex<HashMap<SessionId, Dispatch>>>,
+    /// Set on shutdown: no new session starts.
+    draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The highest seq up to which every line is stored, and the seqs stored
@@ -95,7 +120,57 @@ impl Sessions {
             ctx,
             stored: Arc::default(),
             stopping: Arc::default(),
+            dispatched: Arc::default(),
+            draining: Arc::default(),
         }
+    }
+
+    /// Shuts down: no new session starts; those running may finish for
+    /// `grace`, then are stopped. Returns once none runs, or (with the ones
+    /// left) when stopped sessions did not report their end in time.
+    pub async fn drain(&self, grace: std::time::Duration) -> Vec<SessionId> {
+        use std::sync::atomic::Ordering;
+        self.draining.store(true, Ordering::SeqCst);
+        let running = self.wait_none_running(grace).await;
+        if running.is_empty() {
+            return running;
+        }
+        tracing::warn!(sessions = ?running, "stopping sessions: the shutdown grace is over");
+        for id in &running {
+            let reason = "the control plane is shutting down (CLAUDEOPS_SHUTDOWN_GRACE is over)";
+            if let Err(error) = self.stop(*id, reason).await {
+                tracing::error!(%error, session = id, "could not stop a session on shutdown");
+            }
+        }
+        self.wait_none_running(DRAIN_REPORTS).await
+    }
+
+    /// Waits up to `limit` for no session to run; the ones still running.
+    async fn wait_none_running(&self, limit: std::time::Duration) -> Vec<SessionId> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let running: Vec<SessionId> = match self.ctx.store.running_sessions().await {
+                Ok(running) => running.iter().map(|s| s.id).collect(),
+                Err(error) => {
+                    tracing::error!(%error, "cannot read running sessions while shutting down");
+                    return Vec::new();
+                }
+            };
+            if running.is_empty() || tokio::time::Instant::now() >= deadline {
+                return running;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
+    fn dispatched(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Dispatch>> {
+        self.dispatched
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn stopping(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, String>> {
+        self.stopping.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn stored(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Stored>> {
@@ -124,6 +199,9 @@ impl Sessions {
     /// Creates the session and sends its job to a worker of the site. Answers at
     /// once; never waits for the session to run.
     pub async fn start(&self, req: StartRequest) -> Result<Session, StartError> {
+        if self.draining.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StartError::ShuttingDown);
+        }
         let max = self.ctx.config.max_tier();
         if req.tier > max {
             return Err(StartError::AboveMaxTier {
@@ -158,7 +236,7 @@ impl Sessions {
                 cap,
             });
         }
-        let (worker_id, tx) = match self.ctx.registry.pick(&req.site) {
+        let (worker_id, tx) = match self.ctx.registry.pick(&req.site, &[]) {
             Pick::Worker(id, tx) => (id, tx),
             Pick::NoWorker => return Err(StartError::NoWorker(req.site.clone())),
             Pick::NoLlm => return Err(StartError::LlmOff(req.site.clone())),
@@ -188,11 +266,151 @@ impl Sessions {
         let mut job = self.job(&session, &req);
         job.memories = self.memories_for(&session.site).await;
         job.daily_left_usd = daily_left_usd;
-        if tx.send(ToWorker::Run(job)).await.is_err() {
-            let outcome = failed_outcome("the worker disconnected before the job could be sent");
+        let dispatch = Dispatch {
+            worker_id,
+            tried: Vec::new(),
+            job,
+            site: session.site.clone(),
+        };
+        if let Err(why) = self.deliver(session.id, dispatch, tx).await {
+            let outcome = failed_outcome(&why);
             return Ok(self.finish(session.id, outcome).await?.unwrap_or(session));
         }
         Ok(session)
+    }
+
+    /// Sends a job to its worker and waits (in the background) for the
+    /// worker to confirm it; when the send fails, the job goes to the next
+    /// worker of the site. `Err` with the whole story when none is left.
+    async fn deliver(
+        &self,
+        id: SessionId,
+        mut dispatch: Dispatch,
+        mut tx: tokio::sync::mpsc::Sender<ToWorker>,
+    ) -> Result<(), String> {
+        loop {
+            let worker = dispatch.worker_id.clone();
+            let job = ToWorker::Run(dispatch.job.clone());
+            self.dispatched().insert(id, dispatch);
+            if tx.send(job).await.is_ok() {
+                let sessions = self.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(CONFIRM_WITHIN).await;
+                    let why = format!(
+                        "worker {worker} did not confirm the job within {} s",
+                        CONFIRM_WITHIN.as_secs()
+                    );
+                    sessions.redeliver(id, &worker, &why).await;
+                });
+                return Ok(());
+            }
+            let Some(taken) = self.dispatched().remove(&id) else {
+                return Ok(()); // Confirmed or ended meanwhile.
+            };
+            let why = format!("worker {worker}'s link closed before the job could be sent");
+            (dispatch, tx) = self.next_worker(id, taken, &why).await?;
+        }
+    }
+
+    /// The next worker of the site for a job that did not reach `dispatch`'s
+    /// worker, recorded as the session's worker.
+    async fn next_worker(
+        &self,
+        id: SessionId,
+        mut dispatch: Dispatch,
+        why: &str,
+    ) -> Result<(Dispatch, tokio::sync::mpsc::Sender<ToWorker>), String> {
+        let from = std::mem::take(&mut dispatch.worker_id);
+        dispatch.tried.push(from.clone());
+        let Pick::Worker(to, tx) = self.ctx.registry.pick(&dispatch.site, &dispatch.tried) else {
+            return Err(format!(
+                "the job never reached a worker: {why}, and no other worker of site {} can take it",
+                dispatch.site
+            ));
+        };
+        self.ctx
+            .store
+            .set_session_worker(id, &to)
+            .await
+            .map_err(|e| format!("the job never reached a worker: {why}; moving it failed: {e}"))?;
+        tracing::warn!(session = id, %from, %to, reason = why, "job given to another worker");
+        self.ctx
+            .event(
+                &dispatch.site,
+                Some(id),
+                EventLevel::Warning,
+                format!("session #{id} moved from worker {from} to {to}: {why}"),
+            )
+            .await;
+        dispatch.worker_id = to;
+        Ok((dispatch, tx))
+    }
+
+    /// A job `worker` has not confirmed goes to another worker of the site, or
+    /// its session fails with the reason. A no-op once confirmed or moved.
+    /// (Boxed: it sends the job again, which waits for the confirmation by
+    /// calling this.)
+    fn redeliver<'a>(
+        &'a self,
+        id: SessionId,
+        worker: &'a str,
+        why: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        Box::pin(self.redeliver_now(id, worker, why))
+    }
+
+    async fn redeliver_now(&self, id: SessionId, worker: &str, why: &str) {
+        let taken = {
+            let mut dispatched = self.dispatched();
+            match dispatched.get(&id) {
+                Some(d) if d.worker_id == worker => dispatched.remove(&id),
+                _ => None,
+            }
+        };
+        let Some(dispatch) = taken else {
+            return;
+        };
+        let result = match self.next_worker(id, dispatch, why).await {
+            Ok((dispatch, tx)) => self.deliver(id, dispatch, tx).await,
+            Err(why) => Err(why),
+        };
+        if let Err(why) = result
+            && let Err(error) = self.finish(id, failed_outcome(&why)).await
+        {
+            tracing::error!(%error, session = id, "could not end a session whose job was lost");
+        }
+    }
+
+    /// The worker holds the session's job: it counts as started.
+    pub async fn confirmed(&self, worker_id: &str, id: SessionId) {
+        let was_waiting = {
+            let mut dispatched = self.dispatched();
+            match dispatched.get(&id) {
+                Some(d) if d.worker_id == worker_id => dispatched.remove(&id).is_some(),
+                _ => false,
+            }
+        };
+        if !was_waiting {
+            return;
+        }
+        if let Err(error) = self.ctx.store.confirm_session(id, now_ms()).await {
+            tracing::warn!(%error, session = id, "could not record a job's confirmation");
+        }
+    }
+
+    /// A worker's link is gone: the jobs it never confirmed go elsewhere now,
+    /// rather than wait for the confirmation deadline.
+    pub async fn link_lost(&self, worker_id: &str) {
+        let lost: Vec<SessionId> = self
+            .dispatched()
+            .iter()
+            .filter(|(_, d)| d.worker_id == worker_id)
+            .map(|(id, _)| *id)
+            .collect();
+        let why = format!("worker {worker_id}'s link was lost before it confirmed the job");
+        for id in lost {
+            self.redeliver(id, worker_id, &why).await;
+        }
     }
 
     fn job(&self, session: &Session, req: &StartRequest) -> Job {
@@ -328,12 +546,10 @@ impl Sessions {
         outcome: SessionOutcome,
     ) -> Result<Option<Session>, StoreError> {
         let ended = self.ctx.store.finish_session(id, &outcome).await?;
-        // Ended (now or before): nothing more to stop or to count.
-        self.stopping
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&id);
+        // Ended (now or before): nothing more to stop, count or deliver.
+        self.stopping().remove(&id);
         self.stored().remove(&id);
+        self.dispatched().remove(&id);
         let Some(session) = ended else {
             return Ok(None);
         };
@@ -402,10 +618,11 @@ impl Sessions {
             session_id: id,
             reason: reason.to_owned(),
         };
-        self.stopping
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, reason.to_owned());
+        self.stopping().insert(id, reason.to_owned());
+        // Recorded too, so that a restart of this control plane still sends it.
+        if let Err(error) = self.ctx.store.request_stop(id, reason).await {
+            tracing::warn!(%error, session = id, "could not record a stop; it is kept in memory only");
+        }
         match sender {
             Some(tx) if tx.send(cancel).await.is_ok() => Ok(Some(session)),
             _ => {
@@ -419,13 +636,19 @@ impl Sessions {
     }
 
     /// The stop asked for `id` and not yet ended, if any (sent again on every
-    /// reconnect of its worker).
-    pub fn pending_stop(&self, id: SessionId) -> Option<String> {
-        self.stopping
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&id)
-            .cloned()
+    /// reconnect of its worker): from memory, else from the store (a stop
+    /// asked before a restart of this control plane).
+    pub async fn pending_stop(&self, id: SessionId) -> Option<String> {
+        if let Some(reason) = self.stopping().get(&id).cloned() {
+            return Some(reason);
+        }
+        match self.ctx.store.stop_requested(id).await {
+            Ok(reason) => reason,
+            Err(error) => {
+                tracing::warn!(%error, session = id, "could not read a recorded stop");
+                None
+            }
+        }
     }
 
     /// Only the worker a session was given to may write to it.

@@ -23,6 +23,10 @@ pub struct WorkerConfig {
     /// Before a session's CLI is killed (`CLAUDEOPS_SESSION_TIMEOUT`, seconds or "30m").
     #[serde(with = "claudeops_config::de::duration")]
     pub session_timeout: Duration,
+    /// `CLAUDEOPS_SHUTDOWN_GRACE`: on SIGTERM or SIGINT, how long running
+    /// sessions may go on before they are stopped (and reported).
+    #[serde(with = "claudeops_config::de::duration")]
+    pub shutdown_grace: Duration,
     /// Built-in tools that exist in a session (`--tools`).
     #[serde(with = "claudeops_config::de::list")]
     pub allowed_tools: Vec<String>,
@@ -72,6 +76,7 @@ impl Default for WorkerConfig {
             repos_dir: PathBuf::from("/repos"),
             claude_bin: PathBuf::from("claude"),
             session_timeout: Duration::from_secs(1800),
+            shutdown_grace: Duration::from_secs(30),
             allowed_tools: claudeops_core::policy::DEFAULT_TOOLS
                 .iter()
                 .map(|t| (*t).to_owned())
@@ -114,8 +119,10 @@ impl WorkerConfig {
     pub fn load() -> Result<WorkerConfig, ConfigErrors> {
         use claudeops_config::pipeline::{AnyDuration, unreadable};
         let figment = WorkerConfig::figment();
-        let problems =
-            unreadable::<AnyDuration>(&figment, &["session_timeout", "discovery_interval"]);
+        let problems = unreadable::<AnyDuration>(
+            &figment,
+            &["session_timeout", "discovery_interval", "shutdown_grace"],
+        );
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
         }
@@ -276,10 +283,12 @@ mod tests {
             jail.set_env("ANTHROPIC_API_KEY", "k");
             jail.set_env("CLAUDEOPS_SESSION_TIMEOUT", "900");
             jail.set_env("CLAUDEOPS_DISCOVERY_INTERVAL", "2m");
+            jail.set_env("CLAUDEOPS_SHUTDOWN_GRACE", "45s");
             jail.set_env("CLAUDEOPS_ALLOWED_TOOLS", "Bash, Read");
             let config: WorkerConfig = WorkerConfig::figment().extract()?;
             assert_eq!(config.session_timeout, Duration::from_secs(900));
             assert_eq!(config.discovery_interval, Duration::from_secs(120));
+            assert_eq!(config.shutdown_grace, Duration::from_secs(45));
             assert_eq!(config.allowed_tools, ["Bash", "Read"]);
             assert_eq!(config.site.as_deref(), Some("home"));
             assert_eq!(config.repos_dir, PathBuf::from("/srv/repos"));

@@ -229,9 +229,12 @@ impl Drop for Enclosure {
 /// (hook, MCP server, privilege drop), by their real paths.
 fn programs(invocation: &Invocation) -> Vec<PathBuf> {
     let mut programs = Vec::new();
-    for path in [Some(&invocation.program), invocation.guard.as_ref()]
-        .into_iter()
-        .flatten()
+    for path in [
+        Some(&invocation.program),
+        invocation.guard.as_ref().map(|g| &g.helper),
+    ]
+    .into_iter()
+    .flatten()
     {
         let real = resolve(path);
         if !programs.contains(&real) {

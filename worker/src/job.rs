@@ -10,7 +10,7 @@ use claudeops_core::{SiteName, Tier, policy};
 use crate::config::WorkerConfig;
 use crate::content;
 use crate::hook::{MCP_SERVERS_ENV, PROTECTED_ENV, WORKSPACE_ENV};
-use crate::runner::Invocation;
+use crate::runner::{Invocation, SessionGuard};
 use crate::workspace::{self, Workspace};
 
 /// A tier job as the worker understands it (converted from the wire at the edge).
@@ -257,7 +257,11 @@ pub fn invocation(
         env,
         workdir: ws.dir.clone(),
         timeout,
-        guard: Some(PathBuf::from(config.helper_exe())),
+        guard: Some(SessionGuard {
+            helper: PathBuf::from(config.helper_exe()),
+            records: crate::leftovers::groups_dir(&config.state_dir),
+            session_id: job.session_id,
+        }),
     }
 }
 

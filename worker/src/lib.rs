@@ -14,6 +14,7 @@ pub mod enroll;
 pub mod guard;
 pub mod hook;
 pub mod job;
+pub mod leftovers;
 pub mod link;
 pub mod mcp;
 pub mod probes;
@@ -43,8 +44,12 @@ async fn find_sandbox(config: &WorkerConfig) -> sandbox::Sandbox {
     .unwrap_or_else(|e| sandbox::Sandbox::Unavailable(format!("sandbox detection failed: {e}")))
 }
 
-/// Enrolls if needed, then serves jobs until `shutdown` resolves.
-pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+/// Enrolls if needed, then serves jobs until `shutdown` resolves and the
+/// shutdown it asks for is done.
+pub async fn run(
+    config: WorkerConfig,
+    shutdown: impl Future<Output = link::Stop>,
+) -> anyhow::Result<()> {
     config.validate()?;
     let endpoint = config.control_plane.clone().unwrap_or_default();
     let (host, port) = config::parse_endpoint(&endpoint).map_err(anyhow::Error::msg)?;
@@ -96,6 +101,7 @@ pub async fn run(config: WorkerConfig, shutdown: impl Future<Output = ()>) -> an
     // Every log line of this worker carries its site and id.
     let span = tracing::info_span!("worker", site = %identity.site, worker = %identity.worker_id);
     link::Worker::new(config, identity, (host, port), sandbox, proxy)
+        .sweep_leftovers()
         .run(shutdown)
         .instrument(span)
         .await

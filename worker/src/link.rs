@@ -33,12 +33,43 @@ use crate::runner::{self, Finish, FinishStatus, Line};
 use crate::sandbox::Sandbox;
 use crate::{actions, wire, workspace};
 
-const HEARTBEAT: Duration = Duration::from_secs(10);
+/// Until the control plane's welcome says otherwise.
+const HEARTBEAT: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const MIN_BACKOFF: Duration = Duration::from_millis(250);
+/// A link that lasted this long was stable: the next reconnect starts at once.
+/// One that died sooner keeps the backoff growing, so a control plane that
+/// accepts and then drops the link is not dialled in a tight loop.
+const STABLE_LINK: Duration = Duration::from_secs(10);
+/// After the shutdown grace: how long stopped sessions have to end and be
+/// reported before the worker exits anyway.
+const DRAIN_FLUSH: Duration = Duration::from_secs(15);
+/// How often a shutting-down worker checks whether it may exit.
+const DRAIN_TICK: Duration = Duration::from_millis(100);
 /// Output lines sent in one message at most.
 const BATCH: usize = 64;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How the worker is asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGTERM or SIGINT: no new jobs; running sessions get
+    /// `CLAUDEOPS_SHUTDOWN_GRACE` to finish, then are stopped; every end is
+    /// reported before the worker exits.
+    Drain,
+    /// The control plane that started this worker is gone: stop everything now.
+    Now,
+}
+
+/// A worker on its way out (see [`Stop`]).
+struct Drain {
+    /// When sessions still running are stopped.
+    stop_at: tokio::time::Instant,
+    /// When the worker exits even with ends unreported (the link is down).
+    give_up_at: tokio::time::Instant,
+    stopped: bool,
+}
 
 /// A request from the typed actions (via the action socket) to the owner task.
 pub enum LinkCommand {
@@ -139,6 +170,14 @@ pub struct Worker {
     probe_loop: Option<crate::probes::ProbeLoop>,
     sandbox: Arc<Sandbox>,
     proxy: ModelProxy,
+    /// As the control plane's welcome asks.
+    heartbeat_every: Duration,
+    /// How long the next reconnect waits before its first attempt.
+    reconnect_wait: Duration,
+    drain: Option<Drain>,
+    /// Sessions of an earlier run whose processes this one killed at start:
+    /// said in the hello until the control plane has welcomed one.
+    killed_leftovers: Vec<i64>,
 }
 
 impl Worker {
@@ -183,36 +222,137 @@ impl Worker {
             probe_loop,
             sandbox: Arc::new(sandbox),
             proxy,
+            heartbeat_every: HEARTBEAT,
+            reconnect_wait: Duration::ZERO,
+            drain: None,
+            killed_leftovers: Vec::new(),
         }
     }
 
-    /// Runs until `shutdown` resolves; running jobs are then stopped.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    /// Kills what an earlier run of this worker left of its sessions (see
+    /// `crate::leftovers`), to be reported in the hello. Before any session runs.
+    pub fn sweep_leftovers(mut self) -> Worker {
+        let dir = crate::leftovers::groups_dir(&self.config.state_dir);
+        for left in crate::leftovers::sweep(&dir) {
+            if left.killed {
+                tracing::warn!(
+                    session = left.session_id,
+                    "killed the processes an earlier run of this worker left of a session"
+                );
+                self.killed_leftovers.push(left.session_id);
+            }
+        }
+        self
+    }
+
+    /// Runs until `shutdown` resolves and the shutdown it asks for is done
+    /// (see [`Stop`]).
+    pub async fn run(mut self, shutdown: impl Future<Output = Stop>) -> anyhow::Result<()> {
         let tls = self.identity.client_tls()?;
         if let Some(probe_loop) = self.probe_loop.take() {
             tokio::spawn(probe_loop.run().in_current_span());
         }
         tokio::pin!(shutdown);
         loop {
-            let connecting = connect(self.host.clone(), self.port, tls.clone(), self.hello());
+            let connecting = connect(
+                self.host.clone(),
+                self.port,
+                tls.clone(),
+                self.hello(),
+                self.reconnect_wait,
+            );
             tokio::pin!(connecting);
+            let mut drain_tick = tokio::time::interval(DRAIN_TICK);
             let conn = loop {
                 tokio::select! {
                     conn = &mut connecting => break conn,
                     Some(event) = self.events_rx.recv() => self.on_event(event, None).await,
                     Some(command) = self.commands_rx.recv() => self.on_command(command, None).await,
-                    () = &mut shutdown => return self.stop_all().await,
+                    stop = &mut shutdown, if self.drain.is_none() => self.begin_drain(stop),
+                    _ = drain_tick.tick(), if self.drain.is_some() => {
+                        if self.drain_step() {
+                            return Ok(());
+                        }
+                    }
                 }
             };
             tracing::info!(host = %self.host, port = self.port, "connected to the control plane");
+            let began = tokio::time::Instant::now();
             if self.serve(conn, &mut shutdown).await {
-                return self.stop_all().await;
+                return Ok(());
             }
             for (_, reply) in self.pending.drain() {
                 let _ = reply.send(Err("lost the connection to the control plane before the ledger answered; this needs human attention".to_owned()));
             }
-            tracing::warn!("lost the control plane; reconnecting");
+            self.reconnect_wait = if began.elapsed() >= STABLE_LINK {
+                Duration::ZERO
+            } else {
+                (self.reconnect_wait * 2).clamp(MIN_BACKOFF, MAX_BACKOFF)
+            };
+            tracing::warn!(
+                retry_in_ms = self.reconnect_wait.as_millis() as u64,
+                "lost the control plane; reconnecting"
+            );
         }
+    }
+
+    /// Stops taking jobs; running sessions get the grace period (none when
+    /// the control plane that started this worker is gone).
+    fn begin_drain(&mut self, stop: Stop) {
+        let now = tokio::time::Instant::now();
+        let (grace, flush) = match stop {
+            Stop::Drain => (self.config.shutdown_grace, DRAIN_FLUSH),
+            // Nobody to report to: the session group is killed on exit.
+            Stop::Now => (Duration::ZERO, Duration::from_secs(2)),
+        };
+        let running = self.jobs.values().filter(|j| j.finished.is_none()).count();
+        tracing::info!(
+            running,
+            grace_s = grace.as_secs(),
+            "shutting down: no new jobs; running sessions may finish within the grace period"
+        );
+        self.drain = Some(Drain {
+            stop_at: now + grace,
+            give_up_at: now + grace + flush,
+            stopped: false,
+        });
+    }
+
+    /// Moves a shutdown along: stops what still runs once the grace period
+    /// is over. True when the worker may exit: every session's end is
+    /// reported and acknowledged, or there is no more time.
+    fn drain_step(&mut self) -> bool {
+        let Some(drain) = &mut self.drain else {
+            return false;
+        };
+        let now = tokio::time::Instant::now();
+        if !drain.stopped && now >= drain.stop_at {
+            drain.stopped = true;
+            for (id, job) in &mut self.jobs {
+                if let Some(cancel) = job.cancel.take() {
+                    tracing::warn!(
+                        session = id,
+                        "stopping a session: the shutdown grace is over"
+                    );
+                    let _ = cancel.send(
+                        "the worker is shutting down (CLAUDEOPS_SHUTDOWN_GRACE is over)".to_owned(),
+                    );
+                }
+            }
+        }
+        if self.jobs.is_empty() {
+            tracing::info!("every session's end is reported; exiting");
+            return true;
+        }
+        if now >= drain.give_up_at {
+            let unreported: Vec<i64> = self.jobs.keys().copied().collect();
+            tracing::error!(
+                sessions = ?unreported,
+                "exiting with sessions whose end the control plane has not acknowledged"
+            );
+            return true;
+        }
+        false
     }
 
     fn hello(&self) -> FromWorker {
@@ -235,20 +375,25 @@ impl Worker {
                 kind: self.sandbox.kind().to_owned(),
                 detail: self.sandbox.detail(),
             },
+            killed_leftovers: self.killed_leftovers.clone(),
         })
     }
 
-    /// Serves one connection. Returns true when asked to shut down.
+    /// Serves one connection. Returns true when the worker may exit.
     async fn serve(
         &mut self,
         mut conn: Connection,
-        shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+        shutdown: &mut std::pin::Pin<&mut impl Future<Output = Stop>>,
     ) -> bool {
         if self.replay(&conn.tx).await.is_err() {
             return false;
         }
-        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        let mut heartbeat = tokio::time::interval(self.heartbeat_every);
+        let mut drain_tick = tokio::time::interval(DRAIN_TICK);
         loop {
+            if heartbeat.period() != self.heartbeat_every {
+                heartbeat = tokio::time::interval(self.heartbeat_every);
+            }
             tokio::select! {
                 Some(event) = self.events_rx.recv() => self.on_event(event, Some(&conn.tx)).await,
                 Some(command) = self.commands_rx.recv() => self.on_command(command, Some(&conn.tx)).await,
@@ -274,7 +419,12 @@ impl Worker {
                         return false;
                     }
                 }
-                () = &mut *shutdown => return true,
+                stop = &mut *shutdown, if self.drain.is_none() => self.begin_drain(stop),
+                _ = drain_tick.tick(), if self.drain.is_some() => {
+                    if self.drain_step() {
+                        return true;
+                    }
+                }
             }
         }
     }
@@ -404,10 +554,28 @@ impl Worker {
 
     async fn on_control(&mut self, msg: ToWorker, tx: &mpsc::Sender<FromWorker>) {
         match msg {
-            ToWorker::Welcome { worker_id, .. } => {
+            ToWorker::Welcome {
+                worker_id,
+                heartbeat_interval,
+            } => {
                 tracing::info!(worker_id = %worker_id, "welcomed by the control plane");
+                // The hello that said them was taken.
+                self.killed_leftovers.clear();
+                self.heartbeat_every =
+                    heartbeat_interval.clamp(Duration::from_secs(1), Duration::from_secs(60));
             }
-            ToWorker::Run(job) => self.start(job).await,
+            ToWorker::Run(job) => {
+                let session_id = job.session_id;
+                if self.drain.is_some() {
+                    let reason = "the worker is shutting down".to_owned();
+                    self.refuse_job(session_id, reason).await;
+                } else {
+                    self.start(job).await;
+                }
+                // Held (or already refused, which the report says): either
+                // way the job reached this worker.
+                let _ = tx.send(FromWorker::Accepted { session_id }).await;
+            }
             ToWorker::Cancel { session_id, reason } => {
                 if let Some(tx) = self.jobs.get_mut(&session_id).and_then(|j| j.cancel.take()) {
                     tracing::info!(session = session_id, reason = %reason, "stopping session");
@@ -514,15 +682,6 @@ impl Worker {
             }
             .instrument(span),
         );
-    }
-
-    async fn stop_all(&mut self) -> anyhow::Result<()> {
-        for job in self.jobs.values_mut() {
-            if let Some(tx) = job.cancel.take() {
-                let _ = tx.send("the worker is shutting down".to_owned());
-            }
-        }
-        Ok(())
     }
 }
 
@@ -700,8 +859,12 @@ async fn connect(
     port: u16,
     tls: Arc<rustls::ClientConfig>,
     hello: FromWorker,
+    first_wait: Duration,
 ) -> Connection {
-    let mut backoff = Duration::from_millis(250);
+    if !first_wait.is_zero() {
+        tokio::time::sleep(first_wait + jitter(first_wait)).await;
+    }
+    let mut backoff = (first_wait * 2).clamp(MIN_BACKOFF, MAX_BACKOFF);
     loop {
         match try_connect(&host, port, tls.clone(), hello.clone()).await {
             Ok(conn) => return conn,
@@ -709,11 +872,15 @@ async fn connect(
                 tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "cannot connect to the control plane");
             }
         }
-        let jitter =
-            Duration::from_millis(rand::random::<u64>() % (backoff.as_millis() as u64 / 4 + 1));
-        tokio::time::sleep(backoff + jitter).await;
+        tokio::time::sleep(backoff + jitter(backoff)).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// Up to a quarter of `wait` at random, so that workers cut off together do
+/// not all dial back at the same instant.
+fn jitter(wait: Duration) -> Duration {
+    Duration::from_millis(rand::random::<u64>() % (wait.as_millis() as u64 / 4 + 1))
 }
 
 /// What a refusal of the link means, for the log line of a failed attempt.

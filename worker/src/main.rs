@@ -1,6 +1,7 @@
 //! `claudeops-worker`: parse, configure, run. Everything else is in the library.
 
 use clap::{Parser, Subcommand};
+use claudeops_worker::link::Stop;
 
 #[derive(Parser)]
 #[command(
@@ -83,9 +84,11 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM, and, for a worker run by `serve --local-worker`,
-/// when its parent dies (its stdin pipe reaches end-of-file, even after `kill -9`).
-async fn shutdown(exit_with_stdin: bool) {
+/// Resolves on SIGINT or SIGTERM (a drain: sessions get their grace period),
+/// and, for a worker run by `serve --local-worker`, when its parent dies (its
+/// stdin pipe reaches end-of-file, even after `kill -9`): nobody is left to
+/// report to, so everything stops at once.
+async fn shutdown(exit_with_stdin: bool) -> Stop {
     use tokio::signal::unix::{SignalKind, signal};
     let parent_gone = async {
         if exit_with_stdin {
@@ -114,8 +117,8 @@ async fn shutdown(exit_with_stdin: bool) {
         }
     };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-        () = parent_gone => {}
+        _ = tokio::signal::ctrl_c() => Stop::Drain,
+        () = terminate => Stop::Drain,
+        () = parent_gone => Stop::Now,
     }
 }

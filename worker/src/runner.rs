@@ -30,9 +30,20 @@ pub struct Invocation {
     pub env: Vec<(OsString, OsString)>,
     pub workdir: PathBuf,
     pub timeout: Duration,
-    /// The worker binary, started as the session's group guard
-    /// (`crate::guard`); `None` runs without one (tests of the runner alone).
-    pub guard: Option<PathBuf>,
+    /// How the session's processes are kept from outliving the worker;
+    /// `None` runs without (tests of the runner alone).
+    pub guard: Option<SessionGuard>,
+}
+
+/// What keeps a session's processes from outliving its worker.
+#[derive(Debug, Clone)]
+pub struct SessionGuard {
+    /// The worker binary, started as the session's group guard (`crate::guard`).
+    pub helper: PathBuf,
+    /// Where the group is recorded while it runs, for the next worker to
+    /// find if this one dies (`crate::leftovers`).
+    pub records: PathBuf,
+    pub session_id: i64,
 }
 
 /// One line of output, numbered from 1 within the session.
@@ -122,19 +133,27 @@ pub async fn run(
             return finish(&out, FinishStatus::Failed, None, Some(error));
         }
     };
-    // Held until the session ends: kills the session's group if the worker dies.
-    let _guard = match (&invocation.guard, child.group_id()) {
-        (Some(helper), Some(pgid)) => match crate::guard::GroupGuard::start(helper, pgid) {
-            Ok(guard) => Some(guard),
-            Err(error) => {
-                let text = format!(
-                    "no group guard for this session ({error}); if the worker dies, its CLI may outlive it"
-                );
-                out.note("claudeops_warning", &text).await;
-                None
+    // Held until the session ends: kill the session's group if the worker
+    // dies, or let the next worker find it.
+    let (_guard, _record) = match (&invocation.guard, child.group_id()) {
+        (Some(guarded), Some(pgid)) => {
+            let record =
+                crate::leftovers::GroupRecord::write(&guarded.records, guarded.session_id, pgid);
+            let guard = crate::guard::GroupGuard::start(&guarded.helper, pgid);
+            for (what, error) in [
+                ("group guard", guard.as_ref().err()),
+                ("group record", record.as_ref().err()),
+            ] {
+                if let Some(error) = error {
+                    let text = format!(
+                        "no {what} for this session ({error}); if the worker dies, its CLI may outlive it"
+                    );
+                    out.note("claudeops_warning", &text).await;
+                }
             }
-        },
-        _ => None,
+            (guard.ok(), record.ok())
+        }
+        _ => (None, None),
     };
     let mut cancel = cancel;
     let mut stop_reason: Option<String> = None;

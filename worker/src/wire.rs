@@ -130,6 +130,7 @@ pub fn to_control(msg: FromWorker) -> WorkerMessage {
             results: r.attempts.into_iter().map(attempt).collect(),
             unknown: r.unknown,
         }),
+        FromWorker::Accepted { session_id } => Body::Accepted(pb::JobAccepted { session_id }),
     };
     WorkerMessage { body: Some(body) }
 }
@@ -153,6 +154,7 @@ fn hello(h: Hello) -> pb::Hello {
             kind: h.sandbox.kind,
             detail: h.sandbox.detail,
         }),
+        killed_leftovers: h.killed_leftovers,
     }
 }
 

@@ -40,7 +40,7 @@ use crate::registry::{Refused, WorkerInfo};
 use crate::sessions::{Reported, Sessions};
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-pub const HEARTBEAT: Duration = Duration::from_secs(10);
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
 /// A link from which nothing arrived for this long is dead: three heartbeats.
 pub const SILENCE_LIMIT: Duration = HEARTBEAT.saturating_mul(3);
 /// How often `last_seen` is written to the store (heartbeats are in memory).
@@ -166,7 +166,7 @@ impl WorkerLink for LinkService {
         }
         tracing::info!(worker = %record.id, site = %record.site, hostname = %hello.hostname, version = %hello.version, "worker connected");
         self.report_sandbox(&record.id, &record.site, &hello).await;
-        reconcile(&self.peers, &record.id, &record.site, &hello.running, &tx).await;
+        reconcile(&self.peers, &record.id, &record.site, &hello, &tx).await;
         let reader = Reader {
             peers: self.peers.clone(),
             site: record.site.clone(),
@@ -244,9 +244,19 @@ async fn reconcile(
     peers: &Peers,
     worker_id: &str,
     site: &SiteName,
-    running: &[RunningJob],
+    hello: &Hello,
     tx: &mpsc::Sender<ToWorker>,
 ) {
+    let running: &[RunningJob] = &hello.running;
+    for id in &hello.killed_leftovers {
+        let message = format!(
+            "worker {worker_id} restarted and found processes of session #{id} still running: it killed them"
+        );
+        peers
+            .ctx
+            .event(site, Some(*id), EventLevel::Warning, message)
+            .await;
+    }
     let Ok(ours) = peers.sessions.running().await else {
         return;
     };
@@ -255,11 +265,14 @@ async fn reconcile(
         .filter(|s| s.worker_id.as_deref() == Some(worker_id))
     {
         if !running.iter().any(|j| j.session_id == session.id) {
+            let reason = if hello.killed_leftovers.contains(&session.id) {
+                "the worker restarted and no longer has this session; it killed what was left of it"
+            } else {
+                "the worker restarted and no longer has this session"
+            };
             let outcome = SessionOutcome {
                 status: SessionStatus::Failed,
-                ..crate::sessions::failed_outcome(
-                    "the worker restarted and no longer has this session",
-                )
+                ..crate::sessions::failed_outcome(reason)
             };
             if let Err(error) = peers.sessions.finish(session.id, outcome).await {
                 tracing::error!(%error, "could not end a lost session");
@@ -267,12 +280,20 @@ async fn reconcile(
         }
     }
     for job in running.iter().filter(|j| !j.finished) {
-        let still_running = ours.iter().any(|s| s.id == job.session_id);
-        if let Some(reason) = peers
-            .sessions
-            .pending_stop(job.session_id)
-            .filter(|_| still_running)
-        {
+        // Still running, and still this worker's (a job it never confirmed
+        // may have gone to another worker meanwhile).
+        let still_running = ours
+            .iter()
+            .any(|s| s.id == job.session_id && s.worker_id.as_deref() == Some(worker_id));
+        if still_running {
+            // It holds the job: a confirmation lost with the old link.
+            peers.sessions.confirmed(worker_id, job.session_id).await;
+        }
+        let pending = match still_running {
+            true => peers.sessions.pending_stop(job.session_id).await,
+            false => None,
+        };
+        if let Some(reason) = pending {
             // A stop the worker may never have received: the link it went
             // into may have been dead already. Stopping twice is harmless.
             tracing::info!(session = job.session_id, %site, "sending a pending stop again");
@@ -334,6 +355,9 @@ impl Reader {
             .registry
             .unregister(&self.worker_id, self.conn_id);
         tracing::info!(worker = %self.worker_id, "worker disconnected");
+        if !self.peers.ctx.registry.is_connected(&self.worker_id) {
+            self.peers.sessions.link_lost(&self.worker_id).await;
+        }
     }
 
     /// Returns false when the connection must end.
@@ -454,6 +478,12 @@ impl Reader {
             }
             FromWorker::Reprobed(result) => {
                 self.peers.incidents.reprobed(result);
+            }
+            FromWorker::Accepted { session_id } => {
+                self.peers
+                    .sessions
+                    .confirmed(&self.worker_id, session_id)
+                    .await;
             }
             FromWorker::Hello(_) => {
                 tracing::warn!(worker = %self.worker_id, "ignored a second hello");

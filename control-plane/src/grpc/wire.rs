@@ -61,6 +61,9 @@ pub fn from_worker(msg: pb::WorkerMessage) -> Result<FromWorker, WireError> {
             attempts: r.results.into_iter().map(attempt).collect(),
             unknown: r.unknown,
         }),
+        Body::Accepted(a) => FromWorker::Accepted {
+            session_id: a.session_id,
+        },
     })
 }
 
@@ -86,6 +89,7 @@ fn hello(h: pb::Hello) -> Hello {
                 detail: s.detail,
             })
             .unwrap_or_default(),
+        killed_leftovers: h.killed_leftovers,
     }
 }
 

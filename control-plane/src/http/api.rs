@@ -79,7 +79,7 @@ impl From<StartError> for ApiError {
                 status: StatusCode::CONFLICT,
                 body: json!({ "error": message, "running_session_id": running }),
             },
-            StartError::NoWorker(_) | StartError::LlmOff(_) => {
+            StartError::NoWorker(_) | StartError::LlmOff(_) | StartError::ShuttingDown => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)
             }
             StartError::DryRun(_) => ApiError::new(StatusCode::CONFLICT, message),

@@ -80,6 +80,7 @@ impl FakeWorker {
             capabilities: vec![LLM_CAPABILITY.to_owned()],
             running,
             sandbox: Some(sandbox),
+            killed_leftovers: Vec::new(),
         };
         tx.send(message(worker_message::Body::Hello(hello)))
             .await
@@ -245,8 +246,19 @@ impl FakeWorker {
         }
     }
 
-    /// The next RunJob.
+    /// The next RunJob, confirmed as a real worker does.
     pub async fn run_job(&mut self) -> pb::RunJob {
+        let job = self.run_job_unconfirmed().await;
+        self.send(worker_message::Body::Accepted(pb::JobAccepted {
+            session_id: job.session_id,
+        }))
+        .await;
+        job
+    }
+
+    /// The next RunJob, received but not confirmed (a worker whose link
+    /// died before its confirmation left).
+    pub async fn run_job_unconfirmed(&mut self) -> pb::RunJob {
         self.expect("a job", |body| match body {
             control_message::Body::RunJob(job) => Some(job),
             _ => None,

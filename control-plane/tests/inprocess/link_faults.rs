@@ -188,3 +188,52 @@ async fn liveness_and_readiness_tell_a_broken_store_apart() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "alive");
 }
+
+/// A job whose worker's link dies before the worker confirmed it goes to
+/// another worker of the site at once; the session keeps its id and says
+/// where it went.
+#[tokio::test]
+async fn a_job_lost_with_its_link_goes_to_another_worker() {
+    let app = TestApp::start().await;
+    let mut first = FakeWorker::connect_new(&app, "home").await;
+    let session = app.start_session("home", 1).await;
+    assert_eq!(first.run_job_unconfirmed().await.session_id, session);
+    let second = Identity::enroll(&app, "home", "w-home-2").await;
+    let mut second = FakeWorker::connect(&app, second, Vec::new()).await;
+
+    first.disconnect();
+    assert_eq!(second.run_job().await.session_id, session);
+    let moved = app.get(&format!("/api/v1/sessions/{session}")).await;
+    assert_eq!(moved["status"], "running", "{moved}");
+    assert_eq!(moved["worker_id"], "w-home-2", "{moved}");
+    let events = app.events("level=warning").await;
+    assert!(
+        events.iter().any(|e| e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("moved from worker w-home to w-home-2"))),
+        "{events:?}"
+    );
+}
+
+/// A job no worker confirmed fails at once with the true reason, instead of
+/// a session that looks started and fails later with a misleading one.
+#[tokio::test]
+async fn a_job_no_worker_confirmed_fails_with_the_reason() {
+    let app = TestApp::start().await;
+    let mut only = FakeWorker::connect_new(&app, "home").await;
+    let session = app.start_session("home", 1).await;
+    assert_eq!(only.run_job_unconfirmed().await.session_id, session);
+    only.disconnect();
+    let ended = eventually("the session to fail", || async {
+        let s = app.get(&format!("/api/v1/sessions/{session}")).await;
+        (s["status"] != "running").then_some(s)
+    })
+    .await;
+    assert_eq!(ended["status"], "failed", "{ended}");
+    let error = ended["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("the job never reached a worker")
+            && error.contains("link was lost before it confirmed"),
+        "{ended}"
+    );
+}

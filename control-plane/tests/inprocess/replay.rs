@@ -136,3 +136,38 @@ async fn a_stop_is_sent_again_when_the_worker_reconnects() {
         .await;
     assert_eq!(reason, "stopped by the operator");
 }
+
+/// A stop asked for before the control plane restarted is still sent when
+/// the worker comes back to the new process: it is recorded, not only kept
+/// in memory.
+#[tokio::test]
+async fn a_stop_asked_before_a_restart_is_sent_after_it() {
+    let app = TestApp::start().await;
+    let mut worker = FakeWorker::connect_new(&app, "home").await;
+    let id = app.start_session("home", 1).await;
+    worker.run_job().await;
+    worker.output(id, 1..=2).await;
+    assert_eq!(worker.ack(id).await.upto_seq, 2);
+    let (status, body) = app
+        .request(
+            axum::http::Method::POST,
+            &format!("/api/v1/sessions/{id}/stop"),
+            Some(serde_json::json!({})),
+            true,
+        )
+        .await;
+    assert_eq!(status, axum::http::StatusCode::ACCEPTED, "{body}");
+
+    let app = app.restarted().await;
+    let mut worker = reconnect(&app, worker, id, 2, false).await;
+    let reason = worker
+        .expect("the stop after the restart", |body| match body {
+            pb::control_message::Body::CancelJob(c) if c.session_id == id => Some(c.reason),
+            _ => None,
+        })
+        .await;
+    assert_eq!(reason, "stopped by the operator");
+    worker.finish(id, 2, 0.0, &no_escalation("stopped")).await;
+    let ack = worker.acked_upto(id, 2, true).await;
+    assert!(ack.finished);
+}

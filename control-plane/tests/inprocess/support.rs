@@ -73,6 +73,26 @@ impl TestApp {
 
     async fn launch(adjust: impl FnOnce(&mut Config), silence_limit: Option<Duration>) -> TestApp {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("a temporary directory: {e}"));
+        TestApp::launch_in(dir, adjust, silence_limit).await
+    }
+
+    /// The same control plane started again on its state dir, as after a
+    /// restart: the link stops, the store closes, everything in memory is
+    /// gone. Workers must connect again.
+    pub async fn restarted(mut self) -> TestApp {
+        let spare = tempfile::tempdir().unwrap_or_else(|e| panic!("a temporary directory: {e}"));
+        let dir = std::mem::replace(&mut self.dir, spare);
+        let store = self.state.context.store.clone();
+        drop(self);
+        store.close().await;
+        TestApp::launch_in(dir, |_| {}, None).await
+    }
+
+    async fn launch_in(
+        dir: TempDir,
+        adjust: impl FnOnce(&mut Config),
+        silence_limit: Option<Duration>,
+    ) -> TestApp {
         let mut config = base_config(&dir);
         adjust(&mut config);
         if let Err(problems) = config.validate() {

@@ -193,6 +193,13 @@ pub const SETTINGS: &[Setting] = &[
         "Seconds before a session's CLI is killed",
     ),
     s(
+        "CLAUDEOPS_SHUTDOWN_GRACE",
+        "`30s`",
+        Both,
+        false,
+        "On SIGTERM or SIGINT: how long running sessions may go on before they are stopped and reported; no new session starts meanwhile (give `docker stop` more than this)",
+    ),
+    s(
         "CLAUDEOPS_MAX_SESSION_COST_USD",
         "`0` (none)",
         Cp,

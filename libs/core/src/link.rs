@@ -79,6 +79,10 @@ pub enum FromWorker {
     /// (`crate::inventory::Inventory::to_json`).
     Inventory(String),
     Reprobed(ReprobeResult),
+    /// The worker holds the job of this session: it counts as started.
+    Accepted {
+        session_id: i64,
+    },
 }
 
 /// Who a worker says it is, and what it still holds after a reconnect.
@@ -90,6 +94,9 @@ pub struct Hello {
     pub capabilities: Vec<String>,
     pub running: Vec<RunningJob>,
     pub sandbox: SandboxState,
+    /// Sessions of an earlier run of this worker whose processes were still
+    /// alive at its start, and were killed then.
+    pub killed_leftovers: Vec<i64>,
 }
 
 /// How a worker confines its sessions, as it says in its hello.

@@ -65,7 +65,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The sessions that escalated from `parent`, oldest first.
     async fn child_sessions(&self, parent: SessionId) -> Result<Vec<Session>, StoreError>;
 
-    /// When the site's latest session with this trigger started.
+    /// When the site's latest session with this trigger started, counting only
+    /// sessions still running or confirmed by their worker: a job that never
+    /// reached a worker did not run.
     async fn last_session_started(
         &self,
         site: &SiteName,
@@ -74,6 +76,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Records which worker runs the session. `NotFound` for an unknown id.
     async fn set_session_worker(&self, id: SessionId, worker_id: &str) -> Result<(), StoreError>;
+
+    /// Records that the session's worker confirmed it holds the job; the first
+    /// confirmation's time is kept. `NotFound` for an unknown id.
+    async fn confirm_session(&self, id: SessionId, at_ms: i64) -> Result<(), StoreError>;
+
+    /// Records a stop asked for a running session, so that it is sent again on
+    /// every reconnect of its worker, even after a restart. `false` when the
+    /// session is not running (nothing recorded).
+    async fn request_stop(&self, id: SessionId, reason: &str) -> Result<bool, StoreError>;
+
+    /// The stop asked for a running session, if any.
+    async fn stop_requested(&self, id: SessionId) -> Result<Option<String>, StoreError>;
 
     // --- session output ---
 

@@ -28,7 +28,7 @@ pub struct EnrollResponse {
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct WorkerMessage {
-    #[prost(oneof = "worker_message::Body", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9")]
+    #[prost(oneof = "worker_message::Body", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10")]
     pub body: ::core::option::Option<worker_message::Body>,
 }
 /// Nested message and enum types in `WorkerMessage`.
@@ -53,6 +53,8 @@ pub mod worker_message {
         Inventory(super::InventoryReport),
         #[prost(message, tag = "9")]
         ReprobeResult(super::ReprobeResult),
+        #[prost(message, tag = "10")]
+        Accepted(super::JobAccepted),
     }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -94,6 +96,10 @@ pub struct Hello {
     /// How this worker confines its sessions.
     #[prost(message, optional, tag = "6")]
     pub sandbox: ::core::option::Option<SandboxState>,
+    /// Sessions of an earlier run of this worker whose processes were still
+    /// alive when it started, and were killed then.
+    #[prost(int64, repeated, tag = "7")]
+    pub killed_leftovers: ::prost::alloc::vec::Vec<i64>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SandboxState {
@@ -164,6 +170,14 @@ pub struct RunJob {
     /// What is left of the fleet's daily cost cap; absent when there is none.
     #[prost(double, optional, tag = "14")]
     pub daily_left_usd: ::core::option::Option<f64>,
+}
+/// The worker holds a job it was sent (sent for every RunJob, again for a
+/// repeated one). Until it arrives the control plane counts the job as not yet
+/// started, and gives it to another worker of the site if the link dies first.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct JobAccepted {
+    #[prost(int64, tag = "1")]
+    pub session_id: i64,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct CancelJob {

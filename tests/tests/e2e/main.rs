@@ -10,6 +10,7 @@ mod remediation;
 mod repos;
 mod sandbox;
 mod session;
+mod shutdown;
 mod support;
 mod tiers;
 mod worker_death;

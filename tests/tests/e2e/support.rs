@@ -57,17 +57,29 @@ pub async fn with_fake_cli(
     site: &str,
     script: &str,
 ) -> (ControlPlane, Worker) {
+    with_fake_cli_env(dir, site, script, &[], &[]).await
+}
+
+/// [`with_fake_cli`], with more variables for the control plane and the worker.
+pub async fn with_fake_cli_env(
+    dir: &std::path::Path,
+    site: &str,
+    script: &str,
+    cp_env: &[(&str, &str)],
+    worker_env: &[(&str, &str)],
+) -> (ControlPlane, Worker) {
     use std::os::unix::fs::PermissionsExt;
     let fake = dir.join("claude");
     std::fs::write(&fake, script).unwrap_or_else(|e| panic!("{e}"));
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755))
         .unwrap_or_else(|e| panic!("{e}"));
-    let cp = ControlPlane::start(&[]).await;
+    let cp = ControlPlane::start(cp_env).await;
     let fake_path = fake.display().to_string();
-    let env = [
+    let mut env = vec![
         ("CLAUDEOPS_CLAUDE_BIN", fake_path.as_str()),
         ("ANTHROPIC_API_KEY", "k"),
     ];
+    env.extend_from_slice(worker_env);
     let worker = enrolled_worker(&cp, site, &env).await;
     (cp, worker)
 }

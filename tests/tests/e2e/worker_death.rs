@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use claudeops_tests::system::Worker;
+
 use crate::support::*;
 
 #[tokio::test]
@@ -41,5 +43,89 @@ async fn a_worker_killed_with_sigkill_takes_the_cli_and_its_tools_with_it() {
     println!(
         "the CLI and its tool were gone {} ms after the worker died",
         killed_at.elapsed().as_millis()
+    );
+}
+
+/// The process group a process belongs to (`/proc/PID/stat`, field 5).
+fn group_of(pid: u32) -> String {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or_default();
+    after
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_restarted_worker_kills_what_a_dead_one_left_and_says_so() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let script = "#!/bin/sh\necho '{\"type\":\"system\",\"subtype\":\"init\"}'\nsleep 7774\n";
+    // Unsandboxed: bubblewrap's --die-with-parent would end the session
+    // with its worker, and this is about what remains when every other
+    // safeguard failed.
+    let unsandboxed = [("CLAUDEOPS_SANDBOX", "off")];
+    let (cp, mut worker) = with_fake_cli_env(dir.path(), "home", script, &[], &unsandboxed).await;
+    let id = trigger_until_first_line(&cp.http(), "home").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let sleeper = loop {
+        if let Some(pid) = running_with("7774").first() {
+            break *pid;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the CLI never ran");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Its group guard dies first (say, with its worker, by the OOM killer).
+    let group = group_of(sleeper);
+    let guards: Vec<u32> = running_with("guard")
+        .into_iter()
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            cmdline.split(|b| *b == 0).any(|a| a == group.as_bytes())
+        })
+        .collect();
+    assert_eq!(guards.len(), 1, "the session's guard: {guards:?}");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &guards[0].to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(killed.success());
+    worker.proc.signal("KILL");
+    worker.proc.wait_exit(WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        running_with("7774"),
+        [sleeper],
+        "the session's process should have outlived its worker and guard here"
+    );
+
+    let fake = dir.path().join("claude").display().to_string();
+    let env = [
+        ("CLAUDEOPS_CLAUDE_BIN", fake.as_str()),
+        ("ANTHROPIC_API_KEY", "k"),
+        ("CLAUDEOPS_SANDBOX", "off"),
+    ];
+    let again = Worker::start_in(&cp, "home", None, &env, worker.state);
+    again.wait_connected().await;
+    assert!(
+        running_with("7774").is_empty(),
+        "the new worker left its predecessor's session running"
+    );
+    let http = cp.http();
+    let session = http.wait_session_end(id, WAIT).await;
+    assert_eq!(session["status"], "failed", "{session}");
+    assert!(
+        session["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("it killed what was left of it")),
+        "{session}"
+    );
+    let (_, events) = http.get("/api/v1/events?level=warning").await;
+    let said = format!("found processes of session #{id} still running: it killed them");
+    assert!(
+        events.as_array().is_some_and(|all| all
+            .iter()
+            .any(|e| e["message"].as_str().is_some_and(|m| m.contains(&said)))),
+        "{events}"
     );
 }

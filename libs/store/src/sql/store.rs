@@ -219,7 +219,8 @@ where
         trigger: Trigger,
     ) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT MAX(started_at_ms) FROM sessions WHERE site = $1 AND triggered_by = $2",
+            "SELECT MAX(started_at_ms) FROM sessions WHERE site = $1 AND triggered_by = $2 \
+             AND (confirmed_at_ms IS NOT NULL OR status = 'running')",
         )
         .bind(site.as_str())
         .bind(trigger.as_str())
@@ -237,6 +238,42 @@ where
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    async fn confirm_session(&self, id: SessionId, at_ms: i64) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET confirmed_at_ms = COALESCE(confirmed_at_ms, $2) WHERE id = $1",
+        )
+        .bind(id)
+        .bind(at_ms)
+        .execute(&self.pool)
+        .await?;
+        if DB::rows_affected(&done) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn request_stop(&self, id: SessionId, reason: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET stop_reason = $2 WHERE id = $1 AND status = 'running'",
+        )
+        .bind(id)
+        .bind(if reason.is_empty() { "stopped" } else { reason })
+        .execute(&self.pool)
+        .await?;
+        Ok(DB::rows_affected(&done) > 0)
+    }
+
+    async fn stop_requested(&self, id: SessionId) -> Result<Option<String>, StoreError> {
+        // `request_stop` never records an empty reason: empty means none.
+        let reason: Option<String> = sqlx::query_scalar(
+            "SELECT COALESCE(stop_reason, '') FROM sessions WHERE id = $1 AND status = 'running'",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(reason.filter(|r| !r.is_empty()))
     }
 
     async fn append_output(

@@ -16,6 +16,8 @@ conformance!(
     lists_and_filters_sessions,
     output_is_idempotent,
     contiguous_output_stops_at_the_first_hole,
+    a_job_never_confirmed_did_not_run,
+    a_stop_is_recorded_until_the_session_ends,
 );
 
 fn line(seq: i64) -> OutputLine {
@@ -220,6 +222,9 @@ async fn lists_and_filters_sessions(f: &Fixture) {
             .create_session(&new_session(name, trigger, at))
             .await
             .expect("create");
+        s.confirm_session(created.id, at + 1)
+            .await
+            .expect("confirm");
         s.finish_session(created.id, &outcome(SessionStatus::Completed, at + 10))
             .await
             .expect("finish");
@@ -362,4 +367,55 @@ async fn output_is_idempotent(f: &Fixture) {
 
     let missing = expect_err(s.append_output(other.id + 1000, &[line(1)]).await);
     assert!(matches!(missing, StoreError::NotFound), "{missing}");
+}
+
+async fn a_job_never_confirmed_did_not_run(f: &Fixture) {
+    let s = &f.store;
+    let home = site("lost-jobs");
+    let first = s
+        .create_session(&new_session("lost-jobs", Trigger::Scheduled, 1_000))
+        .await
+        .expect("create");
+    // Running and unconfirmed: it counts (the job may be on its way).
+    let last = s.last_session_started(&home, Trigger::Scheduled).await;
+    assert_eq!(last.expect("last"), Some(1_000));
+    s.confirm_session(first.id, 1_100).await.expect("confirm");
+    s.confirm_session(first.id, 9_999).await.expect("again");
+    s.finish_session(first.id, &outcome(SessionStatus::Completed, 1_500))
+        .await
+        .expect("finish");
+    // A later run whose job never reached a worker ended without counting.
+    let lost = s
+        .create_session(&new_session("lost-jobs", Trigger::Scheduled, 2_000))
+        .await
+        .expect("create");
+    s.finish_session(lost.id, &outcome(SessionStatus::Failed, 2_500))
+        .await
+        .expect("finish");
+    let last = s.last_session_started(&home, Trigger::Scheduled).await;
+    assert_eq!(last.expect("last"), Some(1_000));
+    let missing = expect_err(s.confirm_session(lost.id + 1000, 1).await);
+    assert!(matches!(missing, StoreError::NotFound), "{missing}");
+}
+
+async fn a_stop_is_recorded_until_the_session_ends(f: &Fixture) {
+    let s = &f.store;
+    let id = s
+        .create_session(&new_session("stops", Trigger::Manual, 1_000))
+        .await
+        .expect("create")
+        .id;
+    assert_eq!(s.stop_requested(id).await.expect("read"), None);
+    assert!(s.request_stop(id, "operator asked").await.expect("stop"));
+    assert_eq!(
+        s.stop_requested(id).await.expect("read").as_deref(),
+        Some("operator asked")
+    );
+    s.finish_session(id, &outcome(SessionStatus::Stopped, 2_000))
+        .await
+        .expect("finish");
+    // Ended: nothing left to send, and a late stop records nothing.
+    assert_eq!(s.stop_requested(id).await.expect("read"), None);
+    assert!(!s.request_stop(id, "too late").await.expect("stop"));
+    assert_eq!(s.stop_requested(id + 1000).await.expect("read"), None);
 }
