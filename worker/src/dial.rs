@@ -87,7 +87,7 @@ pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
 /// certificate surfaces only as an alert on the first read, which gRPC reports as
 /// a bare "transport error". This opens one connection of its own, sends the HTTP/2
 /// preface and reads, to learn the alert (unknown CA, revoked, ...).
-pub async fn diagnose(host: &str, port: u16, tls: Arc<rustls::ClientConfig>) -> Option<String> {
+pub async fn diagnose(host: &str, port: u16, tls: Arc<rustls::ClientConfig>) -> Option<Diagnosis> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let attempt = async {
         let tcp = TcpStream::connect((host, port)).await?;
@@ -101,10 +101,31 @@ pub async fn diagnose(host: &str, port: u16, tls: Arc<rustls::ClientConfig>) -> 
         stream.read(&mut buf).await.map(|_| ())
     };
     match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
-        Ok(Err(error)) => Some(match error.get_ref() {
-            Some(inner) => inner.to_string(),
-            None => error.to_string(),
-        }),
+        Ok(Err(error)) => {
+            let alert = error
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+            Some(Diagnosis {
+                reason: match error.get_ref() {
+                    Some(inner) => inner.to_string(),
+                    None => error.to_string(),
+                },
+                revoked: matches!(
+                    alert,
+                    Some(rustls::Error::AlertReceived(
+                        rustls::AlertDescription::CertificateRevoked
+                    ))
+                ),
+            })
+        }
         _ => None,
     }
+}
+
+/// What [`diagnose`] learned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnosis {
+    pub reason: String,
+    /// The control plane said this worker's certificate is revoked.
+    pub revoked: bool,
 }

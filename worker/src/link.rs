@@ -263,9 +263,9 @@ impl Worker {
             );
             tokio::pin!(connecting);
             let mut drain_tick = tokio::time::interval(DRAIN_TICK);
-            let conn = loop {
+            let dialled = loop {
                 tokio::select! {
-                    conn = &mut connecting => break conn,
+                    dialled = &mut connecting => break dialled,
                     Some(event) = self.events_rx.recv() => self.on_event(event, None).await,
                     Some(command) = self.commands_rx.recv() => self.on_command(command, None).await,
                     stop = &mut shutdown, if self.drain.is_none() => self.begin_drain(stop),
@@ -274,6 +274,14 @@ impl Worker {
                             return Ok(());
                         }
                     }
+                }
+            };
+            let conn = match dialled {
+                Ok(conn) => conn,
+                Err(reason) => {
+                    self.cut_off(&reason);
+                    self.reconnect_wait = MAX_BACKOFF;
+                    continue;
                 }
             };
             tracing::info!(host = %self.host, port = self.port, "connected to the control plane");
@@ -293,6 +301,17 @@ impl Worker {
                 retry_in_ms = self.reconnect_wait.as_millis() as u64,
                 "lost the control plane; reconnecting"
             );
+        }
+    }
+
+    /// The control plane will not take this worker (its certificate was
+    /// revoked): nothing it runs may go on.
+    fn cut_off(&mut self, reason: &str) {
+        for (id, job) in &mut self.jobs {
+            if let Some(cancel) = job.cancel.take() {
+                tracing::error!(session = id, %reason, "stopping a session: this worker was cut off");
+                let _ = cancel.send(format!("this worker was cut off: {reason}"));
+            }
         }
     }
 
@@ -854,22 +873,28 @@ fn capabilities(config: &WorkerConfig, sandbox: &Sandbox) -> Vec<String> {
 /// with their reason, once per attempt (a revoked or foreign certificate shows up
 /// here, and so does a second copy of this worker refused while the first is
 /// connected): every failed attempt waits out the backoff, never a tight loop.
+/// `Err` when the control plane has cut this worker off (revoked): the
+/// caller stops its sessions, then dials again.
 async fn connect(
     host: String,
     port: u16,
     tls: Arc<rustls::ClientConfig>,
     hello: FromWorker,
     first_wait: Duration,
-) -> Connection {
+) -> Result<Connection, String> {
     if !first_wait.is_zero() {
         tokio::time::sleep(first_wait + jitter(first_wait)).await;
     }
     let mut backoff = (first_wait * 2).clamp(MIN_BACKOFF, MAX_BACKOFF);
     loop {
         match try_connect(&host, port, tls.clone(), hello.clone()).await {
-            Ok(conn) => return conn,
-            Err(error) => {
+            Ok(conn) => return Ok(conn),
+            Err(failure) => {
+                let error = &failure.message;
                 tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "cannot connect to the control plane");
+                if failure.cut_off {
+                    return Err(failure.message);
+                }
             }
         }
         tokio::time::sleep(backoff + jitter(backoff)).await;
@@ -897,17 +922,34 @@ fn refusal(status: &tonic::Status) -> String {
     }
 }
 
+/// Why a connection attempt failed.
+struct Failure {
+    message: String,
+    /// The control plane will not take this worker again (revoked, or not
+    /// enrolled): its sessions must stop.
+    cut_off: bool,
+}
+
+impl Failure {
+    fn other(message: impl std::fmt::Display) -> Failure {
+        Failure {
+            message: message.to_string(),
+            cut_off: false,
+        }
+    }
+}
+
 async fn try_connect(
     host: &str,
     port: u16,
     tls: Arc<rustls::ClientConfig>,
     hello: FromWorker,
-) -> anyhow::Result<Connection> {
+) -> Result<Connection, Failure> {
     let channel = dial::channel(host, port, tls.clone())
         .await
-        .map_err(|e| anyhow::anyhow!("{}", dial::root_cause(&e)))?;
+        .map_err(|e| Failure::other(dial::root_cause(&e)))?;
     let (tx, rx) = mpsc::channel(256);
-    tx.send(hello).await?;
+    tx.send(hello).await.map_err(Failure::other)?;
     let response = match WorkerLinkClient::new(channel)
         .connect(ReceiverStream::new(rx).map(wire::to_control))
         .await
@@ -918,12 +960,21 @@ async fn try_connect(
                 || status.code() == tonic::Code::Cancelled
                 || status.code() == tonic::Code::Unknown =>
         {
-            let reason = dial::diagnose(host, port, tls)
-                .await
-                .unwrap_or_else(|| status.message().to_owned());
-            anyhow::bail!("the control plane refused the connection: {reason}");
+            let diagnosis = dial::diagnose(host, port, tls).await;
+            let reason = diagnosis
+                .as_ref()
+                .map_or_else(|| status.message().to_owned(), |d| d.reason.clone());
+            return Err(Failure {
+                message: format!("the control plane refused the connection: {reason}"),
+                cut_off: diagnosis.is_some_and(|d| d.revoked),
+            });
         }
-        Err(status) => anyhow::bail!("{}", refusal(&status)),
+        Err(status) => {
+            return Err(Failure {
+                message: refusal(&status),
+                cut_off: status.code() == tonic::Code::PermissionDenied,
+            });
+        }
     };
     Ok(Connection {
         tx,

@@ -192,3 +192,29 @@ async fn a_revoked_worker_is_cut_off() {
     let (ok, _, stderr) = cp.command(&["revoke", "--site", "home"]).await;
     assert!(!ok && stderr.contains("no unrevoked worker"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_revoked_worker_stops_what_it_runs() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let script = "#!/bin/sh\necho '{\"type\":\"system\",\"subtype\":\"init\"}'\nsleep 7775\n";
+    let (cp, worker) = with_fake_cli(dir.path(), "home", script).await;
+    let id = trigger_until_first_line(&cp.http(), "home").await;
+    let (ok, _, stderr) = cp.command(&["revoke", "--site", "home"]).await;
+    assert!(ok, "{stderr}");
+    // The control plane ends the session at once; the worker, refused,
+    // stops its processes.
+    let session = cp.http().wait_session_end(id, WAIT).await;
+    assert_eq!(session["status"], "failed", "{session}");
+    worker
+        .proc
+        .wait_for("stopping a session: this worker was cut off", WAIT)
+        .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !running_with("7775").is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a revoked worker's session went on running"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
