@@ -66,10 +66,18 @@ impl App {
     async fn cut_off(&self, revoked: &[WorkerRecord]) {
         for worker in revoked {
             self.revocations.revoke(&worker.cert_serial);
+        }
+        // The sessions end first, with the true reason: a closed link would
+        // otherwise move a job its worker had not confirmed yet.
+        self.end_sessions_of(revoked).await;
+        for worker in revoked {
             if self.context.registry.disconnect(&worker.id) {
                 tracing::warn!(worker = %worker.id, site = %worker.site, "revoked worker cut off");
             }
         }
+    }
+
+    async fn end_sessions_of(&self, revoked: &[WorkerRecord]) {
         let Ok(running) = self.sessions.running().await else {
             return;
         };

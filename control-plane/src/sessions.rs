@@ -381,17 +381,24 @@ impl Sessions {
         }
     }
 
-    /// The worker holds the session's job: it counts as started.
+    /// The worker holds the session's job: it counts as started. (Also
+    /// after a restart of this control plane, when nothing waits in memory:
+    /// the worker's hello confirms what it holds.)
     pub async fn confirmed(&self, worker_id: &str, id: SessionId) {
-        let was_waiting = {
+        let waited = {
             let mut dispatched = self.dispatched();
             match dispatched.get(&id) {
                 Some(d) if d.worker_id == worker_id => dispatched.remove(&id).is_some(),
-                _ => false,
+                // Sent to another worker since: not this one's to confirm.
+                Some(_) => return,
+                None => false,
             }
         };
-        if !was_waiting {
-            return;
+        if !waited {
+            let session = self.ctx.store.get_session(id).await.ok().flatten();
+            if session.is_none_or(|s| s.worker_id.as_deref() != Some(worker_id)) {
+                return;
+            }
         }
         if let Err(error) = self.ctx.store.confirm_session(id, now_ms()).await {
             tracing::warn!(%error, session = id, "could not record a job's confirmation");
