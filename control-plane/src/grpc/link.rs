@@ -436,7 +436,10 @@ impl Reader {
                         let _ = tx.send(ToWorker::Ack(ack)).await;
                     }
                     Err(error) => {
-                        tracing::error!(%error, session = id, "could not record a session's end")
+                        // As for output: the worker keeps the report and
+                        // sends it again after reconnecting.
+                        tracing::error!(%error, session = id, "could not record a session's end; closing the link so the worker sends it again");
+                        return false;
                     }
                 }
             }
