@@ -31,6 +31,8 @@ pub struct App {
     pub revocations: Arc<RevocationSet>,
     /// Where the generated API token is kept, if it was generated.
     pub token_path: Option<PathBuf>,
+    /// The store's latest fault, as its watcher saw it (`store_watch`).
+    pub store_health: crate::store_watch::StoreHealth,
 }
 
 pub type AppState = Arc<App>;

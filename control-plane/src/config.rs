@@ -346,7 +346,10 @@ impl Config {
     /// The store URL: PostgreSQL if configured, else SQLite in the state dir.
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.state_dir.join("claudeops.db").display())
+            format!(
+                "sqlite://{}",
+                self.state_dir.join(crate::DEFAULT_DATABASE_FILE).display()
+            )
         })
     }
 

@@ -23,6 +23,7 @@ pub mod queries;
 pub mod registry;
 pub mod scheduler;
 pub mod sessions;
+pub mod store_watch;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -59,12 +60,39 @@ pub struct Bound {
     pub enroll: SocketAddr,
 }
 
+/// The SQLite database in the state dir, when no `CLAUDEOPS_DATABASE_URL` is set.
+pub const DEFAULT_DATABASE_FILE: &str = "claudeops.db";
+
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("creating the state dir {:?}", config.state_dir))?;
+    refuse_a_lost_database(config)?;
     claudeops_store::open(&config.database_url())
         .await
         .context("opening the database")
+}
+
+/// A state dir that holds the built-in CA of an earlier run but not its
+/// SQLite database lost the database: starting on a new, empty one would
+/// forget every worker, session and cooldown without a word.
+fn refuse_a_lost_database(config: &Config) -> anyhow::Result<()> {
+    if config.database_url.is_some() || config.ca_cert_file.is_some() {
+        return Ok(());
+    }
+    let database = config.state_dir.join(DEFAULT_DATABASE_FILE);
+    let ca = config.state_dir.join(claudeops_pki::CA_CERT_FILE);
+    if ca.exists() && !database.exists() {
+        anyhow::bail!(
+            "the database {} is missing, but {} is the CA of an earlier run of this control plane: \
+             restore the database from a backup, or, to start afresh on purpose (every worker \
+             enrolls again), remove {} and {} from the state dir",
+            database.display(),
+            ca.display(),
+            claudeops_pki::CA_CERT_FILE,
+            claudeops_pki::CA_KEY_FILE,
+        );
+    }
+    Ok(())
 }
 
 pub fn load_ca(config: &Config) -> anyhow::Result<Ca> {
@@ -159,6 +187,7 @@ pub async fn build(config: Config) -> anyhow::Result<Built> {
         notifications: notifications.clone(),
         validator: Arc::new(validator),
     };
+    let store_health = store_watch::StoreHealth::default();
     let state: AppState = Arc::new(App {
         queries: Queries::new(context.clone()),
         context,
@@ -170,8 +199,14 @@ pub async fn build(config: Config) -> anyhow::Result<Built> {
         ca,
         revocations,
         token_path,
+        store_health: store_health.clone(),
     });
     tokio::spawn(after_session.run(facts));
+    tokio::spawn(store_watch::watch(
+        state.context.clone(),
+        state.notifications.clone(),
+        store_health,
+    ));
     Ok(Built {
         state,
         config,

@@ -25,11 +25,6 @@ impl Queries {
         Queries { ctx }
     }
 
-    /// Whether the database answers.
-    pub async fn health(&self) -> Result<(), StoreError> {
-        self.ctx.store.health().await
-    }
-
     /// Totals over all sessions; critical events counted since `critical_since_ms`.
     pub async fn stats(&self, critical_since_ms: i64) -> Result<Stats, StoreError> {
         self.ctx.store.stats(critical_since_ms).await

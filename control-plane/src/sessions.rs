@@ -145,6 +145,11 @@ impl Sessions {
         self.wait_none_running(DRAIN_REPORTS).await
     }
 
+    /// Whether this control plane is shutting down.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Waits up to `limit` for no session to run; the ones still running.
     async fn wait_none_running(&self, limit: std::time::Duration) -> Vec<SessionId> {
         let deadline = tokio::time::Instant::now() + limit;

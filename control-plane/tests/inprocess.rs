@@ -25,5 +25,7 @@ mod sessions;
 mod sse;
 #[path = "inprocess/sse_reader.rs"]
 mod sse_reader;
+#[path = "inprocess/store_faults.rs"]
+mod store_faults;
 #[path = "inprocess/support.rs"]
 mod support;

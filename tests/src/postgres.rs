@@ -116,6 +116,38 @@ impl PgServer {
         }
     }
 
+    /// Stops a private server as an operator would (`pg_ctl stop -m fast`:
+    /// sessions are ended, clients see their connections close), keeping its
+    /// data and port until [`PgServer::start_again`]. For tests of a database
+    /// that goes away; panics for an external server.
+    pub fn stop(&self) {
+        let p = self.private("stop");
+        let out = p
+            .server_command("pg_ctl")
+            .arg("stop")
+            .arg("-D")
+            .arg(&p.data)
+            .args(["-m", "fast", "-w", "-t", "60"])
+            .stdout(Stdio::null())
+            .output();
+        check_output(out, "pg_ctl stop");
+    }
+
+    /// Starts a server stopped by [`PgServer::stop`] again on its port.
+    pub fn start_again(&self) {
+        let p = self.private("start_again");
+        let root = p.dir.as_ref().map(TempDir::path);
+        let log = root.map(|r| r.join("server.log")).unwrap_or_default();
+        check_output(p.pg_ctl_start(p.port, &log), "pg_ctl start");
+    }
+
+    fn private(&self, what: &str) -> &Private {
+        match &self.kind {
+            Kind::Private(p) => p,
+            Kind::External(_) => panic!("{what} needs a private server, not {DATABASE_URL_ENV}"),
+        }
+    }
+
     /// Creates a new, empty database and returns its URL. `name` is a prefix: a
     /// unique suffix is added, so tests may reuse names freely.
     pub fn fresh_database(&self, name: &str) -> String {
@@ -341,18 +373,7 @@ impl Private {
         for _ in 0..START_ATTEMPTS {
             let port = free_port();
             let log_before = fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
-            let out = self
-                .server_command("pg_ctl")
-                .arg("start")
-                .arg("-D")
-                .arg(&self.data)
-                .arg("-l")
-                .arg(&log)
-                .args(["-w", "-t", "60", "-o"])
-                .arg(format!("-p {port}"))
-                .stdout(Stdio::null())
-                .output();
-            match out {
+            match self.pg_ctl_start(port, &log) {
                 Ok(o) if o.status.success() => {
                     self.port = port;
                     return;
@@ -376,6 +397,20 @@ impl Private {
             }
         }
         panic!("no free port for the test PostgreSQL server after {START_ATTEMPTS} attempts");
+    }
+
+    /// `pg_ctl start` on `port`, waiting until the server accepts connections.
+    fn pg_ctl_start(&self, port: u16, log: &Path) -> std::io::Result<Output> {
+        self.server_command("pg_ctl")
+            .arg("start")
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(log)
+            .args(["-w", "-t", "60", "-o"])
+            .arg(format!("-p {port}"))
+            .stdout(Stdio::null())
+            .output()
     }
 
     /// Runs one statement as the superuser on the `postgres` database.

@@ -63,6 +63,14 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         match error {
             StoreError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not found"),
+            // The store's fault, not the request's: say so, and that it may pass.
+            unavailable if unavailable.is_unavailable() => {
+                tracing::warn!(error = %unavailable, "the database could not serve an API call");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("the database is unavailable: {unavailable}"),
+                )
+            }
             other => {
                 tracing::error!(error = %other, "store error in the API");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage error")
@@ -169,22 +177,33 @@ pub async fn live() -> Response {
     Json(json!({ "status": "alive", "version": env!("CARGO_PKG_VERSION") })).into_response()
 }
 
-/// Readiness: the store answers (503 when it does not).
+/// Readiness: the store answers, takes a write, has the schema this binary
+/// knows and is the file it opened (`Store::readiness`), and the control plane
+/// is not shutting down. 503 with the reason otherwise.
 pub async fn health(State(state): State<AppState>) -> Response {
-    let database = state.queries.health().await;
+    let database = crate::store_watch::check(&state.context).await;
+    let draining = state.sessions.is_draining();
+    let ready = database.is_ok() && !draining;
+    let status = match (&database, draining) {
+        (Err(StoreError::Lost(_)), _) => "lost",
+        (Err(_), _) => "degraded",
+        (Ok(()), true) => "shutting down",
+        (Ok(()), false) => "ok",
+    };
     let body = json!({
-        "status": if database.is_ok() { "ok" } else { "degraded" },
+        "status": status,
         "version": env!("CARGO_PKG_VERSION"),
         "database": database.as_ref().map_or_else(|e| e.to_string(), |()| "ok".to_owned()),
+        "database_fault_since": state.store_health.fault().map(|f| rfc3339(f.since_ms)),
         "workers_connected": state.context.registry.list().len(),
         "llm_configured": state.context.config.llm_configured(),
     });
-    let status = if database.is_ok() {
+    let code = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(body)).into_response()
+    (code, Json(body)).into_response()
 }
 
 #[derive(Deserialize)]

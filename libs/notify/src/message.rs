@@ -102,6 +102,8 @@ pub enum HumanReason {
     InvalidResponse,
     /// The escalation chain reached its dollar cap.
     CostCapHit,
+    /// The control plane's database could not be written, or was lost.
+    DatabaseFault,
 }
 
 impl HumanReason {
@@ -111,6 +113,7 @@ impl HumanReason {
             HumanReason::ChainExhausted => "escalation chain exhausted",
             HumanReason::InvalidResponse => "invalid session response",
             HumanReason::CostCapHit => "cost cap reached",
+            HumanReason::DatabaseFault => "the control plane's database failed",
         }
     }
 }

@@ -35,6 +35,50 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The store cannot serve now (it does not answer, cannot write, or its
+    /// schema is not the one this binary knows); it may recover by itself.
+    #[error("the database is not ready: {0}")]
+    NotReady(String),
+    /// The database file was deleted or replaced while in use: the store
+    /// refuses everything from then on rather than write into another file.
+    #[error("the database is lost: {0}")]
+    Lost(String),
+}
+
+impl StoreError {
+    /// The database is away, locked past its timeout, read-only or lost: a
+    /// fault of the store rather than of the request.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::NotReady(_) | StoreError::Lost(_) => true,
+            StoreError::Database(error) => {
+                is_busy(error)
+                    || is_read_only(error)
+                    || matches!(
+                        error,
+                        sqlx::Error::PoolClosed
+                            | sqlx::Error::PoolTimedOut
+                            | sqlx::Error::Io(_)
+                            | sqlx::Error::Tls(_)
+                            | sqlx::Error::Protocol(_)
+                    )
+            }
+            _ => false,
+        }
+    }
+}
+
+/// SQLite's "attempt to write a readonly database" (`SQLITE_READONLY` and its
+/// extended codes).
+pub(crate) fn is_read_only(error: &sqlx::Error) -> bool {
+    const SQLITE_READONLY: i32 = 8;
+    match error {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == SQLITE_READONLY),
+        _ => false,
+    }
 }
 
 fn kind(error: &sqlx::Error) -> Option<ErrorKind> {

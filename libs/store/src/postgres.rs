@@ -40,7 +40,9 @@ impl PgStore {
             PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
         let pool = PgPoolOptions::new()
             .max_connections(10)
-            .acquire_timeout(Duration::from_secs(30))
+            // A call fails (and says why) rather than hang while the server
+            // is away.
+            .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
@@ -73,6 +75,10 @@ impl Dialect for Postgres {
 
     fn rows_affected(done: &Self::QueryResult) -> u64 {
         done.rows_affected()
+    }
+
+    fn migrator() -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
     }
 
     // Transactions wait for locks instead of failing.

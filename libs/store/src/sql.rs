@@ -18,6 +18,8 @@
 //! SQL is static text only: values are always bound, never formatted into a
 //! statement. This module must not hold business rules beyond what SQL enforces.
 
+use std::path::{Path, PathBuf};
+
 use async_trait::async_trait;
 use claudeops_core::SessionId;
 use claudeops_core::SiteName;
@@ -127,6 +129,9 @@ pub(crate) trait Dialect: Database {
     /// it).
     fn rows_affected(done: &Self::QueryResult) -> u64;
 
+    /// The migrations embedded in this binary.
+    fn migrator() -> &'static sqlx::migrate::Migrator;
+
     /// Whether a write transaction that failed with `error` should start over: the
     /// database was locked for longer than the busy timeout.
     fn is_busy(error: &sqlx::Error) -> bool;
@@ -159,12 +164,71 @@ pub(crate) trait Dialect: Database {
 #[derive(Debug)]
 pub(crate) struct SqlStore<DB: Database> {
     pool: Pool<DB>,
+    /// The database file, for a database that is one (SQLite).
+    file: Option<FileIdentity>,
+    /// Why the store refuses everything, once its file was lost.
+    lost: std::sync::OnceLock<String>,
 }
 
 impl<DB: Dialect> SqlStore<DB> {
     /// A store over a pool whose database is migrated.
     pub(crate) fn new(pool: Pool<DB>) -> Self {
-        SqlStore { pool }
+        SqlStore {
+            pool,
+            file: None,
+            lost: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The same store, watching that its database file stays the one at `path`.
+    pub(crate) fn with_file(mut self, path: &Path) -> std::io::Result<Self> {
+        self.file = Some(FileIdentity::of(path)?);
+        Ok(self)
+    }
+
+    /// Refuses everything from now on: closes the pool, so that no
+    /// connection still holding the old file (or a new one made in its
+    /// place) serves a call. Returns why.
+    async fn lose(&self, reason: String) -> String {
+        let reason = self.lost.get_or_init(|| reason).clone();
+        self.pool.close().await;
+        reason
+    }
+}
+
+/// Which file a database is: its device and inode when opened.
+#[derive(Debug)]
+pub(crate) struct FileIdentity {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> std::io::Result<FileIdentity> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)?;
+        Ok(FileIdentity {
+            path: path.to_path_buf(),
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+
+    /// `Err` with the story when the path no longer names the file opened.
+    fn check(&self) -> Result<(), String> {
+        let path = self.path.display();
+        match FileIdentity::of(&self.path) {
+            Ok(now) if now.dev == self.dev && now.ino == self.ino => Ok(()),
+            Ok(_) => Err(format!(
+                "the database file {path} was replaced by another file while in use; restore it and restart"
+            )),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(format!(
+                "the database file {path} was deleted while in use; restore it and restart"
+            )),
+            // Unreadable for a moment (permissions): not proof of a new file.
+            Err(_) => Ok(()),
+        }
     }
 }
 

@@ -25,6 +25,14 @@ use crate::health;
 use crate::model::{Backend, OutputLine};
 use crate::sql::{Dialect, MEMORY_BY_KEY, OPEN_INCIDENT, SqlStore, output_write_error};
 
+/// How long a statement waits for another connection's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Sets [`BUSY_TIMEOUT`] again on a connection (PRAGMA takes no parameters).
+const RESTORE_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 5000";
+
+/// How long a call waits for a connection before it fails.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub(crate) type SqliteStore = SqlStore<Sqlite>;
@@ -37,7 +45,7 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let pool_options = if in_memory {
@@ -53,12 +61,54 @@ impl SqliteStore {
             {
                 std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
             }
-            SqlitePoolOptions::new().max_connections(8)
+            SqlitePoolOptions::new()
+                .max_connections(8)
+                // A call fails (and says why) rather than hang while no
+                // connection can be opened: the file unwritable, say.
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .after_connect(refuse_read_only)
         };
+        let path = options.get_filename().to_path_buf();
         let pool: SqlitePool = pool_options.connect_with(options).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqlStore::new(pool))
+        let store = SqlStore::new(pool);
+        if in_memory {
+            return Ok(store);
+        }
+        Ok(store.with_file(&path).map_err(sqlx::Error::Io)?)
     }
+}
+
+/// Refuses a connection SQLite opened read-only. SQLite does that silently
+/// when the file is not writable at that moment (made read-only, immutable,
+/// on a read-only mount), and the connection stays read-only for its whole
+/// life: once pooled, it would fail every write long after the file is
+/// writable again. Refused, it is never pooled, and the pool opens a
+/// writable one when it can.
+fn refuse_read_only(
+    conn: &mut sqlx::SqliteConnection,
+    _: sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        // Without waiting for another connection's write lock: locked, it
+        // cannot tell, and the connection is taken.
+        sqlx::query("PRAGMA busy_timeout = 0")
+            .execute(&mut *conn)
+            .await?;
+        // Writes nothing, but only a writable connection may run it. (On a
+        // file not yet migrated the table is missing: a file just created
+        // is writable.)
+        let checked = sqlx::query("DELETE FROM _sqlx_migrations WHERE 0")
+            .execute(&mut *conn)
+            .await;
+        sqlx::query(RESTORE_BUSY_TIMEOUT)
+            .execute(&mut *conn)
+            .await?;
+        match checked {
+            Err(error) if crate::error::is_read_only(&error) => Err(error),
+            _ => Ok(()),
+        }
+    })
 }
 
 #[async_trait]
@@ -78,6 +128,10 @@ impl Dialect for Sqlite {
 
     fn rows_affected(done: &Self::QueryResult) -> u64 {
         done.rows_affected()
+    }
+
+    fn migrator() -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
     }
 
     fn is_busy(error: &sqlx::Error) -> bool {
@@ -152,6 +206,15 @@ impl Dialect for Sqlite {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_busy_timeout_is_restored_to_its_value() {
+        let ms = super::BUSY_TIMEOUT.as_millis().to_string();
+        assert_eq!(
+            super::RESTORE_BUSY_TIMEOUT,
+            format!("PRAGMA busy_timeout = {ms}")
+        );
+    }
+
     use claudeops_core::ledger::{ActionKind, CooldownLimits, NewAction};
     use sqlx::Connection;
 

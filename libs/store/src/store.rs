@@ -35,6 +35,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A trivial query: `Ok` when the database answers.
     async fn health(&self) -> Result<(), StoreError>;
 
+    /// Whether the store can serve: it answers, takes a write (`now_ms` is
+    /// written), its schema is the newest this binary knows, and, for SQLite,
+    /// its file is still the one opened. `NotReady` with the reason otherwise;
+    /// `Lost` once the file was deleted or replaced, after which the store
+    /// refuses every call (its pool is closed) instead of writing into a new,
+    /// empty file.
+    async fn readiness(&self, now_ms: i64) -> Result<(), StoreError>;
+
     /// Closes the connection pool; later calls fail. For shutdown and tests.
     async fn close(&self);
 

@@ -86,6 +86,49 @@ where
         self.pool.close().await;
     }
 
+    async fn readiness(&self, now_ms: i64) -> Result<(), StoreError> {
+        if let Some(reason) = self.lost.get() {
+            return Err(StoreError::Lost(reason.clone()));
+        }
+        if let Some(Err(reason)) = self.file.as_ref().map(super::FileIdentity::check) {
+            return Err(StoreError::Lost(self.lose(reason).await));
+        }
+        let not_ready = |what: &str, e: sqlx::Error| StoreError::NotReady(format!("{what}: {e}"));
+        let failed: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE NOT success")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| not_ready("it does not answer", e))?;
+        let applied: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| not_ready("it does not answer", e))?;
+        let known = DB::migrator().iter().map(|m| m.version).max().unwrap_or(0);
+        if failed > 0 {
+            return Err(StoreError::NotReady(
+                "a schema migration failed part-way; see the control plane's log from its start"
+                    .to_owned(),
+            ));
+        }
+        if applied != known {
+            let which = if applied < known { "older" } else { "newer" };
+            return Err(StoreError::NotReady(format!(
+                "the schema is at version {applied}, {which} than this binary's {known}"
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO readiness (id, checked_at_ms) VALUES (1, $1) \
+             ON CONFLICT (id) DO UPDATE SET checked_at_ms = $1",
+        )
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| not_ready("it takes no write", e))?;
+        Ok(())
+    }
+
     async fn create_session(&self, new: &NewSession) -> Result<Session, StoreError> {
         for _ in 0..CREATE_ATTEMPTS {
             let inserted: Result<SessionRow, sqlx::Error> = sqlx::query_as(concat!(

@@ -9,6 +9,9 @@ conformance!(opens_migrates_and_reopens, settings_upsert, stats_add_up,);
 
 async fn opens_migrates_and_reopens(f: &Fixture) {
     f.store.health().await.expect("health");
+    // Answers, takes a write, and its schema is this binary's.
+    f.store.readiness(5).await.expect("ready");
+    f.store.readiness(6).await.expect("ready twice");
     let created = f
         .store
         .create_session(&new_session("local", Trigger::Manual, 10))
