@@ -74,9 +74,11 @@ macro_rules! conformance {
 }
 
 // The cases, by aggregate; the modules' files are in `conformance/`, where Cargo does
-// not build them as tests of their own.
+// not build them as tests of their own. `faults` is not conformance but lives in
+// this one test binary: the store under faults, each case on a backend of its own.
 mod conformance {
     mod events;
+    mod faults;
     mod health;
     mod ledger;
     mod memories;
