@@ -4,7 +4,8 @@
 # Source it: it exports CLAUDEOPS_CLAUDE_BIN. Servers are started by the tests.
 set -euo pipefail
 
-DEBIAN_PACKAGES=(postgresql apprise docker-compose dnsmasq redis-server mariadb-server ansible-core bubblewrap)
+# e2fsprogs: chattr, to make a database file immutable in the store fault tests.
+DEBIAN_PACKAGES=(postgresql apprise docker-compose dnsmasq redis-server mariadb-server ansible-core bubblewrap e2fsprogs python3)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
