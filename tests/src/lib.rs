@@ -1,10 +1,13 @@
 //! Test support for Claude Ops: a scripted Anthropic Messages API server that
-//! the real `claude` CLI talks to, and helpers to find and run that CLI.
+//! the real `claude` CLI talks to, and helpers to find and run that CLI, to run
+//! the real binaries and their servers, and to put faults between them.
 //! The end-to-end tests of the workspace live in this crate's `tests/`.
 
 pub mod cli;
 pub mod docker;
+pub mod faults;
 pub mod model;
+pub mod numbered_cli;
 pub mod postgres;
 pub mod servers;
 pub mod system;

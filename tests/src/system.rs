@@ -125,21 +125,34 @@ impl Proc {
             .join("\n")
     }
 
-    fn find(&self, needle: &str) -> Option<String> {
+    fn find(&self, mark: usize, needle: &str) -> Option<String> {
         self.log
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
+            .skip(mark)
             .find(|l| l.contains(needle))
             .cloned()
     }
 
     /// Waits for a line containing `needle`; panics with the log on timeout.
     pub async fn wait_for(&self, needle: &str, timeout: Duration) -> String {
+        self.wait_for_after(0, needle, timeout).await
+    }
+
+    /// How many lines it has logged so far: a mark for [`Proc::wait_for_after`].
+    pub fn mark(&self) -> usize {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Waits for a line containing `needle` logged after the first `mark`
+    /// lines, so that what a process says after a fault is not confused with
+    /// what it said before; panics with the log on timeout.
+    pub async fn wait_for_after(&self, mark: usize, needle: &str, timeout: Duration) -> String {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.changed.notified();
-            if let Some(line) = self.find(needle) {
+            if let Some(line) = self.find(mark, needle) {
                 return line;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -153,7 +166,12 @@ impl Proc {
     }
 
     pub fn has_logged(&self, needle: &str) -> bool {
-        self.find(needle).is_some()
+        self.has_logged_after(0, needle)
+    }
+
+    /// Whether a line containing `needle` came after the first `mark` lines.
+    pub fn has_logged_after(&self, mark: usize, needle: &str) -> bool {
+        self.find(mark, needle).is_some()
     }
 
     /// Waits for the process to exit by itself.
@@ -218,6 +236,35 @@ pub struct ControlPlane {
     pub enroll_port: u16,
     pub token: String,
     env: Vec<(String, String)>,
+    /// The program and arguments it was started with, for a restart.
+    command: Vec<String>,
+    /// Its environment with the ports it got, so a restart keeps them.
+    serve_env: Vec<(String, String)>,
+}
+
+/// Runs `command` (program first) and waits until it listens; returns the
+/// process and the line saying where.
+async fn serve(command: &[String], env: &[(String, String)]) -> (Proc, String) {
+    let args: Vec<&str> = command[1..].iter().map(String::as_str).collect();
+    let proc = Proc::spawn("control plane", Path::new(&command[0]), &args, env);
+    let line = proc
+        .wait_for("claudeops listening", Duration::from_secs(60))
+        .await;
+    (proc, line)
+}
+
+/// `CAP_DAC_OVERRIDE`'s bit in the capability sets of `/proc/self/status`.
+const CAP_DAC_OVERRIDE: u32 = 1;
+
+/// Whether this process holds capability `bit` in its effective set.
+fn has_capability(bit: u32) -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+            u64::from_str_radix(hex.trim(), 16).ok()
+        })
+        .is_some_and(|caps| caps & (1 << bit) != 0)
 }
 
 fn port_of(line: &str, key: &str) -> u16 {
@@ -235,6 +282,29 @@ impl ControlPlane {
     }
 
     pub async fn start_with(args: &[&str], extra_env: &[(&str, &str)]) -> ControlPlane {
+        ControlPlane::launch(&[], args, extra_env).await
+    }
+
+    /// [`ControlPlane::start`] without the capability (`CAP_DAC_OVERRIDE`) that
+    /// lets root write a file whose mode says read-only, so that `chmod 0444`
+    /// of its database is the fault it is for any other user. Nothing is
+    /// dropped when the tests run without that capability.
+    pub async fn start_without_dac_override(extra_env: &[(&str, &str)]) -> ControlPlane {
+        let launcher: &[&str] = if has_capability(CAP_DAC_OVERRIDE) {
+            &[
+                "setpriv",
+                "--bounding-set=-dac_override,-dac_read_search",
+                "--",
+            ]
+        } else {
+            &[]
+        };
+        ControlPlane::launch(launcher, &["serve"], extra_env).await
+    }
+
+    /// Starts the control plane with `args`, through `launcher` (a program and
+    /// its arguments) when it is not empty.
+    async fn launch(launcher: &[&str], args: &[&str], extra_env: &[(&str, &str)]) -> ControlPlane {
         let state = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
         let mut env: Vec<(String, String)> = vec![
             (
@@ -256,10 +326,13 @@ impl ControlPlane {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
-        let proc = Proc::spawn("control plane", &binary(CONTROL_PLANE_BIN), args, &env);
-        let line = proc
-            .wait_for("claudeops listening", Duration::from_secs(60))
-            .await;
+        let command: Vec<String> = launcher
+            .iter()
+            .map(|a| (*a).to_owned())
+            .chain([binary(CONTROL_PLANE_BIN).display().to_string()])
+            .chain(args.iter().map(|a| (*a).to_owned()))
+            .collect();
+        let (proc, line) = serve(&command, &env).await;
         let dashboard = port_of(&line, "dashboard=http://");
         let grpc_port = port_of(&line, "grpc=");
         let enroll_port = port_of(&line, "enroll=");
@@ -275,6 +348,9 @@ impl ControlPlane {
             .unwrap_or_else(|()| panic!("no API token"));
         env.retain(|(k, _)| !k.ends_with("_PORT"));
         env.push(("CLAUDEOPS_ENROLL_PORT".into(), enroll_port.to_string()));
+        let mut serve_env = env.clone();
+        serve_env.push(("CLAUDEOPS_DASHBOARD_PORT".into(), dashboard.to_string()));
+        serve_env.push(("CLAUDEOPS_GRPC_PORT".into(), grpc_port.to_string()));
         ControlPlane {
             proc,
             state,
@@ -283,7 +359,22 @@ impl ControlPlane {
             enroll_port,
             token,
             env,
+            command,
+            serve_env,
         }
+    }
+
+    /// Kills the process with SIGKILL (no drain, nothing flushed) and starts it
+    /// again as a supervisor would: same command, state dir and ports.
+    pub async fn kill_and_restart(&mut self) {
+        self.proc.signal("KILL");
+        self.proc.wait_exit(Duration::from_secs(30)).await;
+        self.proc = serve(&self.command, &self.serve_env).await.0;
+    }
+
+    /// Where its gRPC (worker link) listener is.
+    pub fn grpc_addr(&self) -> std::net::SocketAddr {
+        (std::net::Ipv4Addr::LOCALHOST, self.grpc_port).into()
     }
 
     /// Runs an operator command against this control plane's state.
@@ -396,6 +487,21 @@ impl Worker {
         Worker { proc, state }
     }
 
+    /// [`Worker::start`], with its link dialling `endpoint` (say a fault proxy
+    /// in front of `cp`'s gRPC listener) instead of `cp`; enrollment still
+    /// goes straight to `cp`.
+    pub fn start_via(
+        cp: &ControlPlane,
+        endpoint: &str,
+        site: &str,
+        token: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Worker {
+        let mut vars = vec![("CLAUDEOPS_CONTROL_PLANE", endpoint)];
+        vars.extend_from_slice(env);
+        Worker::start(cp, site, token, &vars)
+    }
+
     pub async fn wait_connected(&self) {
         self.proc
             .wait_for("welcomed by the control plane", Duration::from_secs(30))
@@ -437,16 +543,24 @@ impl Http {
 
     /// Polls a session until it is no longer running.
     pub async fn wait_session_end(&self, id: i64, timeout: Duration) -> Value {
+        match self.session_end_within(id, timeout).await {
+            Ok(session) => session,
+            Err(session) => panic!("session {id} still running after {timeout:?}: {session}"),
+        }
+    }
+
+    /// Polls a session until it is no longer running; `Err` with the session
+    /// as last read if it still runs after `timeout`.
+    pub async fn session_end_within(&self, id: i64, timeout: Duration) -> Result<Value, Value> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let (_, session) = self.get(&format!("/api/v1/sessions/{id}")).await;
             if session["status"] != "running" {
-                return session;
+                return Ok(session);
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "session {id} still running after {timeout:?}: {session}"
-            );
+            if tokio::time::Instant::now() >= deadline {
+                return Err(session);
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

@@ -35,7 +35,9 @@ use crate::{actions, wire, workspace};
 
 /// Until the control plane's welcome says otherwise.
 const HEARTBEAT: Duration = Duration::from_secs(5);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A worker dials at least this often while the control plane is away, so it
+/// is back within seconds of a long outage's end.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const MIN_BACKOFF: Duration = Duration::from_millis(250);
 /// A link that lasted this long was stable: the next reconnect starts at once.
 /// One that died sooner keeps the backoff growing, so a control plane that

@@ -2,6 +2,7 @@
 //! linked over mutual TLS, running the real `claude` CLI against the scripted
 //! model. Each test starts its own control plane.
 
+mod faults;
 mod incidents;
 mod local_worker;
 mod permissions;
