@@ -10,4 +10,5 @@ pub mod model;
 pub mod numbered_cli;
 pub mod postgres;
 pub mod servers;
+pub mod sqlite;
 pub mod system;

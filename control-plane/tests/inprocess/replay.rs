@@ -30,6 +30,42 @@ async fn reconnect(
     FakeWorker::connect(app, identity, running).await
 }
 
+/// A session that printed two lines and that the operator asked to stop;
+/// its worker, and its id.
+async fn stop_asked(app: &TestApp) -> (FakeWorker, i64) {
+    let mut worker = FakeWorker::connect_new(app, "home").await;
+    let id = app.start_session("home", 1).await;
+    worker.run_job().await;
+    worker.output(id, 1..=2).await;
+    assert_eq!(worker.ack(id).await.upto_seq, 2);
+    ask_stop(app, id).await;
+    (worker, id)
+}
+
+/// Asks the control plane to stop session `id`, as the operator's button does.
+async fn ask_stop(app: &TestApp, id: i64) {
+    let (status, body) = app
+        .request(
+            axum::http::Method::POST,
+            &format!("/api/v1/sessions/{id}/stop"),
+            Some(serde_json::json!({})),
+            true,
+        )
+        .await;
+    assert_eq!(status, axum::http::StatusCode::ACCEPTED, "{body}");
+}
+
+/// The operator's stop of session `id` reaches the worker.
+async fn expect_stop(worker: &mut FakeWorker, id: i64) {
+    let reason = worker
+        .expect("the operator's stop", |body| match body {
+            pb::control_message::Body::CancelJob(c) if c.session_id == id => Some(c.reason),
+            _ => None,
+        })
+        .await;
+    assert_eq!(reason, "stopped by the operator");
+}
+
 #[tokio::test]
 async fn replaying_output_after_a_reconnect_stores_each_line_once() {
     let app = TestApp::start().await;
@@ -111,30 +147,10 @@ async fn a_hole_holds_back_the_ack_and_the_end_until_a_replay_fills_it() {
 #[tokio::test]
 async fn a_stop_is_sent_again_when_the_worker_reconnects() {
     let app = TestApp::start().await;
-    let mut worker = FakeWorker::connect_new(&app, "home").await;
-    let id = app.start_session("home", 1).await;
-    worker.run_job().await;
-    worker.output(id, 1..=2).await;
-    assert_eq!(worker.ack(id).await.upto_seq, 2);
-
-    let (status, body) = app
-        .request(
-            axum::http::Method::POST,
-            &format!("/api/v1/sessions/{id}/stop"),
-            Some(serde_json::json!({})),
-            true,
-        )
-        .await;
-    assert_eq!(status, axum::http::StatusCode::ACCEPTED, "{body}");
+    let (worker, id) = stop_asked(&app).await;
     // The worker never acts on it (its link was dying), and reconnects.
     let mut worker = reconnect(&app, worker, id, 2, false).await;
-    let reason = worker
-        .expect("the stop again", |body| match body {
-            pb::control_message::Body::CancelJob(c) if c.session_id == id => Some(c.reason),
-            _ => None,
-        })
-        .await;
-    assert_eq!(reason, "stopped by the operator");
+    expect_stop(&mut worker, id).await;
 }
 
 /// A stop asked for before the control plane restarted is still sent when
@@ -143,30 +159,11 @@ async fn a_stop_is_sent_again_when_the_worker_reconnects() {
 #[tokio::test]
 async fn a_stop_asked_before_a_restart_is_sent_after_it() {
     let app = TestApp::start().await;
-    let mut worker = FakeWorker::connect_new(&app, "home").await;
-    let id = app.start_session("home", 1).await;
-    worker.run_job().await;
-    worker.output(id, 1..=2).await;
-    assert_eq!(worker.ack(id).await.upto_seq, 2);
-    let (status, body) = app
-        .request(
-            axum::http::Method::POST,
-            &format!("/api/v1/sessions/{id}/stop"),
-            Some(serde_json::json!({})),
-            true,
-        )
-        .await;
-    assert_eq!(status, axum::http::StatusCode::ACCEPTED, "{body}");
+    let (worker, id) = stop_asked(&app).await;
 
     let app = app.restarted().await;
     let mut worker = reconnect(&app, worker, id, 2, false).await;
-    let reason = worker
-        .expect("the stop after the restart", |body| match body {
-            pb::control_message::Body::CancelJob(c) if c.session_id == id => Some(c.reason),
-            _ => None,
-        })
-        .await;
-    assert_eq!(reason, "stopped by the operator");
+    expect_stop(&mut worker, id).await;
     worker.finish(id, 2, 0.0, &no_escalation("stopped")).await;
     let ack = worker.acked_upto(id, 2, true).await;
     assert!(ack.finished);

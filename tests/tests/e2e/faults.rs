@@ -17,6 +17,7 @@ use std::time::Duration;
 use claudeops_tests::faults::FaultProxy;
 use claudeops_tests::numbered_cli::{NumberedCli, check_complete, numbers_in};
 use claudeops_tests::postgres::PgServer;
+use claudeops_tests::sqlite::WriteLock;
 use claudeops_tests::system::{ControlPlane, Http, Worker};
 use serde_json::json;
 use tokio::time::Instant;
@@ -78,6 +79,14 @@ impl Rig {
             cli,
             http,
         }
+    }
+
+    /// A rig running the numbered stand-in ([`LINES`] lines), with a session
+    /// past [`FAULT_AT_LINE`]: the moment to inject a fault.
+    async fn mid_session(cp: ControlPlane, route: Route) -> (Rig, i64) {
+        let rig = Rig::start(cp, numbered(LINES), route).await;
+        let id = rig.session_past_line(FAULT_AT_LINE).await;
+        (rig, id)
     }
 
     fn proxy(&self) -> &FaultProxy {
@@ -226,13 +235,7 @@ fn ms(d: Duration) -> u128 {
 
 #[tokio::test]
 async fn a_frozen_link_is_closed_and_the_worker_comes_back_with_every_line() {
-    let rig = Rig::start(
-        ControlPlane::start(&[]).await,
-        numbered(LINES),
-        Route::Proxied,
-    )
-    .await;
-    let id = rig.session_past_line(FAULT_AT_LINE).await;
+    let (rig, id) = Rig::mid_session(ControlPlane::start(&[]).await, Route::Proxied).await;
     let (cp_mark, worker_mark) = (rig.cp.proc.mark(), rig.worker.proc.mark());
     let frozen = Instant::now();
     rig.proxy().freeze();
@@ -262,13 +265,7 @@ async fn a_frozen_link_is_closed_and_the_worker_comes_back_with_every_line() {
 
 #[tokio::test]
 async fn a_cut_link_comes_back_with_every_line() {
-    let rig = Rig::start(
-        ControlPlane::start(&[]).await,
-        numbered(LINES),
-        Route::Proxied,
-    )
-    .await;
-    let id = rig.session_past_line(FAULT_AT_LINE).await;
+    let (rig, id) = Rig::mid_session(ControlPlane::start(&[]).await, Route::Proxied).await;
     let worker_mark = rig.worker.proc.mark();
     rig.proxy().cut();
     tokio::time::sleep(Duration::from_secs(10)).await;
@@ -288,13 +285,7 @@ async fn a_cut_link_comes_back_with_every_line() {
 
 #[tokio::test]
 async fn a_control_plane_killed_and_restarted_gets_every_line() {
-    let mut rig = Rig::start(
-        ControlPlane::start(&[]).await,
-        numbered(LINES),
-        Route::Direct,
-    )
-    .await;
-    let id = rig.session_past_line(FAULT_AT_LINE).await;
+    let (mut rig, id) = Rig::mid_session(ControlPlane::start(&[]).await, Route::Direct).await;
     let worker_mark = rig.worker.proc.mark();
     let killed = Instant::now();
     rig.cp.kill_and_restart().await;
@@ -350,13 +341,11 @@ fn database_files(state: &Path) -> Vec<PathBuf> {
 
 #[tokio::test]
 async fn a_database_read_only_for_a_while_loses_no_line() {
-    let rig = Rig::start(
+    let (rig, id) = Rig::mid_session(
         ControlPlane::start_without_dac_override(&[]).await,
-        numbered(LINES),
         Route::Direct,
     )
     .await;
-    let id = rig.session_past_line(FAULT_AT_LINE).await;
     let mark = rig.cp.proc.mark();
     let state = rig.cp.state.path();
     let files = Modes::set(&database_files(state), 0o444);
@@ -382,55 +371,15 @@ async fn read_concurrently(http: &Http, until: Instant) {
     }
 }
 
-/// Holds SQLite's write lock on `db` (`BEGIN IMMEDIATE`) from another process
-/// for `hold`; returns once the lock is taken, with the process to wait for.
-async fn hold_write_lock(db: &Path, hold: Duration) -> tokio::process::Child {
-    use tokio::io::AsyncBufReadExt;
-    let script = "import sqlite3, sys, time\n\
-                  db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)\n\
-                  db.execute('BEGIN IMMEDIATE')\n\
-                  print('locked', flush=True)\n\
-                  time.sleep(float(sys.argv[2]))\n\
-                  db.execute('COMMIT')\n";
-    let mut child = tokio::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(db)
-        .arg(hold.as_secs_f64().to_string())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("python3: {e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let first = tokio::time::timeout(
-        Duration::from_secs(30),
-        tokio::io::BufReader::new(stdout).lines().next_line(),
-    )
-    .await;
-    assert!(
-        matches!(&first, Ok(Ok(Some(line))) if line == "locked"),
-        "the lock was not taken: {first:?}"
-    );
-    child
-}
-
 #[tokio::test]
 async fn a_database_write_locked_by_another_process_loses_no_line() {
-    let rig = Rig::start(
-        ControlPlane::start(&[]).await,
-        numbered(LINES),
-        Route::Direct,
-    )
-    .await;
-    let id = rig.session_past_line(FAULT_AT_LINE).await;
+    let (rig, id) = Rig::mid_session(ControlPlane::start(&[]).await, Route::Direct).await;
     let mark = rig.cp.proc.mark();
     let db = rig.cp.state.path().join("claudeops.db");
-    let mut locker = hold_write_lock(&db, Duration::from_secs(15)).await;
-    let released = tokio::time::timeout(Duration::from_secs(40), locker.wait()).await;
-    assert!(
-        matches!(&released, Ok(Ok(status)) if status.success()),
-        "the lock holder failed: {released:?}"
-    );
+    let lock = WriteLock::hold(&db, Duration::from_secs(15));
+    tokio::task::spawn_blocking(move || lock.released())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     rig.check_end(id, "completed").await;
     rig.observe_store_errors(mark, "write lock");
     rig.check_site_free().await;
@@ -441,8 +390,7 @@ async fn postgres_stopped_for_a_while_loses_no_line() {
     let pg = PgServer::start();
     let url = pg.fresh_database("faults");
     let cp = ControlPlane::start(&[("CLAUDEOPS_DATABASE_URL", url.as_str())]).await;
-    let rig = Rig::start(cp, numbered(LINES), Route::Direct).await;
-    let id = rig.session_past_line(FAULT_AT_LINE).await;
+    let (rig, id) = Rig::mid_session(cp, Route::Direct).await;
     let mark = rig.cp.proc.mark();
     pg.stop();
     let port = pg
@@ -497,17 +445,9 @@ async fn a_stop_sent_while_the_link_is_cut_ends_the_session_and_its_processes() 
         .await;
     let done = rig.http.wait_session_end(id, SESSION_WAIT).await;
     assert_eq!(done["status"], "stopped", "{done}");
-    loop {
-        let left = running_with(&program);
-        if left.is_empty() {
-            break;
-        }
-        assert!(
-            healed.elapsed() < Duration::from_secs(30),
-            "the stopped session's CLI still runs after the heal: {left:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let within = Duration::from_secs(30).saturating_sub(healed.elapsed());
+    let what = "the stopped session's CLI still runs after the heal";
+    wait_gone(&program, within, what).await;
     println!(
         "measured: stop answered in {} ms with the link cut; the CLI gone {} ms after the heal",
         ms(answered),

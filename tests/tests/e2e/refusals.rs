@@ -209,12 +209,5 @@ async fn a_revoked_worker_stops_what_it_runs() {
         .proc
         .wait_for("stopping a session: this worker was cut off", WAIT)
         .await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !running_with("7775").is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "a revoked worker's session went on running"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_gone("7775", WAIT, "a revoked worker's session went on running").await;
 }

@@ -95,14 +95,7 @@ async fn a_control_plane_told_to_stop_takes_no_new_session_and_ends_the_running_
     );
     assert!(log.contains("status=stopped"), "{log}");
     // The worker was told to stop the session, and did.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !running_with("7792").is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the session's process outlived its stop"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_gone("7792", WAIT, "the session's process outlived its stop").await;
     assert!(
         worker.proc.has_logged("stopping session"),
         "{}",

@@ -158,3 +158,17 @@ pub async fn run_bash_session(
     assert_eq!(done["status"], "completed", "tier {tier}: {done}");
     id
 }
+
+/// Waits until no process runs with `needle` among its arguments; panics
+/// with `what` after `within`. Returns how long it took.
+pub async fn wait_gone(needle: &str, within: Duration, what: &str) -> Duration {
+    let start = tokio::time::Instant::now();
+    loop {
+        let left = running_with(needle);
+        if left.is_empty() {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < within, "{what}: {left:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

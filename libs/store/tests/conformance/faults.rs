@@ -12,6 +12,7 @@ use claudeops_core::SiteName;
 use claudeops_core::event::{EventLevel, NewEvent};
 use claudeops_store::{Store, StoreError};
 use claudeops_tests::postgres::PgServer;
+use claudeops_tests::sqlite::WriteLock;
 
 struct SqliteFile {
     _dir: tempfile::TempDir,
@@ -106,35 +107,15 @@ async fn writes_succeed_again_once_a_read_only_file_is_writable() {
 async fn a_write_locked_database_is_not_ready_until_the_lock_goes() {
     let file = sqlite_file();
     let store = claudeops_store::open(&file.url).await.expect("open");
-    // Another process would hold it the same way: the write lock, taken and kept.
-    let locker = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(
-            "import sqlite3,sys,time\n\
-             c=sqlite3.connect(sys.argv[1],isolation_level=None)\n\
-             c.execute('BEGIN IMMEDIATE')\nprint('locked',flush=True)\ntime.sleep(8)\n\
-             c.execute('ROLLBACK')",
-        )
-        .arg(&file.path)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut locker = locker;
-    let mut said = String::new();
-    use std::io::BufRead;
-    std::io::BufReader::new(locker.stdout.take().expect("stdout"))
-        .read_line(&mut said)
-        .expect("read");
-    assert_eq!(said.trim(), "locked");
+    // Another process holds the write lock for longer than the busy timeout.
+    let lock = WriteLock::hold(&file.path, Duration::from_secs(8));
     let error = store.readiness(1).await.expect_err("ready while locked");
     assert!(matches!(error, StoreError::NotReady(_)), "{error}");
     assert!(error.to_string().contains("locked"), "{error}");
     assert!(error.is_unavailable());
-    let status = tokio::task::spawn_blocking(move || locker.wait())
+    tokio::task::spawn_blocking(move || lock.released())
         .await
-        .expect("join")
-        .expect("wait");
-    assert!(status.success());
+        .expect("join");
     store
         .readiness(2)
         .await
