@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use claudeops_tests::system::Worker;
+use claudeops_tests::system::{ControlPlane, Worker};
 
 use crate::support::*;
 
@@ -127,5 +127,62 @@ async fn a_restarted_worker_kills_what_a_dead_one_left_and_says_so() {
             .iter()
             .any(|e| e["message"].as_str().is_some_and(|m| m.contains(&said)))),
         "{events}"
+    );
+}
+
+/// The same with the real CLI, in its sandbox: the CLI and the command its
+/// model asked for die with the worker, and the model hears nothing more
+/// from the session.
+#[tokio::test]
+async fn a_worker_killed_with_sigkill_takes_the_real_cli_and_its_command_with_it() {
+    use claudeops_tests::model::{Block, Script, ScriptedModel, Turn};
+    let model = ScriptedModel::start(vec![Script::new(vec![
+        Turn::new(vec![Block::bash("timeout 57.76 tail -f /etc/hostname")]),
+        Turn::structured(serde_json::json!({
+            "summary": "never reached",
+            "escalation": {"needed": false}
+        })),
+    ])])
+    .await;
+    let cp = ControlPlane::start(&[]).await;
+    let env = model_env(&model);
+    let mut worker = enrolled_worker(&cp, "home", &as_refs(&env)).await;
+    let (status, session) = cp
+        .http()
+        .post(
+            "/api/v1/sessions/trigger",
+            &serde_json::json!({"site": "home", "start_tier": 1}),
+            true,
+        )
+        .await;
+    assert_eq!(status, 201, "{session}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while running_with("57.76").is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the model's command never ran; worker log:\n{}",
+            worker.proc.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let cli = claudeops_tests::cli::claude_bin().display().to_string();
+    assert!(!running_with(&cli).is_empty(), "the CLI is not running");
+    let asked = model.requests().len();
+
+    worker.proc.signal("KILL");
+    worker.proc.wait_exit(WAIT).await;
+    let within = Duration::from_secs(5);
+    let gone = wait_gone("57.76", within, "the model's command outlived its worker").await;
+    wait_gone(&cli, within, "the CLI outlived its worker").await;
+    println!(
+        "the real CLI's command was gone {} ms after the worker died",
+        gone.as_millis()
+    );
+    // Time for a CLI that survived to call the model again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        model.requests().len(),
+        asked,
+        "the model heard from a dead worker's session"
     );
 }
