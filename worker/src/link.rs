@@ -309,10 +309,17 @@ impl Worker {
     /// The control plane will not take this worker (its certificate was
     /// revoked): nothing it runs may go on.
     fn cut_off(&mut self, reason: &str) {
+        let stop = format!("this worker was cut off: {reason}");
+        self.stop_running("this worker was cut off", &stop);
+    }
+
+    /// Stops every session still running, telling it `reason`; `why` goes
+    /// to the log.
+    fn stop_running(&mut self, why: &str, reason: &str) {
         for (id, job) in &mut self.jobs {
             if let Some(cancel) = job.cancel.take() {
-                tracing::error!(session = id, %reason, "stopping a session: this worker was cut off");
-                let _ = cancel.send(format!("this worker was cut off: {reason}"));
+                tracing::warn!(session = id, %reason, "stopping a session: {why}");
+                let _ = cancel.send(reason.to_owned());
             }
         }
     }
@@ -347,25 +354,20 @@ impl Worker {
             return false;
         };
         let now = tokio::time::Instant::now();
-        if !drain.stopped && now >= drain.stop_at {
-            drain.stopped = true;
-            for (id, job) in &mut self.jobs {
-                if let Some(cancel) = job.cancel.take() {
-                    tracing::warn!(
-                        session = id,
-                        "stopping a session: the shutdown grace is over"
-                    );
-                    let _ = cancel.send(
-                        "the worker is shutting down (CLAUDEOPS_SHUTDOWN_GRACE is over)".to_owned(),
-                    );
-                }
-            }
+        let stop_now = !drain.stopped && now >= drain.stop_at;
+        drain.stopped |= stop_now;
+        let give_up_at = drain.give_up_at;
+        if stop_now {
+            self.stop_running(
+                "the shutdown grace is over",
+                "the worker is shutting down (CLAUDEOPS_SHUTDOWN_GRACE is over)",
+            );
         }
         if self.jobs.is_empty() {
             tracing::info!("every session's end is reported; exiting");
             return true;
         }
-        if now >= drain.give_up_at {
+        if now >= give_up_at {
             let unreported: Vec<i64> = self.jobs.keys().copied().collect();
             tracing::error!(
                 sessions = ?unreported,

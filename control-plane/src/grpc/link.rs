@@ -289,9 +289,10 @@ async fn reconcile(
             // It holds the job: a confirmation lost with the old link.
             peers.sessions.confirmed(worker_id, job.session_id).await;
         }
-        let pending = match still_running {
-            true => peers.sessions.pending_stop(job.session_id).await,
-            false => None,
+        let pending = if still_running {
+            peers.sessions.pending_stop(job.session_id).await
+        } else {
+            None
         };
         if let Some(reason) = pending {
             // A stop the worker may never have received: the link it went

@@ -72,12 +72,17 @@ impl StoreError {
 /// extended codes).
 pub(crate) fn is_read_only(error: &sqlx::Error) -> bool {
     const SQLITE_READONLY: i32 = 8;
+    sqlite_primary_code(error) == Some(SQLITE_READONLY)
+}
+
+/// An SQLite error's primary result code (the low byte of an extended code).
+fn sqlite_primary_code(error: &sqlx::Error) -> Option<i32> {
     match error {
         sqlx::Error::Database(db) => db
             .code()
             .and_then(|code| code.parse::<i32>().ok())
-            .is_some_and(|code| code & 0xff == SQLITE_READONLY),
-        _ => false,
+            .map(|code| code & 0xff),
+        _ => None,
     }
 }
 
@@ -112,11 +117,8 @@ pub(crate) fn conflict_on_duplicate(what: &'static str) -> impl FnOnce(sqlx::Err
 pub(crate) fn is_busy(error: &sqlx::Error) -> bool {
     const SQLITE_BUSY: i32 = 5;
     const SQLITE_LOCKED: i32 = 6;
-    match error {
-        sqlx::Error::Database(db) => db
-            .code()
-            .and_then(|code| code.parse::<i32>().ok())
-            .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED)),
-        _ => false,
-    }
+    matches!(
+        sqlite_primary_code(error),
+        Some(SQLITE_BUSY | SQLITE_LOCKED)
+    )
 }
