@@ -5,7 +5,8 @@
 set -euo pipefail
 
 # e2fsprogs: chattr, to make a database file immutable in the store fault tests.
-DEBIAN_PACKAGES=(postgresql apprise docker-compose dnsmasq redis-server mariadb-server ansible-core bubblewrap e2fsprogs python3)
+# prometheus: a real server scrapes the control plane; promtool checks the shipped rules.
+DEBIAN_PACKAGES=(postgresql apprise docker-compose dnsmasq redis-server mariadb-server ansible-core bubblewrap e2fsprogs python3 prometheus)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

@@ -20,6 +20,9 @@ use crate::escalation::{self, AgentResponse, Cause, ChainLimits, Next, ResponseV
 use crate::incidents::{Incidents, Recheck};
 use crate::notifications::Notifications;
 use crate::sessions::{Sessions, StartError, StartRequest};
+use crate::telemetry::{self, ChainEnd};
+use claudeops_telemetry::{TraceContext, names};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 #[derive(Clone)]
 pub struct AfterSession {
@@ -45,6 +48,14 @@ impl AfterSession {
                         site = %session.site,
                         tier = %session.tier
                     );
+                    // In the chain's trace, under the session that ended.
+                    if let Some(parent) = session
+                        .trace
+                        .as_ref()
+                        .and_then(|t| TraceContext::parse(&t.traceparent).ok())
+                    {
+                        let _ = span.set_parent(parent.as_remote_parent());
+                    }
                     tokio::spawn(
                         async move { this.session_ended(&session).await }.instrument(span),
                     );
@@ -56,8 +67,17 @@ impl AfterSession {
     /// Validates the response, records its events and memories, and decides in
     /// code what follows: nothing, the next tier, or a human.
     pub async fn session_ended(&self, session: &Session) {
+        if let Some(end) = self.follow(session).await {
+            let chain = self.sessions.chain(session).await;
+            telemetry::chain_ended(&chain, end, now_ms());
+        }
+    }
+
+    /// What follows one session; `Some` with how the chain ended when no
+    /// session follows.
+    async fn follow(&self, session: &Session) -> Option<ChainEnd> {
         if session.status == SessionStatus::Stopped {
-            return; // The operator stopped it; they know.
+            return Some(ChainEnd::Stopped); // The operator stopped it; they know.
         }
         let response = self.validator.validate(session.structured.as_ref());
         if let Ok(response) = &response {
@@ -76,12 +96,21 @@ impl AfterSession {
     }
 
     /// After a chain started for incidents: the probes say whether it worked.
-    async fn verify(&self, session: &Session) {
-        match self.incidents.verify(session).await {
-            Recheck::NothingToVerify | Recheck::Fixed => {}
+    async fn verify(&self, session: &Session) -> Option<ChainEnd> {
+        let span = tracing::info_span!("verify", site = %session.site);
+        let recheck = self
+            .incidents
+            .verify(session)
+            .instrument(span.clone())
+            .await;
+        span.set_attribute("claudeops.recheck", recheck.label());
+        drop(span);
+        match recheck {
+            Recheck::NothingToVerify => Some(ChainEnd::Done),
+            Recheck::Fixed => Some(ChainEnd::Verified),
             Recheck::Unverified { reason } => {
                 let reason = format!("the fix could not be verified: {reason}");
-                self.needs_human(session, Cause::NotVerified, &reason).await;
+                self.needs_human(session, Cause::NotVerified, &reason).await
             }
             Recheck::StillFailing { handoff } => {
                 self.escalate_or_human(
@@ -90,12 +119,13 @@ impl AfterSession {
                     handoff,
                     "the fix was not verified by the probes",
                 )
-                .await;
+                .await
             }
         }
     }
 
-    async fn escalate(&self, session: &Session, tier: Tier, handoff: String) {
+    /// `None` when the next tier started (the chain goes on).
+    async fn escalate(&self, session: &Session, tier: Tier, handoff: String) -> Option<ChainEnd> {
         let request = StartRequest {
             site: session.site.clone(),
             tier,
@@ -119,25 +149,38 @@ impl AfterSession {
                     )
                     .await;
                 self.notifications.escalated(session, &child);
+                metrics::counter!(
+                    names::ESCALATIONS,
+                    "site" => session.site.to_string(),
+                    "tier" => tier.number().to_string(),
+                )
+                .increment(1);
+                None
             }
             // Dry run already recorded what would have run.
-            Err(StartError::DryRun(_)) => {}
+            Err(StartError::DryRun(_)) => Some(ChainEnd::Done),
             Err(error) => {
                 let reason = format!("tier {tier} could not start: {error}");
                 self.needs_human(session, Cause::SessionFailed, &reason)
-                    .await;
+                    .await
             }
         }
     }
 
     /// Escalates to the next tier when the chain may go further (max tier, chain
     /// cost cap); otherwise a human is needed.
-    async fn escalate_or_human(&self, session: &Session, cause: Cause, handoff: String, why: &str) {
+    async fn escalate_or_human(
+        &self,
+        session: &Session,
+        cause: Cause,
+        handoff: String,
+        why: &str,
+    ) -> Option<ChainEnd> {
         let cap = self.ctx.config.max_chain_cost_usd;
         let over_budget = cap > 0.0 && self.sessions.chain_cost(session).await >= cap;
         match session.tier.next() {
             Some(tier) if tier <= self.ctx.config.max_tier() && !over_budget => {
-                self.escalate(session, tier, handoff).await;
+                self.escalate(session, tier, handoff).await
             }
             _ => {
                 let (cause, limit) = if over_budget {
@@ -146,13 +189,14 @@ impl AfterSession {
                     (cause, "no higher tier may run")
                 };
                 self.needs_human(session, cause, &format!("{why}, and {limit}"))
-                    .await;
+                    .await
             }
         }
     }
 
-    async fn needs_human(&self, session: &Session, cause: Cause, reason: &str) {
+    async fn needs_human(&self, session: &Session, cause: Cause, reason: &str) -> Option<ChainEnd> {
         tracing::warn!(session = session.id, site = %session.site, reason, "needs human attention");
+        metrics::counter!(names::NEEDS_HUMAN, "site" => session.site.to_string()).increment(1);
         self.notifications
             .session_needs_human(session, cause, reason);
         self.ctx
@@ -163,6 +207,7 @@ impl AfterSession {
                 format!("needs human attention: {reason}"),
             )
             .await;
+        Some(ChainEnd::NeedsHuman)
     }
 
     async fn record_response(&self, session: &Session, response: &AgentResponse) {

@@ -105,6 +105,10 @@ pub struct Config {
     pub notify_group_window: Duration,
     /// When the daily digest goes out, "HH:MM" UTC; "off" for never.
     pub notify_digest_time: String,
+    /// Log lines as text or JSON.
+    pub log_format: claudeops_telemetry::LogFormat,
+    /// A link to a trace, with `{trace_id}` where the id goes.
+    pub trace_url_template: Option<String>,
 }
 
 impl Default for Config {
@@ -161,6 +165,8 @@ impl Default for Config {
             notify_reminder_interval: Duration::from_secs(4 * 3600),
             notify_group_window: Duration::from_secs(30),
             notify_digest_time: "08:00".to_owned(),
+            log_format: claudeops_telemetry::LogFormat::Text,
+            trace_url_template: None,
         }
     }
 }
@@ -198,6 +204,14 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigErrors> {
         let mut problems = Vec::new();
+        if let Some(template) = &self.trace_url_template
+            && !template.contains("{trace_id}")
+        {
+            problems.push(
+                "CLAUDEOPS_TRACE_URL_TEMPLATE must contain {trace_id}, where the trace id goes"
+                    .to_owned(),
+            );
+        }
         if let Some(url) = &self.database_url
             && !url.starts_with("postgres://")
             && !url.starts_with("postgresql://")

@@ -269,6 +269,7 @@ mod tests {
             response: None,
             structured: None,
             error: None,
+            trace: None,
         }
     }
 

@@ -110,6 +110,14 @@ impl Hub {
         }
     }
 
+    /// Viewers of every session.
+    pub fn total_viewers(&self) -> usize {
+        self.lock()
+            .values()
+            .map(broadcast::Sender::receiver_count)
+            .sum()
+    }
+
     pub fn viewers(&self, session: SessionId) -> usize {
         self.lock()
             .get(&session)

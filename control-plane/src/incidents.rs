@@ -8,6 +8,7 @@
 //! human) is decided by `after_session.rs`, so this module never calls back into
 //! escalation. It starts sessions only through `Sessions::start`.
 
+use claudeops_telemetry::names;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -199,6 +200,18 @@ pub enum Recheck {
     StillFailing { handoff: String },
 }
 
+impl Recheck {
+    /// One word for a span or a metric.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Recheck::NothingToVerify => "nothing_to_verify",
+            Recheck::Fixed => "verified",
+            Recheck::Unverified { .. } => "unverified",
+            Recheck::StillFailing { .. } => "still_failing",
+        }
+    }
+}
+
 /// Incidents: probe and inventory reports, opening and closing, the incident's
 /// session, re-probes and verification.
 #[derive(Clone)]
@@ -269,7 +282,19 @@ impl Incidents {
     /// services with a probe down, and close for services whose probes are all up.
     pub async fn probe_report(&self, site: &SiteName, report: ProbeReport) {
         let attempts = report.attempts;
-        if let Err(error) = self.ctx.store.record_probe_attempts(site, &attempts).await {
+        for a in &attempts {
+            let result = if a.ok { "up" } else { "down" };
+            metrics::counter!(names::PROBE_ATTEMPTS, "site" => site.to_string(), "kind" => a.kind.clone(), "result" => result)
+                .increment(1);
+            metrics::histogram!(names::PROBE_LATENCY, "site" => site.to_string(), "kind" => a.kind.clone())
+                .record(a.latency_ms.max(0) as f64 / 1000.0);
+        }
+        let recorded = crate::telemetry::timed(
+            "record_probe_attempts",
+            self.ctx.store.record_probe_attempts(site, &attempts),
+        )
+        .await;
+        if let Err(error) = recorded {
             tracing::error!(%error, %site, "could not record probe attempts");
             return;
         }
@@ -309,6 +334,10 @@ impl Incidents {
         match self.ctx.store.open_incident(&new).await {
             Ok((incident, true)) => {
                 tracing::warn!(incident = incident.id, %site, service, "incident opened");
+                if let Some(first) = self.first_failure(site, &incident.probes).await {
+                    metrics::histogram!(names::TIME_TO_DETECT, "site" => site.to_string())
+                        .record((incident.opened_at_ms - first).max(0) as f64 / 1000.0);
+                }
                 let first = failing.first().map(|a| a.message.as_str()).unwrap_or("");
                 self.ctx
                     .event_for(
@@ -330,6 +359,24 @@ impl Incidents {
         }
     }
 
+    /// When the current run of failures of these probes began: the earliest
+    /// failed attempt after their last success, from their recent history.
+    async fn first_failure(&self, site: &SiteName, probes: &[String]) -> Option<i64> {
+        let records = self.ctx.store.list_probes(Some(site), 50).await.ok()?;
+        records
+            .iter()
+            .filter(|r| probes.contains(&r.probe))
+            .filter_map(|r| {
+                r.history
+                    .iter()
+                    .rev()
+                    .take_while(|p| !p.ok)
+                    .last()
+                    .map(|p| p.at_ms)
+            })
+            .min()
+    }
+
     async fn close_recovered(&self, site: &SiteName, service: &str) {
         for incident in self.open_incidents(Some(site), Some(service)).await {
             self.resolve(&incident, Resolution::Recovered, "its probes are up again")
@@ -346,6 +393,12 @@ impl Incidents {
         {
             Ok(Some(resolved)) => {
                 tracing::info!(incident = incident.id, site = %incident.site, service = %incident.service, %resolution, "incident resolved");
+                if resolution == Resolution::VerifiedFixed
+                    && let Some(at) = resolved.resolved_at_ms
+                {
+                    metrics::histogram!(names::TIME_TO_FIX, "site" => incident.site.to_string())
+                        .record((at - incident.opened_at_ms).max(0) as f64 / 1000.0);
+                }
                 let words = match resolution {
                     Resolution::VerifiedFixed => "verified fixed",
                     Resolution::Recovered => "recovered",

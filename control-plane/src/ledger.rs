@@ -4,6 +4,7 @@
 //! the fleet; this module checks who is asking and raises the alarm once per
 //! service per window when a limit is hit.
 
+use claudeops_telemetry::{SpanRecord, TraceContext, names};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -65,8 +66,63 @@ fn answer(
     }
 }
 
-/// Answers a worker's reservation request.
+/// Answers a worker's reservation request; counted, and a span in the
+/// session's trace.
 pub async fn reserve(
+    ctx: &Context,
+    notifications: &Notifications,
+    alerts: &Alerts,
+    worker_id: &str,
+    req: LedgerRequest,
+) -> LedgerAnswer {
+    let started = std::time::SystemTime::now();
+    let kind = req
+        .kind
+        .parse::<ActionKind>()
+        .map_or("unknown", |k| k.as_str());
+    let service = req.service.clone();
+    let session_id = req.session_id;
+    let asked_by = req
+        .traceparent
+        .as_deref()
+        .and_then(|t| TraceContext::parse(t).ok());
+    let answer = decide(ctx, notifications, alerts, worker_id, req).await;
+    let result = if answer.granted { "granted" } else { "refused" };
+    metrics::counter!(names::LEDGER_DECISIONS, "kind" => kind, "result" => result).increment(1);
+    // Under the worker's action that asked, else under the session.
+    let parent = match asked_by {
+        Some(parent) => Some(parent),
+        None if claudeops_telemetry::trace::enabled() => ctx
+            .store
+            .get_session(session_id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|s| s.trace)
+            .and_then(|t| TraceContext::parse(&t.traceparent).ok()),
+        None => None,
+    };
+    if let Some(parent) = parent {
+        let mut span = SpanRecord::new(
+            "ledger reserve",
+            parent.child(),
+            Some(parent.span_id),
+            started,
+            std::time::SystemTime::now(),
+        )
+        .attr("claudeops.action.kind", kind)
+        .attr("claudeops.service", service)
+        .attr("claudeops.ledger.result", result)
+        .attr("claudeops.action.id", answer.action_id);
+        if !answer.granted {
+            span = span.attr("claudeops.ledger.reason", answer.reason.clone());
+        }
+        span.record();
+    }
+    answer
+}
+
+async fn decide(
     ctx: &Context,
     notifications: &Notifications,
     alerts: &Alerts,
@@ -169,6 +225,9 @@ pub async fn finish(ctx: &Context, finish: ActionDone) {
         .await
     {
         Ok(Some(record)) => {
+            let result = if finish.ok { "succeeded" } else { "failed" };
+            metrics::counter!(names::ACTIONS, "kind" => record.kind.as_str(), "result" => result)
+                .increment(1);
             let level = if finish.ok {
                 EventLevel::Info
             } else {

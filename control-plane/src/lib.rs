@@ -24,6 +24,7 @@ pub mod registry;
 pub mod scheduler;
 pub mod sessions;
 pub mod store_watch;
+pub mod telemetry;
 
 use std::future::Future;
 use std::net::SocketAddr;

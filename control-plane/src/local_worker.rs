@@ -52,6 +52,8 @@ const WITHHELD: &[&str] = &[
     "CLAUDEOPS_HOOK_COMMAND",
     "CLAUDEOPS_ENROLL_TOKEN",
     "CLAUDEOPS_WORKER_BIN",
+    // The worker reports its spans as `claudeops-worker`, not as this process.
+    "OTEL_SERVICE_NAME",
 ];
 
 /// Where the local worker binary is: `CLAUDEOPS_WORKER_BIN`, else beside this

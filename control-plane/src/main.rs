@@ -51,12 +51,6 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     claudeops_pki::tls::install_crypto_provider();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,h2=warn,tower=warn".into()),
-        )
-        .init();
     let config = match ControlPlaneConfig::load() {
         Ok(config) => config,
         Err(errors) => {
@@ -74,13 +68,29 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+    runtime.block_on(async move {
+        let telemetry = match claudeops_telemetry::init(
+            "claudeops-control-plane",
+            config.log_format,
+            "info,sqlx=warn,h2=warn,tower=warn",
+            claudeops_telemetry::names::describe_control_plane,
+        ) {
+            Ok(telemetry) => telemetry,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let result = run(cli.command, config).await;
+        tokio::task::block_in_place(|| telemetry.shutdown());
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
         }
-    }
+    })
 }
 
 async fn run(command: Command, config: ControlPlaneConfig) -> anyhow::Result<()> {

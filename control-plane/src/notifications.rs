@@ -34,6 +34,13 @@ struct StoreLog(Arc<dyn Store>);
 #[async_trait::async_trait]
 impl DeliveryLog for StoreLog {
     async fn record(&self, delivery: &Delivery) {
+        let result = match delivery.outcome {
+            claudeops_notify::delivery::Outcome::Sent => "sent",
+            claudeops_notify::delivery::Outcome::Retrying { .. } => "retrying",
+            claudeops_notify::delivery::Outcome::GaveUp => "gave_up",
+        };
+        metrics::counter!(claudeops_telemetry::names::NOTIFICATIONS, "result" => result)
+            .increment(1);
         if let Err(error) = self.0.record_delivery(&delivery.to_record()).await {
             tracing::warn!(%error, "could not record a notification delivery");
         }

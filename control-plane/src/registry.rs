@@ -39,6 +39,16 @@ struct Connected {
     tx: mpsc::Sender<ToWorker>,
     /// When any message last arrived on this connection (unix ms).
     last_seen_ms: i64,
+    /// The worker's latest metrics (Prometheus text, already checked).
+    metrics: Option<Arc<str>>,
+}
+
+/// What the control plane's `/metrics` shows of one connected worker.
+pub struct Scraped {
+    pub site: SiteName,
+    pub worker_id: String,
+    pub last_seen_ms: i64,
+    pub metrics: Option<Arc<str>>,
 }
 
 #[derive(Default)]
@@ -120,6 +130,7 @@ impl Registry {
             conn_id,
             tx,
             last_seen_ms: now_ms,
+            metrics: None,
         };
         inner.workers.insert(id, connected);
         Ok(conn_id)
@@ -149,6 +160,29 @@ impl Registry {
     /// Cuts a worker off: its outbound stream ends.
     pub fn disconnect(&self, worker_id: &str) -> bool {
         self.lock().workers.remove(worker_id).is_some()
+    }
+
+    /// Keeps a worker's latest metrics, for `/metrics`.
+    pub fn set_metrics(&self, worker_id: &str, conn_id: u64, exposition: Arc<str>) {
+        if let Some(c) = self.lock().workers.get_mut(worker_id)
+            && c.conn_id == conn_id
+        {
+            c.metrics = Some(exposition);
+        }
+    }
+
+    /// Every connected worker, for `/metrics`.
+    pub fn scrape(&self) -> Vec<Scraped> {
+        self.lock()
+            .workers
+            .values()
+            .map(|c| Scraped {
+                site: c.info.site.clone(),
+                worker_id: c.info.worker_id.clone(),
+                last_seen_ms: c.last_seen_ms,
+                metrics: c.metrics.clone(),
+            })
+            .collect()
     }
 
     pub fn heartbeat(&self, worker_id: &str, now_ms: i64) {

@@ -228,6 +228,7 @@ mod tests {
             response: None,
             structured: None,
             error: None,
+            trace: None,
         }
     }
 

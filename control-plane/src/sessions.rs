@@ -23,6 +23,7 @@ use crate::clock::now_ms;
 use crate::context::{Context, Fact};
 use crate::hub::{LineView, StatusView, Subscription};
 use crate::registry::Pick;
+use crate::telemetry;
 
 /// What starts a session.
 #[derive(Debug, Clone)]
@@ -241,15 +242,18 @@ impl Sessions {
                 cap,
             });
         }
+        let parent = match req.parent_id {
+            Some(id) => self.ctx.store.get_session(id).await?,
+            None => None,
+        };
         let (worker_id, tx) = match self.ctx.registry.pick(&req.site, &[]) {
             Pick::Worker(id, tx) => (id, tx),
             Pick::NoWorker => return Err(StartError::NoWorker(req.site.clone())),
             Pick::NoLlm => return Err(StartError::LlmOff(req.site.clone())),
         };
-        let session = self
-            .ctx
-            .store
-            .create_session(&NewSession {
+        let session = telemetry::timed(
+            "create_session",
+            self.ctx.store.create_session(&NewSession {
                 site: req.site.clone(),
                 worker_id: Some(worker_id.clone()),
                 tier: req.tier,
@@ -258,16 +262,19 @@ impl Sessions {
                 prompt: req.prompt.clone(),
                 parent_id: req.parent_id,
                 started_at_ms: now_ms(),
-            })
-            .await
-            .map_err(|e| match e {
-                StoreError::SiteBusy { running } => StartError::Busy {
-                    site: req.site.clone(),
-                    running,
-                },
-                other => StartError::Store(other),
-            })?;
+                trace: telemetry::new_session_trace(parent.as_ref()),
+            }),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::SiteBusy { running } => StartError::Busy {
+                site: req.site.clone(),
+                running,
+            },
+            other => StartError::Store(other),
+        })?;
         tracing::info!(session = session.id, site = %session.site, tier = %session.tier, trigger = %session.trigger, worker = %worker_id, "session started");
+        telemetry::session_started(&session);
         let mut job = self.job(&session, &req);
         job.memories = self.memories_for(&session.site).await;
         job.daily_left_usd = daily_left_usd;
@@ -447,6 +454,7 @@ impl Sessions {
                 .map(|t| self.ctx.config.model_for(t).to_owned())
                 .collect(),
             daily_left_usd: None,
+            traceparent: session.trace.as_ref().map(|t| t.traceparent.clone()),
         }
     }
 
@@ -457,10 +465,14 @@ impl Sessions {
         if cap <= 0.0 {
             return Ok(None);
         }
+        Ok(Some(cap - self.spent_today().await?))
+    }
+
+    /// What sessions started today (UTC) cost.
+    pub async fn spent_today(&self) -> Result<f64, StoreError> {
         const DAY_MS: i64 = 24 * 60 * 60 * 1000;
         let day_start = now_ms() - now_ms().rem_euclid(DAY_MS);
-        let spent = self.ctx.store.cost_since(day_start).await?;
-        Ok(Some(cap - spent))
+        self.ctx.store.cost_since(day_start).await
     }
 
     /// The site's active memories, rendered within the memory budget.
@@ -508,10 +520,8 @@ impl Sessions {
                 malformed: v.malformed,
             })
             .collect();
-        self.ctx
-            .store
-            .append_output(output.session_id, &rows)
-            .await?;
+        let appended = self.ctx.store.append_output(output.session_id, &rows);
+        telemetry::timed("append_output", appended).await?;
         self.ctx.hub.publish_lines(output.session_id, views);
         let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
         // Only what is stored without a hole is acknowledged: the worker keeps
@@ -547,7 +557,9 @@ impl Sessions {
             structured: report.structured,
             error: report.error,
         };
-        self.finish(report.session_id, outcome).await?;
+        if let Some(session) = self.finish(report.session_id, outcome).await? {
+            telemetry::tokens(&session.model, &report.metering);
+        }
         Ok(Reported::Recorded)
     }
 
@@ -557,7 +569,11 @@ impl Sessions {
         id: SessionId,
         outcome: SessionOutcome,
     ) -> Result<Option<Session>, StoreError> {
-        let ended = self.ctx.store.finish_session(id, &outcome).await?;
+        let ended = telemetry::timed(
+            "finish_session",
+            self.ctx.store.finish_session(id, &outcome),
+        )
+        .await?;
         // Ended (now or before): nothing more to stop, count or deliver.
         self.stopping().remove(&id);
         self.stored().remove(&id);
@@ -566,6 +582,7 @@ impl Sessions {
             return Ok(None);
         };
         tracing::info!(session = id, status = %session.status, cost_usd = session.cost_usd, turns = session.turns, "session ended");
+        telemetry::session_ended(&session);
         self.ctx.hub.finish(id, status_view(&session));
         self.ctx.facts.publish(Fact::SessionEnded {
             session: session.clone(),

@@ -60,7 +60,12 @@ impl StoreHealth {
 
 /// Checks the store once, bounded by [`ANSWER_WITHIN`].
 pub async fn check(ctx: &Context) -> Result<(), StoreError> {
-    match tokio::time::timeout(ANSWER_WITHIN, ctx.store.readiness(now_ms())).await {
+    match tokio::time::timeout(
+        ANSWER_WITHIN,
+        crate::telemetry::timed("readiness", ctx.store.readiness(now_ms())),
+    )
+    .await
+    {
         Ok(answer) => answer,
         Err(_) => Err(StoreError::NotReady(format!(
             "it did not answer within {} s",

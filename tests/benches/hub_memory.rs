@@ -109,6 +109,7 @@ async fn seed(url: &str, n: usize) -> Vec<i64> {
                 prompt: None,
                 parent_id: None,
                 started_at_ms: at,
+                trace: None,
             })
             .await
             .unwrap_or_else(|e| panic!("create_session: {e}"));

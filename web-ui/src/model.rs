@@ -171,6 +171,10 @@ pub struct SessionDetail {
     pub prompt: Option<String>,
     pub parent: Option<RelatedSession>,
     pub children: Vec<RelatedSession>,
+    /// The escalation chain's trace id (OpenTelemetry), when traced.
+    pub trace_id: Option<String>,
+    /// Where the trace opens (`CLAUDEOPS_TRACE_URL_TEMPLATE`), when set.
+    pub trace_url: Option<String>,
 }
 
 /// A link to a session in the same escalation chain.

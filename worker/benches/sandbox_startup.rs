@@ -76,6 +76,7 @@ async fn run_once(
         memories: None,
         models: vec!["haiku".into()],
         daily_left_usd: None,
+        trace: None,
     };
     let started = Instant::now();
     let enclosure = sandbox.map(|sandbox| {

@@ -64,6 +64,10 @@ pub struct WorkerConfig {
     pub docker_socket: PathBuf,
     /// `CLAUDEOPS_DOCKER_EXEC_TIER`: the lowest tier that may `docker exec`.
     pub docker_exec_tier: claudeops_core::Tier,
+    /// `CLAUDEOPS_LOG_FORMAT`: log lines as text or JSON.
+    pub log_format: claudeops_telemetry::LogFormat,
+    /// `CLAUDEOPS_METRICS_ADDR`: where this worker also serves `/metrics`.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Default for WorkerConfig {
@@ -97,6 +101,8 @@ impl Default for WorkerConfig {
             bwrap: PathBuf::from("bwrap"),
             docker_socket: PathBuf::from("/var/run/docker.sock"),
             docker_exec_tier: claudeops_core::Tier::Remediate,
+            log_format: claudeops_telemetry::LogFormat::Text,
+            metrics_addr: None,
         }
     }
 }

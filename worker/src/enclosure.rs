@@ -361,6 +361,7 @@ mod tests {
             memories: None,
             models: vec![],
             daily_left_usd: left,
+            trace: None,
         }
     }
 

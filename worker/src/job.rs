@@ -32,6 +32,10 @@ pub struct Job {
     pub models: Vec<String>,
     /// What is left of the fleet's daily cost cap, when there is one.
     pub daily_left_usd: Option<f64>,
+    /// The control plane's span of this session: the worker's spans join its
+    /// trace. `None` when untraced, or when what came could not be read
+    /// (logged; the session runs all the same).
+    pub trace: Option<claudeops_telemetry::TraceContext>,
 }
 
 impl From<claudeops_core::link::Job> for Job {
@@ -56,6 +60,11 @@ impl From<claudeops_core::link::Job> for Job {
             extra_disallowed_tools: job.extra_disallowed_tools,
             memories: non_empty(job.memories),
             daily_left_usd: job.daily_left_usd,
+            trace: job.traceparent.as_deref().and_then(|t| {
+                claudeops_telemetry::TraceContext::parse(t)
+                    .inspect_err(|e| tracing::warn!(session = job.session_id, error = %e, "the job's trace context is ignored"))
+                    .ok()
+            }),
         }
     }
 }
@@ -344,6 +353,7 @@ mod tests {
             memories: Some("- nas:disk: the NAS disk fills on Sundays".into()),
             models: vec!["haiku".into(), "sonnet".into()],
             daily_left_usd: None,
+            trace: None,
         }
     }
 

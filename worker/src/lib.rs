@@ -20,6 +20,7 @@ pub mod mcp;
 pub mod probes;
 pub mod runner;
 pub mod sandbox;
+pub mod spans;
 pub mod wire;
 pub mod workspace;
 
@@ -98,6 +99,12 @@ pub async fn run(
         proxy = %proxy.base_url(),
         "model proxy ready: sessions get a token of their own, never the key"
     );
+    if let Some(addr) = config.metrics_addr {
+        let bound = claudeops_telemetry::metrics::serve(addr)
+            .await
+            .with_context(|| format!("CLAUDEOPS_METRICS_ADDR={addr}: cannot listen"))?;
+        tracing::info!(%bound, "serving this worker's metrics at /metrics");
+    }
     // Every log line of this worker carries its site and id.
     let span = tracing::info_span!("worker", site = %identity.site, worker = %identity.worker_id);
     link::Worker::new(config, identity, (host, port), sandbox, proxy)

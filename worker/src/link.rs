@@ -18,11 +18,13 @@ use claudeops_core::worker::LLM_CAPABILITY;
 use claudeops_core::{SessionStatus, SiteName};
 use claudeops_model_proxy::ModelProxy;
 use claudeops_proto::v1::{ControlMessage, worker_link_client::WorkerLinkClient};
+use claudeops_telemetry::TraceContext;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Streaming;
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::config::WorkerConfig;
 use crate::dial;
@@ -31,6 +33,7 @@ use crate::enroll::Identity;
 use crate::job::{self, Job};
 use crate::runner::{self, Finish, FinishStatus, Line};
 use crate::sandbox::Sandbox;
+use crate::spans::StreamSpans;
 use crate::{actions, wire, workspace};
 
 /// Until the control plane's welcome says otherwise.
@@ -47,6 +50,9 @@ const STABLE_LINK: Duration = Duration::from_secs(10);
 /// reported before the worker exits anyway.
 const DRAIN_FLUSH: Duration = Duration::from_secs(15);
 /// How often a shutting-down worker checks whether it may exit.
+/// How often the worker's own metrics go to the control plane (cumulative,
+/// so a lost one costs nothing; the first goes at once on every connect).
+pub const METRICS_EVERY: Duration = Duration::from_secs(15);
 const DRAIN_TICK: Duration = Duration::from_millis(100);
 /// Output lines sent in one message at most.
 const BATCH: usize = 64;
@@ -81,6 +87,8 @@ pub enum LinkCommand {
         kind: String,
         service: String,
         args_json: String,
+        /// The asking action's trace context.
+        traceparent: Option<String>,
         reply: oneshot::Sender<Result<i64, String>>,
     },
     /// Tell the control plane how a granted action ended.
@@ -111,6 +119,8 @@ impl actions::Ledger for LinkLedger {
             kind: kind.to_owned(),
             service: service.to_owned(),
             args_json: args.to_string(),
+            traceparent: TraceContext::of(&tracing::Span::current().context())
+                .map(|cx| cx.traceparent()),
             reply,
         };
         self.commands
@@ -193,6 +203,8 @@ impl Worker {
         proxy: ModelProxy,
     ) -> Worker {
         let (host, port) = endpoint;
+        // Present from the first metrics report on, before any session runs.
+        metrics::gauge!(claudeops_telemetry::names::WORKER_SESSIONS_RUNNING).set(0.0);
         let (events_tx, events_rx) = mpsc::channel(1024);
         let (commands_tx, commands_rx) = mpsc::channel(64);
         let ledger = Arc::new(LinkLedger {
@@ -413,6 +425,7 @@ impl Worker {
         }
         let mut heartbeat = tokio::time::interval(self.heartbeat_every);
         let mut drain_tick = tokio::time::interval(DRAIN_TICK);
+        let mut metrics_tick = tokio::time::interval(METRICS_EVERY);
         loop {
             if heartbeat.period() != self.heartbeat_every {
                 heartbeat = tokio::time::interval(self.heartbeat_every);
@@ -442,6 +455,14 @@ impl Worker {
                         return false;
                     }
                 }
+                _ = metrics_tick.tick() => {
+                    if let Some(handle) = claudeops_telemetry::metrics::installed() {
+                        let text = claudeops_telemetry::metrics::render(handle);
+                        if conn.tx.send(FromWorker::Metrics(text)).await.is_err() {
+                            return false;
+                        }
+                    }
+                }
                 stop = &mut *shutdown, if self.drain.is_none() => self.begin_drain(stop),
                 _ = drain_tick.tick(), if self.drain.is_some() => {
                     if self.drain_step() {
@@ -459,6 +480,7 @@ impl Worker {
                 kind,
                 service,
                 args_json,
+                traceparent,
                 reply,
             } => {
                 let Some(tx) = tx else {
@@ -473,6 +495,7 @@ impl Worker {
                     kind,
                     service,
                     args_json,
+                    traceparent,
                 });
                 if tx.send(msg).await.is_ok() {
                     self.pending.insert(request_id, reply);
@@ -674,10 +697,21 @@ impl Worker {
             },
         );
         let job = Job::from(run);
+        // Every log line of the session's task carries its session and tier.
+        let span = tracing::info_span!("session", session = id, tier = %job.tier);
+        if let Some(trace) = &job.trace {
+            // The control plane's span of this session is the parent: one trace
+            // from the trigger to each tool call.
+            let _ = span.set_parent(trace.as_remote_parent());
+        }
+        span.set_attribute("claudeops.site", self.identity.site.to_string());
+        span.set_attribute("claudeops.worker", self.identity.worker_id.clone());
+        span.set_attribute("gen_ai.request.model", job.model.clone());
         let ctx = actions::ActionContext {
             tier: job.tier,
             dry_run: job.dry_run,
             repos_dir: self.config.repos_dir.clone(),
+            span: span.clone(),
         };
         self.dispatcher.register(id, ctx);
         let handler: Arc<dyn actions::ActionHandler> = self.dispatcher.clone();
@@ -689,8 +723,6 @@ impl Worker {
         };
         let prepared = prepare(&parts, &self.identity.site, &job).await;
         let events = self.events_tx.clone();
-        // Every log line of the session's task carries its session and tier.
-        let span = tracing::info_span!("session", session = id, tier = %job.tier);
         tokio::spawn(
             async move {
                 let (finish, metering) = match prepared {
@@ -728,14 +760,36 @@ async fn run_forwarding(
     });
     let (lines_tx, mut lines_rx) = mpsc::channel::<Line>(256);
     let forward_events = events.clone();
+    // The CLI's run, and its model turns and tool calls as its children.
+    let cli = tracing::info_span!("cli");
+    let cli_trace =
+        TraceContext::of(&cli.context()).unwrap_or_else(|| TraceContext::new_root("cli"));
+    let mut stream_spans = StreamSpans::new(cli_trace, std::time::SystemTime::now());
     let forward = tokio::spawn(async move {
         while let Some(line) = lines_rx.recv().await {
+            let at = std::time::UNIX_EPOCH
+                + Duration::from_millis(u64::try_from(line.ts_ms).unwrap_or(0));
+            for span in stream_spans.line(&line.text, at) {
+                span.record();
+            }
             if forward_events.send(JobEvent::Line(id, line)).await.is_err() {
-                return;
+                break;
             }
         }
+        for span in stream_spans.finish(std::time::SystemTime::now()) {
+            span.record();
+        }
     });
-    let mut finish = runner::run(invocation, lines_tx, stop_rx).await;
+    metrics::gauge!(claudeops_telemetry::names::WORKER_SESSIONS_RUNNING).increment(1.0);
+    let mut finish = runner::run(invocation, lines_tx, stop_rx)
+        .instrument(cli.clone())
+        .await;
+    metrics::gauge!(claudeops_telemetry::names::WORKER_SESSIONS_RUNNING).decrement(1.0);
+    cli.set_attribute("claudeops.status", format!("{:?}", finish.status));
+    if let Some(code) = finish.exit_code {
+        cli.set_attribute("process.exit.code", i64::from(code));
+    }
+    drop(cli);
     stopper.abort();
     // Every line is forwarded before the finish, so the order holds on the wire.
     let _ = forward.await;

@@ -51,11 +51,6 @@ async fn main() -> std::process::ExitCode {
         _ => {}
     }
     claudeops_pki::tls::install_crypto_provider();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let config = match claudeops_worker::WorkerConfig::load() {
         Ok(config) => config,
         Err(errors) => {
@@ -63,7 +58,28 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    match cli.command.unwrap_or(Command::Run) {
+    let telemetry = match claudeops_telemetry::init(
+        "claudeops-worker",
+        config.log_format,
+        "info",
+        claudeops_telemetry::names::describe_worker,
+    ) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let code = run(cli.command, config).await;
+    tokio::task::block_in_place(|| telemetry.shutdown());
+    code
+}
+
+async fn run(
+    command: Option<Command>,
+    config: claudeops_worker::WorkerConfig,
+) -> std::process::ExitCode {
+    match command.unwrap_or(Command::Run) {
         Command::Hook => claudeops_worker::hook::main(),
         Command::Mcp => claudeops_worker::mcp::main().await,
         Command::Guard { pgid } => claudeops_worker::guard::main(&pgid),

@@ -82,6 +82,7 @@ fn job(run: pb::RunJob) -> Result<Job, WireError> {
         memories: run.memories,
         models: run.models,
         daily_left_usd: run.daily_left_usd,
+        traceparent: Some(run.traceparent).filter(|t| !t.is_empty()),
     })
 }
 
@@ -110,6 +111,7 @@ pub fn to_control(msg: FromWorker) -> WorkerMessage {
             kind: r.kind,
             service: r.service,
             args_json: r.args_json,
+            traceparent: r.traceparent.unwrap_or_default(),
         }),
         FromWorker::ActionDone(d) => Body::FinishAction(pb::LedgerFinish {
             action_id: d.action_id,
@@ -122,6 +124,7 @@ pub fn to_control(msg: FromWorker) -> WorkerMessage {
             complete_set: p.complete_set,
             probe_names: p.probe_names,
         }),
+        FromWorker::Metrics(exposition) => Body::Metrics(pb::WorkerMetrics { exposition }),
         FromWorker::Inventory(inventory_json) => {
             Body::Inventory(pb::InventoryReport { inventory_json })
         }

@@ -256,6 +256,7 @@ impl Rig {
             memories: None,
             models: vec!["haiku".into()],
             daily_left_usd: None,
+            trace: None,
         };
         let parts = Parts {
             config: &self.config,

@@ -480,6 +480,22 @@ impl Reader {
                     .inventory_report(&self.site, &self.worker_id, &json)
                     .await;
             }
+            FromWorker::Metrics(exposition) => {
+                let labels = [
+                    ("site", self.site.as_str()),
+                    ("worker", self.worker_id.as_str()),
+                ];
+                match claudeops_telemetry::metrics::Merged::default().add(&exposition, &labels) {
+                    Ok(()) => self.peers.ctx.registry.set_metrics(
+                        &self.worker_id,
+                        self.conn_id,
+                        exposition.into(),
+                    ),
+                    Err(error) => {
+                        tracing::warn!(worker = %self.worker_id, %error, "the worker's metrics were refused");
+                    }
+                }
+            }
             FromWorker::Reprobed(result) => {
                 self.peers.incidents.reprobed(result);
             }

@@ -43,6 +43,7 @@ pub fn from_worker(msg: pb::WorkerMessage) -> Result<FromWorker, WireError> {
             kind: r.kind,
             service: r.service,
             args_json: r.args_json,
+            traceparent: Some(r.traceparent).filter(|t| !t.is_empty()),
         }),
         Body::FinishAction(f) => FromWorker::ActionDone(ActionDone {
             action_id: f.action_id,
@@ -56,6 +57,7 @@ pub fn from_worker(msg: pb::WorkerMessage) -> Result<FromWorker, WireError> {
             probe_names: p.probe_names,
         }),
         Body::Inventory(i) => FromWorker::Inventory(i.inventory_json),
+        Body::Metrics(m) => FromWorker::Metrics(m.exposition),
         Body::ReprobeResult(r) => FromWorker::Reprobed(ReprobeResult {
             request_id: r.request_id,
             attempts: r.results.into_iter().map(attempt).collect(),
@@ -230,6 +232,7 @@ fn run_job(job: Job) -> pb::RunJob {
         memories: job.memories,
         models: job.models,
         daily_left_usd: job.daily_left_usd,
+        traceparent: job.traceparent.unwrap_or_default(),
     }
 }
 
@@ -310,6 +313,7 @@ mod tests {
             memories: "m".into(),
             models: vec!["haiku".into(), "sonnet".into()],
             daily_left_usd: Some(2.5),
+            traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
         };
         let ControlMessage {
             body: Some(control_message::Body::RunJob(wire)),
@@ -331,5 +335,9 @@ mod tests {
         assert_eq!(wire.memories, "m");
         assert_eq!(wire.models, ["haiku", "sonnet"]);
         assert_eq!(wire.daily_left_usd, Some(2.5));
+        assert_eq!(
+            wire.traceparent,
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        );
     }
 }

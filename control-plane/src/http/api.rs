@@ -136,6 +136,12 @@ pub struct SessionJson {
     /// The cost of the escalation chain up to and including this session.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chain_cost_usd: Option<f64>,
+    /// The escalation chain's trace id (OpenTelemetry); absent when untraced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// The trace's link (`CLAUDEOPS_TRACE_URL_TEMPLATE`); absent when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_url: Option<String>,
 }
 
 impl SessionJson {
@@ -166,6 +172,12 @@ impl SessionJson {
                 .map(str::to_owned),
             error: s.error.clone(),
             chain_cost_usd: None,
+            trace_id: s
+                .trace
+                .as_ref()
+                .and_then(|t| t.trace_id())
+                .map(str::to_owned),
+            trace_url: None,
         }
     }
 }
@@ -244,6 +256,8 @@ pub async fn get_session(
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no session #{id}")))?;
     let mut json = SessionJson::new(&session);
     json.chain_cost_usd = Some(state.sessions.chain_cost(&session).await);
+    json.trace_url =
+        crate::telemetry::trace_url(state.context.config.trace_url_template.as_deref(), &session);
     Ok(Json(json))
 }
 

@@ -10,6 +10,7 @@ pub mod cooldowns;
 pub mod dashboard;
 pub mod health;
 pub mod memories;
+pub mod metrics;
 pub mod notifications;
 pub mod overview;
 pub mod pages;
@@ -24,6 +25,7 @@ use crate::app::AppState;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/metrics", get(metrics::metrics))
         .route("/api/v1/health", get(api::health))
         .route("/api/v1/health/live", get(api::live))
         .route("/api/v1/stats", get(overview::stats))

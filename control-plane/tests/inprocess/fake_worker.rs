@@ -304,6 +304,7 @@ impl FakeWorker {
             kind: kind.to_owned(),
             service: service.to_owned(),
             args_json: serde_json::json!({ "service": service }).to_string(),
+            traceparent: String::new(),
         }))
         .await;
         self.expect("a ledger answer", |body| match body {

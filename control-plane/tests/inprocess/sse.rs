@@ -106,6 +106,7 @@ async fn a_viewer_that_falls_behind_is_told_to_reload() {
             prompt: None,
             parent_id: None,
             started_at_ms: 1,
+            trace: None,
         })
         .await
         .unwrap_or_else(|e| panic!("creating a session: {e}"));

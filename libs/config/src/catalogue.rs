@@ -200,6 +200,27 @@ pub const SETTINGS: &[Setting] = &[
         "On SIGTERM or SIGINT: how long running sessions may go on before they are stopped and reported; no new session starts meanwhile (give `docker stop` more than this)",
     ),
     s(
+        "CLAUDEOPS_LOG_FORMAT",
+        "`text`",
+        Both,
+        false,
+        "`text` for people, `json` for log shippers: one object per line with the trace and span ids (`docs/telemetry.md`)",
+    ),
+    s(
+        "CLAUDEOPS_TRACE_URL_TEMPLATE",
+        "unset",
+        Cp,
+        false,
+        "A link to a session's trace in Grafana, Jaeger or Tempo, with `{trace_id}` where the id goes; shown on the session page. Traces are exported when `OTEL_EXPORTER_OTLP_ENDPOINT` is set",
+    ),
+    s(
+        "CLAUDEOPS_METRICS_ADDR",
+        "unset",
+        W,
+        false,
+        "Where a worker also serves its own Prometheus `/metrics`, e.g. `127.0.0.1:9464`; the control plane's `/metrics` has every worker's metrics anyway",
+    ),
+    s(
         "CLAUDEOPS_MAX_SESSION_COST_USD",
         "`0` (none)",
         Cp,

@@ -48,6 +48,8 @@ pub mod stream;
 pub mod tier;
 pub mod worker;
 
-pub use session::{NewSession, Session, SessionId, SessionOutcome, SessionStatus, Trigger};
+pub use session::{
+    NewSession, Session, SessionId, SessionOutcome, SessionStatus, SessionTrace, Trigger,
+};
 pub use site::SiteName;
 pub use tier::Tier;

@@ -42,6 +42,8 @@ pub struct Job {
     pub models: Vec<String>,
     /// What is left of the fleet's daily cost cap; `None` when there is none.
     pub daily_left_usd: Option<f64>,
+    /// The W3C `traceparent` of the session's span; `None` when untraced.
+    pub traceparent: Option<String>,
 }
 
 /// Everything the control plane sends a connected worker.
@@ -83,6 +85,8 @@ pub enum FromWorker {
     Accepted {
         session_id: i64,
     },
+    /// The worker's own metrics (Prometheus text exposition, cumulative).
+    Metrics(String),
 }
 
 /// Who a worker says it is, and what it still holds after a reconnect.
@@ -197,6 +201,8 @@ pub struct LedgerRequest {
     pub kind: String,
     pub service: String,
     pub args_json: String,
+    /// The W3C `traceparent` of the action asking; `None` when untraced.
+    pub traceparent: Option<String>,
 }
 
 /// The ledger's answer to a [`LedgerRequest`].

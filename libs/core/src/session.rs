@@ -89,6 +89,40 @@ pub struct Session {
     pub structured: Option<serde_json::Value>,
     /// Why the session failed, timed out or was stopped, in words for the operator.
     pub error: Option<String>,
+    /// Where the session sits in its chain's trace; `None` when untraced.
+    pub trace: Option<SessionTrace>,
+}
+
+/// A session's place in its escalation chain's trace (OpenTelemetry, W3C
+/// trace context), kept as text so this crate stays free of a tracing SDK.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionTrace {
+    /// `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>` of the session's span.
+    pub traceparent: String,
+    /// The chain's root span id (16 hex), shared by every session of the chain.
+    pub chain_span_id: String,
+}
+
+impl SessionTrace {
+    /// The 32-hex trace id, if the traceparent has the W3C shape.
+    pub fn trace_id(&self) -> Option<&str> {
+        let id = self.traceparent.get(3..35)?;
+        id.bytes().all(|b| b.is_ascii_hexdigit()).then_some(id)
+    }
+
+    /// The 16-hex id of the session's own span.
+    pub fn span_id(&self) -> Option<&str> {
+        let id = self.traceparent.get(36..52)?;
+        id.bytes().all(|b| b.is_ascii_hexdigit()).then_some(id)
+    }
+
+    /// Whether the trace was sampled (the flags' low bit).
+    pub fn sampled(&self) -> bool {
+        self.traceparent
+            .get(53..55)
+            .and_then(|f| u8::from_str_radix(f, 16).ok())
+            .is_some_and(|f| f & 1 == 1)
+    }
 }
 
 impl Session {
@@ -112,6 +146,7 @@ pub struct NewSession {
     pub prompt: Option<String>,
     pub parent_id: Option<SessionId>,
     pub started_at_ms: i64,
+    pub trace: Option<SessionTrace>,
 }
 
 /// What is known when a session ends.

@@ -15,7 +15,9 @@ use claudeops_core::ledger::{ActionKind, ActionRecord, ActionStatus, LedgerEntry
 use claudeops_core::memory::Memory;
 use claudeops_core::notification::DeliveryRecord;
 use claudeops_core::worker::WorkerRecord;
-use claudeops_core::{Session, SessionOutcome, SessionStatus, SiteName, Tier, Trigger};
+use claudeops_core::{
+    Session, SessionOutcome, SessionStatus, SessionTrace, SiteName, Tier, Trigger,
+};
 
 use crate::StoreError;
 use crate::model::OutputLine;
@@ -66,6 +68,8 @@ pub(crate) struct SessionRow {
     response: Option<String>,
     structured: Option<String>,
     error: Option<String>,
+    traceparent: Option<String>,
+    chain_span_id: Option<String>,
 }
 
 impl TryFrom<SessionRow> for Session {
@@ -101,6 +105,13 @@ impl TryFrom<SessionRow> for Session {
             response: row.response,
             structured,
             error: row.error,
+            trace: match (row.traceparent, row.chain_span_id) {
+                (Some(traceparent), Some(chain_span_id)) => Some(SessionTrace {
+                    traceparent,
+                    chain_span_id,
+                }),
+                _ => None,
+            },
         })
     }
 }

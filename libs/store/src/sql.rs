@@ -33,7 +33,8 @@ use crate::model::{Backend, OutputLine};
 macro_rules! session_columns {
     () => {
         "id, site, worker_id, tier, model, triggered_by, status, prompt, parent_id, \
-         started_at_ms, ended_at_ms, cost_usd, turns, exit_code, response, structured, error"
+         started_at_ms, ended_at_ms, cost_usd, turns, exit_code, response, structured, error, \
+         traceparent, chain_span_id"
     };
 }
 

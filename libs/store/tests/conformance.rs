@@ -103,6 +103,7 @@ fn new_session(site_name: &str, trigger: Trigger, started_at_ms: i64) -> NewSess
         prompt: None,
         parent_id: None,
         started_at_ms,
+        trace: None,
     }
 }
 

@@ -28,7 +28,7 @@ pub struct EnrollResponse {
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct WorkerMessage {
-    #[prost(oneof = "worker_message::Body", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10")]
+    #[prost(oneof = "worker_message::Body", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11")]
     pub body: ::core::option::Option<worker_message::Body>,
 }
 /// Nested message and enum types in `WorkerMessage`.
@@ -55,6 +55,8 @@ pub mod worker_message {
         ReprobeResult(super::ReprobeResult),
         #[prost(message, tag = "10")]
         Accepted(super::JobAccepted),
+        #[prost(message, tag = "11")]
+        Metrics(super::WorkerMetrics),
     }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -170,6 +172,19 @@ pub struct RunJob {
     /// What is left of the fleet's daily cost cap; absent when there is none.
     #[prost(double, optional, tag = "14")]
     pub daily_left_usd: ::core::option::Option<f64>,
+    /// The W3C trace context of the session's span (`00-<trace>-<span>-<flags>`),
+    /// so the worker's spans join the control plane's trace; empty when the
+    /// control plane does not trace.
+    #[prost(string, tag = "15")]
+    pub traceparent: ::prost::alloc::string::String,
+}
+/// The worker's own Prometheus metrics, in the text exposition format,
+/// cumulative since the worker started. The control plane serves them in its
+/// one /metrics, each sample labelled with the worker's site and id.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct WorkerMetrics {
+    #[prost(string, tag = "1")]
+    pub exposition: ::prost::alloc::string::String,
 }
 /// The worker holds a job it was sent (sent for every RunJob, again for a
 /// repeated one). Until it arrives the control plane counts the job as not yet
@@ -291,6 +306,10 @@ pub struct LedgerReserve {
     /// The action's arguments as JSON, kept in the audit trail.
     #[prost(string, tag = "5")]
     pub args_json: ::prost::alloc::string::String,
+    /// The W3C trace context of the action asking, so the reservation joins its
+    /// trace; empty when untraced.
+    #[prost(string, tag = "6")]
+    pub traceparent: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct LedgerAnswer {

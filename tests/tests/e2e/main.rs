@@ -13,5 +13,6 @@ mod sandbox;
 mod session;
 mod shutdown;
 mod support;
+mod telemetry;
 mod tiers;
 mod worker_death;

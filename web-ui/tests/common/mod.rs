@@ -89,6 +89,11 @@ pub fn session_detail(running: bool) -> SessionDetail {
             tier: 1,
             status: "completed".into(),
         }),
+        trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+        trace_url: Some(
+            "http://198.51.100.7:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736?a=1&b=\"><script>"
+                .into(),
+        ),
         children: vec![RelatedSession {
             id: 19,
             tier: 2,

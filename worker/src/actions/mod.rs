@@ -38,6 +38,8 @@ use async_trait::async_trait;
 use claudeops_core::Tier;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 pub use docker::{Checked, Docker};
 pub use redeploy::Programs;
@@ -113,11 +115,13 @@ pub trait Ledger: Send + Sync {
 
 /// What the worker knows about the calling session. Authoritative: the tier here
 /// comes from the job, never from the MCP server's environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ActionContext {
     pub tier: Tier,
     pub dry_run: bool,
     pub repos_dir: PathBuf,
+    /// The session's span: each action is a span under it, in its trace.
+    pub span: tracing::Span,
 }
 
 /// The typed actions.
@@ -537,7 +541,15 @@ impl Dispatcher {
 impl ActionHandler for Dispatcher {
     async fn handle(&self, request: ActionRequest) -> ActionReply {
         match self.context(request.session_id) {
-            Some(ctx) => run_action(request, &ctx, self.ledger.as_ref(), &self.programs).await,
+            Some(ctx) => {
+                let span = tracing::info_span!(parent: &ctx.span, "action", tool = %request.tool);
+                let reply = run_action(request, &ctx, self.ledger.as_ref(), &self.programs)
+                    .instrument(span.clone())
+                    .await;
+                span.set_attribute("claudeops.action.ok", reply.ok);
+                span.in_scope(|| tracing::info!(ok = reply.ok, "action ended"));
+                reply
+            }
             None => ActionReply::failed(format!(
                 "session {} is not running on this worker, so it may not act. {NOTHING_DONE}",
                 request.session_id

@@ -133,8 +133,8 @@ where
         for _ in 0..CREATE_ATTEMPTS {
             let inserted: Result<SessionRow, sqlx::Error> = sqlx::query_as(concat!(
                 "INSERT INTO sessions (site, worker_id, tier, model, triggered_by, status, \
-                 prompt, parent_id, started_at_ms) \
-                 VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8) RETURNING ",
+                 prompt, parent_id, started_at_ms, traceparent, chain_span_id) \
+                 VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10) RETURNING ",
                 session_columns!()
             ))
             .bind(new.site.as_str())
@@ -145,6 +145,8 @@ where
             .bind(new.prompt.as_deref())
             .bind(new.parent_id)
             .bind(new.started_at_ms)
+            .bind(new.trace.as_ref().map(|t| t.traceparent.as_str()))
+            .bind(new.trace.as_ref().map(|t| t.chain_span_id.as_str()))
             .fetch_one(&self.pool)
             .await;
             match inserted {
