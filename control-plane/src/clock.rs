@@ -17,6 +17,11 @@ pub fn time_of_ms(ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
+/// Unix milliseconds as RFC 3339 with milliseconds, UTC: how times are shown.
+pub fn rfc3339(ms: i64) -> String {
+    humantime::format_rfc3339_millis(time_of_ms(ms)).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

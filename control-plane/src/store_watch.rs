@@ -18,8 +18,8 @@ use claudeops_notify::{HumanReason, Notice};
 use claudeops_store::StoreError;
 
 use crate::clock::now_ms;
+use crate::clock::rfc3339;
 use crate::context::Context;
-use crate::http::api::rfc3339;
 use crate::notifications::Notifications;
 
 /// How often the store is checked.

@@ -102,6 +102,56 @@ fn container_info(c: &ContainerSummary) -> ContainerInfo {
 
 /// Whether a container carries `selector` (`KEY` or `KEY=VALUE`); no selector
 /// selects every container.
+/// One probe cycle as a trace of its own (a root span), its attempts as
+/// events: a cycle of a thousand probes is one span, not a thousand.
+pub fn cycle_span(
+    started: std::time::SystemTime,
+    took: std::time::Duration,
+    attempts: &[ProbeAttempt],
+) -> claudeops_telemetry::SpanRecord {
+    let down = attempts.iter().filter(|a| !a.ok).count();
+    let mut span = claudeops_telemetry::SpanRecord::new(
+        "probe cycle",
+        claudeops_telemetry::TraceContext::new_root("probe cycle"),
+        None,
+        started,
+        started + took,
+    )
+    .attr("claudeops.probes", attempts.len() as i64)
+    .attr("claudeops.probes_down", down as i64);
+    let kept = claudeops_telemetry::trace::MAX_EVENTS;
+    if attempts.len() > kept {
+        span = span.attr(
+            "claudeops.attempts_not_recorded",
+            (attempts.len() - kept) as i64,
+        );
+    }
+    // What failed first: a span keeps only its first events.
+    let (failed, passed): (Vec<&ProbeAttempt>, Vec<&ProbeAttempt>) =
+        attempts.iter().partition(|a| !a.ok);
+    span.events = failed
+        .into_iter()
+        .chain(passed)
+        .take(claudeops_telemetry::trace::MAX_EVENTS)
+        .map(|a| {
+            (
+                std::borrow::Cow::Borrowed("attempt"),
+                UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(a.at_ms).unwrap_or(0)),
+                vec![
+                    claudeops_telemetry::KeyValue::new("claudeops.probe", a.probe.clone()),
+                    claudeops_telemetry::KeyValue::new("claudeops.probe.kind", a.kind.clone()),
+                    claudeops_telemetry::KeyValue::new("claudeops.probe.ok", a.ok),
+                    claudeops_telemetry::KeyValue::new("claudeops.probe.latency_ms", a.latency_ms),
+                ],
+            )
+        })
+        .collect();
+    if down > 0 {
+        span.error = Some(format!("{down} of {} probes down", attempts.len()));
+    }
+    span
+}
+
 pub fn has_label(c: &ContainerSummary, selector: Option<&str>) -> bool {
     let Some(selector) = selector else {
         return true;
@@ -194,8 +244,17 @@ impl ProbeLoop {
             tokio::select! {
                 _ = discovery.tick() => self.rediscover().await,
                 () = due => {
-                    let report = self.prober.run_due(Instant::now()).await;
-                    self.report(report.attempts).await;
+                    let started = std::time::SystemTime::now();
+                    let clock = Instant::now();
+                    let report = self.prober.run_due(clock).await;
+                    let took = clock.elapsed();
+                    metrics::histogram!(claudeops_telemetry::names::WORKER_PROBE_CYCLE)
+                        .record(took.as_secs_f64());
+                    let records = self.records(report.attempts);
+                    if claudeops_telemetry::trace::enabled() {
+                        cycle_span(started, took, &records).record();
+                    }
+                    self.report(records).await;
                 }
                 request = self.reprobes.recv() => match request {
                     Some(request) => self.reprobe(request).await,
@@ -253,6 +312,7 @@ impl ProbeLoop {
             .map(|s| (s.name.clone(), kind_of(s)))
             .collect();
         let names: Vec<String> = self.prober.states().into_iter().map(|(n, _)| n).collect();
+        metrics::gauge!(claudeops_telemetry::names::WORKER_PROBES).set(names.len() as f64);
         match inventory.to_json() {
             Ok(json) if json != self.last_inventory => {
                 tracing::info!(
@@ -286,11 +346,10 @@ impl ProbeLoop {
             .collect()
     }
 
-    async fn report(&mut self, attempts: Vec<Attempt>) {
-        if attempts.is_empty() {
+    async fn report(&mut self, mut results: Vec<ProbeAttempt>) {
+        if results.is_empty() {
             return;
         }
-        let mut results = self.records(attempts);
         while !results.is_empty() {
             let rest = results.split_off(results.len().min(REPORT_BATCH));
             let batch = std::mem::replace(&mut results, rest);
@@ -433,5 +492,40 @@ mod tests {
         let down = attempt_record(attempt(false), "http", Some(Health::Down));
         assert_eq!(down.evidence, "body");
         assert_eq!(down.state, Health::Down);
+    }
+
+    #[test]
+    fn a_cycle_is_one_span_with_its_failures_first() {
+        let attempt = |probe: &str, ok| {
+            let mut a = attempt_record(
+                Attempt {
+                    probe: probe.to_owned(),
+                    service: "s".to_owned(),
+                    ok,
+                    latency: std::time::Duration::from_millis(3),
+                    message: "m".to_owned(),
+                    evidence: String::new(),
+                    at: UNIX_EPOCH + std::time::Duration::from_secs(5),
+                },
+                "tcp",
+                None,
+            );
+            a.kind = "tcp".into();
+            a
+        };
+        let started = UNIX_EPOCH + std::time::Duration::from_secs(5);
+        let attempts = [attempt("a", true), attempt("b", false), attempt("c", true)];
+        let span = cycle_span(started, std::time::Duration::from_millis(40), &attempts);
+        assert_eq!(span.name, "probe cycle");
+        assert_eq!(span.parent, None, "a cycle is a trace of its own");
+        assert_eq!(span.end, started + std::time::Duration::from_millis(40));
+        assert_eq!(span.events.len(), 3, "one event per attempt");
+        let first_probe = span.events[0]
+            .2
+            .iter()
+            .find(|kv| kv.key.as_str() == "claudeops.probe")
+            .map(|kv| kv.value.to_string());
+        assert_eq!(first_probe.as_deref(), Some("b"), "the failure comes first");
+        assert_eq!(span.error.as_deref(), Some("1 of 3 probes down"));
     }
 }

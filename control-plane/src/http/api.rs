@@ -106,9 +106,7 @@ pub fn require_auth(state: &AppState, headers: &HeaderMap) -> Result<(), ApiErro
     }
 }
 
-pub fn rfc3339(ms: i64) -> String {
-    humantime::format_rfc3339_millis(crate::clock::time_of_ms(ms)).to_string()
-}
+pub use crate::clock::rfc3339;
 
 /// A session as the API shows it.
 #[derive(Serialize)]

@@ -36,10 +36,16 @@ use opentelemetry_sdk::trace::{
 pub const QUEUE: usize = 2048;
 /// Spans per export call.
 const BATCH: usize = 512;
+/// A batch is sent once its spans weigh about this much encoded: a
+/// collector's default limit on one message is 4 MiB.
+const BATCH_BYTES: usize = 1024 * 1024;
 /// How long spans wait for a batch to fill.
 const DELAY: Duration = Duration::from_secs(1);
 /// One export may take this long; then its spans count as dropped.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Events kept per span; the rest are counted as dropped on the span.
+pub const MAX_EVENTS: usize = 512;
 
 /// Counter of spans that never reached the collector (queue full or export failed).
 pub const DROPPED: &str = "claudeops_trace_spans_dropped_total";
@@ -167,7 +173,8 @@ pub struct SpanRecord {
     pub start: SystemTime,
     pub end: SystemTime,
     pub attributes: Vec<KeyValue>,
-    /// Timestamped events inside the span (e.g. a probe's attempts).
+    /// Timestamped events inside the span (e.g. a probe's attempts); the first
+    /// [`MAX_EVENTS`] are kept.
     pub events: Vec<(Cow<'static, str>, SystemTime, Vec<KeyValue>)>,
     /// `Some(description)` marks the span failed.
     pub error: Option<String>,
@@ -208,9 +215,12 @@ impl SpanRecord {
             return;
         };
         let mut events = SpanEvents::default();
+        events.dropped_count =
+            u32::try_from(self.events.len().saturating_sub(MAX_EVENTS)).unwrap_or(u32::MAX);
         events.events = self
             .events
             .into_iter()
+            .take(MAX_EVENTS)
             .map(|(name, at, attributes)| opentelemetry::trace::Event::new(name, at, attributes, 0))
             .collect();
         let status = match self.error {
@@ -443,8 +453,10 @@ fn export_loop<E: SpanExporter>(
     runtime: tokio::runtime::Handle,
 ) {
     let mut batch: Vec<SpanData> = Vec::with_capacity(BATCH);
+    let mut weight = 0usize;
     let mut due = Instant::now() + DELAY;
-    let send = |batch: &mut Vec<SpanData>| {
+    let send = |batch: &mut Vec<SpanData>, weight: &mut usize| {
+        *weight = 0;
         if batch.is_empty() {
             return;
         }
@@ -470,29 +482,31 @@ fn export_loop<E: SpanExporter>(
             .min(Duration::from_millis(100));
         match rx.recv_timeout(wait) {
             Ok(span) => {
+                weight += encoded_size(&span);
                 batch.push(span);
-                if batch.len() >= BATCH {
-                    send(&mut batch);
+                if batch.len() >= BATCH || weight >= BATCH_BYTES {
+                    send(&mut batch, &mut weight);
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
-                send(&mut batch);
+                send(&mut batch, &mut weight);
                 return;
             }
         }
         if Instant::now() >= due {
-            send(&mut batch);
+            send(&mut batch, &mut weight);
             due = Instant::now() + DELAY;
         }
         while let Ok(msg) = control.try_recv() {
             while let Ok(span) = rx.try_recv() {
+                weight += encoded_size(&span);
                 batch.push(span);
-                if batch.len() >= BATCH {
-                    send(&mut batch);
+                if batch.len() >= BATCH || weight >= BATCH_BYTES {
+                    send(&mut batch, &mut weight);
                 }
             }
-            send(&mut batch);
+            send(&mut batch, &mut weight);
             match msg {
                 Control::Flush(done) => {
                     let _ = done.send(());
@@ -504,6 +518,22 @@ fn export_loop<E: SpanExporter>(
             }
         }
     }
+}
+
+/// About how many bytes a span takes encoded (names, values, ids, times).
+fn encoded_size(span: &SpanData) -> usize {
+    let attributes = |kvs: &[KeyValue]| -> usize {
+        kvs.iter()
+            .map(|kv| kv.key.as_str().len() + kv.value.as_str().len() + 8)
+            .sum()
+    };
+    64 + span.name.len()
+        + attributes(&span.attributes)
+        + span
+            .events
+            .iter()
+            .map(|e| 24 + e.name.len() + attributes(&e.attributes))
+            .sum::<usize>()
 }
 
 impl SpanProcessor for Exporting {

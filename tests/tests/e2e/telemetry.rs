@@ -221,7 +221,14 @@ fn named<'a>(spans: &'a [ReceivedSpan], prefix: &str) -> Vec<&'a ReceivedSpan> {
 
 #[tokio::test]
 async fn one_trace_holds_a_chain_from_trigger_to_tool_call() {
-    let container = Container::run("web", &[], &["sleep", "infinity"]);
+    // Labelled for this test's worker, whose probes watch it (a probe cycle
+    // is a trace of its own).
+    let label = claudeops_tests::docker::unique("telemetry");
+    let container = Container::run(
+        "web",
+        &["--label", &format!("claudeops.test={label}")],
+        &["sleep", "infinity"],
+    );
     let model = ScriptedModel::start(vec![
         Script::new(vec![escalate()]).for_model("haiku"),
         Script::new(vec![
@@ -245,6 +252,11 @@ async fn one_trace_holds_a_chain_from_trigger_to_tool_call() {
     let worker_metrics = format!("127.0.0.1:{}", claudeops_tests::servers::free_port());
     worker_env.push(("CLAUDEOPS_LOG_FORMAT".into(), "json".into()));
     worker_env.push(("CLAUDEOPS_METRICS_ADDR".into(), worker_metrics.clone()));
+    worker_env.push(("CLAUDEOPS_DISCOVER_CONTAINERS".into(), "true".into()));
+    worker_env.push((
+        "CLAUDEOPS_CONTAINER_LABEL".into(),
+        format!("claudeops.test={label}"),
+    ));
     let worker = enrolled_worker(&cp, "home", &as_refs(&worker_env)).await;
     let http = cp.http();
 
@@ -412,6 +424,22 @@ async fn one_trace_holds_a_chain_from_trigger_to_tool_call() {
         own.contains("claudeops_worker_tool_calls_total{tool=\"mcp__claudeops\",decision=\"allowed\",layer=\"none\"} 1"),
         "{own}"
     );
+
+    // Probe cycles are traces of their own: one span per cycle, its attempts
+    // as events.
+    let spans = otlp
+        .wait_for("a probe cycle's span", WAIT, |spans| {
+            spans.iter().any(|s| s.name == "probe cycle")
+        })
+        .await;
+    let cycle = spans
+        .iter()
+        .find(|s| s.name == "probe cycle")
+        .unwrap_or_else(|| panic!("no probe cycle"));
+    assert_eq!(cycle.service, "claudeops-worker");
+    assert!(cycle.parent_span_id.is_empty(), "{cycle:?}");
+    assert_ne!(cycle.trace_id, chain.trace_id);
+    assert!(!cycle.events.is_empty() && cycle.events.iter().all(|e| e == "attempt"));
 
     // The trace id and its link, on the session's JSON and page.
     let (_, json) = http.get(&format!("/api/v1/sessions/{second}")).await;
