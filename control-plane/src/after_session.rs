@@ -13,6 +13,7 @@ use tracing::Instrument;
 
 use claudeops_core::event::{EventLevel, NewEvent};
 use claudeops_core::{Session, SessionStatus, Tier, Trigger};
+use claudeops_store::IncidentFilter;
 
 use crate::clock::now_ms;
 use crate::context::{Context, Fact, FactsReceiver};
@@ -69,7 +70,20 @@ impl AfterSession {
     pub async fn session_ended(&self, session: &Session) {
         if let Some(end) = self.follow(session).await {
             let chain = self.sessions.chain(session).await;
-            telemetry::chain_ended(&chain, end, now_ms());
+            // The incidents the chain was started for, named on its root span.
+            let incidents = match chain.last() {
+                Some(first) if session.trace.is_some() => {
+                    let filter = IncidentFilter {
+                        session_id: Some(first.id),
+                        limit: 100,
+                        ..IncidentFilter::default()
+                    };
+                    self.incidents.list(&filter).await.unwrap_or_default()
+                }
+                _ => Vec::new(),
+            };
+            let ids: Vec<i64> = incidents.iter().map(|i| i.id).collect();
+            telemetry::chain_ended(&chain, &ids, end, now_ms());
         }
     }
 

@@ -170,7 +170,7 @@ impl ChainEnd {
 
 /// The chain's root span, recorded when its last session's aftermath is
 /// over. `chain` is newest first (`Sessions::chain`).
-pub fn chain_ended(chain: &[Session], end: ChainEnd, at_ms: i64) {
+pub fn chain_ended(chain: &[Session], incidents: &[i64], end: ChainEnd, at_ms: i64) {
     let (Some(last), Some(first)) = (chain.first(), chain.last()) else {
         return;
     };
@@ -197,6 +197,12 @@ pub fn chain_ended(chain: &[Session], end: ChainEnd, at_ms: i64) {
     .attr("claudeops.highest_tier", i64::from(last.tier.number()))
     .attr("claudeops.cost_usd", cost)
     .attr("claudeops.outcome", end.as_str());
+    if !incidents.is_empty() {
+        span = span.attr(
+            "claudeops.incidents",
+            opentelemetry::Value::Array(opentelemetry::Array::I64(incidents.to_vec())),
+        );
+    }
     if end == ChainEnd::NeedsHuman {
         span.error = Some("needs human attention".into());
     }

@@ -81,9 +81,23 @@ pub async fn incidents(
         offset: q.offset.unwrap_or(0),
     };
     let list = state.incidents.list(&filter).await?;
-    Ok(Json(json!(
-        list.iter().map(incident_json).collect::<Vec<_>>()
-    )))
+    let mut out = Vec::with_capacity(list.len());
+    for incident in &list {
+        let mut json = incident_json(incident);
+        // The incident's chain, traced: its trace and the link to it.
+        if let Some(id) = incident.session_id
+            && let Ok(Some(session)) = state.sessions.get(id).await
+            && let Some(trace_id) = session.trace.as_ref().and_then(|t| t.trace_id())
+        {
+            json["trace_id"] = json!(trace_id);
+            json["trace_url"] = json!(crate::telemetry::trace_url(
+                state.context.config.trace_url_template.as_deref(),
+                &session
+            ));
+        }
+        out.push(json);
+    }
+    Ok(Json(json!(out)))
 }
 
 pub async fn inventory(

@@ -93,13 +93,17 @@ async fn a_killed_container_opens_an_incident_and_a_verified_fix_closes_it() {
         })),
     ])])
     .await;
-    let cp = claudeops_tests::system::ControlPlane::start(&[
-        ("CLAUDEOPS_APPRISE_URLS", apprise_url.as_str()),
-        ("CLAUDEOPS_APPRISE_BIN", "apprise"),
-        ("CLAUDEOPS_NOTIFY_GROUP_WINDOW", "3s"),
-    ])
-    .await;
+    // Traced: the incident links to its chain's trace, and the chain to it.
+    let otlp = claudeops_tests::otlp::OtlpReceiver::start().await;
+    let mut cp_env = otlp.grpc_env();
+    cp_env.extend([
+        ("CLAUDEOPS_APPRISE_URLS".to_owned(), apprise_url.clone()),
+        ("CLAUDEOPS_APPRISE_BIN".to_owned(), "apprise".to_owned()),
+        ("CLAUDEOPS_NOTIFY_GROUP_WINDOW".to_owned(), "3s".to_owned()),
+    ]);
+    let cp = claudeops_tests::system::ControlPlane::start(&as_refs(&cp_env)).await;
     let mut env = model_env(&model);
+    env.extend(otlp.grpc_env());
     env.push(("CLAUDEOPS_DISCOVER_CONTAINERS".into(), "true".into()));
     env.push((
         "CLAUDEOPS_CONTAINER_LABEL".into(),
@@ -185,6 +189,40 @@ async fn a_killed_container_opens_an_incident_and_a_verified_fix_closes_it() {
     })
     .await;
     assert_eq!(closed["resolution"], "verified_fixed", "{closed}");
+    let trace_id = closed["trace_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the incident names no trace: {closed}"))
+        .to_owned();
+    assert_eq!(session["trace_id"], trace_id.as_str(), "{session}");
+    let id = incident["id"].as_i64().unwrap_or_default().to_string();
+    let spans = otlp
+        .wait_for("the chain's root span", WAIT, |spans| {
+            spans
+                .iter()
+                .any(|s| s.trace_id == trace_id && s.name == "chain incident")
+        })
+        .await;
+    let chain = spans
+        .iter()
+        .find(|s| s.trace_id == trace_id && s.name == "chain incident")
+        .unwrap_or_else(|| panic!("no chain span"));
+    assert_eq!(
+        chain.attr("claudeops.outcome"),
+        Some("verified"),
+        "{chain:?}"
+    );
+    assert!(
+        chain
+            .attr("claudeops.incidents")
+            .is_some_and(|ids| ids.contains(&id)),
+        "{chain:?}"
+    );
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.trace_id == trace_id && s.name == "verify"),
+        "the re-probe that verified the fix is in the trace"
+    );
     let (_, events) = http.get("/api/v1/events?site=home").await;
     assert!(
         events.to_string().contains("verified fixed"),
