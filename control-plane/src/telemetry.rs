@@ -211,7 +211,7 @@ pub fn chain_ended(chain: &[Session], incidents: &[i64], end: ChainEnd, at_ms: i
 
 /// The link to a trace, from `CLAUDEOPS_TRACE_URL_TEMPLATE`.
 pub fn trace_url(template: Option<&str>, session: &Session) -> Option<String> {
-    let id = session.trace.as_ref()?.trace_id()?;
+    let id = session.trace_id()?;
     Some(template?.replace("{trace_id}", id))
 }
 

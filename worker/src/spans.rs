@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::SystemTime;
 
-use claudeops_core::stream::{StreamEvent, key_argument, parse_line};
+use claudeops_core::stream::{StreamEvent, key_argument, parse_value};
 use claudeops_telemetry::{SpanRecord, TraceContext};
 use serde_json::Value;
 
@@ -122,18 +122,15 @@ impl StreamSpans {
 
     /// The spans one line ends. A line that is not stream-json ends none.
     pub fn line(&mut self, text: &str, at: SystemTime) -> Vec<SpanRecord> {
-        let Ok(events) = parse_line(text) else {
+        let Ok(value) = serde_json::from_str::<Value>(text) else {
+            return Vec::new();
+        };
+        let Ok(events) = parse_value(&value) else {
             return Vec::new();
         };
         let mut out = Vec::new();
-        let value: Option<Value> = serde_json::from_str(text).ok();
-        let line_type = value
-            .as_ref()
-            .and_then(|v| v.get("type"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if line_type == "assistant"
-            && let Some(message) = value.as_ref().and_then(|v| v.get("message"))
+        if value.get("type").and_then(Value::as_str) == Some("assistant")
+            && let Some(message) = value.get("message")
         {
             out.extend(self.turn(message, at));
         }

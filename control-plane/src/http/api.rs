@@ -170,11 +170,7 @@ impl SessionJson {
                 .map(str::to_owned),
             error: s.error.clone(),
             chain_cost_usd: None,
-            trace_id: s
-                .trace
-                .as_ref()
-                .and_then(|t| t.trace_id())
-                .map(str::to_owned),
+            trace_id: s.trace_id().map(str::to_owned),
             trace_url: None,
         }
     }

@@ -87,7 +87,7 @@ pub async fn incidents(
         // The incident's chain, traced: its trace and the link to it.
         if let Some(id) = incident.session_id
             && let Ok(Some(session)) = state.sessions.get(id).await
-            && let Some(trace_id) = session.trace.as_ref().and_then(|t| t.trace_id())
+            && let Some(trace_id) = session.trace_id()
         {
             json["trace_id"] = json!(trace_id);
             json["trace_url"] = json!(crate::telemetry::trace_url(

@@ -35,7 +35,7 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
         *per_site.entry(w.site.to_string()).or_default() += 1;
         let age = (now - w.last_seen_ms).max(0) as f64 / 1000.0;
         let labels = [("site", w.site.as_str()), ("worker", w.worker_id.as_str())];
-        gauge(&mut merged, names::HEARTBEAT_AGE, age, &labels);
+        merged.gauge(names::HEARTBEAT_AGE, age, &labels);
         if let Some(text) = &w.metrics
             && let Err(error) = merged.add(text, &labels)
         {
@@ -43,50 +43,31 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
         }
     }
     for (site, n) in &per_site {
-        gauge(
-            &mut merged,
-            names::WORKERS_CONNECTED,
-            *n as f64,
-            &[("site", site)],
-        );
+        merged.gauge(names::WORKERS_CONNECTED, *n as f64, &[("site", site)]);
     }
     let mut open: BTreeMap<String, usize> = BTreeMap::new();
     for incident in app.incidents.open_incidents(None, None).await {
         *open.entry(incident.site.to_string()).or_default() += 1;
     }
     for (site, n) in &open {
-        gauge(
-            &mut merged,
-            names::INCIDENTS_OPEN,
-            *n as f64,
-            &[("site", site)],
-        );
+        merged.gauge(names::INCIDENTS_OPEN, *n as f64, &[("site", site)]);
     }
-    gauge(
-        &mut merged,
+    merged.gauge(
         names::SSE_VIEWERS,
         app.context.hub.total_viewers() as f64,
         &[],
     );
     match app.sessions.spent_today().await {
-        Ok(spent) => gauge(&mut merged, names::DAILY_COST, spent, &[]),
+        Ok(spent) => merged.gauge(names::DAILY_COST, spent, &[]),
         Err(error) => tracing::warn!(%error, "today's cost is left out of /metrics"),
     }
     let cap = app.context.config.max_daily_cost_usd;
     if cap > 0.0 {
-        gauge(&mut merged, names::DAILY_BUDGET, cap, &[]);
+        merged.gauge(names::DAILY_BUDGET, cap, &[]);
     }
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static(TEXT_FORMAT))],
         merged.render(),
     )
         .into_response()
-}
-
-/// One gauge sample computed at the scrape.
-fn gauge(merged: &mut Merged, name: &str, value: f64, labels: &[(&str, &str)]) {
-    let text = format!("# TYPE {name} gauge\n{name} {value}\n");
-    if let Err(error) = merged.add(&text, labels) {
-        tracing::error!(%error, name, "a computed gauge does not read back");
-    }
 }

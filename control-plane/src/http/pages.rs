@@ -197,11 +197,7 @@ pub async fn session(
             prompt: session.prompt.clone(),
             parent,
             children: children.iter().map(related).collect(),
-            trace_id: session
-                .trace
-                .as_ref()
-                .and_then(|t| t.trace_id())
-                .map(str::to_owned),
+            trace_id: session.trace_id().map(str::to_owned),
             trace_url: crate::telemetry::trace_url(
                 state.context.config.trace_url_template.as_deref(),
                 &session,

@@ -109,23 +109,14 @@ impl SessionTrace {
         let id = self.traceparent.get(3..35)?;
         id.bytes().all(|b| b.is_ascii_hexdigit()).then_some(id)
     }
-
-    /// The 16-hex id of the session's own span.
-    pub fn span_id(&self) -> Option<&str> {
-        let id = self.traceparent.get(36..52)?;
-        id.bytes().all(|b| b.is_ascii_hexdigit()).then_some(id)
-    }
-
-    /// Whether the trace was sampled (the flags' low bit).
-    pub fn sampled(&self) -> bool {
-        self.traceparent
-            .get(53..55)
-            .and_then(|f| u8::from_str_radix(f, 16).ok())
-            .is_some_and(|f| f & 1 == 1)
-    }
 }
 
 impl Session {
+    /// Its chain's trace id (32 hex), when traced.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.trace.as_ref()?.trace_id()
+    }
+
     /// Duration so far (running) or in total (finished), given the current time.
     pub fn duration_ms(&self, now_ms: i64) -> i64 {
         self.ended_at_ms

@@ -68,17 +68,22 @@ pub enum MalformedLine {
 pub fn parse_line(line: &str) -> Result<Vec<StreamEvent>, MalformedLine> {
     let value: Value =
         serde_json::from_str(line).map_err(|e| MalformedLine::NotJson(e.to_string()))?;
+    parse_value(&value)
+}
+
+/// Reads one stdout line of the CLI that is already JSON.
+pub fn parse_value(value: &Value) -> Result<Vec<StreamEvent>, MalformedLine> {
     let line_type = value
         .get("type")
         .and_then(Value::as_str)
         .ok_or(MalformedLine::NoType)?;
     let events = match line_type {
         "system" if value.get("subtype").and_then(Value::as_str) == Some("init") => {
-            vec![init(&value)]
+            vec![init(value)]
         }
-        "assistant" => content_blocks(&value).filter_map(assistant_block).collect(),
-        "user" => content_blocks(&value).filter_map(user_block).collect(),
-        "result" => vec![StreamEvent::Result(run_result(&value))],
+        "assistant" => content_blocks(value).filter_map(assistant_block).collect(),
+        "user" => content_blocks(value).filter_map(user_block).collect(),
+        "result" => vec![StreamEvent::Result(run_result(value))],
         other => vec![StreamEvent::Other {
             line_type: other.to_owned(),
         }],

@@ -177,6 +177,21 @@ impl Merged {
         Ok(())
     }
 
+    /// Adds one gauge sample computed by the caller (not read from a text).
+    pub fn gauge(&mut self, name: &str, value: f64, labels: &[(&str, &str)]) {
+        let family = self.families.entry(name.to_owned()).or_default();
+        family.kind.get_or_insert_with(|| "gauge".to_owned());
+        let labels: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+            .collect();
+        family.samples.push(if labels.is_empty() {
+            format!("{name} {value}")
+        } else {
+            format!("{name}{{{}}} {value}", labels.join(","))
+        });
+    }
+
     /// The exposition text of every family, sorted by name.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -365,6 +380,17 @@ claudeops_worker_probe_cycle_seconds_count 3
         assert_eq!(
             merged.render(),
             "# TYPE x counter\nx{reason=\"a\"} 2\ny 1\n"
+        );
+    }
+
+    #[test]
+    fn computed_gauges_join_their_family() {
+        let mut merged = Merged::default();
+        merged.gauge("up", 1.0, &[("site", "a \"b\"")]);
+        merged.gauge("up", 0.5, &[]);
+        assert_eq!(
+            merged.render(),
+            "# TYPE up gauge\nup{site=\"a \\\"b\\\"\"} 1\nup 0.5\n"
         );
     }
 

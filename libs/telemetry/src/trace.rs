@@ -159,7 +159,7 @@ impl TraceContext {
 }
 
 /// A fresh span id.
-pub fn new_span_id() -> SpanId {
+fn new_span_id() -> SpanId {
     RandomIdGenerator::default().new_span_id()
 }
 
