@@ -19,6 +19,20 @@ if ((${#missing[@]} > 0)); then
 fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# The chat tests drive the control plane with the real client libraries, from
+# PyPI, in a venv cached outside the clone.
+PYTHON_PACKAGES=(openai==3.60.0 ollama==0.6.3)
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/claudeops/venv-chat"
+if ! "$venv/bin/python" -c "import openai, ollama" >/dev/null 2>&1 \
+    || [[ "$(cat "$venv/.packages" 2>/dev/null)" != "${PYTHON_PACKAGES[*]}" ]]; then
+    echo "tests/setup.sh: making $venv with ${PYTHON_PACKAGES[*]}" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "${PYTHON_PACKAGES[@]}"
+    echo "${PYTHON_PACKAGES[*]}" >"$venv/.packages"
+fi
+CLAUDEOPS_PYTHON="$venv/bin/python"
+export CLAUDEOPS_PYTHON
 CLAUDEOPS_CLAUDE_BIN="$("$here/install-claude-cli.sh" | tail -n 1)"
 export CLAUDEOPS_CLAUDE_BIN
 echo "tests/setup.sh: CLAUDEOPS_CLAUDE_BIN=$CLAUDEOPS_CLAUDE_BIN" >&2

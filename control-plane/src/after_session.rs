@@ -122,6 +122,8 @@ impl AfterSession {
         match recheck {
             Recheck::NothingToVerify => Some(ChainEnd::Done),
             Recheck::Fixed => Some(ChainEnd::Verified),
+            // The incident stays open until its alert resolves and the probes agree.
+            Recheck::AwaitingAlert => Some(ChainEnd::Done),
             Recheck::Unverified { reason } => {
                 let reason = format!("the fix could not be verified: {reason}");
                 self.needs_human(session, Cause::NotVerified, &reason).await

@@ -90,6 +90,18 @@ pub struct Config {
     pub cooldown_redeploy_window: Duration,
     /// The tier a session starts at when a probe opens an incident.
     pub incident_tier: Tier,
+    /// The Bearer key of the webhook, chat and Ollama endpoints; unset turns them off.
+    pub chat_api_key: Option<String>,
+    /// The site of an alert that names none.
+    pub webhook_default_site: String,
+    /// The highest tier an alert may start at.
+    pub webhook_max_tier: Tier,
+    /// The model that writes a brief from an alert no parser knows.
+    pub webhook_model: String,
+    /// Its system prompt; unset means the built-in one.
+    pub webhook_system_prompt: Option<String>,
+    /// The site of a chat question whose model names none.
+    pub chat_default_site: String,
     /// How long probe attempts are kept (the health grid's history), e.g. "24h".
     #[serde(with = "claudeops_config::de::duration")]
     pub probe_retention: Duration,
@@ -159,6 +171,12 @@ impl Default for Config {
             cooldown_max_redeploys: 1,
             cooldown_redeploy_window: Duration::from_secs(24 * 3600),
             incident_tier: Tier::Investigate,
+            chat_api_key: None,
+            webhook_default_site: "local".to_owned(),
+            webhook_max_tier: Tier::Investigate,
+            webhook_model: "claude-haiku-4-5".to_owned(),
+            webhook_system_prompt: None,
+            chat_default_site: "local".to_owned(),
             probe_retention: Duration::from_secs(24 * 3600),
             apprise_urls: None,
             apprise_bin: PathBuf::from("apprise"),
@@ -230,6 +248,17 @@ impl Config {
                     problems.push(format!("{name} and {other} are both {port}"));
                 }
             }
+        }
+        for (name, site) in [
+            ("CLAUDEOPS_WEBHOOK_DEFAULT_SITE", &self.webhook_default_site),
+            ("CLAUDEOPS_CHAT_DEFAULT_SITE", &self.chat_default_site),
+        ] {
+            if let Err(error) = claudeops_core::SiteName::new(site.clone()) {
+                problems.push(format!("{name}: {error}"));
+            }
+        }
+        if self.webhook_model.trim().is_empty() {
+            problems.push("CLAUDEOPS_WEBHOOK_MODEL is empty".to_owned());
         }
         if let Some(token) = &self.api_token
             && token.len() < 16
@@ -344,6 +373,19 @@ impl Config {
         self.incident_tier.min(self.max_tier())
     }
 
+    /// The tier an alert's session starts at: what the alert asked for (else
+    /// the incident tier), never above `CLAUDEOPS_WEBHOOK_MAX_TIER` nor the
+    /// max tier, and tier 1 in dry run.
+    pub fn alert_tier(&self, asked: Option<Tier>) -> Tier {
+        if self.dry_run {
+            return Tier::Observe;
+        }
+        asked
+            .unwrap_or(self.incident_tier)
+            .min(self.webhook_max_tier)
+            .min(self.max_tier())
+    }
+
     /// When the daily digest goes out; `None` when it is off (or unreadable).
     pub fn digest_time(&self) -> Option<claudeops_notify::DigestTime> {
         self.notify_digest_time.trim().parse().ok()
@@ -389,7 +431,7 @@ const DURATIONS: &[&str] = &[
     "notify_reminder_interval",
     "notify_group_window",
 ];
-const TIERS: &[&str] = &["max_tier", "incident_tier"];
+const TIERS: &[&str] = &["max_tier", "incident_tier", "webhook_max_tier"];
 
 fn typed_problems(figment: &Figment) -> Vec<String> {
     use claudeops_config::pipeline::{AnyDuration, unreadable};

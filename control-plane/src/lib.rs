@@ -25,6 +25,7 @@ pub mod scheduler;
 pub mod sessions;
 pub mod store_watch;
 pub mod telemetry;
+pub mod upstream;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -191,6 +192,7 @@ pub async fn build(config: Config) -> anyhow::Result<Built> {
     let store_health = store_watch::StoreHealth::default();
     let state: AppState = Arc::new(App {
         queries: Queries::new(context.clone()),
+        upstream: upstream::Upstream::new(&config),
         context,
         sessions,
         incidents,

@@ -220,6 +220,12 @@ async fn handle(
     match (method, request.path.as_str()) {
         (Method::POST, "/v1/messages") => messages(&shared, &request),
         (Method::POST, "/v1/messages/count_tokens") => count_tokens(&request),
+        (Method::GET, "/v1/models") => {
+            // Slow enough that concurrent callers overlap (the cache's one
+            // request in flight is tested against it).
+            tokio::time::sleep(MODELS_DELAY).await;
+            models()
+        }
         (Method::HEAD | Method::GET, "/" | "/api/hello") => StatusCode::OK.into_response(),
         _ => not_found(&request),
     }
@@ -270,6 +276,30 @@ fn stream_response(events: Vec<String>) -> Response {
         (header::CACHE_CONTROL, "no-cache"),
     ];
     (headers, body).into_response()
+}
+
+/// How long `GET /v1/models` takes.
+pub const MODELS_DELAY: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// The models a scripted upstream lists (`GET /v1/models`, the Anthropic shape).
+pub const LISTED_MODELS: &[&str] = &[
+    "claude-haiku-4-5",
+    "claude-opus-4-1",
+    "claude-scripted",
+    "claude-sonnet-4-5",
+];
+
+fn models() -> Response {
+    let data: Vec<Value> = LISTED_MODELS
+        .iter()
+        .map(|id| {
+            json!({"type": "model", "id": id, "display_name": format!("Scripted {id}"),
+                   "created_at": "2025-10-01T00:00:00Z"})
+        })
+        .collect();
+    axum::Json(json!({"data": data, "has_more": false,
+                      "first_id": LISTED_MODELS.first(), "last_id": LISTED_MODELS.last()}))
+    .into_response()
 }
 
 /// `count_tokens`: the same rough estimate the streamed usage uses.

@@ -4,17 +4,21 @@
 //! notifications, queries); they hold no state of their own, never reach the
 //! store, and write no SQL.
 
+pub mod alert_sources;
 pub mod api;
+pub mod chat;
 pub mod config_page;
 pub mod cooldowns;
 pub mod dashboard;
 pub mod health;
 pub mod memories;
 pub mod metrics;
+pub mod models;
 pub mod notifications;
 pub mod overview;
 pub mod pages;
 pub mod sse;
+pub mod webhook;
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -51,6 +55,16 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/memories/{id}",
             axum::routing::put(memories::update).delete(memories::delete),
         )
+        .route("/api/v1/webhook", post(webhook::receive))
+        .route("/api/v1/webhook/{source}", post(webhook::receive_from))
+        .route("/api/v1/models/available", get(models::available))
+        .route("/api/v1/models/available/refresh", post(models::refresh))
+        .route("/v1/chat/completions", post(chat::openai::completions))
+        .route("/v1/models", get(chat::openai::models))
+        .route("/api/chat", post(chat::ollama::chat))
+        .route("/api/generate", post(chat::ollama::generate))
+        .route("/api/tags", get(chat::ollama::tags))
+        .route("/api/version", get(chat::ollama::version))
         .route("/api/v1/workers", get(api::list_workers))
         .route("/api/v1/workers/{id}/revoke", post(api::revoke_worker))
         .route("/sessions/{id}/stream", get(sse::stream))

@@ -68,8 +68,37 @@ fn status_event(status: &StatusView) -> Event {
         .unwrap_or_else(|_| Event::default().event("status").data("{}"))
 }
 
-/// Replays, then follows. Returns when the session ends or the viewer leaves.
-async fn feed(state: AppState, id: SessionId, mut sent: i64, tx: mpsc::Sender<Event>) {
+/// Replays, then follows, as server-sent events.
+async fn feed(state: AppState, id: SessionId, after: i64, tx: mpsc::Sender<Event>) {
+    let (followed_tx, mut followed) = mpsc::channel(64);
+    tokio::spawn(follow(state, id, after, followed_tx));
+    while let Some(item) = followed.recv().await {
+        let event = match &item {
+            Followed::Line(line) => line_event(line),
+            Followed::Status(status) => status_event(status),
+            Followed::Behind => Event::default().event("reload").data("behind"),
+        };
+        if tx.send(event).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// What a follower of a session's output receives.
+#[derive(Debug, Clone)]
+pub enum Followed {
+    Line(LineView),
+    /// The end; nothing follows it.
+    Status(StatusView),
+    /// The follower fell behind the live lines; nothing follows it.
+    Behind,
+}
+
+/// A session's output from line `sent + 1` on: the stored lines, then the
+/// live ones (subscribed first, so none is lost between the two, and none
+/// sent twice), then its end. Returns when the session ends or the receiver
+/// is dropped. Used by the SSE stream and the chat endpoints alike.
+pub async fn follow(state: AppState, id: SessionId, mut sent: i64, tx: mpsc::Sender<Followed>) {
     let mut live = state.sessions.follow(id);
     let sessions = &state.sessions;
     loop {
@@ -80,7 +109,7 @@ async fn feed(state: AppState, id: SessionId, mut sent: i64, tx: mpsc::Sender<Ev
         for row in page {
             let view = LineView::new(row.seq, row.ts_ms, row.line);
             sent = view.seq;
-            if tx.send(line_event(&view)).await.is_err() {
+            if tx.send(Followed::Line(view)).await.is_err() {
                 return;
             }
         }
@@ -92,35 +121,33 @@ async fn feed(state: AppState, id: SessionId, mut sent: i64, tx: mpsc::Sender<Ev
     if let Ok(Some(session)) = sessions.get(id).await
         && session.status.is_finished()
     {
-        let _ = tx.send(status_event(&status_view(&session))).await;
+        let _ = tx.send(Followed::Status(status_view(&session))).await;
         return;
     }
     loop {
-        let event = match live.recv().await {
+        let item = match live.recv().await {
             Ok(HubEvent::Line(line)) if line.seq <= sent => continue,
             Ok(HubEvent::Line(line)) => {
                 sent = line.seq;
-                line_event(&line)
+                Followed::Line(line)
             }
             Ok(HubEvent::Status(status)) => {
-                let _ = tx.send(status_event(&status)).await;
+                let _ = tx.send(Followed::Status(status)).await;
                 return;
             }
             Err(RecvError::Lagged(_)) => {
-                let _ = tx
-                    .send(Event::default().event("reload").data("behind"))
-                    .await;
+                let _ = tx.send(Followed::Behind).await;
                 return;
             }
             Err(RecvError::Closed) => {
                 // The session ended between replay and subscription checks.
                 if let Ok(Some(session)) = sessions.get(id).await {
-                    let _ = tx.send(status_event(&status_view(&session))).await;
+                    let _ = tx.send(Followed::Status(status_view(&session))).await;
                 }
                 return;
             }
         };
-        if tx.send(event).await.is_err() {
+        if tx.send(item).await.is_err() {
             return;
         }
     }

@@ -33,6 +33,7 @@ macro_rules! names {
     };
 }
 
+pub mod alert;
 pub mod event;
 pub mod health;
 pub mod inventory;

@@ -32,6 +32,8 @@ pub enum Trigger {
     Escalation,
     /// An alert arrived on the webhook.
     Webhook,
+    /// A question from a chat client (OpenAI- or Ollama-compatible endpoint).
+    Chat,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -56,6 +58,7 @@ names!(Trigger, "trigger", {
     Incident => "incident",
     Escalation => "escalation",
     Webhook => "webhook",
+    Chat => "chat",
 });
 
 impl SessionStatus {

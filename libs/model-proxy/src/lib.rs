@@ -52,11 +52,10 @@ use tokio::task::JoinHandle;
 
 pub use forward::MAX_REQUEST_BYTES;
 pub use session::{Grant, Meter, SessionKey, TOKEN_PREFIX};
-pub use upstream::{ANTHROPIC_BASE_URL, Upstream};
+pub use upstream::{ANTHROPIC_BASE_URL, Upstream, UpstreamClient, describe as describe_error};
 
 use forward::Shared;
 use session::Registry;
-use upstream::UpstreamClient;
 
 /// Why the proxy could not start.
 #[derive(Debug, thiserror::Error)]

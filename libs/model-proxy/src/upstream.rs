@@ -70,8 +70,9 @@ fn origin_of(base_url: &str) -> String {
         .unwrap_or_else(|_| "<unparsable>".to_owned())
 }
 
-/// The ready client for one upstream.
-pub(crate) struct UpstreamClient {
+/// The ready client for one upstream (also the control plane's, for the
+/// alert brief and the model list).
+pub struct UpstreamClient {
     pub client: Client,
     /// The base URL without a trailing slash; paths are appended to it.
     base: String,
@@ -129,6 +130,16 @@ impl UpstreamClient {
         })
     }
 
+    /// A request to the upstream's `path_and_query`, with its credentials.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+    ) -> Result<reqwest::RequestBuilder, String> {
+        let url = self.url(path_and_query)?;
+        Ok(self.client.request(method, url).headers(self.auth.clone()))
+    }
+
     /// The upstream URL for a request's path and query.
     pub fn url(&self, path_and_query: &str) -> Result<Url, String> {
         Url::parse(&format!("{}{path_and_query}", self.base)).map_err(|e| e.to_string())
@@ -158,7 +169,7 @@ fn tls_config() -> Result<rustls::ClientConfig, ProxyError> {
 
 /// A reqwest error without its URL (which could carry user info), with its
 /// causes.
-pub(crate) fn describe(e: &reqwest::Error) -> String {
+pub fn describe(e: &reqwest::Error) -> String {
     let mut parts = vec![first_words(&e.to_string())];
     let mut next = std::error::Error::source(e);
     while let Some(err) = next {

@@ -460,6 +460,53 @@ pub(crate) fn incidents(rows: Vec<IncidentRow>) -> Result<Vec<Incident>, StoreEr
 }
 
 #[derive(Debug, sqlx::FromRow)]
+pub(crate) struct AlertRow {
+    incident_id: i64,
+    fingerprint: String,
+    source: String,
+    status: String,
+    severity: String,
+    summary: String,
+    evidence: String,
+    labels: String,
+    tier: Option<i64>,
+    first_seen_ms: i64,
+    last_seen_ms: i64,
+    resolved_at_ms: Option<i64>,
+    received: i64,
+}
+
+impl TryFrom<AlertRow> for claudeops_core::alert::AlertRecord {
+    type Error = StoreError;
+
+    fn try_from(row: AlertRow) -> Result<Self, StoreError> {
+        Ok(claudeops_core::alert::AlertRecord {
+            incident_id: row.incident_id,
+            fingerprint: row.fingerprint,
+            source: row.source,
+            firing: match row.status.as_str() {
+                "firing" => true,
+                "resolved" => false,
+                other => return Err(corrupt("alert status", other)),
+            },
+            severity: row.severity,
+            summary: row.summary,
+            evidence: row.evidence,
+            labels: serde_json::from_str(&row.labels).map_err(|e| corrupt("alert labels", e))?,
+            tier: row
+                .tier
+                .map(Tier::try_from)
+                .transpose()
+                .map_err(|e| corrupt("alert tier", e))?,
+            first_seen_ms: row.first_seen_ms,
+            last_seen_ms: row.last_seen_ms,
+            resolved_at_ms: row.resolved_at_ms,
+            received: row.received,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
 pub(crate) struct InventoryRow {
     site: String,
     worker_id: String,

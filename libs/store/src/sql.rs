@@ -100,6 +100,7 @@ pub(crate) const OPEN_INCIDENT: &str = concat!(
     " FROM incidents WHERE site = $1 AND service = $2 AND status = 'open'"
 );
 
+mod alerts;
 mod health;
 mod store;
 mod transactions;

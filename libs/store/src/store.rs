@@ -8,6 +8,7 @@
 
 use crate::Stats;
 use async_trait::async_trait;
+use claudeops_core::alert::{Alert, AlertRecord};
 use claudeops_core::event::{Event, NewEvent};
 use claudeops_core::health::{
     Incident, IncidentId, InventoryRecord, NewIncident, ProbeAttempt, ProbeRecord, Resolution,
@@ -18,7 +19,7 @@ use claudeops_core::ledger::{
 use claudeops_core::memory::{Memory, MemoryId, NewMemory};
 use claudeops_core::notification::DeliveryRecord;
 use claudeops_core::worker::WorkerRecord;
-use claudeops_core::{NewSession, Session, SessionId, SessionOutcome, SiteName, Trigger};
+use claudeops_core::{NewSession, Session, SessionId, SessionOutcome, SiteName, Tier, Trigger};
 
 use crate::StoreError;
 use crate::model::{
@@ -345,6 +346,38 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         resolution: Resolution,
         now_ms: i64,
     ) -> Result<Option<Incident>, StoreError>;
+
+    // --- alerts (the webhook) ---
+
+    /// The open incident of the site that carries the alert with this fingerprint.
+    async fn alert_incident(
+        &self,
+        site: &SiteName,
+        fingerprint: &str,
+    ) -> Result<Option<IncidentId>, StoreError>;
+
+    /// Records a firing alert on an open incident: a new row the first time
+    /// (`received == 1`), else the row's count and last sight move on. Of
+    /// concurrent copies of one alert, exactly one sees `received == 1`.
+    /// `NotFound` for an unknown incident.
+    async fn record_alert(
+        &self,
+        incident: IncidentId,
+        alert: &Alert,
+        tier: Option<Tier>,
+        at_ms: i64,
+    ) -> Result<AlertRecord, StoreError>;
+
+    /// Marks an incident's alert resolved; `None` when the incident has no such alert.
+    async fn resolve_alert(
+        &self,
+        incident: IncidentId,
+        fingerprint: &str,
+        at_ms: i64,
+    ) -> Result<Option<AlertRecord>, StoreError>;
+
+    /// The alerts of an incident, oldest first.
+    async fn incident_alerts(&self, incident: IncidentId) -> Result<Vec<AlertRecord>, StoreError>;
 
     // --- inventories ---
 

@@ -2,6 +2,7 @@
 //! linked over mutual TLS, running the real `claude` CLI against the scripted
 //! model. Each test starts its own control plane.
 
+mod chat;
 mod faults;
 mod incidents;
 mod local_worker;
@@ -15,4 +16,5 @@ mod shutdown;
 mod support;
 mod telemetry;
 mod tiers;
+mod webhooks;
 mod worker_death;

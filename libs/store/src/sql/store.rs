@@ -5,6 +5,7 @@
 //! databases goes through [`Dialect`], never through a branch on the backend here.
 
 use async_trait::async_trait;
+use claudeops_core::alert::{Alert, AlertRecord};
 use claudeops_core::event::{Event, NewEvent};
 use claudeops_core::health::{
     Incident, IncidentId, InventoryRecord, NewIncident, ProbeAttempt, ProbeRecord, Resolution,
@@ -16,9 +17,10 @@ use claudeops_core::ledger::{
 use claudeops_core::memory::{Memory, MemoryId, NewMemory};
 use claudeops_core::notification::DeliveryRecord;
 use claudeops_core::worker::WorkerRecord;
-use claudeops_core::{NewSession, Session, SessionId, SessionOutcome, SiteName, Trigger};
+use claudeops_core::{NewSession, Session, SessionId, SessionOutcome, SiteName, Tier, Trigger};
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 
+use super::alerts::Alerts;
 use super::health::Health;
 use super::transactions::UPDATE_MEMORY;
 use super::{Dialect, MEMORY_BY_KEY, SqlStore, retry_when_busy};
@@ -28,8 +30,8 @@ use crate::model::{
     MemoryFilter, OutputLine, SessionFilter, Stats, WorkerSelector,
 };
 use crate::rows::{
-    self, ActionRow, DeliveryRow, EventRow, HistoryRow, IncidentRow, InventoryRow, LedgerRow,
-    MemoryRow, OutputRow, ProbeRow, SessionRow, WorkerRow,
+    self, ActionRow, AlertRow, DeliveryRow, EventRow, HistoryRow, IncidentRow, InventoryRow,
+    LedgerRow, MemoryRow, OutputRow, ProbeRow, SessionRow, WorkerRow,
 };
 use crate::token::{self, TokenRow};
 use crate::{Store, StoreError, ledger, memory};
@@ -72,6 +74,7 @@ where
     IncidentRow: for<'r> FromRow<'r, DB::Row>,
     InventoryRow: for<'r> FromRow<'r, DB::Row>,
     DeliveryRow: for<'r> FromRow<'r, DB::Row>,
+    AlertRow: for<'r> FromRow<'r, DB::Row>,
 {
     fn backend(&self) -> Backend {
         DB::BACKEND
@@ -876,6 +879,42 @@ where
         Health(&self.pool)
             .resolve_incident(id, resolution, now_ms)
             .await
+    }
+
+    async fn alert_incident(
+        &self,
+        site: &SiteName,
+        fingerprint: &str,
+    ) -> Result<Option<IncidentId>, StoreError> {
+        Alerts(&self.pool).alert_incident(site, fingerprint).await
+    }
+
+    async fn record_alert(
+        &self,
+        incident: IncidentId,
+        alert: &Alert,
+        tier: Option<Tier>,
+        at_ms: i64,
+    ) -> Result<AlertRecord, StoreError> {
+        let tier = tier.map(|t| i64::from(t.number()));
+        Alerts(&self.pool)
+            .record_alert(incident, alert, tier, at_ms)
+            .await
+    }
+
+    async fn resolve_alert(
+        &self,
+        incident: IncidentId,
+        fingerprint: &str,
+        at_ms: i64,
+    ) -> Result<Option<AlertRecord>, StoreError> {
+        Alerts(&self.pool)
+            .resolve_alert(incident, fingerprint, at_ms)
+            .await
+    }
+
+    async fn incident_alerts(&self, incident: IncidentId) -> Result<Vec<AlertRecord>, StoreError> {
+        Alerts(&self.pool).incident_alerts(incident).await
     }
 
     async fn put_inventory(&self, record: &InventoryRecord) -> Result<(), StoreError> {

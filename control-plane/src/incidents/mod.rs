@@ -20,7 +20,7 @@ use claudeops_core::health::{
     Resolution, service_verdicts,
 };
 use claudeops_core::link::{ProbeReport, ReprobeRequest, ReprobeResult, ToWorker};
-use claudeops_core::{Session, SessionId, SiteName, Trigger};
+use claudeops_core::{Session, SessionId, SiteName};
 use claudeops_store::{IncidentFilter, ProbeRecord, StoreError};
 use tokio::sync::oneshot;
 
@@ -28,6 +28,10 @@ use crate::clock::now_ms;
 use crate::context::Context;
 use crate::notifications::Notifications;
 use crate::sessions::{Sessions, StartError, StartRequest};
+
+mod alerts;
+
+pub use alerts::{AlertAnswer, AlertOutcome};
 
 /// How long the control plane waits for a worker to re-run probes.
 pub const REPROBE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -46,6 +50,10 @@ struct TrackerInner {
     next_request: AtomicU64,
     pending: Mutex<HashMap<u64, Pending>>,
     gave_up: Mutex<HashSet<IncidentId>>,
+    /// Incidents whose session waits for a model-written brief (`alerts.rs`).
+    held: Mutex<HashSet<IncidentId>>,
+    /// The briefs written, by incident, until its session starts.
+    briefs: Mutex<HashMap<IncidentId, String>>,
 }
 
 struct Pending {
@@ -99,6 +107,32 @@ impl IncidentTracker {
 
     fn has_given_up(&self, id: IncidentId) -> bool {
         lock(&self.inner.gave_up).contains(&id)
+    }
+
+    fn hold(&self, id: IncidentId) {
+        lock(&self.inner.held).insert(id);
+    }
+
+    fn release(&self, id: IncidentId, brief: Option<String>) {
+        if let Some(brief) = brief {
+            lock(&self.inner.briefs).insert(id, brief);
+        }
+        lock(&self.inner.held).remove(&id);
+    }
+
+    fn is_held(&self, id: IncidentId) -> bool {
+        lock(&self.inner.held).contains(&id)
+    }
+
+    fn take_brief(&self, id: IncidentId) -> Option<String> {
+        lock(&self.inner.briefs).remove(&id)
+    }
+
+    /// Whether a session may start for the incident now.
+    fn waits(&self, incident: &Incident) -> bool {
+        incident.session_id.is_none()
+            && !self.has_given_up(incident.id)
+            && !self.is_held(incident.id)
     }
 }
 
@@ -198,6 +232,9 @@ pub enum Recheck {
     Unverified { reason: String },
     /// Some still fail: the handoff for the next tier, with the new evidence.
     StillFailing { handoff: String },
+    /// The probes pass, but an alert of the incident still fires: it closes
+    /// when its source says it is resolved and the probes agree.
+    AwaitingAlert,
 }
 
 impl Recheck {
@@ -208,6 +245,7 @@ impl Recheck {
             Recheck::Fixed => "verified",
             Recheck::Unverified { .. } => "unverified",
             Recheck::StillFailing { .. } => "still_failing",
+            Recheck::AwaitingAlert => "awaiting_alert",
         }
     }
 }
@@ -379,6 +417,10 @@ impl Incidents {
 
     async fn close_recovered(&self, site: &SiteName, service: &str) {
         for incident in self.open_incidents(Some(site), Some(service)).await {
+            // An alert that still fires keeps it open: its source has the last word.
+            if self.firing_alerts(&incident).await > 0 {
+                continue;
+            }
             self.resolve(&incident, Resolution::Recovered, "its probes are up again")
                 .await;
         }
@@ -424,27 +466,29 @@ impl Incidents {
 
     /// Starts one session for the site's open incidents that have none yet. A busy
     /// site or an absent worker is retried by the scheduler; a reason that will not
-    /// pass by itself (dry run, LLM tiers off) is recorded once.
-    pub async fn start_incident_sessions(&self, site: &SiteName) {
+    /// pass by itself (dry run, LLM tiers off) is recorded once. Returns why no
+    /// session started, when incidents wait.
+    pub async fn start_incident_sessions(&self, site: &SiteName) -> Option<String> {
         let waiting: Vec<Incident> = self
             .open_incidents(Some(site), None)
             .await
             .into_iter()
-            .filter(|i| i.session_id.is_none() && !self.tracker.has_given_up(i.id))
+            .filter(|i| self.tracker.waits(i))
             .collect();
         if waiting.is_empty() {
-            return;
+            return None;
         }
         let facts = match self.ctx.store.inventories(site).await {
             Ok(records) => service_facts(&records),
             Err(_) => BTreeMap::new(),
         };
+        let (tier, trigger, alerts) = self.alerts_of_waiting(&waiting).await;
         let request = StartRequest {
             site: site.clone(),
-            tier: self.ctx.config.incident_tier(),
-            trigger: Trigger::Incident,
+            tier,
+            trigger,
             prompt: None,
-            handoff: Some(incident_handoff(&waiting, &facts)),
+            handoff: Some(incident_handoff(&waiting, &facts) + &alerts),
             parent_id: None,
         };
         match self.sessions.start(request).await {
@@ -473,9 +517,14 @@ impl Incidents {
                         ),
                     )
                     .await;
+                None
             }
             // Tried again later (by the next control plane, when shutting down).
-            Err(StartError::Busy { .. } | StartError::NoWorker(_) | StartError::ShuttingDown) => {}
+            Err(
+                error @ (StartError::Busy { .. }
+                | StartError::NoWorker(_)
+                | StartError::ShuttingDown),
+            ) => Some(error.to_string()),
             Err(error) => {
                 for incident in &waiting {
                     self.tracker.give_up(incident.id);
@@ -493,6 +542,7 @@ impl Incidents {
                     self.notifications
                         .needs_human(site, &incident.service, &reason);
                 }
+                Some(reason)
             }
         }
     }
@@ -504,7 +554,7 @@ impl Incidents {
             .open_incidents(None, None)
             .await
             .into_iter()
-            .filter(|i| i.session_id.is_none() && !self.tracker.has_given_up(i.id))
+            .filter(|i| self.tracker.waits(i))
             .map(|i| i.site)
             .collect();
         sites.sort();
@@ -581,11 +631,17 @@ impl Incidents {
         let mut probes: Vec<String> = incidents.iter().flat_map(|i| i.probes.clone()).collect();
         probes.sort();
         probes.dedup();
-        let (attempts, unknown) = match self.reprobe(&session.site, &probes).await {
-            Ok(answer) => answer,
-            Err(reason) => return Recheck::Unverified { reason },
+        // Incidents opened by alerts may have no probe: nothing to re-run for them.
+        let (attempts, unknown) = if probes.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            match self.reprobe(&session.site, &probes).await {
+                Ok(answer) => answer,
+                Err(reason) => return Recheck::Unverified { reason },
+            }
         };
         let mut still_failing = Vec::new();
+        let mut awaiting = 0;
         for incident in &incidents {
             let failing: Vec<&ProbeAttempt> = attempts
                 .iter()
@@ -596,7 +652,22 @@ impl Incidents {
                     .probes
                     .iter()
                     .any(|p| !attempts.iter().any(|a| &a.probe == p));
-            if failing.is_empty() && !missing {
+            if failing.is_empty() && !missing && self.firing_alerts(incident).await > 0 {
+                awaiting += 1;
+                self.ctx
+                    .event_for(
+                        &incident.site,
+                        Some(session.id),
+                        EventLevel::Info,
+                        Some(incident.service.clone()),
+                        format!(
+                            "incident #{}: the probes pass after session #{}, but its alert still \
+                             fires; it closes when the alert's source resolves it",
+                            incident.id, session.id
+                        ),
+                    )
+                    .await;
+            } else if failing.is_empty() && !missing {
                 self.resolve(
                     incident,
                     Resolution::VerifiedFixed,
@@ -613,7 +684,11 @@ impl Incidents {
             }
         }
         if still_failing.is_empty() {
-            return Recheck::Fixed;
+            return if awaiting > 0 {
+                Recheck::AwaitingAlert
+            } else {
+                Recheck::Fixed
+            };
         }
         let mut handoff = format!(
             "Session #{} (tier {}) ended, but re-running the failing probes shows the problem is not fixed:\n",
