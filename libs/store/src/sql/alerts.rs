@@ -65,7 +65,9 @@ where
              summary, evidence, labels, tier, first_seen_ms, last_seen_ms, received) \
              VALUES ($1, $2, $3, 'firing', $4, $5, $6, $7, $8, $9, $9, 1) \
              ON CONFLICT (incident_id, fingerprint) DO UPDATE SET \
-             status = 'firing', resolved_at_ms = NULL, last_seen_ms = excluded.last_seen_ms, \
+             status = 'firing', resolved_at_ms = NULL, last_seen_ms = CASE WHEN \
+             excluded.last_seen_ms > incident_alerts.last_seen_ms THEN excluded.last_seen_ms \
+             ELSE incident_alerts.last_seen_ms END, \
              severity = excluded.severity, summary = excluded.summary, \
              received = incident_alerts.received + 1 RETURNING ",
             alert_columns!()

@@ -19,6 +19,7 @@ conformance!(
     incidents_open_merge_resolve,
     incidents_list_and_link_sessions,
     incident_race_one_opener,
+    alerts_record_repeat_resolve,
     inventories_put_replace_list,
     deliveries_record_and_filter,
 );
@@ -601,6 +602,134 @@ async fn incident_race_one_opener(f: &Fixture) {
         .await
         .expect("list");
     assert_eq!(listed, vec![stored]);
+}
+
+// --- alerts ---
+
+fn alert(service: &str, fingerprint: &str) -> claudeops_core::alert::Alert {
+    claudeops_core::alert::Alert {
+        source: "alertmanager".into(),
+        site: None,
+        service: service.into(),
+        severity: "critical".into(),
+        summary: format!("{service} answers 5xx"),
+        description: String::new(),
+        labels: [("alertname".to_owned(), "HighErrorRate".to_owned())]
+            .into_iter()
+            .collect(),
+        firing: true,
+        fingerprint: fingerprint.into(),
+        tier: None,
+        url: None,
+    }
+}
+
+async fn alerts_record_repeat_resolve(f: &Fixture) {
+    use claudeops_core::Tier;
+    let (incident, _) = open(f, &new_incident("hooks", "web", &[], 1)).await;
+    assert_eq!(
+        f.store
+            .alert_incident(&site("hooks"), "am:1")
+            .await
+            .expect("find"),
+        None
+    );
+    // Fifty copies of one alert at once: exactly one is the first sight.
+    const TASKS: usize = 50;
+    let barrier = Arc::new(Barrier::new(TASKS));
+    let mut tasks = Vec::with_capacity(TASKS);
+    for i in 0..TASKS {
+        let (store, barrier) = (f.store.clone(), barrier.clone());
+        let at = 10 + i64::try_from(i).unwrap_or_default();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store
+                .record_alert(
+                    incident.id,
+                    &alert("web", "am:1"),
+                    Some(Tier::Investigate),
+                    at,
+                )
+                .await
+        }));
+    }
+    let mut firsts = 0;
+    for task in tasks {
+        let record = task.await.expect("task").expect("record alert");
+        firsts += usize::from(record.received == 1);
+    }
+    assert_eq!(firsts, 1, "exactly one call sees the alert first");
+    let found = f
+        .store
+        .alert_incident(&site("hooks"), "am:1")
+        .await
+        .expect("find");
+    assert_eq!(found, Some(incident.id));
+    assert_eq!(
+        f.store
+            .alert_incident(&site("other"), "am:1")
+            .await
+            .expect("find"),
+        None,
+        "a fingerprint is looked up within its site"
+    );
+    let alerts = f.store.incident_alerts(incident.id).await.expect("alerts");
+    assert_eq!(alerts.len(), 1);
+    let stored = &alerts[0];
+    assert_eq!(stored.received, 50);
+    assert!(stored.firing && stored.holds_open());
+    assert_eq!(stored.tier, Some(Tier::Investigate));
+    assert!((10..60).contains(&stored.first_seen_ms), "{stored:?}");
+    assert!(stored.last_seen_ms >= stored.first_seen_ms, "{stored:?}");
+    assert!(
+        stored.evidence.contains("<untrusted-data"),
+        "{}",
+        stored.evidence
+    );
+    assert_eq!(
+        stored.labels.get("alertname").map(String::as_str),
+        Some("HighErrorRate")
+    );
+
+    let resolved = f
+        .store
+        .resolve_alert(incident.id, "am:1", 99)
+        .await
+        .expect("resolve")
+        .expect("known alert");
+    assert!(!resolved.firing && !resolved.holds_open());
+    assert_eq!(resolved.resolved_at_ms, Some(99));
+    assert_eq!(
+        f.store
+            .resolve_alert(incident.id, "am:none", 99)
+            .await
+            .expect("resolve"),
+        None
+    );
+    // Firing again brings it back; a resolved incident is no longer found.
+    let again = f
+        .store
+        .record_alert(incident.id, &alert("web", "am:1"), None, 120)
+        .await
+        .expect("again");
+    assert!(again.firing && again.resolved_at_ms.is_none());
+    f.store
+        .resolve_incident(incident.id, Resolution::Recovered, 130)
+        .await
+        .expect("resolve incident");
+    assert_eq!(
+        f.store
+            .alert_incident(&site("hooks"), "am:1")
+            .await
+            .expect("find"),
+        None
+    );
+    let unknown = expect_err(
+        f.store
+            .record_alert(999_999, &alert("web", "am:2"), None, 1)
+            .await,
+    );
+    assert!(matches!(unknown, StoreError::NotFound), "{unknown:?}");
 }
 
 // --- inventories ---
