@@ -6,7 +6,8 @@ set -euo pipefail
 
 # e2fsprogs: chattr, to make a database file immutable in the store fault tests.
 # prometheus: a real server scrapes the control plane; promtool checks the shipped rules.
-DEBIAN_PACKAGES=(postgresql apprise docker-compose dnsmasq redis-server mariadb-server ansible-core bubblewrap e2fsprogs python3 prometheus)
+# prometheus-alertmanager: a real Alertmanager delivers alerts to the webhook.
+DEBIAN_PACKAGES=(postgresql apprise docker-compose dnsmasq redis-server mariadb-server ansible-core bubblewrap e2fsprogs python3 prometheus prometheus-alertmanager)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

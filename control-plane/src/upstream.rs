@@ -199,6 +199,23 @@ impl Upstream {
         self.list(&cache, false)
     }
 
+    /// The list as last read, without asking the upstream (a page must not
+    /// wait on it); a list never read or gone stale is read in the background.
+    pub async fn cached(&self) -> ModelList {
+        let cache = self.models.lock().await;
+        let stale = cache
+            .good
+            .as_ref()
+            .is_none_or(|c| c.at.elapsed() >= MODELS_TTL);
+        let list = self.list(&cache, true);
+        drop(cache);
+        if stale && self.client.is_some() {
+            let upstream = self.clone();
+            tokio::spawn(async move { upstream.models(false).await });
+        }
+        list
+    }
+
     fn list(&self, cache: &ModelCache, cached: bool) -> ModelList {
         ModelList {
             models: cache

@@ -97,7 +97,12 @@ thread.start()
 first_text.wait(120)
 started = time.monotonic()
 busy = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "Anything new?"}])
-out["busy"] = {"content": busy.choices[0].message.content, "seconds": time.monotonic() - started}
+out["busy"] = {
+    "content": busy.choices[0].message.content,
+    "seconds": time.monotonic() - started,
+    # Answered while the slow session still ran: it did not wait for it.
+    "slow_still_running": thread.is_alive(),
+}
 thread.join(180)
 out["slow"] = slow
 

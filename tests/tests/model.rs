@@ -235,7 +235,7 @@ async fn non_streaming_requests_and_other_endpoints_get_sensible_answers() {
 
     let reply = json_body(&http(model.addr(), "POST", "/v1/messages", &request).await);
     let count = http(model.addr(), "POST", "/v1/messages/count_tokens", &request).await;
-    let unknown = http(model.addr(), "GET", "/v1/models", &json!(null)).await;
+    let unknown = http(model.addr(), "GET", "/v1/files", &json!(null)).await;
 
     assert_eq!(reply["stop_reason"], "tool_use", "{reply}");
     assert_eq!(reply["content"][0]["input"]["command"], "uptime");

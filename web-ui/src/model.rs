@@ -416,6 +416,30 @@ pub struct ErrorPage {
 pub struct ConfigPage {
     pub layout: Layout,
     pub entries: Vec<ConfigEntry>,
+    /// What the model upstream serves, to pick tier models from.
+    pub models: UpstreamModels,
+}
+
+/// The models the upstream (`ANTHROPIC_BASE_URL`) lists, as last read.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UpstreamModels {
+    /// Scheme, host and port only.
+    pub upstream: String,
+    /// When the list was read ("2026-12-04T19:20:03Z"); empty when never.
+    pub fetched_at: String,
+    /// Why the last read failed, if it did.
+    pub error: Option<String>,
+    /// Every model id listed, sorted.
+    pub ids: Vec<String>,
+    /// Each tier's configured model and whether the upstream lists it.
+    pub tiers: Vec<TierModel>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TierModel {
+    pub tier: u8,
+    pub model: String,
+    pub listed: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -886,9 +886,38 @@ fn config_page_lists_entries_and_masks_secrets() {
                 secret: true,
             },
         ],
+        models: claudeops_web_ui::UpstreamModels::default(),
     };
     let html = ui.config(&page).unwrap_or_else(|e| panic!("{e}"));
     assert!(html.contains("CLAUDEOPS_INTERVAL") && html.contains("3600"));
+    assert!(html.contains("has not been read yet"), "no list yet");
+    let listed = claudeops_web_ui::ConfigPage {
+        models: claudeops_web_ui::UpstreamModels {
+            upstream: "http://127.0.0.1:4000".into(),
+            fetched_at: "2026-12-04T19:20:03Z".into(),
+            error: None,
+            ids: vec!["claude-haiku-4-5".into(), "<script>".into()],
+            tiers: vec![
+                claudeops_web_ui::TierModel {
+                    tier: 1,
+                    model: "claude-haiku-4-5".into(),
+                    listed: true,
+                },
+                claudeops_web_ui::TierModel {
+                    tier: 3,
+                    model: "claude-opus-9".into(),
+                    listed: false,
+                },
+            ],
+        },
+        ..page
+    };
+    let html = ui.config(&listed).unwrap_or_else(|e| panic!("{e}"));
+    assert!(html.contains("claude-haiku-4-5") && html.contains("not listed"));
+    assert!(
+        html.contains("&lt;script&gt;") && !html.contains("<li><script>"),
+        "escaped"
+    );
     assert!(
         html.contains("&lt;b&gt;seconds") && !html.contains("<b>seconds"),
         "escaped"

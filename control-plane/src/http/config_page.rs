@@ -57,9 +57,77 @@ fn plain_value(value: &Value) -> String {
     }
 }
 
+/// The config page's view of the upstream's model list.
+pub fn models_view(state: &AppState, list: &crate::upstream::ModelList) -> ui::UpstreamModels {
+    let config = &state.context.config;
+    ui::UpstreamModels {
+        upstream: list.upstream.clone(),
+        fetched_at: list
+            .fetched_at_ms
+            .map(crate::clock::rfc3339)
+            .unwrap_or_default(),
+        error: list.error.clone(),
+        ids: list.models.iter().map(|m| m.id.clone()).collect(),
+        tiers: [
+            (1, &config.tier1_model),
+            (2, &config.tier2_model),
+            (3, &config.tier3_model),
+        ]
+        .into_iter()
+        .map(|(tier, model)| ui::TierModel {
+            tier,
+            model: model.clone(),
+            listed: list.models.iter().any(|m| &m.id == model),
+        })
+        .collect(),
+    }
+}
+
 pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let list = state.upstream.cached().await;
+    render(&state, &headers, &list, None)
+}
+
+/// `POST /config/models/refresh`: reads the list again (logged in, with the
+/// form's CSRF token), then shows the page.
+pub async fn refresh_models(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<crate::http::dashboard::CsrfForm>,
+) -> Response {
+    if !state
+        .auth
+        .form_ok(&headers, &form.csrf, crate::clock::now_ms())
+    {
+        return axum::response::IntoResponse::into_response(axum::response::Redirect::to("/login"));
+    }
+    let list = state.upstream.models(true).await;
+    let flash = match &list.error {
+        Some(error) => (
+            ui::FlashLevel::Warning,
+            format!("The list could not be read: {error}"),
+        ),
+        None => (
+            ui::FlashLevel::Success,
+            format!("{} models listed upstream.", list.models.len()),
+        ),
+    };
+    render(&state, &headers, &list, Some(flash))
+}
+
+fn render(
+    state: &AppState,
+    headers: &HeaderMap,
+    list: &crate::upstream::ModelList,
+    flash: Option<(ui::FlashLevel, String)>,
+) -> Response {
+    let mut layout = layout(state, headers, ui::Nav::Config);
+    if let Some((level, message)) = flash {
+        layout = layout.with_flash(level, message);
+    }
     let page = ui::ConfigPage {
-        layout: layout(&state, &headers, ui::Nav::Config),
+        models: models_view(state, list),
+        layout,
         entries: entries(&state.context.config)
             .into_iter()
             .map(|(name, value, description, secret)| ui::ConfigEntry {

@@ -32,7 +32,7 @@ pub struct PageQuery {
 #[derive(Deserialize)]
 pub struct CsrfForm {
     #[serde(default)]
-    csrf: String,
+    pub csrf: String,
 }
 
 fn paging(offset: u32, has_more: bool) -> ui::Paging {

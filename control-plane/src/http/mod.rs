@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/stats", get(overview::stats))
         .route("/api/v1/config", get(config_page::api))
         .route("/config", get(config_page::page))
+        .route("/config/models/refresh", post(config_page::refresh_models))
         .route("/api/v1/sessions", get(api::list_sessions))
         .route("/api/v1/sessions/trigger", post(api::trigger))
         .route("/api/v1/sessions/{id}", get(api::get_session))

@@ -35,6 +35,9 @@ pub use alerts::{AlertAnswer, AlertOutcome};
 
 /// How long the control plane waits for a worker to re-run probes.
 pub const REPROBE_TIMEOUT: Duration = Duration::from_secs(90);
+/// At most this many waiting incidents go into one session (the oldest);
+/// the others wait for the next.
+pub const INCIDENTS_PER_SESSION: usize = 10;
 /// At most this much evidence per incident, in bytes.
 const EVIDENCE_LIMIT: usize = 6_000;
 
@@ -467,9 +470,23 @@ impl Incidents {
     /// Starts one session for the site's open incidents that have none yet. A busy
     /// site or an absent worker is retried by the scheduler; a reason that will not
     /// pass by itself (dry run, LLM tiers off) is recorded once. Returns why no
-    /// session started, when incidents wait.
+    /// session started (`None` when one did, or none was needed).
     pub async fn start_incident_sessions(&self, site: &SiteName) -> Option<String> {
-        let waiting: Vec<Incident> = self
+        // A busy site is known before its incidents are even read.
+        if let Ok(running) = self.ctx.store.running_sessions().await
+            && let Some(session) = running.iter().find(|s| &s.site == site)
+        {
+            return Some(
+                StartError::Busy {
+                    site: site.clone(),
+                    running: session.id,
+                }
+                .to_string(),
+            );
+        }
+        // Oldest first, at most a handful per session: an alert storm makes
+        // a queue of sessions, not one prompt of a thousand incidents.
+        let mut waiting: Vec<Incident> = self
             .open_incidents(Some(site), None)
             .await
             .into_iter()
@@ -478,6 +495,8 @@ impl Incidents {
         if waiting.is_empty() {
             return None;
         }
+        waiting.reverse();
+        waiting.truncate(INCIDENTS_PER_SESSION);
         let facts = match self.ctx.store.inventories(site).await {
             Ok(records) => service_facts(&records),
             Err(_) => BTreeMap::new(),
