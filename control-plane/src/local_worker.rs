@@ -56,6 +56,16 @@ const WITHHELD: &[&str] = &[
     "OTEL_SERVICE_NAME",
 ];
 
+/// Whether a variable stays in the control plane: the list above, and every
+/// secret of the catalogue that only the control plane reads (the chat key,
+/// say), so a new secret cannot reach the worker by being forgotten here.
+fn withheld(key: &str) -> bool {
+    WITHHELD.contains(&key)
+        || claudeops_config::SETTINGS
+            .iter()
+            .any(|s| s.var == key && s.secret && !s.scope.worker())
+}
+
 /// Where the local worker binary is: `CLAUDEOPS_WORKER_BIN`, else beside this
 /// binary, else on `PATH`.
 pub fn worker_binary(config: &Config) -> anyhow::Result<PathBuf> {
@@ -158,9 +168,8 @@ impl LocalWorker {
     /// to find the control plane and (on first start) an enrollment token.
     async fn environment(&self) -> anyhow::Result<Vec<(String, String)>> {
         let config = &self.config;
-        let mut env: Vec<(String, String)> = std::env::vars()
-            .filter(|(key, _)| !WITHHELD.contains(&key.as_str()))
-            .collect();
+        let mut env: Vec<(String, String)> =
+            std::env::vars().filter(|(key, _)| !withheld(key)).collect();
         let mut set = |key: &str, value: String| {
             env.retain(|(k, _)| k != key);
             env.push((key.to_owned(), value));
@@ -323,6 +332,26 @@ mod tests {
         forget_identity(dir.path()).expect("forget");
         assert_eq!(kept_worker_id(dir.path()), None);
         forget_identity(dir.path()).expect("forgetting twice is fine");
+    }
+
+    #[test]
+    fn control_plane_secrets_are_withheld_from_the_worker() {
+        for key in [
+            "CLAUDEOPS_API_TOKEN",
+            "CLAUDEOPS_CHAT_API_KEY",
+            "CLAUDEOPS_APPRISE_URLS",
+            "CLAUDEOPS_DATABASE_URL",
+        ] {
+            assert!(withheld(key), "{key}");
+        }
+        // What the worker needs goes through.
+        for key in [
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_BASE_URL",
+            "CLAUDEOPS_TIER1_MODEL",
+        ] {
+            assert!(!withheld(key), "{key}");
+        }
     }
 
     #[test]

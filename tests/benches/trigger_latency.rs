@@ -11,6 +11,7 @@
 
 use std::time::{Duration, Instant};
 
+use claudeops_tests::bench::report;
 use claudeops_tests::model::{Script, ScriptedModel, Turn};
 use claudeops_tests::system::{ControlPlane, Worker};
 use serde_json::json;
@@ -75,16 +76,4 @@ async fn main() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         println!("receiver: {} spans", receiver.spans().len());
     }
-}
-
-fn report(name: &str, samples: &mut [Duration]) {
-    samples.sort_unstable();
-    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    println!(
-        "{name}: n={} p50={:.0} ms p95={:.0} ms max={:.0} ms",
-        samples.len(),
-        pick(0.5).as_secs_f64() * 1000.0,
-        pick(0.95).as_secs_f64() * 1000.0,
-        pick(1.0).as_secs_f64() * 1000.0,
-    );
 }

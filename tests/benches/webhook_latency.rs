@@ -11,6 +11,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
+use claudeops_tests::bench::report;
 use claudeops_tests::model::{Script, ScriptedModel, Turn};
 use claudeops_tests::system::{ControlPlane, Http, Worker};
 use serde_json::{Value, json};
@@ -157,16 +158,4 @@ async fn post(http: &Http, path: &str, body: String) -> Duration {
     let took = started.elapsed();
     assert_eq!(status, 202, "{answer}");
     took
-}
-
-fn report(name: &str, samples: &mut [Duration]) {
-    samples.sort_unstable();
-    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    println!(
-        "{name}: n={} p50={:.1} ms p95={:.1} ms max={:.1} ms",
-        samples.len(),
-        pick(0.5).as_secs_f64() * 1000.0,
-        pick(0.95).as_secs_f64() * 1000.0,
-        pick(1.0).as_secs_f64() * 1000.0,
-    );
 }

@@ -3,6 +3,7 @@
 //! the real binaries and their servers, and to put faults between them.
 //! The end-to-end tests of the workspace live in this crate's `tests/`.
 
+pub mod bench;
 pub mod cli;
 pub mod docker;
 pub mod faults;

@@ -150,6 +150,17 @@ fn tier_of(value: Option<&Value>) -> Option<Tier> {
     Tier::try_from(n.clamp(1, 3)).ok()
 }
 
+/// The tier asked for by a `claudeops_tier` label (or tag).
+fn label_tier(labels: &BTreeMap<String, String>) -> Option<Tier> {
+    tier_of(
+        labels
+            .get("claudeops_tier")
+            .cloned()
+            .map(Value::String)
+            .as_ref(),
+    )
+}
+
 fn firing_word(word: &str) -> Option<bool> {
     match word.to_ascii_lowercase().as_str() {
         "firing" | "alerting" | "triggered" | "down" | "problem" | "critical" | "error" => {
@@ -266,13 +277,7 @@ fn uptime_kuma(object: &Map<String, Value>) -> Option<Parsed> {
         },
         description: beat_msg,
         url: text(monitor.get("url")),
-        tier: tier_of(
-            labels
-                .get("claudeops_tier")
-                .cloned()
-                .map(Value::String)
-                .as_ref(),
-        ),
+        tier: label_tier(&labels),
         labels,
         firing,
         fingerprint: format!("uptime-kuma:{id}"),
@@ -312,13 +317,7 @@ fn healthchecks(object: &Map<String, Value>) -> Option<Parsed> {
         service: name,
         severity: if firing { "down" } else { "up" }.into(),
         url: text(object.get("ping_url")),
-        tier: tier_of(
-            labels
-                .get("claudeops_tier")
-                .cloned()
-                .map(Value::String)
-                .as_ref(),
-        ),
+        tier: label_tier(&labels),
         labels,
         firing,
         fingerprint: format!("healthchecks:{id}"),

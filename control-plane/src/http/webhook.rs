@@ -166,7 +166,7 @@ fn summary(answers: &[AlertAnswer]) -> serde_json::Value {
     };
     let lead = answers.iter().min_by_key(|a| rank(a.status));
     json!({
-        "status": lead.map(|a| a.status),
+        "status": lead.map_or(json!("ignored"), |a| json!(a.status)),
         "session_id": lead.and_then(|a| a.session_id),
         "incident_id": lead.and_then(|a| a.incident_id),
         "tier": lead.and_then(|a| a.tier),

@@ -6,7 +6,7 @@
 //! the test), and the notification URL reaches no prompt and no page.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use claudeops_tests::docker::{self, Container};
 use claudeops_tests::model::{Script, ScriptedModel, Turn};
@@ -29,17 +29,6 @@ async fn incidents(http: &Http) -> Vec<Value> {
     let (status, list) = http.get("/api/v1/incidents?site=home").await;
     assert_eq!(status, 200, "{list}");
     list.as_array().cloned().unwrap_or_default()
-}
-
-async fn poll<T>(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 /// A loopback HTTP receiver for Apprise's `json://` notifications.

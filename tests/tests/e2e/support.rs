@@ -26,6 +26,22 @@ pub async fn enrolled_worker(cp: &ControlPlane, site: &str, env: &[(&str, &str)]
     worker
 }
 
+/// Calls `f` every 200 ms until it returns something; panics naming `what`
+/// after `timeout`.
+pub async fn poll<T>(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Reads events until `pred` matches one; panics with what was seen on timeout.
 pub async fn next_matching(
     rx: &mut tokio::sync::mpsc::Receiver<SseEvent>,

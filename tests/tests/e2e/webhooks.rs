@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use claudeops_tests::model::{Script, ScriptedModel, Turn};
 use claudeops_tests::system::{ControlPlane, Http};
@@ -52,15 +52,17 @@ async fn incident(http: &Http, site: &str, id: i64) -> Value {
         .unwrap_or_else(|| panic!("no incident #{id}"))
 }
 
-async fn poll<T>(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// Waits until the probe `name` of site `home` is in `state` (`up`, `down`).
+async fn probe_becomes(http: &Http, name: &str, state: &str) {
+    poll(&format!("probe {name} to be {state}"), WAIT, async || {
+        let (_, checks) = http.get("/api/v1/checks?site=home").await;
+        checks
+            .as_array()?
+            .iter()
+            .any(|p| p["name"] == name && p["state"] == state)
+            .then_some(())
+    })
+    .await;
 }
 
 /// A loopback HTTP service whose status the test sets (200 or 500).
@@ -121,15 +123,7 @@ async fn an_alertmanager_alert_opens_an_incident_and_closes_only_when_the_probes
     let worker =
         claudeops_tests::system::Worker::start_in(&cp, "home", Some(&token), &as_refs(&env), state);
     worker.wait_connected().await;
-    poll("the web probe to be up", WAIT, async || {
-        let (_, checks) = http.get("/api/v1/checks?site=home").await;
-        checks
-            .as_array()?
-            .iter()
-            .any(|p| p["name"] == "web-http" && p["state"] == "up")
-            .then_some(())
-    })
-    .await;
+    probe_becomes(&http, "web-http", "up").await;
 
     // Two alerts in one group, both labelled site=home (the default site is elsewhere).
     let (status, answer) = post_raw(
@@ -230,15 +224,7 @@ async fn an_alertmanager_alert_opens_an_incident_and_closes_only_when_the_probes
 
     // The alert resolves while the probe fails: the probes disagree, it stays open.
     code.store(500, Ordering::SeqCst);
-    poll("the web probe to be down", WAIT, async || {
-        let (_, checks) = http.get("/api/v1/checks?site=home").await;
-        checks
-            .as_array()?
-            .iter()
-            .any(|p| p["name"] == "web-http" && p["state"] == "down")
-            .then_some(())
-    })
-    .await;
+    probe_becomes(&http, "web-http", "down").await;
     let (status, answer) = post_raw(
         &http,
         "/api/v1/webhook/alertmanager",

@@ -42,7 +42,13 @@ pub enum KeyError {
 /// Checks `Authorization: Bearer KEY` against `CLAUDEOPS_CHAT_API_KEY`, in
 /// constant time.
 pub fn check_key(state: &AppState, headers: &HeaderMap) -> Result<(), KeyError> {
-    let Some(key) = state.context.config.chat_api_key.as_deref() else {
+    let Some(key) = state
+        .context
+        .config
+        .chat_api_key
+        .as_deref()
+        .filter(|k| !k.trim().is_empty())
+    else {
         return Err(KeyError::Disabled);
     };
     let given = headers
@@ -65,8 +71,8 @@ pub struct ChatModel {
     pub site: SiteName,
 }
 
-/// Reads `claude-ops-tierN[@site][:tag]` (`claude-ops` alone is tier 1, as
-/// in the original; Ollama clients add `:latest`).
+/// Reads `claude-ops-tierN[@site][:tag]` (`claude-ops` alone, or no model,
+/// is tier 1, as in the original; Ollama clients add `:latest`).
 pub fn parse_model(name: &str, default_site: &str) -> Result<ChatModel, String> {
     let unknown = || {
         format!(
@@ -83,7 +89,8 @@ pub fn parse_model(name: &str, default_site: &str) -> Result<ChatModel, String> 
         None => (name, default_site),
     };
     let tier = match base {
-        "claude-ops" | "claude-ops-tier1" => Tier::Observe,
+        // No model at all: tier 1, as in the original.
+        "" | "claude-ops" | "claude-ops-tier1" => Tier::Observe,
         "claude-ops-tier2" => Tier::Investigate,
         "claude-ops-tier3" => Tier::Remediate,
         _ => return Err(unknown()),
@@ -331,6 +338,18 @@ impl Usage {
     }
 }
 
+/// A whole answer known at once (a busy site's), as the parts a session's would be.
+pub fn said(text: String) -> mpsc::Receiver<Reply> {
+    let (tx, rx) = mpsc::channel(2);
+    // The channel has room for both: neither send can fail or wait.
+    let _ = tx.try_send(Reply::Text(text));
+    let _ = tx.try_send(Reply::End {
+        usage: Usage::default(),
+        note: None,
+    });
+    rx
+}
+
 /// Follows the session and sends its answer as [`Reply`] parts, ending
 /// with [`Reply::End`]. Returns when the session ends or the receiver goes.
 pub async fn replies(state: AppState, id: SessionId, tx: mpsc::Sender<Reply>) {
@@ -455,6 +474,8 @@ mod tests {
         assert_eq!(m.site.as_str(), "cabin");
         let m = parse_model("claude-ops", "home").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(m.tier, Tier::Observe);
+        let m = parse_model("", "home").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((m.tier, m.site.as_str()), (Tier::Observe, "home"));
         assert!(parse_model("gpt-4o", "home").is_err());
         assert!(parse_model("claude-ops-tier4", "home").is_err());
         assert!(parse_model("claude-ops-tier2@../x", "home").is_err());

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::{
     KeyError, Message, Refusal, Reply, Started, StopOnDrop, Usage, check_key, model_ids,
-    parse_model, prompt, replies, start, stop_on_disconnect,
+    parse_model, prompt, replies, said, start, stop_on_disconnect,
 };
 use crate::app::AppState;
 use crate::clock::{now_ms, rfc3339};
@@ -200,17 +200,7 @@ async fn answer(
         Err(Refusal {
             status, message, ..
         }) => return error(status, &message),
-        Ok(Started::Busy(text)) => {
-            let (tx, rx) = mpsc::channel(4);
-            let _ = tx.send(Reply::Text(text)).await;
-            let _ = tx
-                .send(Reply::End {
-                    usage: Usage::default(),
-                    note: None,
-                })
-                .await;
-            (rx, None)
-        }
+        Ok(Started::Busy(text)) => (said(text), None),
         Ok(Started::Session(session)) => {
             let (tx, rx) = mpsc::channel(64);
             tokio::spawn(replies(state.clone(), session, tx));

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use super::{
     ChatModel, KeyError, Message, Refusal, Reply, Started, StopOnDrop, Usage, check_key, model_ids,
-    parse_model, prompt, replies, start, stop_on_disconnect,
+    parse_model, prompt, replies, said, start, stop_on_disconnect,
 };
 use crate::app::AppState;
 use crate::clock::now_ms;
@@ -141,18 +141,7 @@ pub async fn completions(
     };
     match start(&state, &model, text, &headers).await {
         Err(r) => refusal(r),
-        Ok(Started::Busy(answer)) => {
-            let (tx, rx) = mpsc::channel(4);
-            let _ = tx.send(Reply::Text(answer)).await;
-            let _ = tx
-                .send(Reply::End {
-                    usage: Usage::default(),
-                    note: None,
-                })
-                .await;
-            drop(tx);
-            respond(reply_to, None, rx, request.stream).await
-        }
+        Ok(Started::Busy(answer)) => respond(reply_to, None, said(answer), request.stream).await,
         Ok(Started::Session(session)) => {
             tracing::info!(session, site = %model.site, tier = %model.tier, "chat question started a session");
             let (tx, rx) = mpsc::channel(64);
