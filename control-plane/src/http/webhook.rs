@@ -14,6 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use claudeops_core::SiteName;
+use claudeops_telemetry::names;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -148,6 +149,15 @@ async fn handle(
                 Err(e) => return crate::http::api::ApiError::from(e).into_response(),
             }
         }
+    }
+    for a in &answers {
+        let outcome = serde_json::to_value(a.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        // The source is one of the parsers' names: a bounded label.
+        metrics::counter!(names::WEBHOOK_ALERTS, "source" => a.source.clone(), "outcome" => outcome)
+            .increment(1);
     }
     answer(StatusCode::ACCEPTED, summary(&answers))
 }

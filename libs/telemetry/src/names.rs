@@ -26,6 +26,8 @@ pub const NOTIFICATIONS: &str = "claudeops_notifications_total";
 pub const STORE_QUERY: &str = "claudeops_store_query_seconds";
 pub const DAILY_COST: &str = "claudeops_daily_cost_usd";
 pub const DAILY_BUDGET: &str = "claudeops_daily_cost_budget_usd";
+pub const WEBHOOK_ALERTS: &str = "claudeops_webhook_alerts_total";
+pub const CHAT_QUESTIONS: &str = "claudeops_chat_questions_total";
 
 // A worker's (sent over the link, labelled with its site and id).
 pub const WORKER_TOOL_CALLS: &str = "claudeops_worker_tool_calls_total";
@@ -44,6 +46,14 @@ pub(crate) fn describe_common() {
 
 /// The control plane's metrics, described.
 pub fn describe_control_plane() {
+    describe_counter!(
+        WEBHOOK_ALERTS,
+        "Alerts received on the webhook, by source and what became of them (triggered, queued, joined, duplicate, resolving, unknown, not_started)"
+    );
+    describe_counter!(
+        CHAT_QUESTIONS,
+        "Chat questions, by dialect (openai, ollama) and outcome (started, busy, refused)"
+    );
     describe_counter!(
         SESSIONS_STARTED,
         "Sessions started, by site, tier and trigger"

@@ -387,6 +387,26 @@ async fn the_webhook_is_guarded_and_answers_at_once() {
         Value::Null
     );
 
+    // Counted for the operator's dashboards.
+    let metrics = http
+        .client
+        .get(format!("{}/metrics", http.base))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    let counted = |source: &str, outcome: &str| {
+        metrics.lines().any(|l| {
+            l.starts_with("claudeops_webhook_alerts_total{")
+                && l.contains(&format!("source=\"{source}\""))
+                && l.contains(&format!("outcome=\"{outcome}\""))
+        })
+    };
+    assert!(counted("generic", "triggered"), "{metrics}");
+    assert!(counted("uptime-kuma", "queued"), "{metrics}");
+
     // Its test message, Healthchecks, Gatus and Grafana payloads are all read.
     let (status, answer) = post_raw(
         &http,

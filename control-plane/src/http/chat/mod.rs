@@ -203,6 +203,7 @@ pub struct Refusal {
 /// Starts the session for a question, or says why not.
 pub async fn start(
     state: &AppState,
+    dialect: &'static str,
     model: &ChatModel,
     prompt: String,
     headers: &HeaderMap,
@@ -215,6 +216,22 @@ pub async fn start(
         handoff: None,
         parent_id: None,
     };
+    let started = started(state, request, headers).await;
+    let outcome = match &started {
+        Ok(Started::Session(_)) => "started",
+        Ok(Started::Busy(_)) => "busy",
+        Err(_) => "refused",
+    };
+    metrics::counter!(claudeops_telemetry::names::CHAT_QUESTIONS, "dialect" => dialect, "outcome" => outcome)
+        .increment(1);
+    started
+}
+
+async fn started(
+    state: &AppState,
+    request: StartRequest,
+    headers: &HeaderMap,
+) -> Result<Started, Refusal> {
     let refusal = |status, kind, message: String| Refusal {
         status,
         message,

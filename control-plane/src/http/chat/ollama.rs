@@ -196,7 +196,7 @@ async fn answer(
     let Some(text) = prompt(messages, "Ollama-compatible API") else {
         return error(StatusCode::BAD_REQUEST, "no user message with text");
     };
-    let (rx, guard) = match start(&state, &model, text, &headers).await {
+    let (rx, guard) = match start(&state, "ollama", &model, text, &headers).await {
         Err(Refusal {
             status, message, ..
         }) => return error(status, &message),

@@ -139,7 +139,7 @@ pub async fn completions(
         model: request.model.clone(),
         created: now_ms() / 1000,
     };
-    match start(&state, &model, text, &headers).await {
+    match start(&state, "openai", &model, text, &headers).await {
         Err(r) => refusal(r),
         Ok(Started::Busy(answer)) => respond(reply_to, None, said(answer), request.stream).await,
         Ok(Started::Session(session)) => {
