@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use claudeops_core::text::shorten;
 use claudeops_model_proxy::{ANTHROPIC_BASE_URL, UpstreamClient, describe_error};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -144,7 +145,7 @@ impl Upstream {
         if !status.is_success() {
             return Err(format!(
                 "the model answered {status}: {}",
-                first_chars(&String::from_utf8_lossy(&bytes), 300)
+                shorten(&String::from_utf8_lossy(&bytes), 300)
             ));
         }
         let value: Value = serde_json::from_slice(&bytes)
@@ -163,7 +164,7 @@ impl Upstream {
         if text.is_empty() {
             return Err("the model wrote an empty brief".to_owned());
         }
-        Ok(first_chars(text, 4_000))
+        Ok(shorten(text, 4_000))
     }
 
     /// The models the upstream serves: from the cache when it is fresh and
@@ -240,7 +241,7 @@ impl Upstream {
         if !status.is_success() {
             return Err(format!(
                 "GET /v1/models answered {status}: {}",
-                first_chars(&String::from_utf8_lossy(&bytes), 300)
+                shorten(&String::from_utf8_lossy(&bytes), 300)
             ));
         }
         parse_models(&bytes)
@@ -289,13 +290,6 @@ async fn send_capped(
         body.extend_from_slice(&chunk);
     }
     Ok((status, body))
-}
-
-fn first_chars(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text.to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -19,10 +19,7 @@ use serde_json::json;
 #[tokio::main]
 async fn main() {
     claudeops_pki::tls::install_crypto_provider();
-    let runs: usize = std::env::var("RUNS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(20);
+    let runs = claudeops_tests::bench::runs(20);
     let model = ScriptedModel::start(vec![Script::new(vec![Turn::text("ok")])]).await;
     let tracing = std::env::var("TRACING").unwrap_or_else(|_| "off".to_owned());
     let receiver = claudeops_tests::otlp::OtlpReceiver::start().await;

@@ -21,10 +21,7 @@ const KEY: &str = "bench-key-0123456789";
 #[tokio::main]
 async fn main() {
     claudeops_pki::tls::install_crypto_provider();
-    let runs: usize = std::env::var("RUNS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(50);
+    let runs = claudeops_tests::bench::runs(50);
     let model = ScriptedModel::start(vec![Script::new(vec![Turn::text("ok")])]).await;
     let base = model.base_url();
     let cp = ControlPlane::start(&[

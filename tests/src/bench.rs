@@ -2,6 +2,14 @@
 
 use std::time::Duration;
 
+/// How many runs a bench makes: `RUNS` from the environment, else `default`.
+pub fn runs(default: usize) -> usize {
+    std::env::var("RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Prints `name: n=… p50=… ms p95=… ms max=… ms` for the samples (sorted in place).
 pub fn report(name: &str, samples: &mut [Duration]) {
     if samples.is_empty() {

@@ -528,6 +528,18 @@ impl Http {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `GET path` as text (a page, an exposition); empty when the body is not text.
+    pub async fn text(&self, path: &str) -> String {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .text()
+            .await
+            .unwrap_or_default()
+    }
+
     pub async fn post(&self, path: &str, body: &Value, auth: bool) -> (u16, Value) {
         let mut request = self.client.post(format!("{}{path}", self.base)).json(body);
         if auth {

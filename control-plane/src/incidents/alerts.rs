@@ -17,6 +17,7 @@
 use claudeops_core::alert::{Alert, BRIEF_SOURCE, fnv1a, untrusted};
 use claudeops_core::event::EventLevel;
 use claudeops_core::health::{Incident, IncidentId, IncidentStatus, NewIncident, Resolution};
+use claudeops_core::text::shorten;
 use claudeops_core::{SessionId, SiteName, Tier, Trigger};
 use claudeops_store::StoreError;
 use serde::Serialize;
@@ -305,7 +306,7 @@ impl Incidents {
                         incident.id,
                         alert.source,
                         alert.severity,
-                        cut(&alert.summary, 200)
+                        shorten(&alert.summary, 200)
                     ),
                 )
                 .await;
@@ -495,12 +496,5 @@ impl Incidents {
             trigger,
             text,
         )
-    }
-}
-
-fn cut(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => format!("{}...", &text[..i]),
-        None => text.to_owned(),
     }
 }

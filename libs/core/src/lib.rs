@@ -46,6 +46,7 @@ pub mod probe;
 pub mod session;
 pub mod site;
 pub mod stream;
+pub mod text;
 pub mod tier;
 pub mod worker;
 

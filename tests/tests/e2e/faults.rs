@@ -155,16 +155,7 @@ impl Rig {
     /// The numbered lines on the session page (its rows come from the store),
     /// after checking that the rows' seq run 1, 2, 3... without a hole.
     async fn stored_numbers(&self, id: i64) -> Vec<u32> {
-        let page = self
-            .http
-            .client
-            .get(format!("{}/sessions/{id}", self.http.base))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET /sessions/{id}: {e}"))
-            .text()
-            .await
-            .unwrap_or_default();
+        let page = self.http.text(&format!("/sessions/{id}")).await;
         let seqs: Vec<i64> = page
             .split("<span class=\"ln\">")
             .skip(1)

@@ -50,17 +50,6 @@ async fn trigger(http: &Http, tier: i64) -> i64 {
     session["id"].as_i64().unwrap_or_default()
 }
 
-async fn metrics_text(http: &Http) -> String {
-    http.client
-        .get(format!("{}/metrics", http.base))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GET /metrics: {e}"))
-        .text()
-        .await
-        .unwrap_or_default()
-}
-
 /// The sum of a metric's samples in an exposition whose labels contain `having`.
 fn sample_sum(text: &str, name: &str, having: &str) -> f64 {
     text.lines()
@@ -446,15 +435,7 @@ async fn one_trace_holds_a_chain_from_trigger_to_tool_call() {
     assert_eq!(json["trace_id"], chain.trace_id.as_str(), "{json}");
     let link = TRACE_URL.replace("{trace_id}", &chain.trace_id);
     assert_eq!(json["trace_url"], link.as_str());
-    let page = http
-        .client
-        .get(format!("{}/sessions/{second}", http.base))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .text()
-        .await
-        .unwrap_or_default();
+    let page = http.text(&format!("/sessions/{second}")).await;
     // The template escapes `/` in attributes as `&#x2f;`, which a browser reads back.
     let page = page.replace("&#x2f;", "/");
     assert!(page.contains(&format!("href=\"{link}\"")), "{page}");
@@ -488,7 +469,7 @@ async fn a_gone_collector_drops_spans_and_slows_nothing() {
     // reaches the control plane's /metrics with its next report, within 15 s).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
     loop {
-        let text = metrics_text(&http).await;
+        let text = http.text("/metrics").await;
         let own = sample_sum(
             &text,
             "claudeops_trace_spans_dropped_total",

@@ -388,15 +388,7 @@ async fn the_webhook_is_guarded_and_answers_at_once() {
     );
 
     // Counted for the operator's dashboards.
-    let metrics = http
-        .client
-        .get(format!("{}/metrics", http.base))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .text()
-        .await
-        .unwrap_or_default();
+    let metrics = http.text("/metrics").await;
     let counted = |source: &str, outcome: &str| {
         metrics.lines().any(|l| {
             l.starts_with("claudeops_webhook_alerts_total{")
@@ -528,15 +520,7 @@ async fn upstream_models_are_listed_cached_and_refreshed_once_at_a_time() {
     assert_eq!(list["tiers"][2]["listed"], false, "{list}");
     assert!(!list.to_string().contains("test-key"), "{list}");
     // The config page shows the list, and which tier models it lacks.
-    let page = http
-        .client
-        .get(format!("{}/config", http.base))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .text()
-        .await
-        .unwrap_or_default();
+    let page = http.text("/config").await;
     assert!(page.contains("Models the upstream serves"), "{page}");
     assert!(page.contains("claude-sonnet-4-5"), "{page}");
     assert!(page.contains("claude-opus-9-unlisted") && page.contains("not listed"));
