@@ -96,10 +96,12 @@ impl AfterSession {
         let response = self.validator.validate(session.structured.as_ref());
         if let Ok(response) = &response {
             self.record_response(session, response).await;
+        } else if session.structured.is_none() {
+            self.record_markers(session).await;
         }
         let limits = ChainLimits {
-            max_tier: self.ctx.config.max_tier(),
-            max_chain_cost_usd: self.ctx.config.max_chain_cost_usd,
+            max_tier: self.ctx.runtime.site(&session.site).max_tier(),
+            max_chain_cost_usd: self.ctx.runtime.global().max_chain_cost_usd,
         };
         let chain_cost = self.sessions.chain_cost(session).await;
         match escalation::decide(session, &response, chain_cost, limits) {
@@ -192,10 +194,12 @@ impl AfterSession {
         handoff: String,
         why: &str,
     ) -> Option<ChainEnd> {
-        let cap = self.ctx.config.max_chain_cost_usd;
+        let cap = self.ctx.runtime.global().max_chain_cost_usd;
         let over_budget = cap > 0.0 && self.sessions.chain_cost(session).await >= cap;
         match session.tier.next() {
-            Some(tier) if tier <= self.ctx.config.max_tier() && !over_budget => {
+            Some(tier)
+                if tier <= self.ctx.runtime.site(&session.site).max_tier() && !over_budget =>
+            {
                 self.escalate(session, tier, handoff).await
             }
             _ => {
@@ -224,6 +228,95 @@ impl AfterSession {
             )
             .await;
         Some(ChainEnd::NeedsHuman)
+    }
+
+    /// The model's text of a session, in order: every text block of its stored
+    /// output, then the final result when it is not the last block again.
+    async fn model_text(&self, session: &Session) -> String {
+        const MAX_LINES: u32 = 20_000;
+        let mut texts: Vec<String> = Vec::new();
+        let mut after = 0;
+        let mut read = 0;
+        while read < MAX_LINES {
+            let page = match self.ctx.store.output(session.id, after, 1000).await {
+                Ok(page) => page,
+                Err(error) => {
+                    tracing::warn!(%error, session = session.id, "could not read output for markers");
+                    break;
+                }
+            };
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            read += u32::try_from(page.len()).unwrap_or(MAX_LINES);
+            for line in page.iter().filter(|l| !l.malformed) {
+                for event in claudeops_core::stream::parse_line(&line.line).unwrap_or_default() {
+                    if let claudeops_core::stream::StreamEvent::Text { text } = event {
+                        texts.push(text);
+                    }
+                }
+            }
+        }
+        if let Some(result) = &session.response
+            && texts.last() != Some(result)
+        {
+            texts.push(result.clone());
+        }
+        texts.join("\n")
+    }
+
+    /// No structured response: the original's `[EVENT:...]`, `[MEMORY:...]` and
+    /// `[COOLDOWN:...]` markers in the model's text are recorded instead. A
+    /// cooldown marker is the model's word, so it becomes an event, never a
+    /// ledger entry: the ledger counts only actions the worker carried out.
+    async fn record_markers(&self, session: &Session) {
+        let markers = claudeops_core::markers::parse(&self.model_text(session).await);
+        if markers.is_empty() {
+            return;
+        }
+        let store = &self.ctx.store;
+        let said = markers
+            .events
+            .iter()
+            .map(|e| (e.level, e.service.clone(), e.message.clone()));
+        let actions = markers.cooldowns.iter().map(|c| {
+            let (level, outcome) = if c.success {
+                (EventLevel::Info, "succeeded")
+            } else {
+                (EventLevel::Warning, "failed")
+            };
+            let message = format!(
+                "the agent reported that a {} of {} {outcome}: {}",
+                c.action_type, c.service, c.message
+            );
+            (level, Some(c.service.clone()), message)
+        });
+        for (level, service, message) in said.chain(actions) {
+            let event = NewEvent {
+                ts_ms: now_ms(),
+                site: session.site.clone(),
+                session_id: Some(session.id),
+                level,
+                service,
+                message,
+            };
+            if let Err(error) = store.insert_event(&event).await {
+                tracing::error!(%error, "could not record an event from a marker");
+            }
+        }
+        for m in &markers.memories {
+            if let Err(error) = store
+                .remember(
+                    &session.site,
+                    &m.key(),
+                    &m.observation,
+                    Some(session.id),
+                    now_ms(),
+                )
+                .await
+            {
+                tracing::warn!(%error, key = %m.key(), "a memory from a marker was not kept");
+            }
+        }
     }
 
     async fn record_response(&self, session: &Session, response: &AgentResponse) {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Persistent state: the SQLite database, the CA, the API token.
     pub state_dir: PathBuf,
-    /// Session logs (kept for compatibility; output lives in the store).
+    /// Run logs, one file per session in the original's format.
     pub results_dir: PathBuf,
     pub repos_dir: PathBuf,
     /// `postgres://...` for a fleet; unset means SQLite in `state_dir`.
@@ -74,10 +74,20 @@ pub struct Config {
     pub tier2_disallowed_tools: Vec<String>,
     #[serde(with = "claudeops_config::de::list")]
     pub tier3_disallowed_tools: Vec<String>,
+    /// Operator additions to every tier's `--disallowedTools` (the original's
+    /// `CLAUDEOPS_DISALLOWED_TOOLS`).
+    #[serde(with = "claudeops_config::de::list")]
+    pub disallowed_tools: Vec<String>,
+    /// Debug logs from this project's crates.
+    pub verbose: bool,
     /// A chain of escalations stops (needs a human) once it has cost this much; 0: no cap.
     pub max_chain_cost_usd: f64,
     /// Tokens of memories injected into a session's prompt.
     pub memory_budget: usize,
+    /// A memory unconfirmed and unedited this long starts losing confidence, 0.1
+    /// a week (`core::memory::decay`); "off" (zero) turns decay off.
+    #[serde(with = "claudeops_config::de::duration_or_off")]
+    pub memory_decay: Duration,
     /// A response schema to validate against instead of the built-in one.
     pub schema_path: Option<PathBuf>,
     /// Cooldowns: at most this many restarts per service per window ...
@@ -105,6 +115,9 @@ pub struct Config {
     /// How long probe attempts are kept (the health grid's history), e.g. "24h".
     #[serde(with = "claudeops_config::de::duration")]
     pub probe_retention: Duration,
+    /// How long run logs and stored output are kept; zero keeps them.
+    #[serde(with = "claudeops_config::de::duration")]
+    pub output_retention: Duration,
     /// Apprise URLs, comma-separated. Secrets: never shown, logged or sent to a model.
     pub apprise_urls: Option<String>,
     /// The `apprise` program.
@@ -163,8 +176,13 @@ impl Default for Config {
             tier1_disallowed_tools: Vec::new(),
             tier2_disallowed_tools: Vec::new(),
             tier3_disallowed_tools: Vec::new(),
+            disallowed_tools: Vec::new(),
+            verbose: false,
             max_chain_cost_usd: 0.0,
             memory_budget: 2000,
+            memory_decay: Duration::from_millis(
+                claudeops_core::memory::DEFAULT_DECAY_GRACE_MS.unsigned_abs(),
+            ),
             schema_path: None,
             cooldown_max_restarts: 2,
             cooldown_restart_window: Duration::from_secs(4 * 3600),
@@ -178,6 +196,7 @@ impl Default for Config {
             webhook_system_prompt: None,
             chat_default_site: "local".to_owned(),
             probe_retention: Duration::from_secs(24 * 3600),
+            output_retention: Duration::from_secs(30 * 24 * 3600),
             apprise_urls: None,
             apprise_bin: PathBuf::from("apprise"),
             notify_reminder_interval: Duration::from_secs(4 * 3600),
@@ -338,7 +357,9 @@ impl Config {
             Tier::Investigate => (&self.tier2_allowed_tools, &self.tier2_disallowed_tools),
             Tier::Remediate => (&self.tier3_allowed_tools, &self.tier3_disallowed_tools),
         };
-        (allowed.clone(), disallowed.clone())
+        let mut disallowed = disallowed.clone();
+        disallowed.extend(self.disallowed_tools.iter().cloned());
+        (allowed.clone(), disallowed)
     }
 
     /// The response schema text (`CLAUDEOPS_SCHEMA_PATH` or the built-in one).
@@ -395,6 +416,12 @@ impl Config {
         self.probe_retention
     }
 
+    /// How stale memories decay; `None` when `CLAUDEOPS_MEMORY_DECAY` is off.
+    pub fn memory_decay(&self) -> Option<claudeops_core::memory::DecayRule> {
+        let grace_ms = i64::try_from(self.memory_decay.as_millis()).unwrap_or(i64::MAX);
+        claudeops_core::memory::DecayRule::after(grace_ms)
+    }
+
     pub fn interval(&self) -> Option<Duration> {
         (!self.interval.is_zero()).then_some(self.interval)
     }
@@ -428,14 +455,16 @@ const DURATIONS: &[&str] = &[
     "cooldown_restart_window",
     "cooldown_redeploy_window",
     "probe_retention",
+    "output_retention",
     "notify_reminder_interval",
     "notify_group_window",
 ];
 const TIERS: &[&str] = &["max_tier", "incident_tier", "webhook_max_tier"];
 
 fn typed_problems(figment: &Figment) -> Vec<String> {
-    use claudeops_config::pipeline::{AnyDuration, unreadable};
+    use claudeops_config::pipeline::{AnyDuration, AnyDurationOrOff, unreadable};
     let mut problems = unreadable::<AnyDuration>(figment, DURATIONS);
+    problems.extend(unreadable::<AnyDurationOrOff>(figment, &["memory_decay"]));
     problems.extend(unreadable::<Tier>(figment, TIERS));
     problems
 }
@@ -454,8 +483,21 @@ mod tests {
             jail.set_env("CLAUDEOPS_DASHBOARD_PORT", "9090");
             jail.set_env("CLAUDEOPS_STATE_DIR", "/tmp/s");
             jail.set_env("ANTHROPIC_BASE_URL", "http://127.0.0.1:9");
+            jail.set_env("CLAUDEOPS_DISALLOWED_TOOLS", "WebFetch,Bash(curl:*)");
+            jail.set_env("CLAUDEOPS_TIER2_DISALLOWED_TOOLS", "Bash(rm:*)");
+            jail.set_env("CLAUDEOPS_VERBOSE", "true");
             let config = Config::from_figment(&Config::figment())
                 .map_err(|e| figment::Error::from(e.to_string()))?;
+            // The original's global list reaches every tier, after the tier's own.
+            assert_eq!(
+                config.tier_tools(Tier::Investigate).1,
+                ["Bash(rm:*)", "WebFetch", "Bash(curl:*)"]
+            );
+            assert_eq!(
+                config.tier_tools(Tier::Observe).1,
+                ["WebFetch", "Bash(curl:*)"]
+            );
+            assert!(config.verbose);
             assert_eq!(config.interval, Duration::from_secs(600));
             assert_eq!(config.model_for(Tier::Investigate), "sonnet-x");
             assert!(config.dry_run);
@@ -553,6 +595,38 @@ mod tests {
         };
         assert_eq!(capped.incident_tier(), Tier::Observe);
         assert_eq!(Config::default().incident_tier(), Tier::Investigate);
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's error type, in a test
+    fn memory_decay_reads_a_duration_or_off() {
+        figment::Jail::expect_with(|jail| {
+            let read = || Config::from_figment(&Config::figment()).map_err(|e| e.0);
+            let default = read().map_err(|e| figment::Error::from(e.join("; ")))?;
+            assert_eq!(
+                default.memory_decay().map(|r| r.grace_ms),
+                Some(30 * 86_400_000)
+            );
+            jail.set_env("CLAUDEOPS_MEMORY_DECAY", "14d");
+            let two_weeks = read().map_err(|e| figment::Error::from(e.join("; ")))?;
+            assert_eq!(
+                two_weeks.memory_decay().map(|r| r.grace_ms),
+                Some(14 * 86_400_000)
+            );
+            for off in ["off", "0"] {
+                jail.set_env("CLAUDEOPS_MEMORY_DECAY", off);
+                let config = read().map_err(|e| figment::Error::from(e.join("; ")))?;
+                assert_eq!(config.memory_decay(), None, "{off}");
+            }
+            jail.set_env("CLAUDEOPS_MEMORY_DECAY", "sometimes");
+            let problems = read().err().unwrap_or_default();
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(
+                problems[0].starts_with("CLAUDEOPS_MEMORY_DECAY: "),
+                "{problems:?}"
+            );
+            Ok(())
+        });
     }
 
     /// Every setting of the control plane is in the one catalogue (README, page).

@@ -18,6 +18,7 @@ use crate::clock::now_ms;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::registry::Registry;
+use crate::runtime::Runtime;
 
 /// Something that happened, told to whoever acts on it next.
 #[derive(Debug, Clone)]
@@ -54,7 +55,11 @@ pub struct Context {
     pub store: Arc<dyn Store>,
     pub registry: Registry,
     pub hub: Hub,
+    /// The environment's configuration, as loaded at start.
     pub config: Arc<Config>,
+    /// What is in effect now: `config` with the operator's runtime changes,
+    /// per site. Read it at the moment of acting.
+    pub runtime: Runtime,
     pub facts: Facts,
 }
 
@@ -66,6 +71,7 @@ impl Context {
             store,
             registry: Registry::default(),
             hub: Hub::default(),
+            runtime: Runtime::new(config.clone()),
             config,
             facts,
         };

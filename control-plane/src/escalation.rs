@@ -50,6 +50,8 @@ pub struct Escalation {
     pub failed_checks: Vec<String>,
 }
 
+/// One service the agent looked at. The original named it `name` and had
+/// `unreachable` among the statuses; both are accepted ([`normalize`]).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct ServiceChecked {
     pub service: String,
@@ -92,8 +94,30 @@ impl ResponseValidator {
         if !errors.is_empty() {
             return Err(errors);
         }
-        serde_json::from_value(value.clone()).map_err(|e| vec![e.to_string()])
+        serde_json::from_value(normalize(value)).map_err(|e| vec![e.to_string()])
     }
+}
+
+/// The original's shape in this system's names: `services_checked[].name`
+/// becomes `service` when `service` is absent. Anything else the schema let
+/// through is read as it is (unknown fields are ignored).
+pub fn normalize(value: &Value) -> Value {
+    let mut value = value.clone();
+    if let Some(items) = value
+        .get_mut("services_checked")
+        .and_then(Value::as_array_mut)
+    {
+        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+            if !item.contains_key("service")
+                && let Some(name) = item.remove("name")
+            {
+                item.insert("service".to_owned(), name);
+            } else {
+                item.remove("name");
+            }
+        }
+    }
+    value
 }
 
 /// What to do after a session.
@@ -303,15 +327,52 @@ mod tests {
         assert!(v.validate(Some(&escalating())).is_ok());
         let cases = [
             json!({"escalation": {"needed": false}}),
-            json!({"summary": "x", "escalation": {"needed": true}}),
-            json!({"summary": "x", "escalation": {"needed": false}, "extra": 1}),
             json!({"summary": "x", "escalation": {"needed": false}, "events": [{"level": "fatal", "message": "m"}]}),
+            json!({"summary": "x", "escalation": {"needed": false}, "services_checked": [{"status": "down"}]}),
+            json!({"summary": "x", "escalation": {"needed": false}, "services_checked": [{"service": "a", "status": "on fire"}]}),
             json!("just text"),
         ];
         for case in cases {
             assert!(v.validate(Some(&case)).is_err(), "{case}");
         }
         assert!(v.validate(None).is_err());
+    }
+
+    /// A response valid under the original's `schemas/agent-response.json`
+    /// (`name`, `unreachable`, an escalation with no reason, extra fields).
+    #[test]
+    fn accepts_the_original_shape() {
+        let original = json!({
+            "summary": "jellyfin unreachable",
+            "events": [{"level": "warning", "service": "jellyfin", "message": "no answer"}],
+            "memories": [{"key": "jellyfin:timing", "value": "takes 60s to start"}],
+            "escalation": {"needed": true},
+            "services_checked": [
+                {"name": "jellyfin", "status": "unreachable", "detail": "timeout"},
+                {"name": "caddy", "status": "healthy"}
+            ],
+            "confidence_note": "an extra field the original allowed"
+        });
+        let response = validator()
+            .validate(Some(&original))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(response.services_checked[0].service, "jellyfin");
+        assert_eq!(response.services_checked[0].status, "unreachable");
+        assert_eq!(response.services_checked[1].service, "caddy");
+        assert!(response.escalation.needed);
+        assert_eq!(response.escalation.reason, None);
+        assert!(matches!(
+            decide(
+                &session(Tier::Observe, SessionStatus::Completed),
+                &Ok(response),
+                0.0,
+                LIMITS
+            ),
+            Next::Escalate {
+                tier: Tier::Investigate,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -17,10 +17,13 @@ pub mod http;
 pub mod hub;
 pub mod incidents;
 pub mod ledger;
+pub mod legacy_import;
 pub mod local_worker;
 pub mod notifications;
 pub mod queries;
 pub mod registry;
+pub mod run_logs;
+pub mod runtime;
 pub mod scheduler;
 pub mod sessions;
 pub mod store_watch;
@@ -177,8 +180,17 @@ pub async fn build(config: Config) -> anyhow::Result<Built> {
     let validator = escalation::ResponseValidator::new(&config.schema()?)?;
     let ui = claudeops_web_ui::Ui::new()?;
     let (context, facts) = ServiceContext::new(store, config.clone());
+    // The operator's runtime changes, kept across restarts, over the environment.
+    context
+        .runtime
+        .load(context.store.as_ref())
+        .await
+        .context("reading the runtime settings")?;
     let notifications = notifications::start(context.clone())?;
-    let sessions = Sessions::new(context.clone());
+    let sessions = Sessions::new(context.clone()).with_run_logs(run_logs::RunLogs::spawn(
+        context.store.clone(),
+        config.results_dir.clone(),
+    ));
     let incidents = Incidents::new(context.clone(), sessions.clone(), notifications.clone());
     // The one consumer of the facts bus: what follows each finished session.
     // Spawned last, once nothing above can fail.

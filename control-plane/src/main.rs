@@ -1,11 +1,12 @@
 //! `claudeops-control-plane`: parse, configure, run. Everything else is in the library.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use claudeops_control_plane::{
-    ControlPlaneConfig, create_enroll_token, load_ca, open_store, serve,
+    ControlPlaneConfig, LOCAL_SITE, create_enroll_token, legacy_import, load_ca, open_store, serve,
 };
 use claudeops_core::SiteName;
 use claudeops_store::WorkerSelector;
@@ -46,6 +47,16 @@ enum Command {
     },
     /// Check the configuration and print every problem.
     ConfigCheck,
+    /// Import the original Claude Ops's history from its SQLite database
+    /// (sessions, events, memories, cooldown actions); running it again adds
+    /// nothing.
+    ImportLegacy {
+        /// The original's database file (`claudeops.db` in its state dir).
+        path: PathBuf,
+        /// The site its history belongs to.
+        #[arg(long, default_value = LOCAL_SITE)]
+        site: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -72,7 +83,11 @@ fn main() -> ExitCode {
         let telemetry = match claudeops_telemetry::init(
             "claudeops-control-plane",
             config.log_format,
-            "info,sqlx=warn,h2=warn,tower=warn",
+            if config.verbose {
+                "info,claudeops=debug,claudeops_control_plane=debug,sqlx=warn,h2=warn,tower=warn"
+            } else {
+                "info,sqlx=warn,h2=warn,tower=warn"
+            },
             claudeops_telemetry::names::describe_control_plane,
         ) {
             Ok(telemetry) => telemetry,
@@ -96,6 +111,9 @@ fn main() -> ExitCode {
 async fn run(command: Command, config: ControlPlaneConfig) -> anyhow::Result<()> {
     match command {
         Command::Serve { local_worker } => {
+            for warning in environment_warnings() {
+                tracing::warn!("{warning}");
+            }
             let shutdown = terminated();
             serve(config, local_worker, shutdown, |bound| {
                 println!(
@@ -145,10 +163,38 @@ async fn run(command: Command, config: ControlPlaneConfig) -> anyhow::Result<()>
             Ok(())
         }
         Command::ConfigCheck => {
-            println!("configuration is valid");
+            let warnings = environment_warnings();
+            if warnings.is_empty() {
+                println!("configuration is valid");
+            } else {
+                println!(
+                    "configuration is valid, with {} warning(s):",
+                    warnings.len()
+                );
+                for warning in &warnings {
+                    println!("  warning: {warning}");
+                }
+            }
+            Ok(())
+        }
+        Command::ImportLegacy { path, site } => {
+            let site = SiteName::new(site)?;
+            let report = legacy_import::run(&config, &path, &site).await?;
+            print!("{report}");
             Ok(())
         }
     }
+}
+
+/// What the environment holds that this binary will not use.
+fn environment_warnings() -> Vec<String> {
+    let names: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .collect();
+    claudeops_config::unknown::warnings(
+        names.iter().map(String::as_str),
+        claudeops_config::unknown::Reader::ControlPlane,
+    )
 }
 
 /// Resolves on SIGINT or SIGTERM (`docker stop` sends SIGTERM).

@@ -21,6 +21,7 @@ use claudeops_notify::{
 use claudeops_store::{DeliveryFilter, DeliveryRecord, IncidentFilter, Store, StoreError};
 
 use crate::clock::time_of_ms;
+use crate::config::Config;
 use crate::context::Context;
 use crate::escalation::Cause;
 use crate::registry::PresenceChange;
@@ -47,16 +48,21 @@ impl DeliveryLog for StoreLog {
     }
 }
 
-/// Starts the notifier when `CLAUDEOPS_APPRISE_URLS` is set; without it, the
-/// service sends nothing.
+/// Starts the notifier when `CLAUDEOPS_APPRISE_URLS` is set (in the
+/// environment or by a runtime change); without it, the service sends nothing.
 pub fn start(ctx: Context) -> anyhow::Result<Notifications> {
-    let config = &ctx.config;
+    let notifier = build(&ctx, &ctx.runtime.global())?;
+    Ok(Notifications::new(ctx, notifier))
+}
+
+/// A notifier for `config`'s URLs and timings; `None` without URLs.
+fn build(ctx: &Context, config: &Config) -> anyhow::Result<Option<claudeops_notify::Notifier>> {
     let Some(list) = config
         .apprise_urls
         .as_deref()
         .filter(|s| !s.trim().is_empty())
     else {
-        return Ok(Notifications::new(ctx, None));
+        return Ok(None);
     };
     let urls = AppriseUrls::parse(list).context("CLAUDEOPS_APPRISE_URLS")?;
     let reminder = Some(config.notify_reminder_interval).filter(|d| !d.is_zero());
@@ -75,27 +81,52 @@ pub fn start(ctx: Context) -> anyhow::Result<Notifications> {
         urls = notifier.url_count(),
         "notifications through apprise are on"
     );
-    Ok(Notifications::new(ctx, Some(notifier)))
+    Ok(Some(notifier))
 }
 
 /// What is told to humans, from domain values; the notifier, when one is configured.
 #[derive(Clone)]
 pub struct Notifications {
     ctx: Context,
-    notifier: Option<claudeops_notify::Notifier>,
+    notifier: Arc<std::sync::RwLock<Option<claudeops_notify::Notifier>>>,
 }
 
 impl Notifications {
     pub fn new(ctx: Context, notifier: Option<claudeops_notify::Notifier>) -> Notifications {
-        Notifications { ctx, notifier }
+        Notifications {
+            ctx,
+            notifier: Arc::new(std::sync::RwLock::new(notifier)),
+        }
     }
 
-    pub fn notifier(&self) -> Option<&claudeops_notify::Notifier> {
-        self.notifier.as_ref()
+    /// The notifier in use now (a handle), if notifications are on.
+    pub fn notifier(&self) -> Option<claudeops_notify::Notifier> {
+        self.notifier
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Rebuilds the notifier from `config` (a runtime change of the URLs or
+    /// timings): the new one takes over at once; the old one delivers what it
+    /// had queued, then stops.
+    pub async fn reconfigure(&self, config: &Config) -> anyhow::Result<()> {
+        let next = build(&self.ctx, config)?;
+        let old = std::mem::replace(
+            &mut *self
+                .notifier
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            next,
+        );
+        if let Some(old) = old {
+            old.shutdown().await;
+        }
+        Ok(())
     }
 
     pub fn send(&self, event: Notice) {
-        if let Some(notifier) = &self.notifier {
+        if let Some(notifier) = self.notifier() {
             notifier.notify(event);
         }
     }

@@ -10,7 +10,9 @@ use claudeops_core::SessionId;
 use claudeops_core::ledger::{ActionRecord, CooldownRow};
 use claudeops_core::memory::{Memory, MemoryId, NewMemory};
 use claudeops_core::worker::WorkerRecord;
-use claudeops_store::{ActionFilter, Event, EventFilter, MemoryFilter, Stats, StoreError};
+use claudeops_store::{
+    ActionFilter, Event, EventFilter, MemoryListing, MemorySearch, Stats, StoreError,
+};
 
 use crate::clock::now_ms;
 use crate::context::Context;
@@ -49,8 +51,12 @@ impl Queries {
         self.ctx.store.cooldowns(&limits, now).await
     }
 
-    pub async fn memories(&self, filter: &MemoryFilter) -> Result<Vec<Memory>, StoreError> {
-        self.ctx.store.list_memories(filter).await
+    /// Memories by the key's parts, text and state, each with its session's tier.
+    pub async fn search_memories(
+        &self,
+        search: &MemorySearch,
+    ) -> Result<Vec<MemoryListing>, StoreError> {
+        self.ctx.store.search_memories(search).await
     }
 
     pub async fn count_active_memories(&self) -> Result<i64, StoreError> {

@@ -1,4 +1,5 @@
-//! Scheduled runs per site and the reaper that ends sessions nobody will finish.
+//! Scheduled runs per site, the reaper that ends sessions nobody will finish, and
+//! the periodic upkeep (probe history pruned, stale memories decayed).
 //!
 //! The next scheduled run of a site is decided from the store (the last scheduled
 //! start plus the interval), so a restart neither skips nor repeats a run. The
@@ -22,6 +23,9 @@ const TICK: Duration = Duration::from_secs(5);
 const PRUNE_EVERY_MS: i64 = 600_000;
 /// How often the notifier hears which incidents are open, and the digest is checked.
 const NOTIFY_EVERY_MS: i64 = 30_000;
+/// How often stale memories are decayed (`core::memory::decay`: a step is due at
+/// most once a week per memory, so this only bounds how late one is taken).
+const DECAY_EVERY_MS: i64 = 600_000;
 
 /// How long a session may wait for its worker to come back.
 pub const WORKER_GRACE_MS: i64 = 120_000;
@@ -76,13 +80,12 @@ impl Scheduler {
         let mut tick = tokio::time::interval(TICK);
         let mut last_prune = 0;
         let mut last_notify = 0;
+        let mut last_decay = 0;
         let mut presence = Presence::default();
         loop {
             tick.tick().await;
             let now = now_ms();
-            if let Some(interval) = self.ctx.config.interval() {
-                self.schedule(&mut first_seen, interval, now).await;
-            }
+            self.schedule(&mut first_seen, now).await;
             reap(&self.ctx, &self.sessions, &mut disconnected_since, now).await;
             self.incidents.retry_incident_sessions().await;
             let connected: Vec<(String, SiteName)> = self
@@ -110,19 +113,24 @@ impl Scheduler {
                 if let Err(error) = self.ctx.store.prune_probe_attempts(now - retention).await {
                     tracing::warn!(%error, "could not prune old probe attempts");
                 }
+                prune_output(&self.ctx, now).await;
+            }
+            if now - last_decay >= DECAY_EVERY_MS {
+                last_decay = now;
+                decay_memories(&self.ctx, now).await;
             }
         }
     }
 
-    async fn schedule(
-        &self,
-        first_seen: &mut HashMap<SiteName, i64>,
-        interval: Duration,
-        now: i64,
-    ) {
-        let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+    /// Starts the scheduled run of each connected site that is due, at the
+    /// site's interval in effect now (runtime changes apply at the next tick).
+    async fn schedule(&self, first_seen: &mut HashMap<SiteName, i64>, now: i64) {
         for site in self.ctx.registry.sites() {
             let seen = *first_seen.entry(site.clone()).or_insert(now);
+            let Some(interval) = self.ctx.runtime.site(&site).interval() else {
+                continue;
+            };
+            let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
             let last = match self.sessions.last_started(&site, Trigger::Scheduled).await {
                 Ok(last) => last,
                 Err(error) => {
@@ -153,6 +161,18 @@ impl Scheduler {
                 Err(error) => tracing::warn!(%site, %error, "scheduled run did not start"),
             }
         }
+    }
+}
+
+/// Stale memories lose confidence (`CLAUDEOPS_MEMORY_DECAY`; nothing when off).
+async fn decay_memories(ctx: &Context, now: i64) {
+    let Some(rule) = ctx.config.memory_decay() else {
+        return;
+    };
+    match ctx.store.decay_memories(&rule, now).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "stale memories lost confidence"),
+        Err(error) => tracing::warn!(%error, "could not decay stale memories"),
     }
 }
 
@@ -202,6 +222,33 @@ async fn reap(
         if let Err(error) = sessions.finish(session.id, outcome).await {
             tracing::error!(%error, "reaper could not end a session");
         }
+    }
+}
+
+/// Output retention (`CLAUDEOPS_OUTPUT_RETENTION`): the stored output of
+/// sessions that ended longer ago, and run logs last written before then.
+/// The sessions and their summaries stay. Zero keeps everything.
+pub async fn prune_output(ctx: &crate::context::Context, now: i64) {
+    let retention = ctx.config.output_retention;
+    if retention.is_zero() {
+        return;
+    }
+    let cut = now - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX / 2);
+    match ctx.store.prune_output(cut).await {
+        Ok(0) => {}
+        Ok(lines) => tracing::info!(lines, "pruned stored output past its retention"),
+        Err(error) => tracing::warn!(%error, "could not prune old session output"),
+    }
+    let dir = ctx.config.results_dir.clone();
+    let pruned = tokio::task::spawn_blocking(move || {
+        crate::run_logs::prune(&dir, retention, crate::clock::time_of_ms(now))
+    })
+    .await;
+    match pruned {
+        Ok(Ok(0)) => {}
+        Ok(Ok(files)) => tracing::info!(files, "pruned run logs past their retention"),
+        Ok(Err(error)) => tracing::warn!(%error, "could not prune old run logs"),
+        Err(error) => tracing::warn!(%error, "the run log pruning task failed"),
     }
 }
 

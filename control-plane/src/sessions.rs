@@ -23,6 +23,7 @@ use crate::clock::now_ms;
 use crate::context::{Context, Fact};
 use crate::hub::{LineView, StatusView, Subscription};
 use crate::registry::Pick;
+use crate::run_logs::RunLogs;
 use crate::telemetry;
 
 /// What starts a session.
@@ -89,6 +90,8 @@ pub struct Sessions {
     /// whenever the session's worker reconnects (a stop sent into a link that
     /// was already dead would otherwise be lost).
     stopping: Arc<Mutex<HashMap<SessionId, String>>>,
+    /// The run logs' writer.
+    run_logs: RunLogs,
     /// Jobs sent and not yet confirmed: given to another worker of the site
     /// if their worker's link dies first or they stay unconfirmed for
     /// [`CONFIRM_WITHIN`].
@@ -123,7 +126,14 @@ impl Sessions {
             stopping: Arc::default(),
             dispatched: Arc::default(),
             draining: Arc::default(),
+            run_logs: RunLogs::off(),
         }
+    }
+
+    /// Writes each session's run log (`CLAUDEOPS_RESULTS_DIR`) through `logs`.
+    pub fn with_run_logs(mut self, logs: RunLogs) -> Sessions {
+        self.run_logs = logs;
+        self
     }
 
     /// Shuts down: no new session starts; those running may finish for
@@ -208,14 +218,15 @@ impl Sessions {
         if self.draining.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(StartError::ShuttingDown);
         }
-        let max = self.ctx.config.max_tier();
+        let config = self.ctx.runtime.site(&req.site);
+        let max = config.max_tier();
         if req.tier > max {
             return Err(StartError::AboveMaxTier {
                 tier: req.tier,
                 max,
             });
         }
-        if self.ctx.config.dry_run && req.tier > Tier::Observe {
+        if config.dry_run && req.tier > Tier::Observe {
             self.ctx
                 .event(
                     &req.site,
@@ -236,7 +247,7 @@ impl Sessions {
         }
         let daily_left_usd = self.daily_left().await?;
         if let Some(left) = daily_left_usd.filter(|left| *left <= 0.0) {
-            let cap = self.ctx.config.max_daily_cost_usd;
+            let cap = self.ctx.runtime.global().max_daily_cost_usd;
             return Err(StartError::DailyCap {
                 spent: cap - left,
                 cap,
@@ -257,7 +268,7 @@ impl Sessions {
                 site: req.site.clone(),
                 worker_id: Some(worker_id.clone()),
                 tier: req.tier,
-                model: self.ctx.config.model_for(req.tier).to_owned(),
+                model: config.model_for(req.tier).to_owned(),
                 trigger: req.trigger,
                 prompt: req.prompt.clone(),
                 parent_id: req.parent_id,
@@ -435,6 +446,7 @@ impl Sessions {
     fn job(&self, session: &Session, req: &StartRequest) -> Job {
         let (extra_allowed_tools, extra_disallowed_tools) =
             self.ctx.config.tier_tools(session.tier);
+        let config = self.ctx.runtime.site(&session.site);
         Job {
             session_id: session.id,
             tier: session.tier,
@@ -442,16 +454,16 @@ impl Sessions {
             prompt: req.prompt.clone().unwrap_or_default(),
             handoff: req.handoff.clone().unwrap_or_default(),
             trigger: session.trigger,
-            max_budget_usd: self.ctx.config.max_session_cost_usd,
+            max_budget_usd: config.max_session_cost_usd,
             timeout: self.ctx.config.session_timeout,
-            dry_run: self.ctx.config.dry_run,
+            dry_run: config.dry_run,
             extra_allowed_tools,
             extra_disallowed_tools,
             memories: String::new(),
             models: Tier::ALL
                 .into_iter()
                 .filter(|t| *t <= session.tier)
-                .map(|t| self.ctx.config.model_for(t).to_owned())
+                .map(|t| config.model_for(t).to_owned())
                 .collect(),
             daily_left_usd: None,
             traceparent: session.trace.as_ref().map(|t| t.traceparent.clone()),
@@ -461,7 +473,7 @@ impl Sessions {
     /// What is left of the fleet's daily cost cap (the UTC day so far);
     /// `None` when there is no cap.
     async fn daily_left(&self) -> Result<Option<f64>, StoreError> {
-        let cap = self.ctx.config.max_daily_cost_usd;
+        let cap = self.ctx.runtime.global().max_daily_cost_usd;
         if cap <= 0.0 {
             return Ok(None);
         }
@@ -522,6 +534,7 @@ impl Sessions {
             .collect();
         let appended = self.ctx.store.append_output(output.session_id, &rows);
         telemetry::timed("append_output", appended).await?;
+        self.run_logs.stored(output.session_id);
         self.ctx.hub.publish_lines(output.session_id, views);
         let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
         // Only what is stored without a hole is acknowledged: the worker keeps
@@ -577,6 +590,7 @@ impl Sessions {
         // Ended (now or before): nothing more to stop, count or deliver.
         self.stopping().remove(&id);
         self.stored().remove(&id);
+        self.run_logs.stored(id);
         self.dispatched().remove(&id);
         let Some(session) = ended else {
             return Ok(None);

@@ -17,8 +17,16 @@ mod incidents;
 mod ledger;
 #[path = "inprocess/link_faults.rs"]
 mod link_faults;
+#[path = "inprocess/memories.rs"]
+mod memories;
+#[path = "inprocess/openapi.rs"]
+mod openapi;
 #[path = "inprocess/replay.rs"]
 mod replay;
+#[path = "inprocess/run_logs.rs"]
+mod run_logs;
+#[path = "inprocess/runtime_config.rs"]
+mod runtime_config;
 #[path = "inprocess/sessions.rs"]
 mod sessions;
 #[path = "inprocess/sse.rs"]

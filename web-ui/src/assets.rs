@@ -1,5 +1,7 @@
-//! The static files under `/static/`: stylesheet, session script, logo, icons and the
-//! web app manifest, all compiled into the binary.
+//! The static files under `/static/`: stylesheet, session and service-worker
+//! registration scripts, logo, icons and the web app manifest, all compiled into the
+//! binary; and the service worker itself, which the control plane serves at `/sw.js`
+//! (its scope is then the whole dashboard).
 //!
 //! Why it exists: the dashboard must work with no internet access (the original
 //! loaded HTMX and its CSS from CDNs and broke offline), and deploying one binary
@@ -40,6 +42,43 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "application/manifest+json",
         include_bytes!("../static/manifest.webmanifest"),
     ),
+    (
+        "pwa.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/pwa.js"),
+    ),
+    (
+        "favicon.ico",
+        "image/x-icon",
+        include_bytes!("../static/favicon.ico"),
+    ),
+    // The original's paths, so a dashboard it installed on a phone keeps its icon.
+    (
+        "manifest.json",
+        "application/manifest+json",
+        include_bytes!("../static/manifest.webmanifest"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../static/logo.svg"),
+    ),
+    // The API reference page the control plane serves at `/api/docs`.
+    (
+        "api-docs.html",
+        "text/html; charset=utf-8",
+        include_bytes!("../static/api-docs.html"),
+    ),
+    (
+        "api-docs.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/api-docs.js"),
+    ),
+    (
+        "api-docs.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../static/api-docs.css"),
+    ),
 ];
 
 /// The names of every asset under `/static/`, e.g. `"app.css"`.
@@ -50,6 +89,13 @@ pub const ASSET_PATHS: &[&str] = &[
     "icon-192.png",
     "icon-512.png",
     "manifest.webmanifest",
+    "pwa.js",
+    "favicon.ico",
+    "manifest.json",
+    "favicon.svg",
+    "api-docs.html",
+    "api-docs.js",
+    "api-docs.css",
 ];
 
 /// Looks up an asset by its URL path (`/static/app.css`) or its bare name (`app.css`).
@@ -62,6 +108,15 @@ pub fn asset(path: &str) -> Option<(&'static str, &'static [u8])> {
         .iter()
         .find(|(n, _, _)| *n == name)
         .map(|&(_, content_type, bytes)| (content_type, bytes))
+}
+
+/// The service worker's script, with the assets' version written in: it caches the
+/// shell under `/static/...?v=VERSION`, the URLs the pages use, and drops the caches
+/// of other versions. Served at `/sw.js` as `text/javascript`.
+pub fn service_worker() -> String {
+    include_str!("../static/sw.js")
+        .replace("__CLAUDEOPS_ASSET_VERSION__", &fingerprint())
+        .replace("__CLAUDEOPS_BUILD__", env!("CARGO_PKG_VERSION"))
 }
 
 /// A short fingerprint of all assets, added to their URLs as `?v=` so a browser
@@ -98,6 +153,28 @@ mod tests {
         assert!(asset("/static/../Cargo.toml").is_none());
         assert!(asset("/static/").is_none());
         assert!(asset("nope.js").is_none());
+    }
+
+    #[test]
+    fn the_service_worker_knows_the_version_and_caches_no_page() {
+        let sw = service_worker();
+        assert!(!sw.contains("__CLAUDEOPS_"), "placeholders filled");
+        assert!(sw.contains("\"/static/app.css?v=\" + VERSION"));
+        assert!(sw.contains(&format!("const VERSION = \"{}\"", fingerprint())));
+        // Pages and the API are never put in the cache: the only write is the
+        // shell at install.
+        assert_eq!(sw.matches("cache.addAll(SHELL)").count(), 1);
+        assert!(!sw.contains("cache.put"));
+    }
+
+    #[test]
+    fn the_favicon_is_an_icon_file_holding_the_png() {
+        let (content_type, ico) = asset("favicon.ico").expect("favicon");
+        assert_eq!(content_type, "image/x-icon");
+        assert_eq!(&ico[..6], &[0, 0, 1, 0, 1, 0], "ICO header, one image");
+        assert_eq!(&ico[22..26], b"\x89PNG");
+        let (_, png) = asset("icon-192.png").expect("png");
+        assert_eq!(&ico[22..], png);
     }
 
     #[test]

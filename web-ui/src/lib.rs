@@ -22,13 +22,24 @@
 //! - `GET /static/{name}` from [`asset`] (pages add `?v=<fingerprint>`, so a long
 //!   `Cache-Control` is safe); every page links `/`, `/sessions`, `/sites`, `/events`,
 //!   `/cooldowns`, `/health`, `/incidents`, `/notifications`, `/config`, `/run`,
-//!   `/login`; the sites and health pages link `/sites/{site}/inventory`, and
-//!   incidents link their sessions.
+//!   `/login`, `/memories`; the sites and health pages link
+//!   `/sites/{site}/inventory`, and incidents link their sessions.
+//! - The installable shell: `/sw.js` from [`service_worker`] (root scope), `/offline`
+//!   from [`Ui::offline`], and `/favicon.ico`, `/favicon.svg`,
+//!   `/apple-touch-icon.png` from [`asset`] (`favicon.ico`, `favicon.svg`,
+//!   `icon-192.png`); every page loads `/static/pwa.js`, which registers the worker.
 //! - POST forms, all `application/x-www-form-urlencoded` with a `csrf` field:
 //!   `/login` (`token`, optional `next`), `/logout`, `/sessions/{id}/stop`,
 //!   `/sessions/trigger` (`site`, `tier` = `auto|1|2|3`, `prompt`; the overview's
 //!   and the sites page's Run Now buttons send `tier=auto` and an empty prompt),
-//!   `/notifications/test` (nothing but `csrf`).
+//!   `/notifications/test` (nothing but `csrf`), and the memories page's:
+//!   `/memories` (`site`, `service`, `category`, `observation`, `confidence`,
+//!   `active` = `true` when checked), `/memories/{id}/update` (`observation`,
+//!   `confidence`, `active`), `/memories/{id}/deactivate`, `/memories/{id}/activate`
+//!   and `/memories/{id}/delete`, each also with `back`: the search as
+//!   [`memories_query`] wrote it, to return to.
+//! - `GET /memories?q=T&service=V&category=C&site=S&active=active|inactive&offset=N`:
+//!   the memories page's search form (a GET form, like the events filter).
 //! - `GET /events?level=L&site=S&service=V&offset=N&limit=M`: the events page's
 //!   filter form (the one GET form, without a CSRF token) and its paging links; a
 //!   missing or empty parameter means "any". Site and service cells link to the
@@ -46,6 +57,6 @@ mod filters;
 pub mod model;
 mod render;
 
-pub use assets::{ASSET_PATHS, asset};
+pub use assets::{ASSET_PATHS, asset, service_worker};
 pub use model::*;
-pub use render::{Ui, UiError};
+pub use render::{Ui, UiError, memories_query};

@@ -56,6 +56,7 @@ pub enum Nav {
     Sessions,
     Sites,
     Events,
+    Memories,
     Cooldowns,
     Health,
     Incidents,
@@ -418,6 +419,58 @@ pub struct ConfigPage {
     pub entries: Vec<ConfigEntry>,
     /// What the model upstream serves, to pick tier models from.
     pub models: UpstreamModels,
+    /// The settings that change at runtime, as a form.
+    pub runtime: RuntimeForm,
+    /// Sites with overrides of their own, linked to their settings page.
+    pub site_overrides: Vec<String>,
+    /// The latest runtime changes (the audit trail).
+    pub changes: Vec<ConfigChangeView>,
+}
+
+/// `GET /sites/{site}/settings`: a site's overrides.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SiteSettingsPage {
+    pub layout: Layout,
+    pub site: String,
+    pub runtime: RuntimeForm,
+    pub changes: Vec<ConfigChangeView>,
+}
+
+/// A form of runtime settings: the fleet's (every field) or a site's (blank
+/// means "as the fleet").
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RuntimeForm {
+    /// Where it posts.
+    pub action: String,
+    /// A site's form: a blank field inherits.
+    pub per_site: bool,
+    pub fields: Vec<RuntimeField>,
+    /// Every problem of the last submission.
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RuntimeField {
+    pub name: String,
+    pub label: String,
+    /// `seconds`, `text`, `bool`, `tier`, `dollars`, `secret`.
+    pub kind: String,
+    /// The value in the field: the override (site form) or the effective value;
+    /// a secret's is always empty.
+    pub value: String,
+    /// What applies when the field is blank (site form), or a secret's state.
+    pub inherited: String,
+    pub help: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConfigChangeView {
+    pub at: String,
+    pub actor: String,
+    pub scope: String,
+    pub field: String,
+    pub before: String,
+    pub after: String,
 }
 
 /// The models the upstream (`ANTHROPIC_BASE_URL`) lists, as last read.
@@ -646,4 +699,87 @@ pub struct DeliveryView {
     /// Why it failed (already redacted).
     pub error: Option<String>,
     pub at_ms: i64,
+}
+
+/// `GET /memories`: what the agent remembers about each site, searchable, with the
+/// operator's add, edit, deactivate and delete forms (logged in only).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MemoriesPage {
+    pub layout: Layout,
+    /// In the store's order: highest confidence first.
+    pub memories: Vec<MemoryView>,
+    pub filter: MemoryFilterView,
+    /// The known sites, offered by the add form (one site needs no choice).
+    pub sites: Vec<String>,
+    /// The add form's values: the defaults, or what a refused add sent.
+    pub form: MemoryForm,
+    /// A refused edit: shown open in its memory's row with the values sent.
+    pub editing: Option<MemoryEdit>,
+    pub paging: Paging,
+    /// How stale memories decay, as a sentence; `None` when decay is off.
+    pub decay: Option<String>,
+}
+
+/// One memory. `service` and `category` are its key's parts.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MemoryView {
+    pub id: i64,
+    pub site: String,
+    pub service: Option<String>,
+    pub category: String,
+    pub observation: String,
+    /// In `[0, 1]`.
+    pub confidence: f64,
+    pub active: bool,
+    /// The tier of the session that wrote it; 0 for an operator's.
+    pub tier: u8,
+    pub session_id: Option<i64>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// The memories page's search (a GET form); `None` or blank means "any".
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct MemoryFilterView {
+    /// Text in the key or the observation.
+    pub q: Option<String>,
+    pub service: Option<String>,
+    pub category: Option<String>,
+    pub site: Option<String>,
+    /// `active` or `inactive`.
+    pub active: Option<String>,
+}
+
+/// The add form. `confidence` is text so a refused value is shown as typed.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryForm {
+    pub site: String,
+    pub service: String,
+    pub category: String,
+    pub observation: String,
+    pub confidence: String,
+    pub active: bool,
+}
+
+impl Default for MemoryForm {
+    /// An empty form: confidence 0.7 (a new memory's), active.
+    fn default() -> Self {
+        MemoryForm {
+            site: String::new(),
+            service: String::new(),
+            category: String::new(),
+            observation: String::new(),
+            confidence: "0.7".to_owned(),
+            active: true,
+        }
+    }
+}
+
+/// A memory's edit form as sent, when it was refused.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MemoryEdit {
+    pub id: i64,
+    pub observation: String,
+    pub confidence: String,
+    pub active: bool,
 }

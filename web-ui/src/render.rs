@@ -13,8 +13,9 @@ use serde::Serialize;
 
 use crate::model::{
     ConfigPage, CooldownsPage, ErrorPage, EventFilterView, EventRow, EventsPage, HealthPage,
-    HistoryView, IncidentsPage, InventoryPage, LoginPage, NotificationsPage, OverviewPage,
-    ProbeView, RunNowPage, SessionPage, SessionsPage, SitesPage,
+    HistoryView, IncidentsPage, InventoryPage, Layout, LoginPage, MemoriesPage, MemoryFilterView,
+    NotificationsPage, OverviewPage, ProbeView, RunNowPage, SessionPage, SessionsPage,
+    SiteSettingsPage, SitesPage,
 };
 use crate::{assets, chains, filters};
 
@@ -29,6 +30,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("run_now.html", include_str!("../templates/run_now.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("config.html", include_str!("../templates/config.html")),
+    (
+        "site_settings.html",
+        include_str!("../templates/site_settings.html"),
+    ),
     ("overview.html", include_str!("../templates/overview.html")),
     ("events.html", include_str!("../templates/events.html")),
     (
@@ -48,6 +53,8 @@ const TEMPLATES: &[(&str, &str)] = &[
         "notifications.html",
         include_str!("../templates/notifications.html"),
     ),
+    ("memories.html", include_str!("../templates/memories.html")),
+    ("offline.html", include_str!("../templates/offline.html")),
 ];
 
 /// Rendering failed: a template and its view model disagree. A bug, not bad input.
@@ -174,6 +181,45 @@ impl Ui {
         self.render("notifications.html", ctx)
     }
 
+    /// `GET /memories`, with the search kept in the paging links and in every
+    /// form's `back` field.
+    pub fn memories(&self, page: &MemoriesPage) -> Result<String, UiError> {
+        let filter = &page.filter;
+        let filtered = [
+            &filter.q,
+            &filter.service,
+            &filter.category,
+            &filter.site,
+            &filter.active,
+        ]
+        .iter()
+        .any(|v| given(v).is_some());
+        let ctx = context! {
+            layout => &page.layout,
+            memories => &page.memories,
+            filter => filter,
+            filtered => filtered,
+            filter_query => memories_query(filter),
+            sites => &page.sites,
+            form => &page.form,
+            editing => &page.editing,
+            paging => &page.paging,
+            count => page.memories.len(),
+            decay => &page.decay,
+        };
+        self.render("memories.html", ctx)
+    }
+
+    /// `GET /offline`: the page the service worker shows for a page that cannot be
+    /// fetched. The same for everyone: no login state, no token, no data.
+    pub fn offline(&self, version: &str) -> Result<String, UiError> {
+        let layout = Layout {
+            version: version.to_owned(),
+            ..Layout::default()
+        };
+        self.render("offline.html", context! { layout => layout })
+    }
+
     /// `GET /login`.
     pub fn login(&self, page: &LoginPage) -> Result<String, UiError> {
         self.render("login.html", page)
@@ -208,6 +254,11 @@ impl Ui {
     /// `GET /config`: the active configuration, secrets masked.
     pub fn config(&self, page: &ConfigPage) -> Result<String, UiError> {
         self.render("config.html", page)
+    }
+
+    /// `GET /sites/{site}/settings`: a site's runtime overrides.
+    pub fn site_settings(&self, page: &SiteSettingsPage) -> Result<String, UiError> {
+        self.render("site_settings.html", page)
     }
 
     /// Any error page.
@@ -252,6 +303,23 @@ fn filter_query(filter: &EventFilterView) -> String {
     ]
     .iter()
     .filter_map(|(key, value)| given(value).map(|v| format!("{key}={}&", filters::urlencode(v))))
+    .collect()
+}
+
+/// The memories search as the start of a query string, each pair followed by `&`
+/// (`q=disk&site=home-lab&`), for paging links and the redirect after a form: blank
+/// values are left out, `active` kept only as `active` or `inactive`.
+pub fn memories_query(filter: &MemoryFilterView) -> String {
+    let active = given(&filter.active).filter(|a| matches!(*a, "active" | "inactive"));
+    [
+        ("q", given(&filter.q)),
+        ("service", given(&filter.service)),
+        ("category", given(&filter.category)),
+        ("site", given(&filter.site)),
+        ("active", active),
+    ]
+    .iter()
+    .filter_map(|(key, value)| value.map(|v| format!("{key}={}&", filters::urlencode(v))))
     .collect()
 }
 
@@ -398,6 +466,26 @@ mod tests {
         };
         assert_eq!(filter_query(&filter), "level=critical&service=a%20b%26c&");
         assert_eq!(filter_query(&EventFilterView::default()), "");
+    }
+
+    #[test]
+    fn memories_query_keeps_what_was_given() {
+        let filter = MemoryFilterView {
+            q: Some("disk full".into()),
+            service: Some(" ".into()),
+            category: Some("timing".into()),
+            site: None,
+            active: Some("inactive".into()),
+        };
+        assert_eq!(
+            memories_query(&filter),
+            "q=disk%20full&category=timing&active=inactive&"
+        );
+        let odd = MemoryFilterView {
+            active: Some("maybe".into()),
+            ..MemoryFilterView::default()
+        };
+        assert_eq!(memories_query(&odd), "");
     }
 
     #[test]

@@ -446,7 +446,9 @@ fn new_pages_have_the_new_nav_entries_and_no_inline_style() {
             assert!(html.contains(&format!(">{label}</a>")), "{label}");
         }
         assert!(!html.contains(" style="));
-        assert!(!html.contains("<script"));
+        // Only the service worker's registration, from a file: no inline script.
+        assert_eq!(html.matches("<script").count(), 1);
+        assert!(html.contains(r#"<script src="/static/pwa.js?v="#));
     }
 }
 
@@ -462,4 +464,200 @@ fn sites_page_links_each_site_inventory() {
     };
     let html = ui().sites(&page).expect("render");
     assert!(html.contains(r#"<a class="btn" href="/sites/home-lab/inventory">Inventory</a>"#));
+}
+
+fn memory(id: i64, service: Option<&str>, category: &str, confidence: f64, tier: u8) -> MemoryView {
+    MemoryView {
+        id,
+        site: "home-lab".into(),
+        service: service.map(str::to_owned),
+        category: category.into(),
+        observation: format!("observation {id}"),
+        confidence,
+        active: confidence >= 0.3,
+        tier,
+        session_id: (tier > 0).then_some(40 + id),
+        created_at_ms: NOW_MS - 60 * MINUTE_MS,
+        updated_at_ms: NOW_MS - MINUTE_MS,
+    }
+}
+
+fn memories_page() -> MemoriesPage {
+    let mut evil = memory(3, Some("web<svg onload=alert(2)>"), "timing", 0.2, 0);
+    evil.observation = "fills <script>alert('m')</script> on Sundays".into();
+    MemoriesPage {
+        layout: layout(Nav::Memories),
+        memories: vec![
+            memory(1, Some("nginx"), "port", 0.9, 2),
+            memory(2, None, "maintenance", 0.7, 1),
+            evil,
+        ],
+        filter: MemoryFilterView {
+            q: Some("disk & co".into()),
+            site: Some("home-lab".into()),
+            ..MemoryFilterView::default()
+        },
+        sites: vec!["home-lab".into(), "office".into()],
+        form: MemoryForm::default(),
+        editing: None,
+        paging: Paging {
+            offset: 0,
+            limit: 50,
+            total: None,
+            has_more: true,
+        },
+        decay: Some("A memory unconfirmed for 30 days loses 0.1 a week.".into()),
+    }
+}
+
+/// The HTML of each `<form ...>...</form>`.
+fn forms(html: &str) -> Vec<&str> {
+    html.match_indices("<form")
+        .map(|(start, _)| {
+            let end = html[start..]
+                .find("</form>")
+                .map_or(html.len(), |e| start + e + "</form>".len());
+            &html[start..end]
+        })
+        .collect()
+}
+
+#[test]
+fn memories_page_lists_memories_with_their_forms() {
+    let html = ui().memories(&memories_page()).expect("render");
+    assert!(html.contains(
+        r#"<a href="/memories" class="nav-memories active" aria-current="page">Memories</a>"#
+    ));
+    assert_in_order(
+        &html,
+        &[
+            "<h1>Memories</h1>",
+            r#"role="search" aria-label="Search memories""#,
+            "Add a memory",
+            "<caption",
+            r#"<th scope="col">Service</th>"#,
+            r#"<th scope="row" class="id">#1</th>"#,
+            ">nginx</a>",
+            ">port</a>",
+            "observation 1",
+            "0.9",
+            "tier 2",
+            r#"<a href="/sessions/41">#41</a>"#,
+            "#2",
+            "site-wide",
+            "maintenance",
+            "#3",
+            "inactive",
+            "operator",
+        ],
+    );
+    assert!(html.contains("A memory unconfirmed for 30 days loses 0.1 a week."));
+    // Escaped everywhere.
+    assert!(!html.contains("<script>alert"));
+    assert!(!html.contains("<svg onload"));
+    assert!(html.contains("fills &lt;script&gt;"));
+    // The search is kept: in the form, the paging links and every POST's `back`.
+    assert!(html.contains(r#"value="disk &amp; co""#));
+    assert!(html.contains(r#"<option value="home-lab" selected>home-lab</option>"#));
+    let back = r#"<input type="hidden" name="back" value="q=disk%20co&amp;site=home-lab&amp;">"#;
+    let back = back.replace("%20co", "%20%26%20co");
+    assert!(html.contains(&back), "{html}");
+    assert!(html.contains("/memories?q=disk%20%26%20co&amp;site=home-lab&amp;offset=50"));
+    // Every POST form carries the CSRF token; the search (GET) carries none.
+    let csrf = format!(r#"<input type="hidden" name="csrf" value="{TOKEN}">"#);
+    let forms = forms(&html);
+    let posts: Vec<&&str> = forms
+        .iter()
+        .filter(|f| f.contains(r#"method="post""#))
+        .collect();
+    // Logout, add, then edit, (de)activate and delete for each of three memories.
+    assert_eq!(posts.len(), 2 + 3 * 3);
+    for form in &posts {
+        assert!(form.contains(&csrf), "{form}");
+    }
+    for form in forms.iter().filter(|f| f.contains(r#"method="get""#)) {
+        assert!(form.contains(r#"action="/memories""#) && !form.contains("csrf"));
+    }
+    for action in [
+        r#"action="/memories""#,
+        r#"action="/memories/1/update""#,
+        r#"action="/memories/1/deactivate""#,
+        r#"action="/memories/3/activate""#,
+        r#"action="/memories/2/delete""#,
+    ] {
+        assert!(html.contains(action), "{action}");
+    }
+    // Every field has its label.
+    for id in [
+        "m-q",
+        "add-site",
+        "add-category",
+        "add-observation",
+        "add-confidence",
+        "m1-observation",
+        "m1-confidence",
+    ] {
+        assert!(html.contains(&format!(r#"for="{id}""#)), "{id}");
+        assert!(html.contains(&format!(r#"id="{id}""#)), "{id}");
+    }
+    assert!(!html.contains(" style="));
+}
+
+#[test]
+fn memories_page_keeps_a_refused_edit_open_and_asks_to_log_in() {
+    let mut page = memories_page();
+    page.editing = Some(MemoryEdit {
+        id: 2,
+        observation: "kept as typed".into(),
+        confidence: "1.5".into(),
+        active: false,
+    });
+    page.layout = page.layout.with_flash(
+        FlashLevel::Error,
+        "Memory #2 not saved: confidence must be from 0 to 1.",
+    );
+    let html = ui().memories(&page).expect("render");
+    assert!(html.contains(r#"role="alert">Memory #2 not saved"#));
+    let row = &html[html.find(r#"id="memory-2""#).expect("row 2")..];
+    let row = &row[..row.find("</tr>").expect("row end")];
+    assert!(
+        row.contains(r#"<details class="edit-memory" open>"#),
+        "{row}"
+    );
+    assert!(row.contains(">kept as typed</textarea>"));
+    assert!(row.contains(r#"value="1.5""#));
+    assert!(
+        !html[html.find(r#"id="memory-1""#).expect("row 1")..]
+            .starts_with(r#"<details class="edit-memory" open>"#)
+    );
+
+    let mut page = memories_page();
+    page.layout = Layout::default();
+    let html = ui().memories(&page).expect("render");
+    assert!(
+        html.contains(
+            r#"<a href="/login">Log in</a> to add, edit, deactivate or delete memories."#
+        )
+    );
+    assert!(
+        !html.contains(r#"method="post""#),
+        "no changes without a login"
+    );
+    assert!(html.contains("observation 1"));
+
+    let empty = MemoriesPage::default();
+    let html = ui().memories(&empty).expect("render");
+    assert!(html.contains("No memories yet."));
+}
+
+#[test]
+fn the_offline_page_is_the_shell_without_login_state() {
+    let html = ui().offline("0.1.0").expect("render");
+    assert!(html.contains(r#"<h1 id="offline-title">You are offline</h1>"#));
+    assert!(html.contains(r#"<script src="/static/pwa.js?v="#));
+    assert!(html.contains(r#"<link rel="manifest""#));
+    assert!(html.contains(r#"<a href="/memories" class="nav-memories">Memories</a>"#));
+    assert!(!html.contains("csrf"));
+    assert!(!html.contains("Log out"));
+    assert!(html.contains("data-reload"));
 }

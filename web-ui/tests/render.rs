@@ -887,6 +887,7 @@ fn config_page_lists_entries_and_masks_secrets() {
             },
         ],
         models: claudeops_web_ui::UpstreamModels::default(),
+        ..claudeops_web_ui::ConfigPage::default()
     };
     let html = ui.config(&page).unwrap_or_else(|e| panic!("{e}"));
     assert!(html.contains("CLAUDEOPS_INTERVAL") && html.contains("3600"));
@@ -923,4 +924,65 @@ fn config_page_lists_entries_and_masks_secrets() {
         "escaped"
     );
     assert!(html.contains("ANTHROPIC_API_KEY"));
+}
+
+#[test]
+fn a_site_settings_form_shows_overrides_and_what_a_blank_inherits() {
+    let ui = claudeops_web_ui::Ui::new().unwrap_or_else(|e| panic!("{e}"));
+    let layout = claudeops_web_ui::Layout {
+        logged_in: true,
+        csrf_token: Some("tok-123".into()),
+        ..claudeops_web_ui::Layout::default()
+    };
+    let field =
+        |name: &str, kind: &str, value: &str, inherited: &str| claudeops_web_ui::RuntimeField {
+            name: name.into(),
+            label: name.into(),
+            kind: kind.into(),
+            value: value.into(),
+            inherited: inherited.into(),
+            help: String::new(),
+        };
+    let page = claudeops_web_ui::SiteSettingsPage {
+        layout,
+        site: "lab".into(),
+        runtime: claudeops_web_ui::RuntimeForm {
+            action: "/sites/lab/settings".into(),
+            per_site: true,
+            fields: vec![
+                field("interval", "seconds", "120", "3600"),
+                field("dry_run", "bool", "", "false"),
+                field("max_tier", "tier", "1", "3"),
+            ],
+            problems: vec!["interval: <bad>".into()],
+        },
+        changes: vec![claudeops_web_ui::ConfigChangeView {
+            at: "2026-12-04T21:00:00.000Z".into(),
+            actor: "api token".into(),
+            scope: "site:lab".into(),
+            field: "interval".into(),
+            before: "3600".into(),
+            after: "120".into(),
+        }],
+    };
+    let html = ui.site_settings(&page).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        html.contains(r#"action="&#x2f;sites&#x2f;lab&#x2f;settings""#),
+        "{html}"
+    );
+    assert!(html.contains(r#"name="csrf" value="tok-123""#));
+    assert!(html.contains(r#"value="120""#) && html.contains(r#"placeholder="3600""#));
+    assert!(
+        html.contains(r#"<option value="" selected>as the fleet</option>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<option value="1" selected>Tier 1</option>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains("interval: &lt;bad&gt;"),
+        "problems are escaped: {html}"
+    );
+    assert!(html.contains("site:lab") && html.contains("api token"));
 }

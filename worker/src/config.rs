@@ -68,7 +68,17 @@ pub struct WorkerConfig {
     pub log_format: claudeops_telemetry::LogFormat,
     /// `CLAUDEOPS_METRICS_ADDR`: where this worker also serves `/metrics`.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// `CLAUDEOPS_PROMPT`, `CLAUDEOPS_TIER2_PROMPT`, `CLAUDEOPS_TIER3_PROMPT`:
+    /// files replacing a tier's built-in prompt (read at each session).
+    pub prompt: Option<PathBuf>,
+    pub tier2_prompt: Option<PathBuf>,
+    pub tier3_prompt: Option<PathBuf>,
+    /// `CLAUDEOPS_VERBOSE`: debug logs from this project's crates.
+    pub verbose: bool,
 }
+
+/// The longest custom prompt file read.
+const MAX_PROMPT_BYTES: u64 = 256 * 1024;
 
 impl Default for WorkerConfig {
     fn default() -> Self {
@@ -103,6 +113,10 @@ impl Default for WorkerConfig {
             docker_exec_tier: claudeops_core::Tier::Remediate,
             log_format: claudeops_telemetry::LogFormat::Text,
             metrics_addr: None,
+            prompt: None,
+            tier2_prompt: None,
+            tier3_prompt: None,
+            verbose: false,
         }
     }
 }
@@ -178,10 +192,47 @@ impl WorkerConfig {
                 Err(e) => problems.push(format!("CLAUDEOPS_SCHEMA_PATH {path:?}: {e}")),
             }
         }
+        for (var, path) in self.prompt_files() {
+            if let Err(e) = read_prompt(path) {
+                problems.push(format!("{var} {path:?}: {e}"));
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
             Err(ConfigErrors(problems))
+        }
+    }
+
+    fn prompt_files(&self) -> Vec<(&'static str, &PathBuf)> {
+        [
+            ("CLAUDEOPS_PROMPT", &self.prompt),
+            ("CLAUDEOPS_TIER2_PROMPT", &self.tier2_prompt),
+            ("CLAUDEOPS_TIER3_PROMPT", &self.tier3_prompt),
+        ]
+        .into_iter()
+        .filter_map(|(var, path)| path.as_ref().map(|p| (var, p)))
+        .collect()
+    }
+
+    /// A tier's prompt: the operator's file when one is set (read now, so an
+    /// edit applies from the next session), else the built-in one. A file
+    /// that became unreadable since start falls back to the built-in prompt,
+    /// with a warning.
+    pub fn tier_prompt(&self, tier: claudeops_core::Tier) -> String {
+        use claudeops_core::Tier;
+        let (var, path) = match tier {
+            Tier::Observe => ("CLAUDEOPS_PROMPT", &self.prompt),
+            Tier::Investigate => ("CLAUDEOPS_TIER2_PROMPT", &self.tier2_prompt),
+            Tier::Remediate => ("CLAUDEOPS_TIER3_PROMPT", &self.tier3_prompt),
+        };
+        match path.as_ref().map(|p| (p, read_prompt(p))) {
+            None => crate::content::tier_prompt(tier).to_owned(),
+            Some((_, Ok(text))) => text,
+            Some((p, Err(error))) => {
+                tracing::warn!(%var, path = %p.display(), %error, "the custom prompt cannot be read; the built-in one is used");
+                crate::content::tier_prompt(tier).to_owned()
+            }
         }
     }
 
@@ -245,9 +296,52 @@ pub fn parse_endpoint(url: &str) -> Result<(String, u16), String> {
     Ok((host.to_owned(), port))
 }
 
+/// A custom prompt file: UTF-8 text, not empty, at most 256 KiB.
+fn read_prompt(path: &std::path::Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.len() > MAX_PROMPT_BYTES {
+        return Err(format!("larger than {MAX_PROMPT_BYTES} bytes"));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    if text.trim().is_empty() {
+        return Err("empty".to_owned());
+    }
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_custom_prompt_file_replaces_its_tier_only() {
+        use claudeops_core::Tier;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("observe.md");
+        std::fs::write(&file, "Watch {{site}} closely.").unwrap_or_else(|e| panic!("{e}"));
+        let config = WorkerConfig {
+            prompt: Some(file.clone()),
+            ..WorkerConfig::default()
+        };
+        assert_eq!(config.tier_prompt(Tier::Observe), "Watch {{site}} closely.");
+        assert_eq!(
+            config.tier_prompt(Tier::Investigate),
+            crate::content::tier_prompt(Tier::Investigate)
+        );
+        // Unreadable, empty or missing files are configuration errors, named.
+        std::fs::write(&file, "  \n").unwrap_or_else(|e| panic!("{e}"));
+        let config = WorkerConfig {
+            control_plane: Some("https://127.0.0.1:9".into()),
+            site: Some("home".into()),
+            prompt: Some(file),
+            tier3_prompt: Some(dir.path().join("missing.md")),
+            ..WorkerConfig::default()
+        };
+        let problems = config.validate().err().map(|e| e.0).unwrap_or_default();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("CLAUDEOPS_PROMPT") && problems[0].ends_with("empty"));
+        assert!(problems[1].starts_with("CLAUDEOPS_TIER3_PROMPT"));
+    }
 
     #[test]
     fn parses_endpoints() {

@@ -73,11 +73,17 @@ impl From<claudeops_core::link::Job> for Job {
 const PASSED_THROUGH: &[&str] = &["TZ", "LANG"];
 
 /// The text given with `-p`.
-pub fn prompt_text(job: &Job, site: &SiteName, repos_dir: &Path, ws: &Workspace) -> String {
+pub fn prompt_text(
+    job: &Job,
+    site: &SiteName,
+    repos_dir: &Path,
+    ws: &Workspace,
+    tier_prompt: &str,
+) -> String {
     let repos = repos_dir.to_string_lossy();
     let dir = ws.dir.to_string_lossy();
     let mut text = content::fill(
-        content::tier_prompt(job.tier),
+        tier_prompt,
         &[
             ("site", site.as_str()),
             ("repos_dir", &repos),
@@ -213,7 +219,13 @@ pub fn invocation(
     let text = |a: &str| OsString::from(a);
     let mut args: Vec<OsString> = vec![
         text("-p"),
-        text(&prompt_text(job, site, &config.repos_dir, ws)),
+        text(&prompt_text(
+            job,
+            site,
+            &config.repos_dir,
+            ws,
+            &config.tier_prompt(job.tier),
+        )),
         text("--model"),
         text(&job.model),
         text("--output-format"),

@@ -61,7 +61,11 @@ async fn main() -> std::process::ExitCode {
     let telemetry = match claudeops_telemetry::init(
         "claudeops-worker",
         config.log_format,
-        "info",
+        if config.verbose {
+            "info,claudeops=debug,claudeops_worker=debug"
+        } else {
+            "info"
+        },
         claudeops_telemetry::names::describe_worker,
     ) {
         Ok(telemetry) => telemetry,
@@ -84,7 +88,24 @@ async fn run(
         Command::Mcp => claudeops_worker::mcp::main().await,
         Command::Guard { pgid } => claudeops_worker::guard::main(&pgid),
         Command::ConfigCheck => {
-            println!("configuration is valid");
+            let names: Vec<String> = std::env::vars_os()
+                .filter_map(|(k, _)| k.into_string().ok())
+                .collect();
+            let warnings = claudeops_config::unknown::warnings(
+                names.iter().map(String::as_str),
+                claudeops_config::unknown::Reader::Worker,
+            );
+            if warnings.is_empty() {
+                println!("configuration is valid");
+            } else {
+                println!(
+                    "configuration is valid, with {} warning(s):",
+                    warnings.len()
+                );
+                for warning in &warnings {
+                    println!("  warning: {warning}");
+                }
+            }
             std::process::ExitCode::SUCCESS
         }
         Command::Run => {

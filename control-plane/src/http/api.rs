@@ -7,13 +7,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use claudeops_core::event::EventLevel;
-use claudeops_core::{Session, SiteName, Tier, Trigger};
+use claudeops_core::{Session, SessionStatus, SiteName, Tier, Trigger};
 use claudeops_store::{EventFilter, SessionFilter, StoreError, WorkerSelector};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::app::AppState;
 use crate::clock::now_ms;
+use crate::http::openapi::schemas;
 use crate::sessions::{StartError, StartRequest};
 
 /// A JSON error answer: `{"error": "..."}` plus optional details.
@@ -30,8 +31,26 @@ impl ApiError {
         }
     }
 
+    /// An error with more fields beside `error` (`details` must be an object).
+    pub fn with_details(
+        status: StatusCode,
+        message: impl Into<String>,
+        details: serde_json::Value,
+    ) -> ApiError {
+        let mut body = json!({ "error": message.into() });
+        if let (Some(body), serde_json::Value::Object(more)) = (body.as_object_mut(), details) {
+            body.extend(more);
+        }
+        ApiError { status, body }
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// The whole body (`error` and any details).
+    pub fn details(&self) -> &serde_json::Value {
+        &self.body
     }
 
     pub fn message(&self) -> String {
@@ -98,6 +117,49 @@ impl From<StartError> for ApiError {
     }
 }
 
+/// `Query<T>` whose rejection is the API's JSON error (400 `{"error": ...}`),
+/// not axum's plain text, so every answer of the API is JSON.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| ApiQuery(value))
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))
+    }
+}
+
+/// `Path<T>` with the API's JSON error on a bad segment.
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))
+    }
+}
+
 pub fn require_auth(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     if state.auth.api_ok(headers, now_ms()) {
         Ok(())
@@ -108,58 +170,92 @@ pub fn require_auth(state: &AppState, headers: &HeaderMap) -> Result<(), ApiErro
 
 pub use crate::clock::rfc3339;
 
-/// A session as the API shows it.
-#[derive(Serialize)]
+/// A session as the API shows it: the original's fields and words first
+/// (`status` and `trigger` in its vocabulary, `num_turns`, `prompt_text`,
+/// `parent_session_id`), then this system's own (`status_detail` and
+/// `trigger_detail` are the exact words where the original had fewer).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Session)]
 pub struct SessionJson {
     pub id: i64,
-    pub site: String,
-    pub worker_id: Option<String>,
     pub tier: u8,
     pub model: String,
-    pub status: String,
-    pub trigger: String,
-    pub prompt: Option<String>,
-    pub parent_id: Option<i64>,
+    /// `running`, `completed`, `failed` or `timed_out`: the original's words
+    /// (a stopped session is `failed` here, `stopped` in `status_detail`).
+    #[schema(value_type = schemas::LegacyStatus)]
+    pub status: &'static str,
+    #[schema(format = DateTime)]
     pub started_at: String,
+    #[schema(format = DateTime)]
     pub ended_at: Option<String>,
-    pub duration_ms: i64,
-    pub cost_usd: f64,
-    pub turns: i64,
     pub exit_code: Option<i32>,
+    pub cost_usd: f64,
+    pub num_turns: i64,
+    pub duration_ms: i64,
+    /// `scheduled`, `manual` or `escalation`: the original's words.
+    #[schema(value_type = schemas::LegacyTrigger)]
+    pub trigger: &'static str,
+    pub prompt_text: Option<String>,
+    pub parent_session_id: Option<i64>,
+    pub site: String,
+    pub worker_id: Option<String>,
+    /// The exact status: adds `stopped`.
+    #[schema(value_type = schemas::SessionStatusWord)]
+    pub status_detail: String,
+    /// The exact trigger: adds `api`, `incident`, `webhook` and `chat`.
+    #[schema(value_type = schemas::TriggerWord)]
+    pub trigger_detail: String,
     pub response: Option<String>,
     pub structured: Option<serde_json::Value>,
     /// The structured response's summary (the dashboard's TL;DR).
     pub summary: Option<String>,
     pub error: Option<String>,
-    /// The cost of the escalation chain up to and including this session.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chain_cost_usd: Option<f64>,
     /// The escalation chain's trace id (OpenTelemetry); absent when untraced.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub trace_id: Option<String>,
-    /// The trace's link (`CLAUDEOPS_TRACE_URL_TEMPLATE`); absent when unset.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub trace_url: Option<String>,
+}
+
+/// The original's status word for a session.
+pub fn legacy_status(status: SessionStatus) -> &'static str {
+    match status {
+        SessionStatus::Running => "running",
+        SessionStatus::Completed => "completed",
+        SessionStatus::Failed | SessionStatus::Stopped => "failed",
+        SessionStatus::TimedOut => "timed_out",
+    }
+}
+
+/// The original's trigger word: what a timer or a probe started is
+/// `scheduled`, what a person or a client asked for is `manual`.
+pub fn legacy_trigger(trigger: Trigger) -> &'static str {
+    match trigger {
+        Trigger::Scheduled | Trigger::Incident => "scheduled",
+        Trigger::Manual | Trigger::Api | Trigger::Webhook | Trigger::Chat => "manual",
+        Trigger::Escalation => "escalation",
+    }
 }
 
 impl SessionJson {
     pub fn new(s: &Session) -> SessionJson {
         SessionJson {
             id: s.id,
-            site: s.site.to_string(),
-            worker_id: s.worker_id.clone(),
             tier: s.tier.number(),
             model: s.model.clone(),
-            status: s.status.to_string(),
-            trigger: s.trigger.to_string(),
-            prompt: s.prompt.clone(),
-            parent_id: s.parent_id,
+            status: legacy_status(s.status),
             started_at: rfc3339(s.started_at_ms),
             ended_at: s.ended_at_ms.map(rfc3339),
-            duration_ms: s.duration_ms(now_ms()),
-            cost_usd: s.cost_usd,
-            turns: s.turns,
             exit_code: s.exit_code,
+            cost_usd: s.cost_usd,
+            num_turns: s.turns,
+            duration_ms: s.duration_ms(now_ms()),
+            trigger: legacy_trigger(s.trigger),
+            prompt_text: s.prompt.clone(),
+            parent_session_id: s.parent_id,
+            site: s.site.to_string(),
+            worker_id: s.worker_id.clone(),
+            status_detail: s.status.to_string(),
+            trigger_detail: s.trigger.to_string(),
             response: s.response.clone(),
             structured: s.structured.clone(),
             summary: s
@@ -169,16 +265,40 @@ impl SessionJson {
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_owned),
             error: s.error.clone(),
-            chain_cost_usd: None,
             trace_id: s.trace_id().map(str::to_owned),
-            trace_url: None,
         }
     }
+}
+
+/// `GET /api/v1/sessions/{id}`: the session with its escalation chain, as the
+/// original's `SessionDetail`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SessionDetail)]
+pub struct SessionDetailJson {
+    #[serde(flatten)]
+    pub session: SessionJson,
+    pub parent_session: Option<SessionJson>,
+    pub child_sessions: Vec<SessionJson>,
+    /// The cost of the escalation chain up to and including this session.
+    pub chain_cost: f64,
+    /// The trace's link (`CLAUDEOPS_TRACE_URL_TEMPLATE`); absent when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub trace_url: Option<String>,
 }
 
 /// Liveness: the process serves requests. It touches nothing else, so a
 /// broken store (see [`health`], the readiness check) does not get the
 /// control plane restarted in a loop.
+#[utoipa::path(
+    get,
+    path = "/api/v1/health/live",
+    operation_id = "live",
+    tag = "health",
+    summary = "Liveness",
+    description = "The process serves requests; nothing else is checked.",
+    responses((status = 200, description = "Alive.", body = schemas::Liveness))
+)]
 pub async fn live() -> Response {
     Json(json!({ "status": "alive", "version": env!("CARGO_PKG_VERSION") })).into_response()
 }
@@ -186,6 +306,18 @@ pub async fn live() -> Response {
 /// Readiness: the store answers, takes a write, has the schema this binary
 /// knows and is the file it opened (`Store::readiness`), and the control plane
 /// is not shutting down. 503 with the reason otherwise.
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    operation_id = "health",
+    tag = "health",
+    summary = "Readiness",
+    description = "The store answers, takes a write and has this binary's schema, and the control plane is not shutting down.",
+    responses(
+        (status = 200, description = "Ready.", body = schemas::Readiness),
+        (status = 503, description = "Not ready: the reason is in `status` and `database`.", body = schemas::Readiness),
+    )
+)]
 pub async fn health(State(state): State<AppState>) -> Response {
     let database = crate::store_watch::check(&state.context).await;
     let draining = state.sessions.is_draining();
@@ -212,11 +344,26 @@ pub async fn health(State(state): State<AppState>) -> Response {
     (code, Json(body)).into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Paging {
-    limit: Option<u32>,
-    offset: Option<u32>,
+    /// At most this many (50 by default, at most 500).
+    limit: Option<u64>,
+    offset: Option<u64>,
+    /// Only this site's.
     site: Option<String>,
+}
+
+/// A page size from the query, at most `max`.
+pub fn page_limit(limit: Option<u64>, default: u32, max: u32) -> u32 {
+    limit.map_or(default, |l| {
+        u32::try_from(l.min(u64::from(max))).unwrap_or(max)
+    })
+}
+
+/// An offset from the query; beyond any real list it is simply past the end.
+pub fn page_offset(offset: Option<u64>) -> u32 {
+    offset.map_or(0, |o| u32::try_from(o).unwrap_or(u32::MAX))
 }
 
 pub fn site_param(site: Option<String>) -> Result<Option<SiteName>, ApiError> {
@@ -226,36 +373,79 @@ pub fn site_param(site: Option<String>) -> Result<Option<SiteName>, ApiError> {
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions",
+    operation_id = "list_sessions",
+    tag = "sessions",
+    summary = "List sessions, newest first",
+    params(Paging),
+    responses(
+        (status = 200, description = "`{\"sessions\": [...]}`, as the original.", body = schemas::SessionList),
+        (status = 400, description = "A parameter cannot be read.", body = schemas::ApiErrorBody),
+        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+    )
+)]
 pub async fn list_sessions(
     State(state): State<AppState>,
-    Query(q): Query<Paging>,
-) -> Result<Json<Vec<SessionJson>>, ApiError> {
+    ApiQuery(q): ApiQuery<Paging>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let filter = SessionFilter {
         site: site_param(q.site)?,
-        limit: q.limit.unwrap_or(50).min(500),
-        offset: q.offset.unwrap_or(0),
+        limit: page_limit(q.limit, 50, 500),
+        offset: page_offset(q.offset),
     };
     let sessions = state.sessions.list(&filter).await?;
-    Ok(Json(sessions.iter().map(SessionJson::new).collect()))
+    let sessions: Vec<SessionJson> = sessions.iter().map(SessionJson::new).collect();
+    Ok(Json(json!({ "sessions": sessions })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{id}",
+    operation_id = "get_session",
+    tag = "sessions",
+    summary = "A session with its escalation chain",
+    params(("id" = i64, Path, description = "The session's id.")),
+    responses(
+        (status = 200, description = "The session, its parent and children, and the chain's cost.", body = SessionDetailJson),
+        (status = 400, description = "The id is not a number.", body = schemas::ApiErrorBody),
+        (status = 404, description = "No such session.", body = schemas::ApiErrorBody),
+        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+    )
+)]
 pub async fn get_session(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
-) -> Result<Json<SessionJson>, ApiError> {
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<SessionDetailJson>, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid session id"))?;
     let session = state
         .sessions
         .get(id)
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no session #{id}")))?;
-    let mut json = SessionJson::new(&session);
-    json.chain_cost_usd = Some(state.sessions.chain_cost(&session).await);
-    json.trace_url =
-        crate::telemetry::trace_url(state.context.config.trace_url_template.as_deref(), &session);
-    Ok(Json(json))
+    let parent = match session.parent_id {
+        Some(parent) => state.sessions.get(parent).await?,
+        None => None,
+    };
+    let children = state.sessions.children(session.id).await?;
+    Ok(Json(SessionDetailJson {
+        session: SessionJson::new(&session),
+        parent_session: parent.as_ref().map(SessionJson::new),
+        child_sessions: children.iter().map(SessionJson::new).collect(),
+        chain_cost: state.sessions.chain_cost(&session).await,
+        trace_url: crate::telemetry::trace_url(
+            state.context.config.trace_url_template.as_deref(),
+            &session,
+        ),
+    }))
 }
 
-#[derive(Deserialize)]
+/// A manual run: the site (optional with one site connected), a prompt of
+/// its own, and the tier to start at (1 by default).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerBody {
     pub site: Option<String>,
@@ -287,6 +477,24 @@ pub fn parse_tier(tier: Option<i64>) -> Result<Tier, ApiError> {
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/trigger",
+    operation_id = "trigger_session",
+    tag = "sessions",
+    summary = "Start a session now",
+    description = "Starts a session on the site (one running session per site) and answers at once; follow it at `/sessions/{id}/stream`.",
+    request_body(content = TriggerBody, content_type = "application/json"),
+    security(("api_token" = []), ("dashboard_login" = [], "csrf_header" = [])),
+    responses(
+        (status = 201, description = "Started.", body = SessionJson),
+        (status = 400, description = "The body cannot be read, the tier is above the maximum, or `site` is needed.", body = schemas::ApiErrorBody),
+        (status = 401, description = "No valid token.", body = schemas::ApiErrorBody),
+        (status = 409, description = "The site is busy (`running_session_id`), or dry run refuses the tier.", body = schemas::StartRefused),
+        (status = 429, description = "The daily cost cap is reached.", body = schemas::ApiErrorBody),
+        (status = 503, description = "No worker of the site is connected, the model tiers are off, the control plane is shutting down, or the database is unavailable.", body = schemas::ApiErrorBody),
+    )
+)]
 pub async fn trigger(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -306,10 +514,26 @@ pub async fn trigger(
     Ok((StatusCode::CREATED, Json(SessionJson::new(&session))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/stop",
+    operation_id = "stop_session",
+    tag = "sessions",
+    summary = "Stop a session",
+    params(("id" = i64, Path, description = "The session's id.")),
+    security(("api_token" = []), ("dashboard_login" = [], "csrf_header" = [])),
+    responses(
+        (status = 202, description = "The stop is on its way to the worker; the session as it is now.", body = SessionJson),
+        (status = 400, description = "The id is not a number.", body = schemas::ApiErrorBody),
+        (status = 401, description = "No valid token.", body = schemas::ApiErrorBody),
+        (status = 404, description = "No such session.", body = schemas::ApiErrorBody),
+        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+    )
+)]
 pub async fn stop(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<(StatusCode, Json<SessionJson>), ApiError> {
     require_auth(&state, &headers)?;
     let session = state
@@ -321,13 +545,16 @@ pub async fn stop(
 }
 
 /// The filters of `GET /api/v1/events` and the events page.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// `info`, `warning` or `critical` (the API refuses another word).
     pub level: Option<String>,
     pub service: Option<String>,
     pub site: Option<String>,
-    pub limit: Option<u32>,
-    pub offset: Option<u32>,
+    /// At most this many (100 by default, at most 1000).
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
 }
 
 impl EventsQuery {
@@ -346,30 +573,55 @@ impl EventsQuery {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    operation_id = "list_events",
+    tag = "events",
+    summary = "List events, newest first",
+    params(EventsQuery),
+    responses(
+        (status = 200, description = "`{\"events\": [...]}`, as the original.", body = schemas::EventList),
+        (status = 400, description = "A parameter cannot be read, or the level is unknown.", body = schemas::ApiErrorBody),
+        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+    )
+)]
 pub async fn list_events(
     State(state): State<AppState>,
-    Query(q): Query<EventsQuery>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let filter = EventFilter {
         level: q.level()?,
         service: q.service(),
-        site: site_param(q.site)?,
-        limit: q.limit.unwrap_or(100).min(1000),
-        offset: q.offset.unwrap_or(0),
+        site: site_param(q.site.clone())?,
+        limit: page_limit(q.limit, 100, 1000),
+        offset: page_offset(q.offset),
     };
     let events = state.queries.events(&filter).await?;
     let events: Vec<_> = events
         .into_iter()
         .map(|e| {
             json!({
-                "id": e.id, "ts": rfc3339(e.ts_ms), "site": e.site, "session_id": e.session_id,
-                "level": e.level, "service": e.service, "message": e.message,
+                "id": e.id, "session_id": e.session_id, "level": e.level,
+                "service": e.service, "message": e.message,
+                "created_at": rfc3339(e.ts_ms), "site": e.site,
             })
         })
         .collect();
-    Ok(Json(json!(events)))
+    Ok(Json(json!({ "events": events })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/workers",
+    operation_id = "list_workers",
+    tag = "workers",
+    summary = "List enrolled workers",
+    responses(
+        (status = 200, description = "Every enrolled worker, connected or not.", body = Vec<schemas::WorkerJson>),
+        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+    )
+)]
 pub async fn list_workers(
     State(state): State<AppState>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -393,10 +645,27 @@ pub async fn list_workers(
     Ok(Json(json!(workers)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/workers/{id}/revoke",
+    operation_id = "revoke_worker",
+    tag = "workers",
+    summary = "Revoke a worker's certificate",
+    description = "The worker is cut off now and refused from then on.",
+    params(("id" = String, Path, description = "The worker's id.")),
+    security(("api_token" = []), ("dashboard_login" = [], "csrf_header" = [])),
+    responses(
+        (status = 200, description = "The workers revoked.", body = schemas::Revoked),
+        (status = 400, description = "The id cannot be read.", body = schemas::ApiErrorBody),
+        (status = 401, description = "No valid token.", body = schemas::ApiErrorBody),
+        (status = 404, description = "No unrevoked worker has this id.", body = schemas::ApiErrorBody),
+        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+    )
+)]
 pub async fn revoke_worker(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     require_auth(&state, &headers)?;
     let revoked = state.revoke(WorkerSelector::Id(id.clone())).await?;

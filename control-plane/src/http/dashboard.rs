@@ -24,8 +24,10 @@ use crate::http::pages::{html, layout};
 /// Rows per page of the incidents and notifications lists.
 const PAGE: u32 = 50;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// The first row to show.
     offset: Option<u32>,
 }
 
@@ -84,6 +86,17 @@ fn incident_view(i: &Incident) -> ui::IncidentView {
 }
 
 /// `GET /health`: open incidents and every probe's state.
+#[utoipa::path(
+    get,
+    path = "/health",
+    operation_id = "health_page",
+    tag = "dashboard",
+    summary = "The health page: open incidents and every probe",
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html", body = String),
+        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+    )
+)]
 pub async fn health(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -107,6 +120,19 @@ pub async fn health(
 }
 
 /// `GET /incidents?offset=N`: every incident, newest first.
+#[utoipa::path(
+    get,
+    path = "/incidents",
+    operation_id = "incidents_page",
+    tag = "dashboard",
+    summary = "The incidents page",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html", body = String),
+        (status = 400, description = "A parameter cannot be read.", content_type = "text/plain", body = String),
+        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+    )
+)]
 pub async fn incidents(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -133,6 +159,21 @@ pub async fn incidents(
 }
 
 /// `GET /sites/{site}/inventory`: what each worker of the site discovered.
+#[utoipa::path(
+    get,
+    path = "/sites/{site}/inventory",
+    operation_id = "inventory_page",
+    tag = "dashboard",
+    summary = "A site's inventory page",
+    params(("site" = String, Path, description = "The site's name: 1-63 of a-z, 0-9 and `-`, not starting with `-`.", pattern = "^[a-z0-9][a-z0-9-]{0,62}$")),
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html", body = String),
+        (status = 400, description = "Not a site's name.", content(
+            (String = "text/plain"), (crate::http::openapi::schemas::ApiErrorBody = "application/json"),
+        )),
+        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+    )
+)]
 pub async fn inventory(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -151,6 +192,19 @@ pub async fn inventory(
 }
 
 /// `GET /notifications?offset=N`: the delivery log and the test button.
+#[utoipa::path(
+    get,
+    path = "/notifications",
+    operation_id = "notifications_page",
+    tag = "dashboard",
+    summary = "The notifications page",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html", body = String),
+        (status = 400, description = "A parameter cannot be read.", content_type = "text/plain", body = String),
+        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+    )
+)]
 pub async fn notifications(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -162,6 +216,22 @@ pub async fn notifications(
 
 /// `POST /notifications/test`: sends a test notification to every URL and shows
 /// the outcome per URL (by position only) above the delivery log.
+#[utoipa::path(
+    post,
+    path = "/notifications/test",
+    operation_id = "notifications_test_form",
+    tag = "forms",
+    summary = "Send a test notification",
+    request_body(content = crate::http::pages::CsrfForm, content_type = "application/x-www-form-urlencoded"),
+    security(("dashboard_login" = [])),
+    responses(
+        (status = 200, description = "The notifications page with the outcome per URL.", content_type = "text/html", body = String),
+        (status = 303, description = "No login, or a wrong CSRF token: to `/login`.", headers(("location" = String, description = "Where to go."))),
+        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 415, description = "The body is not `application/x-www-form-urlencoded`.", content_type = "text/plain", body = String),
+        (status = 422, description = "The form cannot be read.", content_type = "text/plain", body = String),
+    )
+)]
 pub async fn notifications_test(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -235,7 +305,7 @@ async fn notifications_page(
     Ok(ui::NotificationsPage {
         layout: layout(state, headers, ui::Nav::Notifications),
         now_ms: now_ms(),
-        enabled: notifier.is_some_and(|n| n.url_count() > 0),
+        enabled: notifier.as_ref().is_some_and(|n| n.url_count() > 0),
         url_count: notifier.map_or(0, |n| u32::try_from(n.url_count()).unwrap_or(u32::MAX)),
         deliveries: list.iter().map(delivery_view).collect(),
         paging: paging(offset, has_more),

@@ -3,7 +3,7 @@
 //! `GET /api/v1/sites/{site}/inventory` (what each worker of a site found).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use claudeops_core::SiteName;
 use claudeops_core::health::{Incident, IncidentStatus, ProbeRecord};
@@ -12,13 +12,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
-use crate::http::api::{ApiError, rfc3339, site_param};
+use crate::http::api::{ApiError, ApiPath, ApiQuery, rfc3339, site_param};
+use crate::http::openapi::schemas;
 
 /// Attempts per probe in the latency history.
 pub const HISTORY: u32 = 30;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ChecksQuery {
+    /// Only this site's probes.
     site: Option<String>,
 }
 
@@ -33,9 +36,23 @@ pub fn probe_json(p: &ProbeRecord) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/checks",
+    operation_id = "list_checks",
+    tag = "health",
+    summary = "Every native probe's state",
+    description = "Each probe with its latest attempts (up to 30) for the latency history.",
+    params(ChecksQuery),
+    responses(
+        (status = 200, description = "The probes.", body = Vec<schemas::ProbeJson>),
+        (status = 400, description = "A parameter cannot be read.", body = schemas::ApiErrorBody),
+        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+    )
+)]
 pub async fn checks(
     State(state): State<AppState>,
-    Query(q): Query<ChecksQuery>,
+    ApiQuery(q): ApiQuery<ChecksQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let site = site_param(q.site)?;
     let probes = state.incidents.probes(site.as_ref(), HISTORY).await?;
@@ -44,11 +61,14 @@ pub async fn checks(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct IncidentQuery {
     site: Option<String>,
     service: Option<String>,
+    /// `open` or `resolved`.
     status: Option<String>,
+    /// At most this many (100 by default, at most 1000).
     limit: Option<u32>,
     offset: Option<u32>,
 }
@@ -62,9 +82,22 @@ pub fn incident_json(i: &Incident) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents",
+    operation_id = "list_incidents",
+    tag = "health",
+    summary = "Incidents, newest first",
+    params(IncidentQuery),
+    responses(
+        (status = 200, description = "The incidents, each with its session's trace when traced.", body = Vec<schemas::IncidentJson>),
+        (status = 400, description = "A parameter cannot be read, or the status is unknown.", body = schemas::ApiErrorBody),
+        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+    )
+)]
 pub async fn incidents(
     State(state): State<AppState>,
-    Query(q): Query<IncidentQuery>,
+    ApiQuery(q): ApiQuery<IncidentQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let status = q
         .status
@@ -100,9 +133,22 @@ pub async fn incidents(
     Ok(Json(json!(out)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sites/{site}/inventory",
+    operation_id = "site_inventory",
+    tag = "health",
+    summary = "What each worker of a site discovered",
+    params(("site" = String, Path, description = "The site's name: 1-63 of a-z, 0-9 and `-`, not starting with `-`.", pattern = "^[a-z0-9][a-z0-9-]{0,62}$")),
+    responses(
+        (status = 200, description = "The latest inventory of each worker of the site.", body = schemas::InventoryAnswer),
+        (status = 400, description = "Not a site's name.", body = schemas::ApiErrorBody),
+        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+    )
+)]
 pub async fn inventory(
     State(state): State<AppState>,
-    Path(site): Path<String>,
+    ApiPath(site): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let site =
         SiteName::new(site).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;

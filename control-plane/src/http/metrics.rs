@@ -17,6 +17,17 @@ use crate::clock::now_ms;
 /// The exposition format's content type.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "metrics",
+    summary = "The Prometheus exposition",
+    description = "The control plane's own metrics, what is computed at the scrape, and every connected worker's metrics labelled with its site and id.",
+    responses(
+        (status = 200, description = "The text exposition format.", content_type = "text/plain; version=0.0.4", body = String),
+    )
+)]
 pub async fn metrics(State(app): State<AppState>) -> Response {
     let mut merged = Merged::default();
     if let Some(handle) = claudeops_telemetry::metrics::installed() {
@@ -61,7 +72,7 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
         Ok(spent) => merged.gauge(names::DAILY_COST, spent, &[]),
         Err(error) => tracing::warn!(%error, "today's cost is left out of /metrics"),
     }
-    let cap = app.context.config.max_daily_cost_usd;
+    let cap = app.context.runtime.global().max_daily_cost_usd;
     if cap > 0.0 {
         merged.gauge(names::DAILY_BUDGET, cap, &[]);
     }

@@ -12,84 +12,124 @@ pub mod cooldowns;
 pub mod dashboard;
 pub mod health;
 pub mod memories;
+pub mod memories_page;
 pub mod metrics;
 pub mod models;
 pub mod notifications;
+pub mod openapi;
 pub mod overview;
 pub mod pages;
+pub mod shell;
 pub mod sse;
 pub mod webhook;
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 
+/// The dashboard's and API's router: every route of [`api_router`], the
+/// not-found page for anything else.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/metrics", get(metrics::metrics))
-        .route("/api/v1/health", get(api::health))
-        .route("/api/v1/health/live", get(api::live))
-        .route("/api/v1/stats", get(overview::stats))
-        .route("/api/v1/config", get(config_page::api))
-        .route("/config", get(config_page::page))
-        .route("/config/models/refresh", post(config_page::refresh_models))
-        .route("/api/v1/sessions", get(api::list_sessions))
-        .route("/api/v1/sessions/trigger", post(api::trigger))
-        .route("/api/v1/sessions/{id}", get(api::get_session))
-        .route("/api/v1/sessions/{id}/stop", post(api::stop))
-        .route("/api/v1/events", get(api::list_events))
-        .route("/api/v1/cooldowns", get(cooldowns::cooldowns))
-        .route("/api/v1/actions", get(cooldowns::actions))
-        .route("/api/v1/checks", get(health::checks))
-        .route("/api/v1/incidents", get(health::incidents))
-        .route("/api/v1/sites/{site}/inventory", get(health::inventory))
-        .route("/api/v1/notifications", get(notifications::list))
-        .route("/api/v1/notifications/test", post(notifications::test))
-        .route(
-            "/api/v1/memories",
-            get(memories::list).post(memories::create),
-        )
-        .route(
-            "/api/v1/memories/{id}",
-            axum::routing::put(memories::update).delete(memories::delete),
-        )
-        .route("/api/v1/webhook", post(webhook::receive))
-        .route("/api/v1/webhook/{source}", post(webhook::receive_from))
-        .route("/api/v1/models/available", get(models::available))
-        .route("/api/v1/models/available/refresh", post(models::refresh))
-        .route("/v1/chat/completions", post(chat::openai::completions))
-        .route("/v1/models", get(chat::openai::models))
-        .route("/api/chat", post(chat::ollama::chat))
-        .route("/api/generate", post(chat::ollama::generate))
-        .route("/api/tags", get(chat::ollama::tags))
-        .route("/api/version", get(chat::ollama::version))
-        .route("/api/v1/workers", get(api::list_workers))
-        .route("/api/v1/workers/{id}/revoke", post(api::revoke_worker))
-        .route("/sessions/{id}/stream", get(sse::stream))
-        .route("/", get(overview::overview))
-        .route("/events", get(overview::events))
-        .route("/cooldowns", get(overview::cooldowns))
-        .route("/sessions", get(pages::sessions))
-        .route("/sessions/{id}", get(pages::session))
-        .route("/sessions/trigger", post(pages::trigger))
-        .route("/sessions/{id}/stop", post(pages::stop))
-        .route("/sites", get(pages::sites))
-        .route("/sites/{site}/inventory", get(dashboard::inventory))
-        .route("/health", get(dashboard::health))
-        .route("/incidents", get(dashboard::incidents))
-        .route("/notifications", get(dashboard::notifications))
-        .route("/notifications/test", post(dashboard::notifications_test))
-        .route("/run", get(pages::run_now))
-        .route("/login", get(pages::login_form).post(pages::login))
-        .route("/logout", post(pages::logout))
-        .route("/static/{*path}", get(static_asset))
-        .fallback(pages::not_found)
-        .with_state(state)
+    let (router, _document) = api_router().split_for_parts();
+    router.fallback(pages::not_found).with_state(state)
 }
 
+/// Every route, each from a handler annotated with `#[utoipa::path]`, so the
+/// OpenAPI document (`openapi::document`) is exactly what is served. Add a
+/// route here with `routes!` only, one call per path (its methods together):
+/// `openapi`'s tests fail on any other way in.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(metrics::metrics))
+        .routes(routes!(api::health))
+        .routes(routes!(api::live))
+        .routes(routes!(overview::stats))
+        .routes(routes!(config_page::api, config_page::put_api))
+        .routes(routes!(config_page::changes_api))
+        .routes(routes!(config_page::site_api, config_page::put_site_api))
+        .routes(routes!(config_page::page, config_page::post_page))
+        .routes(routes!(config_page::site_page, config_page::post_site_page))
+        .routes(routes!(config_page::refresh_models))
+        .routes(routes!(api::list_sessions))
+        .routes(routes!(api::trigger))
+        .routes(routes!(api::get_session))
+        .routes(routes!(api::stop))
+        .routes(routes!(api::list_events))
+        .routes(routes!(cooldowns::cooldowns))
+        .routes(routes!(cooldowns::actions))
+        .routes(routes!(health::checks))
+        .routes(routes!(health::incidents))
+        .routes(routes!(health::inventory))
+        .routes(routes!(notifications::list))
+        .routes(routes!(notifications::test))
+        .routes(routes!(memories::list, memories::create))
+        .routes(routes!(memories::update, memories::delete))
+        .routes(routes!(webhook::receive))
+        .routes(routes!(webhook::receive_from))
+        .routes(routes!(models::available))
+        .routes(routes!(models::refresh))
+        .routes(routes!(chat::openai::completions))
+        .routes(routes!(chat::openai::models))
+        .routes(routes!(chat::ollama::chat))
+        .routes(routes!(chat::ollama::generate))
+        .routes(routes!(chat::ollama::tags))
+        .routes(routes!(chat::ollama::version))
+        .routes(routes!(api::list_workers))
+        .routes(routes!(api::revoke_worker))
+        .routes(routes!(sse::stream))
+        .routes(routes!(openapi::json))
+        .routes(routes!(openapi::yaml))
+        .routes(routes!(openapi::docs))
+        .routes(routes!(overview::overview))
+        .routes(routes!(overview::events))
+        .routes(routes!(overview::cooldowns))
+        .routes(routes!(memories_page::page, memories_page::add))
+        .routes(routes!(memories_page::update))
+        .routes(routes!(memories_page::deactivate))
+        .routes(routes!(memories_page::activate))
+        .routes(routes!(memories_page::delete))
+        .routes(routes!(shell::service_worker))
+        .routes(routes!(shell::offline))
+        .routes(routes!(shell::favicon_ico))
+        .routes(routes!(shell::favicon_svg))
+        .routes(routes!(shell::apple_touch_icon))
+        .routes(routes!(shell::apple_touch_icon_precomposed))
+        .routes(routes!(pages::sessions))
+        .routes(routes!(pages::session))
+        .routes(routes!(pages::trigger))
+        .routes(routes!(pages::stop))
+        .routes(routes!(pages::sites))
+        .routes(routes!(dashboard::inventory))
+        .routes(routes!(dashboard::health))
+        .routes(routes!(dashboard::incidents))
+        .routes(routes!(dashboard::notifications))
+        .routes(routes!(dashboard::notifications_test))
+        .routes(routes!(pages::run_now))
+        .routes(routes!(pages::login_form, pages::login))
+        .routes(routes!(pages::logout))
+        .routes(routes!(static_asset))
+}
+
+/// `GET /static/{*path}`: an embedded file, cached for an hour.
+#[utoipa::path(
+    get,
+    path = "/static/{*path}",
+    operation_id = "static_asset",
+    tag = "assets",
+    summary = "An embedded static file",
+    params(("path" = inline(openapi::schemas::AssetName), Path, description = "The file's name; a `?v=` cache buster is ignored.")),
+    responses(
+        (status = 200, description = "The file, with its content type.", content(
+            ("text/css"), ("text/javascript"), ("text/html"), ("image/svg+xml"), ("image/png"),
+            ("image/x-icon"), ("application/manifest+json"),
+        )),
+        (status = 404, description = "No such file."),
+    )
+)]
 async fn static_asset(axum::extract::Path(path): axum::extract::Path<String>) -> Response {
     match claudeops_web_ui::asset(&path) {
         Some((content_type, body)) => (

@@ -6,18 +6,21 @@
 //! read; asking the upstream again needs the API token.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::clock::now_ms;
-use crate::http::api::ApiError;
+use crate::http::api::{ApiError, ApiQuery};
+use crate::http::openapi::schemas;
 use crate::upstream::ModelList;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AvailableQuery {
+    /// Ask the upstream again (needs the API token).
     #[serde(default)]
     refresh: bool,
 }
@@ -49,9 +52,25 @@ fn respond(state: &AppState, list: ModelList) -> Response {
 }
 
 /// `GET /api/v1/models/available`; `?refresh=true` needs the API token.
+#[utoipa::path(
+    get,
+    path = "/api/v1/models/available",
+    operation_id = "models_available",
+    tag = "models",
+    summary = "The models the upstream serves",
+    description = "The upstream's list (cached for five minutes) and whether each tier's model is in it.",
+    params(AvailableQuery),
+    security((), ("api_token" = []), ("dashboard_login" = [], "csrf_header" = [])),
+    responses(
+        (status = 200, description = "The list.", body = schemas::ModelsAvailable),
+        (status = 400, description = "A parameter cannot be read.", body = schemas::ApiErrorBody),
+        (status = 401, description = "`refresh=true` without a valid token.", body = schemas::ApiErrorBody),
+        (status = 502, description = "The upstream could not be read and no list is cached: the reason is in `error`.", body = schemas::ModelsAvailable),
+    )
+)]
 pub async fn available(
     State(state): State<AppState>,
-    Query(query): Query<AvailableQuery>,
+    ApiQuery(query): ApiQuery<AvailableQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if query.refresh && !state.auth.api_ok(&headers, now_ms()) {
@@ -62,6 +81,19 @@ pub async fn available(
 }
 
 /// `POST /api/v1/models/available/refresh`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/models/available/refresh",
+    operation_id = "models_refresh",
+    tag = "models",
+    summary = "Read the upstream's model list again",
+    security(("api_token" = []), ("dashboard_login" = [], "csrf_header" = [])),
+    responses(
+        (status = 200, description = "The list.", body = schemas::ModelsAvailable),
+        (status = 401, description = "No valid token.", body = schemas::ApiErrorBody),
+        (status = 502, description = "The upstream could not be read and no list is cached: the reason is in `error`.", body = schemas::ModelsAvailable),
+    )
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -2,7 +2,7 @@
 //! their position in `CLAUDEOPS_APPRISE_URLS`) and `POST /api/v1/notifications/test`.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use claudeops_core::notification::DeliveryRecord;
 use claudeops_store::DeliveryFilter;
@@ -10,11 +10,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
-use crate::http::api::{ApiError, require_auth, rfc3339};
+use crate::http::api::{ApiError, ApiQuery, require_auth, rfc3339};
+use crate::http::openapi::schemas;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
+    /// Only the attempts of this notification.
     notification_id: Option<String>,
+    /// At most this many (100 by default, at most 1000).
     limit: Option<u32>,
     offset: Option<u32>,
 }
@@ -27,9 +31,23 @@ pub fn delivery_json(d: &DeliveryRecord) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/notifications",
+    operation_id = "list_notifications",
+    tag = "notifications",
+    summary = "Delivery attempts, newest first",
+    description = "URLs appear only by their position in `CLAUDEOPS_APPRISE_URLS`.",
+    params(DeliveryQuery),
+    responses(
+        (status = 200, description = "The attempts.", body = Vec<schemas::DeliveryJson>),
+        (status = 400, description = "A parameter cannot be read.", body = schemas::ApiErrorBody),
+        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
-    Query(q): Query<DeliveryQuery>,
+    ApiQuery(q): ApiQuery<DeliveryQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let filter = DeliveryFilter {
         notification_id: q.notification_id.filter(|s| !s.is_empty()),
@@ -60,6 +78,20 @@ pub async fn send_test(state: &AppState) -> Result<Vec<Value>, ApiError> {
         .collect())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/notifications/test",
+    operation_id = "test_notifications",
+    tag = "notifications",
+    summary = "Send a test notification now",
+    security(("api_token" = []), ("dashboard_login" = [], "csrf_header" = [])),
+    responses(
+        (status = 200, description = "The outcome per URL.", body = schemas::TestResults),
+        (status = 401, description = "No valid token.", body = schemas::ApiErrorBody),
+        (status = 409, description = "Notifications are off (`CLAUDEOPS_APPRISE_URLS` is unset).", body = schemas::ApiErrorBody),
+        (status = 503, description = "The notifier could not send.", body = schemas::ApiErrorBody),
+    )
+)]
 pub async fn test(
     State(state): State<AppState>,
     headers: HeaderMap,

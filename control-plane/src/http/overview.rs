@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::clock::now_ms;
 use crate::http::api::{ApiError, EventsQuery, SessionJson, rfc3339, site_param};
+use crate::http::openapi::schemas;
 use crate::http::pages::{action_view, html, layout};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -33,10 +34,13 @@ async fn figures(state: &AppState) -> Result<Figures, ApiError> {
     } else {
         0.0
     };
-    let next_run_ms = match state.context.config.interval() {
-        Some(interval) => {
+    let next_run_ms = {
+        {
             let mut next: Option<i64> = None;
             for site in state.context.registry.sites() {
+                let Some(interval) = state.context.runtime.site(&site).interval() else {
+                    continue;
+                };
                 let last = state
                     .sessions
                     .last_started(&site, claudeops_core::Trigger::Scheduled)
@@ -47,7 +51,6 @@ async fn figures(state: &AppState) -> Result<Figures, ApiError> {
             }
             next
         }
-        None => None,
     };
     Ok(Figures {
         stats,
@@ -57,6 +60,18 @@ async fn figures(state: &AppState) -> Result<Figures, ApiError> {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats",
+    operation_id = "stats",
+    tag = "stats",
+    summary = "The overview figures",
+    description = "The original's shape, for the Homepage dashboard's customapi widget: the last 24 hours' figures, the newest session, and when the next scheduled run is due.",
+    responses(
+        (status = 200, description = "The figures.", body = schemas::StatsAnswer),
+        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+    )
+)]
 pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let f = figures(&state).await?;
     let last = state
@@ -78,12 +93,53 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiErro
             "critical_events": f.stats.critical_events,
             "avg_duration_ms": f.stats.avg_duration_ms.round() as i64,
         },
-        "last_session": last.first().map(SessionJson::new),
-        "next_run": f.next_run_ms.map(rfc3339),
-        "interval_seconds": state.context.config.interval.as_secs(),
+        "last_session": last.first().map(stats_session),
+        // Always a time, as the widget expects: with scheduled runs off (or no
+        // site yet) the next run is "now", as in the original (now + interval).
+        "next_run": rfc3339(f.next_run_ms.unwrap_or_else(now_ms)),
+        "scheduled_runs": f.next_run_ms.is_some(),
+        "interval_seconds": state.context.runtime.global().interval.as_secs(),
     })))
 }
 
+/// The original's `StatsSession`: absent fields rather than nulls, since its
+/// document types them as plain strings and numbers.
+fn stats_session(s: &claudeops_core::Session) -> Value {
+    let json = serde_json::to_value(SessionJson::new(s)).unwrap_or_default();
+    let mut out = serde_json::Map::new();
+    for key in [
+        "id",
+        "tier",
+        "status",
+        "started_at",
+        "ended_at",
+        "cost_usd",
+        "duration_ms",
+        "trigger",
+        "summary",
+        "site",
+        "model",
+        "status_detail",
+        "trigger_detail",
+    ] {
+        if let Some(value) = json.get(key).filter(|v| !v.is_null()) {
+            out.insert(key.to_owned(), value.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+#[utoipa::path(
+    get,
+    path = "/",
+    operation_id = "overview_page",
+    tag = "dashboard",
+    summary = "The overview page",
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html", body = String),
+        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+    )
+)]
 pub async fn overview(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -121,7 +177,7 @@ pub async fn overview(
             critical_events_24h: f.stats.critical_events,
             avg_duration_ms: f.stats.avg_duration_ms.round() as i64,
             next_run_ms: f.next_run_ms,
-            interval_seconds: state.context.config.interval.as_secs(),
+            interval_seconds: state.context.runtime.global().interval.as_secs(),
         },
         latest: latest.first().map(|s| ui::LatestView {
             session_id: s.id,
@@ -169,6 +225,22 @@ fn event_row(e: &claudeops_store::Event) -> ui::EventRow {
 
 const PAGE: u32 = 100;
 
+#[utoipa::path(
+    get,
+    path = "/events",
+    operation_id = "events_page",
+    tag = "dashboard",
+    summary = "The events page",
+    description = "The filters of `GET /api/v1/events`; an unknown level is ignored.",
+    params(EventsQuery),
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html", body = String),
+        (status = 400, description = "A parameter cannot be read (`application/json` when the site is not a site's name).", content(
+            (String = "text/plain"), (schemas::ApiErrorBody = "application/json"),
+        )),
+        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+    )
+)]
 pub async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -176,7 +248,7 @@ pub async fn events(
 ) -> Result<Response, ApiError> {
     // The page ignores an unknown level (the API refuses it).
     let level = q.level().ok().flatten();
-    let offset = q.offset.unwrap_or(0);
+    let offset = crate::http::api::page_offset(q.offset);
     let filter = EventFilter {
         site: site_param(q.site.clone())?,
         level,
@@ -205,6 +277,17 @@ pub async fn events(
     Ok(html(state.ui.events(&page)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/cooldowns",
+    operation_id = "cooldowns_page",
+    tag = "dashboard",
+    summary = "The cooldowns page",
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html", body = String),
+        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+    )
+)]
 pub async fn cooldowns(
     State(state): State<AppState>,
     headers: HeaderMap,

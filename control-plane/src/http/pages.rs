@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use claudeops_core::ledger::ActionRecord;
-use claudeops_core::{Session, Trigger};
+use claudeops_core::{Session, SiteName, Trigger};
 use claudeops_store::{ActionFilter, SessionFilter};
 use claudeops_web_ui::model as ui;
 use serde::Deserialize;
@@ -86,11 +86,26 @@ fn row(s: &Session, now: i64) -> ui::SessionRow {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// The first row to show.
     offset: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/sessions",
+    operation_id = "sessions_page",
+    tag = "dashboard",
+    summary = "The sessions page",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html", body = String),
+        (status = 400, description = "A parameter cannot be read.", content_type = "text/plain", body = String),
+        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+    )
+)]
 pub async fn sessions(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -131,6 +146,20 @@ async fn sessions_page(
     html(state.ui.sessions(&page))
 }
 
+#[utoipa::path(
+    get,
+    path = "/sessions/{id}",
+    operation_id = "session_page",
+    tag = "dashboard",
+    summary = "A session's page: its output, chain and actions",
+    params(("id" = i64, Path, description = "The session's id.")),
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html", body = String),
+        (status = 400, description = "The id is not a number.", content_type = "text/plain", body = String),
+        (status = 404, description = "No such session.", content_type = "text/html", body = String),
+        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+    )
+)]
 pub async fn session(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -231,6 +260,14 @@ pub fn action_view(a: &ActionRecord) -> ui::ActionView {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/sites",
+    operation_id = "sites_page",
+    tag = "dashboard",
+    summary = "The sites page: each site's workers",
+    responses((status = 200, description = "The page.", content_type = "text/html", body = String))
+)]
 pub async fn sites(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let workers = state.queries.workers().await.unwrap_or_default();
     let running = state.sessions.running().await.unwrap_or_default();
@@ -275,17 +312,34 @@ pub async fn sites(State(state): State<AppState>, headers: HeaderMap) -> Respons
     html(state.ui.sites(&page))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RunQuery {
+    /// The site chosen in the form.
     site: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/run",
+    operation_id = "run_now_page",
+    tag = "dashboard",
+    summary = "The Run Now form",
+    params(RunQuery),
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html", body = String),
+        (status = 400, description = "A parameter cannot be read.", content_type = "text/plain", body = String),
+    )
+)]
 pub async fn run_now(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<RunQuery>,
 ) -> Response {
-    let config = &state.context.config;
+    let config = match q.site.as_deref().and_then(|s| SiteName::new(s).ok()) {
+        Some(site) => state.context.runtime.site(&site),
+        None => state.context.runtime.global(),
+    };
     let page = ui::RunNowPage {
         layout: layout(&state, &headers, ui::Nav::RunNow),
         sites: state
@@ -304,7 +358,9 @@ pub async fn run_now(
     html(state.ui.run_now(&page))
 }
 
-#[derive(Deserialize)]
+/// The Run Now form: the site (optional with one site), the tier (`auto` or
+/// blank for 1), a prompt, and the login's CSRF token.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct TriggerForm {
     site: Option<String>,
     tier: Option<String>,
@@ -317,6 +373,24 @@ fn login_redirect() -> Response {
     Redirect::to("/login").into_response()
 }
 
+#[utoipa::path(
+    post,
+    path = "/sessions/trigger",
+    operation_id = "trigger_form",
+    tag = "forms",
+    summary = "Run Now: start a session",
+    request_body(content = TriggerForm, content_type = "application/x-www-form-urlencoded"),
+    security(("dashboard_login" = [])),
+    responses(
+        (status = 303, description = "No login, or a wrong CSRF token: to `/login`; done: to the result.", headers(("location" = String, description = "Where to go."))),
+        (status = 400, description = "A bad tier or site; the tier is above the maximum.", content_type = "text/html", body = String),
+        (status = 409, description = "The site is busy, or dry run refuses the tier.", content_type = "text/html", body = String),
+        (status = 429, description = "The daily cost cap is reached.", content_type = "text/html", body = String),
+        (status = 503, description = "No worker, the model tiers are off, shutting down, or the database is unavailable.", content_type = "text/html", body = String),
+        (status = 415, description = "The body is not `application/x-www-form-urlencoded`.", content_type = "text/plain", body = String),
+        (status = 422, description = "The form cannot be read.", content_type = "text/plain", body = String),
+    )
+)]
 pub async fn trigger(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -367,12 +441,30 @@ fn start_refused(state: &AppState, headers: &HeaderMap, error: ApiError) -> Resp
     )
 }
 
-#[derive(Deserialize)]
+/// A form with nothing but the login's CSRF token.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CsrfForm {
     #[serde(default)]
     csrf: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/sessions/{id}/stop",
+    operation_id = "stop_form",
+    tag = "forms",
+    summary = "Stop a session",
+    params(("id" = i64, Path, description = "The session's id.")),
+    request_body(content = CsrfForm, content_type = "application/x-www-form-urlencoded"),
+    security(("dashboard_login" = [])),
+    responses(
+        (status = 303, description = "No login, or a wrong CSRF token: to `/login`; done: to the result.", headers(("location" = String, description = "Where to go."))),
+        (status = 400, description = "The id is not a number.", content_type = "text/plain", body = String),
+        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 415, description = "The body is not `application/x-www-form-urlencoded`.", content_type = "text/plain", body = String),
+        (status = 422, description = "The form cannot be read.", content_type = "text/plain", body = String),
+    )
+)]
 pub async fn stop(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -388,6 +480,15 @@ pub async fn stop(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/login",
+    operation_id = "login_page",
+    tag = "dashboard",
+    summary = "The login form",
+    description = "Sets the form's own short-lived cookie, checked by `POST /login`.",
+    responses((status = 200, description = "The page.", content_type = "text/html", body = String))
+)]
 pub async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let token = auth::random_token();
     login_page(&state, &headers, token, None, StatusCode::OK)
@@ -419,13 +520,29 @@ fn login_page(
     response
 }
 
-#[derive(Deserialize)]
+/// The login form: the API token and the form's token.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginForm {
     token: String,
     #[serde(default)]
     csrf: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/login",
+    operation_id = "login",
+    tag = "forms",
+    summary = "Log in to the dashboard with the API token",
+    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Logged in: the login's cookie is set; to `/`.", headers(("location" = String, description = "Where to go."), ("set-cookie" = String, description = "The login."))),
+        (status = 401, description = "Wrong token: the form again.", content_type = "text/html", body = String),
+        (status = 403, description = "The form expired: the form again.", content_type = "text/html", body = String),
+        (status = 415, description = "The body is not `application/x-www-form-urlencoded`.", content_type = "text/plain", body = String),
+        (status = 422, description = "The form cannot be read.", content_type = "text/plain", body = String),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -465,6 +582,19 @@ pub async fn login(
     response
 }
 
+#[utoipa::path(
+    post,
+    path = "/logout",
+    operation_id = "logout",
+    tag = "forms",
+    summary = "Log out",
+    request_body(content = CsrfForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Logged out (with the right CSRF token): to `/`.", headers(("location" = String, description = "Where to go."))),
+        (status = 415, description = "The body is not `application/x-www-form-urlencoded`.", content_type = "text/plain", body = String),
+        (status = 422, description = "The form cannot be read.", content_type = "text/plain", body = String),
+    )
+)]
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -8,7 +8,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -19,15 +19,33 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::app::AppState;
-use crate::http::api::ApiError;
+use crate::http::api::{ApiError, ApiPath};
 use crate::hub::{HubEvent, LineView, StatusView};
 use crate::sessions::status_view;
 
 const REPLAY_PAGE: u32 = 500;
 
+#[utoipa::path(
+    get,
+    path = "/sessions/{id}/stream",
+    operation_id = "session_stream",
+    tag = "stream",
+    summary = "A session's output as server-sent events",
+    description = "The stored lines, then the live ones: `line` events (`id:` the line's number, data a `StreamLine`), `status` at the end (data a `StreamStatus`; the stream then closes), `reload` when the viewer fell behind. `Last-Event-ID` resumes after that line. A keep-alive comment every 15 s.",
+    params(
+        ("id" = i64, Path, description = "The session's id."),
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this line."),
+    ),
+    responses(
+        (status = 200, description = "The event stream.", content_type = "text/event-stream", body = crate::http::openapi::streams::SessionStreamEvent),
+        (status = 400, description = "The id is not a number.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 404, description = "No such session.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+    )
+)]
 pub async fn stream(
     State(state): State<AppState>,
-    Path(id): Path<SessionId>,
+    ApiPath(id): ApiPath<SessionId>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if state.sessions.get(id).await?.is_none() {

@@ -10,7 +10,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use claudeops_core::SiteName;
@@ -20,13 +20,15 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::http::alert_sources::{self, Parsed, SourceError};
+use crate::http::api::{ApiPath, ApiQuery};
 use crate::http::chat::{KeyError, check_key};
 use crate::incidents::{AlertAnswer, AlertOutcome};
 
 /// The largest body accepted.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WebhookQuery {
     /// The site of alerts that name none.
     site: Option<String>,
@@ -43,9 +45,27 @@ fn bad(status: StatusCode, message: String) -> Response {
 }
 
 /// `POST /api/v1/webhook`: the format is recognised from the payload.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhook",
+    operation_id = "webhook",
+    tag = "webhook",
+    summary = "Receive alerts; the format is recognised from the payload",
+    description = "Alertmanager, Grafana, Uptime Kuma, Healthchecks.io and Gatus payloads are read as such; any other JSON becomes one alert whose brief the model writes. Answers at once with what became of each alert: a session is started or queued, never waited for.",
+    params(WebhookQuery),
+    request_body(content = Object, content_type = "application/json", description = "The alerting tool's payload (at most 1 MiB)."),
+    security(("chat_key" = [])),
+    responses(
+        (status = 202, description = "What became of each alert.", body = crate::http::openapi::schemas::WebhookAnswer),
+        (status = 400, description = "An empty body, a payload that cannot be read, or a bad `site`.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 401, description = "No valid key.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 503, description = "The webhook is off (`CLAUDEOPS_CHAT_API_KEY` is unset), or the database is unavailable.", body = crate::http::openapi::schemas::WebhookError),
+    )
+)]
 pub async fn receive(
     State(state): State<AppState>,
-    Query(query): Query<WebhookQuery>,
+    ApiQuery(query): ApiQuery<WebhookQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -53,10 +73,32 @@ pub async fn receive(
 }
 
 /// `POST /api/v1/webhook/{source}`: the payload must be that source's.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhook/{source}",
+    operation_id = "webhook_from",
+    tag = "webhook",
+    summary = "Receive alerts from a named source",
+    description = "As `POST /api/v1/webhook`, but the payload must be the named source's.",
+    params(
+        ("source" = inline(crate::http::openapi::schemas::AlertSource), Path, description = "The alerting tool (any case; `prometheus`, `kuma`, `uptimekuma`, `healthchecks.io` and `healthchecksio` are read as their tool's)."),
+        WebhookQuery,
+    ),
+    request_body(content = Object, content_type = "application/json", description = "The alerting tool's payload (at most 1 MiB)."),
+    security(("chat_key" = [])),
+    responses(
+        (status = 202, description = "What became of each alert.", body = crate::http::openapi::schemas::WebhookAnswer),
+        (status = 400, description = "An empty body, a payload that is not the source's, or a bad `site`.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 401, description = "No valid key.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 404, description = "No such source.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 503, description = "The webhook is off (`CLAUDEOPS_CHAT_API_KEY` is unset), or the database is unavailable.", body = crate::http::openapi::schemas::WebhookError),
+    )
+)]
 pub async fn receive_from(
     State(state): State<AppState>,
-    Path(source): Path<String>,
-    Query(query): Query<WebhookQuery>,
+    ApiPath(source): ApiPath<String>,
+    ApiQuery(query): ApiQuery<WebhookQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {

@@ -191,7 +191,7 @@ impl Incidents {
         alert: Alert,
         hold: bool,
     ) -> Result<AlertAnswer, StoreError> {
-        let tier = self.ctx.config.alert_tier(alert.tier);
+        let tier = self.ctx.runtime.site(site).alert_tier(alert.tier);
         let joined = match self
             .ctx
             .store
@@ -458,6 +458,10 @@ impl Incidents {
     /// tier), its trigger, and the alerts' evidence (with any brief) that
     /// the incidents' own evidence does not hold yet.
     pub(super) async fn alerts_of_waiting(&self, waiting: &[Incident]) -> (Tier, Trigger, String) {
+        let incident_tier = waiting.first().map_or_else(
+            || self.ctx.runtime.global().incident_tier(),
+            |i| self.ctx.runtime.site(&i.site).incident_tier(),
+        );
         let mut tier = None::<Tier>;
         let mut from_alerts = true;
         let mut text = String::new();
@@ -470,10 +474,10 @@ impl Incidents {
                 .unwrap_or_default();
             if alerts.is_empty() {
                 from_alerts = false;
-                tier = tier.max(Some(self.ctx.config.incident_tier()));
+                tier = tier.max(Some(incident_tier));
             }
             for alert in &alerts {
-                tier = tier.max(Some(alert.tier.unwrap_or(self.ctx.config.incident_tier())));
+                tier = tier.max(Some(alert.tier.unwrap_or(incident_tier)));
                 if alert.firing && !incident.evidence.contains(alert.evidence.trim()) {
                     text.push_str(&format!(
                         "\n### Another alert on incident #{} ({})\n\n{}",
@@ -491,10 +495,6 @@ impl Incidents {
         } else {
             Trigger::Incident
         };
-        (
-            tier.unwrap_or(self.ctx.config.incident_tier()),
-            trigger,
-            text,
-        )
+        (tier.unwrap_or(incident_tier), trigger, text)
     }
 }

@@ -238,7 +238,64 @@ impl TestApp {
         let json = self
             .get(&format!("/api/v1/events?limit=1000&{query}"))
             .await;
-        json.as_array().cloned().unwrap_or_default()
+        json["events"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// A dashboard login: the cookie header to send and the form's CSRF token.
+    pub fn login(&self) -> (String, String) {
+        let login = self
+            .state
+            .auth
+            .login(TOKEN, claudeops_control_plane::clock::now_ms())
+            .unwrap_or_else(|| panic!("the test token does not log in"));
+        (
+            format!(
+                "{}={}",
+                claudeops_control_plane::auth::SESSION_COOKIE,
+                login.id
+            ),
+            login.csrf,
+        )
+    }
+
+    /// A page (or a form post, with `form` fields) as a browser with `cookie`
+    /// would send it: the status and the body as text.
+    pub async fn page(
+        &self,
+        method: Method,
+        path: &str,
+        cookie: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, String) {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::COOKIE, cookie);
+        let body = if form.is_empty() {
+            Body::empty()
+        } else {
+            builder = builder.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            let encoded: Vec<String> = form
+                .iter()
+                .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+                .collect();
+            Body::from(encoded.join("&"))
+        };
+        let request = builder
+            .body(body)
+            .unwrap_or_else(|e| panic!("building a request for {path}: {e}"));
+        let response = http::router(self.state.clone())
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|e| match e {});
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap_or_else(|e| panic!("reading the answer to {path}: {e}"))
+            .to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// The sequence numbers stored for a session, in order.
@@ -256,11 +313,22 @@ impl TestApp {
 
     /// How many sessions the store holds.
     pub async fn session_count(&self) -> usize {
-        self.get("/api/v1/sessions?limit=500")
-            .await
+        self.get("/api/v1/sessions?limit=500").await["sessions"]
             .as_array()
             .map_or(0, Vec::len)
     }
+}
+
+/// Percent-encoding of a form field.
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 impl Drop for TestApp {

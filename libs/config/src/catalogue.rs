@@ -127,7 +127,7 @@ pub const SETTINGS: &[Setting] = &[
         "`/results`",
         Cp,
         false,
-        "Kept for compatibility",
+        "Run logs, one per session: `run-YYYYMMDD-HHMMSS.log` (RFC 3339 time, a tab, the raw line)",
     ),
     s(
         "CLAUDEOPS_REPOS_DIR",
@@ -319,6 +319,41 @@ pub const SETTINGS: &[Setting] = &[
         "Operator additions to tier 3's `--disallowedTools`",
     ),
     s(
+        "CLAUDEOPS_DISALLOWED_TOOLS",
+        "(none)",
+        Cp,
+        false,
+        "Operator additions to every tier's `--disallowedTools` (the original's)",
+    ),
+    s(
+        "CLAUDEOPS_PROMPT",
+        "(built in)",
+        W,
+        false,
+        "A file that replaces tier 1's prompt (`{{site}}`, `{{repos_dir}}`, `{{workspace}}` are filled); guidance only, the sandbox holds the limits",
+    ),
+    s(
+        "CLAUDEOPS_TIER2_PROMPT",
+        "(built in)",
+        W,
+        false,
+        "A file that replaces tier 2's prompt",
+    ),
+    s(
+        "CLAUDEOPS_TIER3_PROMPT",
+        "(built in)",
+        W,
+        false,
+        "A file that replaces tier 3's prompt",
+    ),
+    s(
+        "CLAUDEOPS_VERBOSE",
+        "`false`",
+        Both,
+        false,
+        "`true`: debug logs from this project's crates (unless `RUST_LOG` says otherwise)",
+    ),
+    s(
         "CLAUDEOPS_MAX_CHAIN_COST_USD",
         "`0` (none)",
         Cp,
@@ -331,6 +366,13 @@ pub const SETTINGS: &[Setting] = &[
         Cp,
         false,
         "Tokens of memories injected into a session's prompt",
+    ),
+    s(
+        "CLAUDEOPS_MEMORY_DECAY",
+        "`30d`",
+        Cp,
+        false,
+        "A memory neither confirmed nor edited for this long loses 0.1 of confidence for each further week (inactive below 0.3); `off` or `0` turns decay off",
     ),
     s(
         "CLAUDEOPS_SCHEMA_PATH",
@@ -415,6 +457,13 @@ pub const SETTINGS: &[Setting] = &[
         Cp,
         false,
         "The site a chat question goes to when its model names none (`claude-ops-tier2@cabin` names `cabin`)",
+    ),
+    s(
+        "CLAUDEOPS_OUTPUT_RETENTION",
+        "`30d`",
+        Cp,
+        false,
+        "How long run logs and stored session output are kept (the session and its summary stay); `0` keeps them",
     ),
     s(
         "CLAUDEOPS_PROBE_RETENTION",

@@ -21,6 +21,50 @@ pub mod duration {
     }
 }
 
+/// A duration that may be turned off: `off` (or `0`) reads as zero, which the
+/// setting's owner takes to mean "never"; otherwise as [`duration`].
+pub mod duration_or_off {
+    use super::*;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        d.deserialize_any(OffVisitor)
+    }
+
+    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        if value.is_zero() {
+            s.serialize_str("off")
+        } else {
+            duration::serialize(value, s)
+        }
+    }
+}
+
+struct OffVisitor;
+
+impl<'de> Visitor<'de> for OffVisitor {
+    type Value = Duration;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a duration such as \"30d\" or \"4h\", whole seconds, or \"off\"")
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
+        DurationVisitor.visit_u64(v)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
+        DurationVisitor.visit_i64(v)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+        if v.trim().eq_ignore_ascii_case("off") {
+            Ok(Duration::ZERO)
+        } else {
+            DurationVisitor.visit_str(v)
+        }
+    }
+}
+
 struct DurationVisitor;
 
 impl<'de> Visitor<'de> for DurationVisitor {
@@ -141,6 +185,42 @@ mod tests {
                 (got, want) => panic!("{json}: got {got:?}, want {want:?}"),
             }
         }
+    }
+
+    #[derive(Debug, Deserialize, Serialize, PartialEq)]
+    struct Decay {
+        #[serde(with = "duration_or_off")]
+        after: Duration,
+    }
+
+    #[test]
+    fn a_duration_may_be_off() {
+        let read = |json: &str| {
+            serde_json::from_str::<Decay>(json)
+                .map(|d| d.after.as_secs())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(read(r#"{"after":"off"}"#), Ok(0));
+        assert_eq!(read(r#"{"after":" OFF "}"#), Ok(0));
+        assert_eq!(read(r#"{"after":0}"#), Ok(0));
+        assert_eq!(read(r#"{"after":"0"}"#), Ok(0));
+        assert_eq!(read(r#"{"after":"30d"}"#), Ok(30 * 86_400));
+        assert_eq!(read(r#"{"after":"1h"}"#), Ok(3_600));
+        assert!(read(r#"{"after":"later"}"#).is_err_and(|e| e.contains("is not a duration")));
+        for secs in [0, 86_400 * 30] {
+            let decay = Decay {
+                after: Duration::from_secs(secs),
+            };
+            let json = serde_json::to_string(&decay).unwrap_or_default();
+            assert_eq!(read(&json), Ok(secs), "{json}");
+        }
+        assert_eq!(
+            serde_json::to_string(&Decay {
+                after: Duration::ZERO
+            })
+            .unwrap_or_default(),
+            r#"{"after":"off"}"#
+        );
     }
 
     #[test]

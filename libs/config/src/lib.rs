@@ -20,6 +20,7 @@
 pub mod catalogue;
 pub mod de;
 pub mod pipeline;
+pub mod unknown;
 
 pub use catalogue::{SETTINGS, Scope, Setting, render_markdown};
 pub use pipeline::figment;

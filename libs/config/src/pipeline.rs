@@ -42,6 +42,10 @@ pub fn unreadable<T: DeserializeOwned>(figment: &Figment, fields: &[&str]) -> Ve
 #[derive(Debug, serde::Deserialize)]
 pub struct AnyDuration(#[serde(with = "crate::de::duration")] pub Duration);
 
+/// A duration or `off`, as the variables write it, for [`unreadable`].
+#[derive(Debug, serde::Deserialize)]
+pub struct AnyDurationOrOff(#[serde(with = "crate::de::duration_or_off")] pub Duration);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,6 +39,7 @@ pub mod health;
 pub mod inventory;
 pub mod ledger;
 pub mod link;
+pub mod markers;
 pub mod memory;
 pub mod notification;
 pub mod policy;

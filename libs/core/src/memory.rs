@@ -16,8 +16,16 @@
 //!   updated, within a token budget ([`BUDGET_ENV`], default [`DEFAULT_BUDGET_TOKENS`]),
 //!   a line `- key: value` costing its bytes / 4 (rounded up) tokens.
 //!
+//! - a memory nobody confirms or edits goes stale ([`decay`], the original's intent):
+//!   once its `updated_at` is older than the grace ([`DecayRule`], 30 days unless
+//!   configured), it loses [`CONFIDENCE_STEP`] for every whole week past the grace,
+//!   never below 0, and turns inactive below [`ACTIVE_THRESHOLD`]; each step moves
+//!   `updated_at` forward by the week it used, so a step is never taken twice.
+//!
 //! Keys are `category` or `service:category`: 1-100 characters of `[a-z0-9_:.-]`
-//! after lower-casing. Values are trimmed and cut to [`MAX_VALUE_CHARS`] characters.
+//! after lower-casing. The service is what comes before the first `:`
+//! ([`split_key`], [`key_of`]: the original's `service` and `category` fields).
+//! Values are trimmed and cut to [`MAX_VALUE_CHARS`] characters.
 //!
 //! Pure decisions only: storing memories (atomically applying [`merge`]) is the
 //! store's job, reading the budget from the environment the caller's.
@@ -117,6 +125,10 @@ pub enum InvalidMemory {
     EmptyValue,
     #[error("memory confidence is not a number")]
     Confidence,
+    #[error(
+        "invalid memory {part} {value:?}: use 1-100 characters of a-z, 0-9, '_', '.' and '-' (no ':')"
+    )]
+    Part { part: &'static str, value: String },
 }
 
 /// The key as stored: trimmed and lower-cased, 1-[`MAX_KEY_CHARS`] characters of
@@ -325,6 +337,140 @@ pub fn budget_from_env_value(value: Option<&str>) -> usize {
     value
         .and_then(|v| v.trim().parse::<usize>().ok())
         .unwrap_or(DEFAULT_BUDGET_TOKENS)
+}
+
+impl Memory {
+    /// The service the memory is about: the key before its first `:` (`web` of
+    /// `web:port`); `None` for a key without one (a site-wide memory).
+    pub fn service(&self) -> Option<&str> {
+        split_key(&self.key).0
+    }
+
+    /// The kind of fact: the key after its first `:`, or the whole key.
+    pub fn category(&self) -> &str {
+        split_key(&self.key).1
+    }
+}
+
+/// A key's (service, category): split at the first `:`; no service when there is
+/// none (or nothing before it).
+pub fn split_key(key: &str) -> (Option<&str>, &str) {
+    match key.split_once(':') {
+        Some((service, category)) if !service.is_empty() => (Some(service), category),
+        Some((_, category)) => (None, category),
+        None => (None, key),
+    }
+}
+
+/// The stored key of a (service, category) pair, as the original's API names a
+/// memory: `category`, or `service:category` when a service is given (blank counts
+/// as none). Both are trimmed and lower-cased and may not hold `:`.
+pub fn key_of(service: Option<&str>, category: &str) -> Result<String, InvalidMemory> {
+    let part = |part: &'static str, value: &str| {
+        let normalized = value.trim().to_lowercase();
+        let valid = !normalized.is_empty()
+            && normalized.chars().count() <= MAX_KEY_CHARS
+            && normalized.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+            });
+        if valid {
+            Ok(normalized)
+        } else {
+            Err(InvalidMemory::Part {
+                part,
+                value: value.to_owned(),
+            })
+        }
+    };
+    let category = part("category", category)?;
+    let key = match service.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(service) => format!("{}:{category}", part("service", service)?),
+        None => category,
+    };
+    normalize_key(&key)
+}
+
+/// A day, in milliseconds.
+const DAY_MS: i64 = 24 * 3600 * 1000;
+/// How long a memory may go unconfirmed before it decays, unless configured.
+pub const DEFAULT_DECAY_GRACE_MS: i64 = 30 * DAY_MS;
+/// Past the grace, a memory loses one [`CONFIDENCE_STEP`] per this much time.
+pub const DECAY_STEP_EVERY_MS: i64 = 7 * DAY_MS;
+
+/// When stale memories lose confidence: after `grace_ms` without a confirmation or
+/// an edit, one [`CONFIDENCE_STEP`] per whole `every_ms` past the grace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecayRule {
+    pub grace_ms: i64,
+    pub every_ms: i64,
+}
+
+impl DecayRule {
+    /// The rule with the given grace and a step a week; `None` (no decay) for a
+    /// grace of zero or less.
+    pub fn after(grace_ms: i64) -> Option<DecayRule> {
+        (grace_ms > 0).then_some(DecayRule {
+            grace_ms,
+            every_ms: DECAY_STEP_EVERY_MS,
+        })
+    }
+
+    /// Whole steps due for a memory last updated at `updated_at_ms`, at `now_ms`.
+    pub fn steps(&self, updated_at_ms: i64, now_ms: i64) -> i64 {
+        let past_grace = now_ms
+            .saturating_sub(updated_at_ms)
+            .saturating_sub(self.grace_ms);
+        if past_grace <= 0 || self.every_ms <= 0 {
+            0
+        } else {
+            past_grace / self.every_ms
+        }
+    }
+
+    /// The latest `updated_at_ms` of a memory with a step due at `now_ms`: only
+    /// memories updated at or before it need a look.
+    pub fn due_at_or_before(&self, now_ms: i64) -> i64 {
+        now_ms
+            .saturating_sub(self.grace_ms)
+            .saturating_sub(self.every_ms.max(1))
+    }
+}
+
+/// What decay writes to a stale memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decayed {
+    pub confidence: f64,
+    /// `confidence >= ACTIVE_THRESHOLD`: decay only ever turns a memory off.
+    pub active: bool,
+    /// The old `updated_at_ms` plus the steps taken, so the same steps are never
+    /// taken again and the next one comes a whole step later.
+    pub updated_at_ms: i64,
+    pub steps: i64,
+}
+
+/// Applies `rule` to a memory at `now_ms`: `None` when nothing is due (inactive
+/// memories do not decay; fresh ones are in their grace). Confidence never goes
+/// below [`MIN_CONFIDENCE`].
+pub fn decay(memory: &Memory, rule: &DecayRule, now_ms: i64) -> Option<Decayed> {
+    if !memory.active {
+        return None;
+    }
+    let steps = rule.steps(memory.updated_at_ms, now_ms);
+    if steps == 0 {
+        return None;
+    }
+    let current = clamp_confidence(memory.confidence).unwrap_or(MIN_CONFIDENCE);
+    // Past ten steps everything is at 0; the cap keeps the float exact.
+    let lost = CONFIDENCE_STEP * steps.min(10) as f64;
+    let confidence = snap(current - lost);
+    Some(Decayed {
+        confidence,
+        active: is_active(confidence),
+        updated_at_ms: memory
+            .updated_at_ms
+            .saturating_add(steps.saturating_mul(rule.every_ms)),
+        steps,
+    })
 }
 
 #[cfg(test)]
@@ -553,6 +699,131 @@ mod tests {
         assert_eq!(json["confidence"], 0.8);
         let back: Memory = serde_json::from_value(json).expect("deserialize");
         assert_eq!(back, m);
+    }
+
+    #[test]
+    fn keys_split_into_service_and_category() {
+        let cases = [
+            ("nginx:port", Some("nginx"), "port"),
+            ("timing", None, "timing"),
+            ("a:b:c", Some("a"), "b:c"),
+            (":odd", None, "odd"),
+        ];
+        for (key, service, category) in cases {
+            assert_eq!(split_key(key), (service, category), "{key}");
+            let m = memory(key, "v", 0.7);
+            assert_eq!((m.service(), m.category()), (service, category), "{key}");
+        }
+    }
+
+    #[test]
+    fn keys_are_built_from_service_and_category() {
+        assert_eq!(key_of(Some("Nginx "), " Port").as_deref(), Ok("nginx:port"));
+        assert_eq!(key_of(None, "timing").as_deref(), Ok("timing"));
+        assert_eq!(key_of(Some("  "), "timing").as_deref(), Ok("timing"));
+        for (service, category) in [
+            (None, ""),
+            (None, "a:b"),
+            (Some("we b"), "port"),
+            (Some("a:b"), "port"),
+            (None, "ünï"),
+        ] {
+            assert!(
+                matches!(key_of(service, category), Err(InvalidMemory::Part { .. })),
+                "{service:?} {category:?}"
+            );
+        }
+        // Too long together, though each part fits.
+        let long = "x".repeat(60);
+        assert!(matches!(
+            key_of(Some(&long), &long),
+            Err(InvalidMemory::Key { .. })
+        ));
+        // Round trip.
+        let key = key_of(Some("web"), "dependency").unwrap_or_default();
+        assert_eq!(split_key(&key), (Some("web"), "dependency"));
+    }
+
+    const DAY: i64 = 24 * 3600 * 1000;
+
+    fn stale(confidence: f64, updated_days_ago: i64, now: i64) -> Memory {
+        let mut m = memory("web:port", "8080", confidence);
+        m.active = true;
+        m.updated_at_ms = now - updated_days_ago * DAY;
+        m
+    }
+
+    #[test]
+    fn decay_follows_the_originals_schedule() {
+        let rule = DecayRule::after(DEFAULT_DECAY_GRACE_MS).unwrap_or_else(|| panic!("rule"));
+        let now = 1_000 * DAY;
+        // (confidence, days since updated) -> (steps, confidence after, active after)
+        let cases = [
+            (0.7, 15, None),
+            (0.7, 30, None),
+            (0.7, 36, None),
+            (0.7, 37, Some((1, 0.6, true))),
+            (0.7, 44, Some((2, 0.5, true))),
+            (0.4, 44, Some((2, 0.2, false))),
+            (0.5, 44, Some((2, 0.3, true))),
+            (0.7, 30 + 7 * 50, Some((50, 0.0, false))),
+            (1.0, 30 + 7 * 9, Some((9, 0.1, false))),
+        ];
+        for (confidence, days, want) in cases {
+            let m = stale(confidence, days, now);
+            let got = decay(&m, &rule, now);
+            match (got, want) {
+                (None, None) => {}
+                (Some(d), Some((steps, c, active))) => {
+                    assert_eq!(d.steps, steps, "{confidence} {days}");
+                    assert!(close(d.confidence, c), "{confidence} {days}: {d:?}");
+                    assert_eq!(d.active, active, "{confidence} {days}");
+                    assert_eq!(d.updated_at_ms, m.updated_at_ms + steps * 7 * DAY);
+                }
+                (got, want) => panic!("{confidence} {days}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn decay_is_taken_once_and_spares_inactive_memories() {
+        let rule = DecayRule::after(30 * DAY).unwrap_or_else(|| panic!("rule"));
+        let now = 500 * DAY;
+        let mut m = stale(0.7, 44, now);
+        let first = decay(&m, &rule, now).unwrap_or_else(|| panic!("due"));
+        m.confidence = first.confidence;
+        m.updated_at_ms = first.updated_at_ms;
+        // Applied again at once: nothing more is due, until a whole week later.
+        assert_eq!(decay(&m, &rule, now), None);
+        assert_eq!(decay(&m, &rule, now + 7 * DAY - 1), None);
+        let next = decay(&m, &rule, now + 7 * DAY).unwrap_or_else(|| panic!("due"));
+        assert_eq!(next.steps, 1);
+        assert!(close(next.confidence, 0.4));
+        // Applied three times a day for two months, the steps add up to the same
+        // as at once (while the memory stays active: an inactive one stops).
+        let mut daily = stale(0.9, 0, 0);
+        let mut at = 0;
+        while at <= 60 * DAY {
+            if let Some(d) = decay(&daily, &rule, at) {
+                daily.confidence = d.confidence;
+                daily.active = d.active;
+                daily.updated_at_ms = d.updated_at_ms;
+            }
+            at += DAY / 3;
+        }
+        let once =
+            decay(&stale(0.9, 60, 60 * DAY), &rule, 60 * DAY).unwrap_or_else(|| panic!("due"));
+        assert!(
+            close(daily.confidence, once.confidence),
+            "{daily:?} {once:?}"
+        );
+        assert!(close(once.confidence, 0.5) && daily.active);
+        // Inactive memories stay as they are; a grace of 0 is no decay at all.
+        let mut off = stale(0.7, 400, now);
+        off.active = false;
+        assert_eq!(decay(&off, &rule, now), None);
+        assert_eq!(DecayRule::after(0), None);
+        assert!(rule.due_at_or_before(now) == now - 37 * DAY);
     }
 
     proptest! {

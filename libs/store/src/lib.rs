@@ -13,6 +13,7 @@
 mod error;
 mod health;
 mod ledger;
+pub mod legacy;
 mod memory;
 mod model;
 mod postgres;
@@ -37,8 +38,9 @@ pub use claudeops_core::notification::DeliveryRecord;
 pub use claudeops_core::worker::WorkerRecord;
 pub use error::StoreError;
 pub use model::{
-    ActionFilter, Backend, DEFAULT_PAGE_SIZE, DeliveryFilter, EnrollTokenRecord, EventFilter,
-    IncidentFilter, MemoryFilter, OutputLine, SessionFilter, Stats, WorkerSelector,
+    ActionFilter, Backend, ConfigChange, DEFAULT_PAGE_SIZE, DeliveryFilter, EnrollTokenRecord,
+    EventFilter, IncidentFilter, MemoryFilter, MemoryListing, MemorySearch, OutputLine,
+    RuntimeSettings, SessionFilter, Stats, WorkerSelector,
 };
 pub use store::Store;
 

@@ -100,6 +100,44 @@ impl Default for MemoryFilter {
     }
 }
 
+/// Which memories `search_memories` returns, in `list_memories`' order: every set
+/// field must match. `service` and `category` are the parts of the key
+/// (`claudeops_core::memory::split_key`) and compared trimmed and lower-cased;
+/// `text` is a case-insensitive substring of the key or the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemorySearch {
+    pub site: Option<SiteName>,
+    pub service: Option<String>,
+    pub category: Option<String>,
+    pub text: Option<String>,
+    /// `Some(true)`: only active memories; `Some(false)`: only inactive ones.
+    pub active: Option<bool>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl Default for MemorySearch {
+    fn default() -> Self {
+        MemorySearch {
+            site: None,
+            service: None,
+            category: None,
+            text: None,
+            active: None,
+            limit: DEFAULT_PAGE_SIZE,
+            offset: 0,
+        }
+    }
+}
+
+/// A memory as `search_memories` lists it: with the tier of the session that
+/// wrote it (`None`: an operator's, or its session is gone).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryListing {
+    pub memory: claudeops_core::memory::Memory,
+    pub tier: Option<claudeops_core::Tier>,
+}
+
 /// Which ledger entries `list_actions` returns: newest first (by reservation time,
 /// then id), one page. Every set field must match exactly; `service` is normalised
 /// first (trimmed, lower-cased), and an invalid one matches nothing.
@@ -202,4 +240,27 @@ impl Default for DeliveryFilter {
             offset: 0,
         }
     }
+}
+
+/// One scope's runtime overrides as stored: `global` or `site:NAME`, and a JSON
+/// object of the settings changed there (the control plane reads it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeSettings {
+    pub scope: String,
+    pub overrides: String,
+    pub updated_at_ms: i64,
+}
+
+/// One change of a runtime setting, for the audit trail. A secret's `before`
+/// and `after` are "set" or "not set", never its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigChange {
+    /// Given by the store; ignored when appending.
+    pub id: i64,
+    pub at_ms: i64,
+    pub actor: String,
+    pub scope: String,
+    pub field: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
 }

@@ -20,7 +20,7 @@ use claudeops_core::{
 };
 
 use crate::StoreError;
-use crate::model::OutputLine;
+use crate::model::{MemoryListing, OutputLine};
 
 fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {error}"))
@@ -255,6 +255,28 @@ impl TryFrom<MemoryRow> for Memory {
 
 pub(crate) fn memories(rows: Vec<MemoryRow>) -> Result<Vec<Memory>, StoreError> {
     rows.into_iter().map(Memory::try_from).collect()
+}
+
+/// A memory with the tier of its session (`NULL` without one), as searched.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct MemoryListingRow {
+    #[sqlx(flatten)]
+    memory: MemoryRow,
+    tier: Option<i32>,
+}
+
+impl TryFrom<MemoryListingRow> for MemoryListing {
+    type Error = StoreError;
+
+    fn try_from(row: MemoryListingRow) -> Result<Self, StoreError> {
+        Ok(MemoryListing {
+            memory: Memory::try_from(row.memory)?,
+            tier: row
+                .tier
+                .map(|t| Tier::try_from(i64::from(t)).map_err(|e| corrupt("session tier", e)))
+                .transpose()?,
+        })
+    }
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -572,4 +594,46 @@ impl TryFrom<DeliveryRow> for DeliveryRecord {
 
 pub(crate) fn deliveries(rows: Vec<DeliveryRow>) -> Result<Vec<DeliveryRecord>, StoreError> {
     rows.into_iter().map(DeliveryRecord::try_from).collect()
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct RuntimeRow {
+    scope: String,
+    overrides: String,
+    updated_at_ms: i64,
+}
+
+impl From<RuntimeRow> for crate::RuntimeSettings {
+    fn from(row: RuntimeRow) -> Self {
+        crate::RuntimeSettings {
+            scope: row.scope,
+            overrides: row.overrides,
+            updated_at_ms: row.updated_at_ms,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ConfigChangeRow {
+    id: i64,
+    at_ms: i64,
+    actor: String,
+    scope: String,
+    field: String,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+impl From<ConfigChangeRow> for crate::ConfigChange {
+    fn from(row: ConfigChangeRow) -> Self {
+        crate::ConfigChange {
+            id: row.id,
+            at_ms: row.at_ms,
+            actor: row.actor,
+            scope: row.scope,
+            field: row.field,
+            before: row.before,
+            after: row.after,
+        }
+    }
 }

@@ -102,6 +102,9 @@ pub(crate) const OPEN_INCIDENT: &str = concat!(
 
 mod alerts;
 mod health;
+mod legacy;
+mod memories;
+mod runtime;
 mod store;
 mod transactions;
 

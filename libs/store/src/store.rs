@@ -16,15 +16,16 @@ use claudeops_core::health::{
 use claudeops_core::ledger::{
     ActionId, ActionRecord, ActionStatus, CooldownLimits, CooldownRow, NewAction, Slot,
 };
-use claudeops_core::memory::{Memory, MemoryId, NewMemory};
+use claudeops_core::memory::{DecayRule, Memory, MemoryId, NewMemory};
 use claudeops_core::notification::DeliveryRecord;
 use claudeops_core::worker::WorkerRecord;
 use claudeops_core::{NewSession, Session, SessionId, SessionOutcome, SiteName, Tier, Trigger};
 
 use crate::StoreError;
 use crate::model::{
-    ActionFilter, Backend, DeliveryFilter, EnrollTokenRecord, EventFilter, IncidentFilter,
-    MemoryFilter, OutputLine, SessionFilter, WorkerSelector,
+    ActionFilter, Backend, ConfigChange, DeliveryFilter, EnrollTokenRecord, EventFilter,
+    IncidentFilter, MemoryFilter, MemoryListing, MemorySearch, OutputLine, RuntimeSettings,
+    SessionFilter, WorkerSelector,
 };
 
 /// Durable state of the control plane. Times are unix milliseconds throughout.
@@ -116,6 +117,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<OutputLine>, StoreError>;
+
+    /// Deletes the stored output of sessions that ended before `before_ms`
+    /// (output retention); the sessions themselves and their summaries stay.
+    /// Returns how many lines went.
+    async fn prune_output(&self, before_ms: i64) -> Result<u64, StoreError>;
 
     /// The highest stored `seq` of the session, `None` if it has no output.
     async fn max_output_seq(&self, session_id: SessionId) -> Result<Option<i64>, StoreError>;
@@ -240,6 +246,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// How many memories (of every site) have the active flag set.
     async fn count_active_memories(&self) -> Result<i64, StoreError>;
+
+    /// One page of memories matching `search`, in `list_memories`' order, each
+    /// with the tier of the session that wrote it.
+    async fn search_memories(
+        &self,
+        search: &MemorySearch,
+    ) -> Result<Vec<MemoryListing>, StoreError>;
+
+    /// Applies `claudeops_core::memory::decay` to every active memory with a step
+    /// due at `now_ms`; a memory confirmed or edited meanwhile is left alone.
+    /// Returns how many memories lost confidence.
+    async fn decay_memories(&self, rule: &DecayRule, now_ms: i64) -> Result<u64, StoreError>;
 
     // --- the cooldown ledger ---
     //
@@ -379,6 +397,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The alerts of an incident, oldest first.
     async fn incident_alerts(&self, incident: IncidentId) -> Result<Vec<AlertRecord>, StoreError>;
 
+    // --- the original's history ---
+
+    /// Writes into `site` the rows of the original Claude Ops's database (read by
+    /// `legacy::read`) that no earlier import into `site` wrote, in transactions
+    /// that record each row's origin with it: a second import adds nothing, and
+    /// one that stopped part-way is finished by the next. Returns what was taken,
+    /// skipped (with why) and adjusted. `Conflict` when another import into the
+    /// site wrote at the same time (run it again).
+    async fn import_legacy(
+        &self,
+        legacy: &crate::legacy::LegacyDatabase,
+        site: &SiteName,
+        now_ms: i64,
+    ) -> Result<crate::legacy::LegacyReport, StoreError>;
+
     // --- inventories ---
 
     /// Replaces what a worker reported it found on its host.
@@ -404,4 +437,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Inserts or replaces.
     async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    // --- runtime settings (the config page, PUT /api/v1/config) ---
+
+    /// Every scope's stored overrides.
+    async fn runtime_settings(&self) -> Result<Vec<RuntimeSettings>, StoreError>;
+
+    /// Replaces one scope's overrides and appends the changes to the audit
+    /// trail, in one transaction: both happen or neither.
+    async fn put_runtime_settings(
+        &self,
+        settings: &RuntimeSettings,
+        changes: &[ConfigChange],
+    ) -> Result<(), StoreError>;
+
+    /// The audit trail of runtime settings, newest first.
+    async fn config_changes(
+        &self,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<ConfigChange>, StoreError>;
 }

@@ -81,8 +81,10 @@ mod conformance {
     mod faults;
     mod health;
     mod ledger;
+    mod legacy;
     mod memories;
     mod sessions;
+    mod settings;
     mod store;
     mod workers;
 }

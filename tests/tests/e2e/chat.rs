@@ -10,12 +10,7 @@ use crate::support::*;
 
 const KEY: &str = "chat-key-8d41f0a2b7";
 
-/// The venv's Python; a missing venv fails the test loudly.
-fn python() -> String {
-    std::env::var("CLAUDEOPS_PYTHON").unwrap_or_else(|_| {
-        panic!("CLAUDEOPS_PYTHON is not set: source tests/setup.sh (it makes the venv with openai and ollama)")
-    })
-}
+use claudeops_tests::venv::python;
 
 fn reply_turns(first: Block) -> Vec<Turn> {
     vec![
@@ -140,9 +135,9 @@ async fn openai_and_ollama_clients_get_the_agents_answer() {
 
     // Every answer was a chat session of its own.
     let (_, sessions) = cp.http().get("/api/v1/sessions?limit=20").await;
-    let chats = sessions
+    let chats = sessions["sessions"]
         .as_array()
-        .map(|s| s.iter().filter(|s| s["trigger"] == "chat").count())
+        .map(|s| s.iter().filter(|s| s["trigger_detail"] == "chat").count())
         .unwrap_or(0);
     assert_eq!(chats, 5, "{sessions}");
 }
@@ -188,7 +183,7 @@ async fn a_chat_client_that_leaves_stops_nothing_unless_it_asked() {
     };
     let running = async || {
         let (_, sessions) = http.get("/api/v1/sessions?limit=5").await;
-        sessions.as_array().cloned().unwrap_or_default()
+        sessions["sessions"].as_array().cloned().unwrap_or_default()
     };
     ask(false).await;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
@@ -204,7 +199,8 @@ async fn a_chat_client_that_leaves_stops_nothing_unless_it_asked() {
     loop {
         let list = running().await;
         if list[0]["id"] != id && list[0]["status"] != "running" {
-            assert_eq!(list[0]["status"], "stopped", "{list:?}");
+            assert_eq!(list[0]["status_detail"], "stopped", "{list:?}");
+            assert_eq!(list[0]["status"], "failed", "the original's word: {list:?}");
             assert!(
                 list[0]["error"]
                     .as_str()

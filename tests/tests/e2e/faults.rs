@@ -435,7 +435,7 @@ async fn a_stop_sent_while_the_link_is_cut_ends_the_session_and_its_processes() 
         .wait_for_after(worker_mark, WELCOMED, Duration::from_secs(40))
         .await;
     let done = rig.http.wait_session_end(id, SESSION_WAIT).await;
-    assert_eq!(done["status"], "stopped", "{done}");
+    assert_eq!(done["status_detail"], "stopped", "{done}");
     let within = Duration::from_secs(30).saturating_sub(healed.elapsed());
     let what = "the stopped session's CLI still runs after the heal";
     wait_gone(&program, within, what).await;

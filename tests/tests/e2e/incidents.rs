@@ -134,7 +134,7 @@ async fn a_killed_container_opens_an_incident_and_a_verified_fix_closes_it() {
     let session_id = incident["session_id"].as_i64().unwrap_or_default();
     let (_, session) = http.get(&format!("/api/v1/sessions/{session_id}")).await;
     assert_eq!(session["tier"], 2, "{session}");
-    assert_eq!(session["trigger"], "incident", "{session}");
+    assert_eq!(session["trigger_detail"], "incident", "{session}");
     let started = humantime::parse_rfc3339_weak(
         session["started_at"]
             .as_str()

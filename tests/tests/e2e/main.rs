@@ -3,9 +3,14 @@
 //! model. Each test starts its own control plane.
 
 mod chat;
+mod compat;
+mod dashboard;
 mod faults;
 mod incidents;
+mod legacy_import;
 mod local_worker;
+mod openapi;
+mod original_api;
 mod permissions;
 mod refusals;
 mod remediation;

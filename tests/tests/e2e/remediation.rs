@@ -25,7 +25,7 @@ fn done() -> Turn {
 
 async fn critical_events(http: &Http) -> Vec<Value> {
     let (_, events) = http.get("/api/v1/events?level=critical").await;
-    events.as_array().cloned().unwrap_or_default()
+    events["events"].as_array().cloned().unwrap_or_default()
 }
 
 /// Tool results of a session, in order, from its stored output.
@@ -129,16 +129,17 @@ async fn restarts_go_through_the_ledger_and_the_third_is_refused() {
 
     // The ledger as the API shows it.
     let (_, cooldowns) = http.get("/api/v1/cooldowns").await;
-    let row = cooldowns
+    let row = cooldowns["cooldowns"]
         .as_array()
         .and_then(|rows| {
             rows.iter()
-                .find(|r| r["service"] == "web" && r["kind"] == "restart")
+                .find(|r| r["service"] == "web" && r["action_type"] == "restart")
         })
         .cloned()
         .unwrap_or_else(|| panic!("no cooldown row: {cooldowns}"));
     assert_eq!(row["site"], "home");
-    assert_eq!(row["count_in_window"], 2);
+    assert_eq!(row["count"], 2);
+    assert!(row["last_action"].is_string(), "{row}");
     assert_eq!(row["limit"], 2);
     assert!(row["next_allowed_at"].is_string(), "{row}");
     let (_, actions) = http.get(&format!("/api/v1/actions?session_id={id}")).await;
@@ -240,11 +241,11 @@ async fn tier_three_redeploys_a_compose_project_once_per_window() {
     );
     let (_, cooldowns) = http.get("/api/v1/cooldowns").await;
     assert!(
-        cooldowns
+        cooldowns["cooldowns"]
             .as_array()
             .into_iter()
             .flatten()
-            .any(|r| r["kind"] == "redeploy" && r["count_in_window"] == 1 && r["limit"] == 1),
+            .any(|r| r["action_type"] == "redeployment" && r["count"] == 1 && r["limit"] == 1),
         "{cooldowns}"
     );
 }

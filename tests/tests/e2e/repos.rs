@@ -213,7 +213,7 @@ async fn repo_content_and_mcp_servers_reach_the_model_by_tier_and_repos_stay_rea
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let (_, events) = http.get("/api/v1/events").await;
-        let messages: Vec<String> = events
+        let messages: Vec<String> = events["events"]
             .as_array()
             .into_iter()
             .flatten()

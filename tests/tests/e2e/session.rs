@@ -29,7 +29,11 @@ async fn a_triggered_session_runs_the_cli_on_the_worker_and_streams_live() {
         .await;
     assert_eq!(status, 401, "{body}");
     let (_, sessions) = http.get("/api/v1/sessions").await;
-    assert_eq!(sessions.as_array().map(Vec::len), Some(0), "{sessions}");
+    assert_eq!(
+        sessions["sessions"].as_array().map(Vec::len),
+        Some(0),
+        "{sessions}"
+    );
 
     let started = Instant::now();
     let (status, session) = http
@@ -49,14 +53,15 @@ async fn a_triggered_session_runs_the_cli_on_the_worker_and_streams_live() {
         "status",
         "trigger",
         "cost_usd",
-        "turns",
+        "num_turns",
         "started_at",
         "ended_at",
     ] {
         assert!(session.get(field).is_some(), "missing {field} in {session}");
     }
     assert_eq!(session["status"], "running");
-    assert_eq!(session["trigger"], "api");
+    assert_eq!(session["trigger_detail"], "api");
+    assert_eq!(session["trigger"], "manual", "the original's word");
     assert_eq!(session["model"], "haiku");
 
     // A second trigger while busy is answered at once with 409 and a reason.
@@ -109,7 +114,10 @@ async fn a_triggered_session_runs_the_cli_on_the_worker_and_streams_live() {
 
     let done = http.wait_session_end(id, WAIT).await;
     assert_eq!(done["status"], "completed", "{done}");
-    assert!(done["turns"].as_i64().unwrap_or_default() >= 2, "{done}");
+    assert!(
+        done["num_turns"].as_i64().unwrap_or_default() >= 2,
+        "{done}"
+    );
     assert!(
         done["cost_usd"].as_f64().unwrap_or_default() > 0.0,
         "{done}"
@@ -158,7 +166,7 @@ async fn malformed_cli_output_is_kept_raw_and_flagged() {
         done["status"], "completed",
         "the stream goes on past bad lines: {done}"
     );
-    assert_eq!(done["turns"], 1);
+    assert_eq!(done["num_turns"], 1);
 
     let mut stream = http.sse(&format!("/sessions/{id}/stream")).await;
     let mut seen = Vec::new();
@@ -298,7 +306,8 @@ async fn stop_ends_a_running_session_and_its_processes() {
         .await;
     assert_eq!(status, 202, "{body}");
     let done = http.wait_session_end(id, Duration::from_secs(20)).await;
-    assert_eq!(done["status"], "stopped", "{done}");
+    assert_eq!(done["status_detail"], "stopped", "{done}");
+    assert_eq!(done["status"], "failed", "the original's word: {done}");
     assert_eq!(done["error"], "stopped by the operator");
     let stopped_at = tokio::time::Instant::now();
     loop {
@@ -419,7 +428,7 @@ async fn dashboard_forms_need_a_login_and_its_csrf_token() {
     assert_eq!(refused.headers()["location"], "/login");
     let (_, sessions) = cp.http().get("/api/v1/sessions").await;
     assert_eq!(
-        sessions.as_array().map(Vec::len),
+        sessions["sessions"].as_array().map(Vec::len),
         Some(0),
         "nothing started: {sessions}"
     );
@@ -440,7 +449,7 @@ async fn dashboard_forms_need_a_login_and_its_csrf_token() {
     assert_eq!(started.headers()["location"], "/sessions/1");
     let done = cp.http().wait_session_end(1, WAIT).await;
     assert_eq!(done["trigger"], "manual");
-    assert_eq!(done["prompt"], "from the dashboard");
+    assert_eq!(done["prompt_text"], "from the dashboard");
 }
 
 fn cookie_value(response: &reqwest::Response, name: &str) -> String {

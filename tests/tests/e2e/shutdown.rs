@@ -50,7 +50,7 @@ async fn a_session_past_the_grace_is_stopped_and_reported_before_the_worker_exit
     assert!(status.success(), "the worker exited with {status}");
     // Reported before the exit: the control plane has the end already.
     let (_, session) = http.get(&format!("/api/v1/sessions/{id}")).await;
-    assert_eq!(session["status"], "stopped", "{session}");
+    assert_eq!(session["status_detail"], "stopped", "{session}");
     let error = session["error"].as_str().unwrap_or_default();
     assert!(error.contains("the worker is shutting down"), "{session}");
     assert!(

@@ -252,9 +252,9 @@ async fn one_trace_holds_a_chain_from_trigger_to_tool_call() {
     let first = trigger(&http, 1).await;
     http.wait_session_end(first, WAIT).await;
     let (_, sessions) = http.get("/api/v1/sessions").await;
-    let second = sessions
+    let second = sessions["sessions"]
         .as_array()
-        .and_then(|list| list.iter().find(|s| s["parent_id"] == first))
+        .and_then(|list| list.iter().find(|s| s["parent_session_id"] == first))
         .and_then(|s| s["id"].as_i64())
         .unwrap_or_else(|| panic!("tier 1 did not escalate: {sessions}"));
     let ended = http.wait_session_end(second, WAIT).await;

@@ -31,7 +31,7 @@ fn resolved(summary: &str) -> Turn {
 
 async fn events(http: &Http, level: &str) -> Vec<Value> {
     let (_, events) = http.get(&format!("/api/v1/events?level={level}")).await;
-    events.as_array().cloned().unwrap_or_default()
+    events["events"].as_array().cloned().unwrap_or_default()
 }
 
 /// Waits until `n` sessions exist and none is running.
@@ -39,7 +39,7 @@ async fn settled(http: &Http, n: usize) -> Vec<Value> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let (_, sessions) = http.get("/api/v1/sessions").await;
-        let sessions = sessions.as_array().cloned().unwrap_or_default();
+        let sessions = sessions["sessions"].as_array().cloned().unwrap_or_default();
         if sessions.len() >= n && sessions.iter().all(|s| s["status"] != "running") {
             // Newest first from the API; oldest first here.
             return sessions.into_iter().rev().collect();
@@ -88,14 +88,14 @@ async fn a_chain_escalates_one_tier_at_a_time_with_a_handoff() {
     assert_eq!(tiers, [1, 2, 3]);
     let models: Vec<&str> = chain.iter().filter_map(|s| s["model"].as_str()).collect();
     assert_eq!(models, ["haiku", "sonnet", "opus"]);
-    assert_eq!(chain[1]["parent_id"], chain[0]["id"]);
-    assert_eq!(chain[2]["parent_id"], chain[1]["id"]);
+    assert_eq!(chain[1]["parent_session_id"], chain[0]["id"]);
+    assert_eq!(chain[2]["parent_session_id"], chain[1]["id"]);
     for s in &chain {
         assert_eq!(s["status"], "completed", "{s}");
     }
     assert_eq!(chain[1]["trigger"], "escalation");
     assert_eq!(
-        chain[2]["prompt"], "web seems slow, please check",
+        chain[2]["prompt_text"], "web seems slow, please check",
         "the prompt travels up the chain"
     );
 
@@ -128,7 +128,7 @@ async fn a_chain_escalates_one_tier_at_a_time_with_a_handoff() {
         .get(&format!("/api/v1/sessions/{}", chain[2]["id"]))
         .await;
     let sum: f64 = chain.iter().filter_map(|s| s["cost_usd"].as_f64()).sum();
-    let chain_cost = last["chain_cost_usd"].as_f64().unwrap_or_default();
+    let chain_cost = last["chain_cost"].as_f64().unwrap_or_default();
     assert!(
         (chain_cost - sum).abs() < 1e-9 && sum > 0.0,
         "{chain_cost} vs {sum}"
@@ -260,7 +260,7 @@ async fn dry_run_holds_back_tiers_two_and_three_for_every_trigger() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (_, all) = http.get("/api/v1/sessions").await;
     assert_eq!(
-        all.as_array().map(Vec::len),
+        all["sessions"].as_array().map(Vec::len),
         Some(1),
         "only tier 1 ran: {all}"
     );

@@ -157,7 +157,8 @@ async fn an_alertmanager_alert_opens_an_incident_and_closes_only_when_the_probes
 
     let done = http.wait_session_end(session, WAIT).await;
     assert_eq!(done["status"], "completed", "{done}");
-    assert_eq!(done["trigger"], "webhook", "{done}");
+    assert_eq!(done["trigger_detail"], "webhook", "{done}");
+    assert_eq!(done["trigger"], "manual", "the original's word: {done}");
     // The session's prompt holds the alert, marked as untrusted data.
     let asked = model.requests_matching("web answers 5xx to 12% of requests");
     assert!(!asked.is_empty(), "the model never saw the alert");
@@ -217,8 +218,8 @@ async fn an_alertmanager_alert_opens_an_incident_and_closes_only_when_the_probes
     assert_eq!(open_web.len(), 1, "{open_web:?}");
     let sessions_after = http.get("/api/v1/sessions?limit=100").await.1;
     assert_eq!(
-        sessions_before.as_array().map(Vec::len),
-        sessions_after.as_array().map(Vec::len),
+        sessions_before["sessions"].as_array().map(Vec::len),
+        sessions_after["sessions"].as_array().map(Vec::len),
         "repeats started no session"
     );
 
@@ -239,7 +240,7 @@ async fn an_alertmanager_alert_opens_an_incident_and_closes_only_when_the_probes
         WAIT,
         async || {
             let (_, events) = http.get("/api/v1/events?service=web").await;
-            events
+            events["events"]
                 .as_array()?
                 .iter()
                 .any(|e| {
@@ -488,7 +489,7 @@ async fn an_unknown_payload_gets_a_model_written_brief_off_the_request_path() {
     .await;
     let (_, session) = http.get(&format!("/api/v1/sessions/{started}")).await;
     assert_eq!(session["tier"], 2, "{session}");
-    assert_eq!(session["trigger"], "webhook", "{session}");
+    assert_eq!(session["trigger_detail"], "webhook", "{session}");
 }
 
 #[tokio::test]

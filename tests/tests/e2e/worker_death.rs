@@ -123,7 +123,7 @@ async fn a_restarted_worker_kills_what_a_dead_one_left_and_says_so() {
     let (_, events) = http.get("/api/v1/events?level=warning").await;
     let said = format!("found processes of session #{id} still running: it killed them");
     assert!(
-        events.as_array().is_some_and(|all| all
+        events["events"].as_array().is_some_and(|all| all
             .iter()
             .any(|e| e["message"].as_str().is_some_and(|m| m.contains(&said)))),
         "{events}"

@@ -41,6 +41,19 @@ fn key_error(e: KeyError) -> Response {
 }
 
 /// `GET /api/version`.
+#[utoipa::path(
+    get,
+    path = "/api/version",
+    operation_id = "ollama_version",
+    tag = "chat-ollama",
+    summary = "The version, as Ollama answers it",
+    security(("chat_key" = [])),
+    responses(
+        (status = 200, description = "The control plane's version.", body = crate::http::openapi::chat::OllamaVersion),
+        (status = 401, description = "No valid key.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 503, description = "The chat endpoints are off (`CLAUDEOPS_CHAT_API_KEY` is unset).", body = crate::http::openapi::schemas::ApiErrorBody),
+    )
+)]
 pub async fn version(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(e) = check_key(&state, &headers) {
         return key_error(e);
@@ -49,6 +62,19 @@ pub async fn version(State(state): State<AppState>, headers: HeaderMap) -> Respo
 }
 
 /// `GET /api/tags`: the chat models, as Ollama lists local models.
+#[utoipa::path(
+    get,
+    path = "/api/tags",
+    operation_id = "ollama_tags",
+    tag = "chat-ollama",
+    summary = "The chat models, as Ollama lists local models",
+    security(("chat_key" = [])),
+    responses(
+        (status = 200, description = "The models (`claude-ops-tier2@cabin:latest`, ...).", body = crate::http::openapi::chat::OllamaTags),
+        (status = 401, description = "No valid key.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 503, description = "The chat endpoints are off (`CLAUDEOPS_CHAT_API_KEY` is unset).", body = crate::http::openapi::schemas::ApiErrorBody),
+    )
+)]
 pub async fn tags(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(e) = check_key(&state, &headers) {
         return key_error(e);
@@ -124,6 +150,28 @@ async fn read<T: serde::de::DeserializeOwned>(body: Body) -> Result<T, Response>
 }
 
 /// `POST /api/chat`.
+#[utoipa::path(
+    post,
+    path = "/api/chat",
+    operation_id = "ollama_chat",
+    tag = "chat-ollama",
+    summary = "Ask a question: it starts a session",
+    description = "As `POST /v1/chat/completions`, in Ollama's shape: NDJSON lines as the agent answers (the default), or one object with `\"stream\": false`.",
+    request_body(content = crate::http::openapi::chat::OllamaChatRequest, content_type = "application/json"),
+    security(("chat_key" = [])),
+    responses(
+        (status = 200, description = "The answer.", content(
+            (crate::http::openapi::chat::OllamaChatAnswer = "application/json"),
+            (crate::http::openapi::chat::OllamaChatAnswer = "application/x-ndjson"),
+        )),
+        (status = 400, description = "The body cannot be read, or no user message has text.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 401, description = "No valid key.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 403, description = "The tier is above the maximum, dry run refuses it, or the daily cost cap is reached.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 404, description = "Unknown model.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 503, description = "The chat endpoints are off, no worker of the site is connected, the model tiers are off, the control plane is shutting down, or the database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+    )
+)]
 pub async fn chat(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     if let Err(e) = check_key(&state, &headers) {
         return key_error(e);
@@ -147,6 +195,28 @@ pub async fn chat(State(state): State<AppState>, headers: HeaderMap, body: Body)
 }
 
 /// `POST /api/generate`.
+#[utoipa::path(
+    post,
+    path = "/api/generate",
+    operation_id = "ollama_generate",
+    tag = "chat-ollama",
+    summary = "Ask one prompt: it starts a session",
+    description = "As `POST /api/chat` with one prompt (and an optional system text); the text is in `response`.",
+    request_body(content = crate::http::openapi::chat::OllamaGenerateRequest, content_type = "application/json"),
+    security(("chat_key" = [])),
+    responses(
+        (status = 200, description = "The answer.", content(
+            (crate::http::openapi::chat::OllamaGenerateAnswer = "application/json"),
+            (crate::http::openapi::chat::OllamaGenerateAnswer = "application/x-ndjson"),
+        )),
+        (status = 400, description = "The body cannot be read, or the prompt is empty.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 401, description = "No valid key.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 403, description = "The tier is above the maximum, dry run refuses it, or the daily cost cap is reached.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 404, description = "Unknown model.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB.", body = crate::http::openapi::schemas::ApiErrorBody),
+        (status = 503, description = "The chat endpoints are off, no worker of the site is connected, the model tiers are off, the control plane is shutting down, or the database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+    )
+)]
 pub async fn generate(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     if let Err(e) = check_key(&state, &headers) {
         return key_error(e);

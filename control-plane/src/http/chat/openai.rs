@@ -60,6 +60,20 @@ fn refusal(r: Refusal) -> Response {
 }
 
 /// `GET /v1/models`.
+#[utoipa::path(
+    get,
+    path = "/v1/models",
+    operation_id = "openai_models",
+    tag = "chat-openai",
+    summary = "The chat models",
+    description = "`claude-ops-tier1`, `-tier2` and `-tier3`, and each with every site's name (`claude-ops-tier2@cabin`).",
+    security(("chat_key" = [])),
+    responses(
+        (status = 200, description = "The models.", body = crate::http::openapi::chat::OpenAiModelList),
+        (status = 401, description = "No valid key.", body = crate::http::openapi::chat::OpenAiError),
+        (status = 503, description = "The chat endpoints are off (`CLAUDEOPS_CHAT_API_KEY` is unset).", body = crate::http::openapi::chat::OpenAiError),
+    )
+)]
 pub async fn models(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(e) = check_key(&state, &headers) {
         return key_error(e);
@@ -84,6 +98,28 @@ struct Request {
 }
 
 /// `POST /v1/chat/completions`.
+#[utoipa::path(
+    post,
+    path = "/v1/chat/completions",
+    operation_id = "openai_chat_completions",
+    tag = "chat-openai",
+    summary = "Ask a question: it starts a session",
+    description = "Starts a session (trigger `chat`) on the site the model names, with the conversation so far as context, and streams the agent's text and tool calls as `chat.completion.chunk` server-sent events ending with `data: [DONE]` (`\"stream\": true`), or answers one `chat.completion` when the session ends. A busy site is answered at once, without a model.",
+    request_body(content = crate::http::openapi::chat::ChatCompletionRequest, content_type = "application/json"),
+    security(("chat_key" = [])),
+    responses(
+        (status = 200, description = "The answer.", content(
+            (crate::http::openapi::chat::ChatCompletion = "application/json"),
+            (crate::http::openapi::streams::ChatCompletionEvent = "text/event-stream"),
+        )),
+        (status = 400, description = "The body cannot be read, or no user message has text.", body = crate::http::openapi::chat::OpenAiError),
+        (status = 401, description = "No valid key.", body = crate::http::openapi::chat::OpenAiError),
+        (status = 403, description = "The tier is above the maximum, dry run refuses it, or the daily cost cap is reached.", body = crate::http::openapi::chat::OpenAiError),
+        (status = 404, description = "Unknown model.", body = crate::http::openapi::chat::OpenAiError),
+        (status = 413, description = "The body is larger than 1 MiB.", body = crate::http::openapi::chat::OpenAiError),
+        (status = 503, description = "The chat endpoints are off, no worker of the site is connected, the model tiers are off, the control plane is shutting down, or the database is unavailable.", body = crate::http::openapi::chat::OpenAiError),
+    )
+)]
 pub async fn completions(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -14,7 +14,7 @@ use claudeops_core::ledger::{
     self as core_ledger, ABANDONED_RESULT, ActionId, ActionRecord, ActionStatus, CooldownLimits,
     CooldownRow, NewAction, Slot,
 };
-use claudeops_core::memory::{Memory, MemoryId, NewMemory};
+use claudeops_core::memory::{DecayRule, Memory, MemoryId, NewMemory};
 use claudeops_core::notification::DeliveryRecord;
 use claudeops_core::worker::WorkerRecord;
 use claudeops_core::{NewSession, Session, SessionId, SessionOutcome, SiteName, Tier, Trigger};
@@ -22,16 +22,19 @@ use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 
 use super::alerts::Alerts;
 use super::health::Health;
+use super::memories::Memories;
 use super::transactions::UPDATE_MEMORY;
 use super::{Dialect, MEMORY_BY_KEY, SqlStore, retry_when_busy};
 use crate::error::{conflict_on_duplicate, is_foreign_key_violation, is_unique_violation};
 use crate::model::{
-    ActionFilter, Backend, DeliveryFilter, EnrollTokenRecord, EventFilter, IncidentFilter,
-    MemoryFilter, OutputLine, SessionFilter, Stats, WorkerSelector,
+    ActionFilter, Backend, ConfigChange, DeliveryFilter, EnrollTokenRecord, EventFilter,
+    IncidentFilter, MemoryFilter, MemoryListing, MemorySearch, OutputLine, RuntimeSettings,
+    SessionFilter, Stats, WorkerSelector,
 };
 use crate::rows::{
-    self, ActionRow, AlertRow, DeliveryRow, EventRow, HistoryRow, IncidentRow, InventoryRow,
-    LedgerRow, MemoryRow, OutputRow, ProbeRow, SessionRow, WorkerRow,
+    self, ActionRow, AlertRow, ConfigChangeRow, DeliveryRow, EventRow, HistoryRow, IncidentRow,
+    InventoryRow, LedgerRow, MemoryListingRow, MemoryRow, OutputRow, ProbeRow, RuntimeRow,
+    SessionRow, WorkerRow,
 };
 use crate::token::{self, TokenRow};
 use crate::{Store, StoreError, ledger, memory};
@@ -56,6 +59,7 @@ where
     for<'a> Option<String>: Encode<'a, DB> + Type<DB>,
     for<'a> &'a str: Encode<'a, DB> + Type<DB>,
     for<'a> Option<&'a str>: Encode<'a, DB> + Type<DB>,
+    for<'a> Option<bool>: Encode<'a, DB> + Type<DB>,
     (i64,): for<'r> FromRow<'r, DB::Row>,
     (f64,): for<'r> FromRow<'r, DB::Row>,
     (Option<i64>,): for<'r> FromRow<'r, DB::Row>,
@@ -66,6 +70,7 @@ where
     TokenRow: for<'r> FromRow<'r, DB::Row>,
     EventRow: for<'r> FromRow<'r, DB::Row>,
     MemoryRow: for<'r> FromRow<'r, DB::Row>,
+    MemoryListingRow: for<'r> FromRow<'r, DB::Row>,
     Stats: for<'r> FromRow<'r, DB::Row>,
     ActionRow: for<'r> FromRow<'r, DB::Row>,
     LedgerRow: for<'r> FromRow<'r, DB::Row>,
@@ -75,6 +80,9 @@ where
     InventoryRow: for<'r> FromRow<'r, DB::Row>,
     DeliveryRow: for<'r> FromRow<'r, DB::Row>,
     AlertRow: for<'r> FromRow<'r, DB::Row>,
+    super::legacy::ImportedRow: for<'r> FromRow<'r, DB::Row>,
+    RuntimeRow: for<'r> FromRow<'r, DB::Row>,
+    ConfigChangeRow: for<'r> FromRow<'r, DB::Row>,
 {
     fn backend(&self) -> Backend {
         DB::BACKEND
@@ -721,6 +729,17 @@ where
         .await?)
     }
 
+    async fn search_memories(
+        &self,
+        search: &MemorySearch,
+    ) -> Result<Vec<MemoryListing>, StoreError> {
+        Memories(&self.pool).search(search).await
+    }
+
+    async fn decay_memories(&self, rule: &DecayRule, now_ms: i64) -> Result<u64, StoreError> {
+        Memories(&self.pool).decay(rule, now_ms).await
+    }
+
     async fn count_active_memories(&self) -> Result<i64, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM memories WHERE active")
@@ -917,6 +936,15 @@ where
         Alerts(&self.pool).incident_alerts(incident).await
     }
 
+    async fn import_legacy(
+        &self,
+        legacy: &crate::legacy::LegacyDatabase,
+        site: &SiteName,
+        now_ms: i64,
+    ) -> Result<crate::legacy::LegacyReport, StoreError> {
+        self.import_legacy_rows(legacy, site, now_ms).await
+    }
+
     async fn put_inventory(&self, record: &InventoryRecord) -> Result<(), StoreError> {
         Health(&self.pool).put_inventory(record).await
     }
@@ -955,5 +983,36 @@ where
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn prune_output(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM session_output WHERE session_id IN \
+             (SELECT id FROM sessions WHERE ended_at_ms IS NOT NULL AND ended_at_ms < $1)",
+        )
+        .bind(before_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(DB::rows_affected(&done))
+    }
+
+    async fn runtime_settings(&self) -> Result<Vec<RuntimeSettings>, StoreError> {
+        self.all_runtime_settings().await
+    }
+
+    async fn put_runtime_settings(
+        &self,
+        settings: &RuntimeSettings,
+        changes: &[ConfigChange],
+    ) -> Result<(), StoreError> {
+        self.replace_runtime_settings(settings, changes).await
+    }
+
+    async fn config_changes(
+        &self,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<ConfigChange>, StoreError> {
+        self.list_config_changes(limit, offset).await
     }
 }

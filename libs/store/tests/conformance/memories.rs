@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use claudeops_core::Trigger;
-use claudeops_store::{Memory, MemoryFilter, NewMemory, StoreError};
+use claudeops_core::memory::DecayRule;
+use claudeops_core::{NewSession, Tier, Trigger};
+use claudeops_store::{Memory, MemoryFilter, MemorySearch, NewMemory, StoreError};
 use tokio::sync::Barrier;
 
 use crate::{Fixture, expect_err, new_session, site};
@@ -16,6 +17,8 @@ conformance!(
     memories_api_update_delete,
     memories_unique_per_site,
     concurrent_remember_counts_each_report,
+    memories_search_by_parts_text_and_tier,
+    memories_decay_when_stale,
 );
 
 /// Confidences go through ±0.1 steps: compare with a tolerance.
@@ -534,4 +537,212 @@ async fn concurrent_remember_counts_each_report(f: &Fixture) {
     assert_confidence(&all[0], (0.7_f64 + 0.1 * 19.0).min(1.0));
     assert!(all[0].active);
     assert_eq!(f.store.count_active_memories().await.expect("count"), 1);
+}
+
+async fn memories_search_by_parts_text_and_tier(f: &Fixture) {
+    let s = &f.store;
+    let observed = s
+        .create_session(&new_session("sr", Trigger::Scheduled, 1))
+        .await
+        .expect("session");
+    let investigated = s
+        .create_session(&NewSession {
+            tier: Tier::Investigate,
+            ..new_session("sr-2", Trigger::Escalation, 2)
+        })
+        .await
+        .expect("session");
+    // (site, key, value, confidence, session)
+    let rows = [
+        ("sr", "web:port", "Listens on 8080", 0.9, Some(observed.id)),
+        (
+            "sr",
+            "web:dependency",
+            "needs db_main up",
+            0.8,
+            Some(investigated.id),
+        ),
+        ("sr", "port", "site-wide: 100% behind the proxy", 0.7, None),
+        ("sr", "web_2:port", "listens on 9090", 0.6, None),
+        ("sr", "a:b:port", "odd key", 0.5, None),
+        ("sr-2", "web:port", "listens on 80", 0.2, None),
+    ];
+    let mut ids = Vec::new();
+    for (place, key, value, confidence, session_id) in rows {
+        let mut new = new_memory(place, key, value, confidence, 10);
+        new.session_id = session_id;
+        ids.push(s.insert_memory(&new).await.expect("insert").id);
+    }
+    let search = |q: MemorySearch| async move {
+        s.search_memories(&q)
+            .await
+            .expect("search")
+            .into_iter()
+            .map(|l| l.memory.id)
+            .collect::<Vec<_>>()
+    };
+    let all = MemorySearch::default();
+    assert_eq!(search(all.clone()).await, ids, "confidence order");
+    let cases: [(MemorySearch, Vec<usize>); 10] = [
+        (
+            MemorySearch {
+                service: Some(" WEB ".into()),
+                ..all.clone()
+            },
+            vec![0, 1, 5],
+        ),
+        (
+            MemorySearch {
+                category: Some("port".into()),
+                ..all.clone()
+            },
+            // "a:b:port" is service "a", category "b:port".
+            vec![0, 2, 3, 5],
+        ),
+        (
+            MemorySearch {
+                category: Some("b:port".into()),
+                ..all.clone()
+            },
+            vec![4],
+        ),
+        (
+            MemorySearch {
+                service: Some("web".into()),
+                category: Some("port".into()),
+                site: Some(site("sr")),
+                ..all.clone()
+            },
+            vec![0],
+        ),
+        (
+            MemorySearch {
+                text: Some("LISTENS".into()),
+                ..all.clone()
+            },
+            vec![0, 3, 5],
+        ),
+        (
+            // % and _ are literal, not wildcards.
+            MemorySearch {
+                text: Some("100%".into()),
+                ..all.clone()
+            },
+            vec![2],
+        ),
+        (
+            MemorySearch {
+                text: Some("db_m".into()),
+                ..all.clone()
+            },
+            vec![1],
+        ),
+        (
+            MemorySearch {
+                text: Some("dependency".into()),
+                ..all.clone()
+            },
+            vec![1],
+        ),
+        (
+            MemorySearch {
+                active: Some(false),
+                ..all.clone()
+            },
+            vec![5],
+        ),
+        (
+            MemorySearch {
+                active: Some(true),
+                limit: 2,
+                offset: 1,
+                ..all.clone()
+            },
+            vec![1, 2],
+        ),
+    ];
+    for (filter, want) in cases {
+        let want: Vec<i64> = want.into_iter().map(|i| ids[i]).collect();
+        assert_eq!(search(filter.clone()).await, want, "{filter:?}");
+    }
+    let listed = s.search_memories(&all).await.expect("search");
+    let tiers: Vec<Option<Tier>> = listed.iter().map(|l| l.tier).collect();
+    assert_eq!(
+        tiers,
+        [
+            Some(Tier::Observe),
+            Some(Tier::Investigate),
+            None,
+            None,
+            None,
+            None
+        ]
+    );
+    // A blank filter value is no filter.
+    let blank = MemorySearch {
+        service: Some("  ".into()),
+        text: Some(String::new()),
+        ..all
+    };
+    assert_eq!(search(blank).await.len(), 6);
+}
+
+async fn memories_decay_when_stale(f: &Fixture) {
+    const DAY: i64 = 24 * 3600 * 1000;
+    let s = &f.store;
+    let rule = DecayRule::after(30 * DAY).expect("a rule");
+    let now = 400 * DAY;
+    // (key, confidence, active, days since updated)
+    let rows = [
+        ("fresh", 0.7, true, 15),
+        ("in:grace", 0.7, true, 36),
+        ("one:week", 0.7, true, 37),
+        ("two:weeks", 0.4, true, 44),
+        ("long:gone", 0.9, true, 30 + 7 * 20),
+        ("already:off", 0.7, false, 100),
+    ];
+    let mut ids = Vec::new();
+    for (key, confidence, active, days) in rows {
+        let mut new = new_memory("decay", key, "v", confidence, now - days * DAY);
+        new.active = active;
+        ids.push(s.insert_memory(&new).await.expect("insert").id);
+    }
+    assert_eq!(s.decay_memories(&rule, now).await.expect("decay"), 3);
+    let get = |id: i64| async move { s.get_memory(id).await.expect("get").expect("exists") };
+    // (confidence, active, days the update time moved forward)
+    let want = [
+        (0.7, true, 0),
+        (0.7, true, 0),
+        (0.6, true, 7),
+        (0.2, false, 14),
+        (0.0, false, 7 * 20),
+        (0.7, false, 0),
+    ];
+    for ((id, (confidence, active, moved)), (key, _, _, days)) in ids.iter().zip(want).zip(rows) {
+        let m = get(*id).await;
+        assert_confidence(&m, confidence);
+        assert_eq!(m.active, active, "{key}");
+        assert_eq!(m.updated_at_ms, now - days * DAY + moved * DAY, "{key}");
+    }
+    // Taken once: again at the same time, nothing; a week later, the next step.
+    assert_eq!(s.decay_memories(&rule, now).await.expect("decay"), 0);
+    assert_eq!(
+        s.decay_memories(&rule, now + 7 * DAY).await.expect("decay"),
+        2
+    );
+    assert_confidence(&get(ids[2]).await, 0.5);
+    assert_confidence(&get(ids[1]).await, 0.6);
+    // A confirmation starts the grace again.
+    let confirmed = s
+        .remember(&site("decay"), "one:week", "v", None, now + 7 * DAY)
+        .await
+        .expect("confirm");
+    assert_confidence(&confirmed, 0.6);
+    assert_eq!(
+        s.decay_memories(&rule, now + 20 * DAY)
+            .await
+            .expect("decay"),
+        1
+    );
+    assert_confidence(&get(ids[2]).await, 0.6);
 }

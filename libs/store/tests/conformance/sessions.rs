@@ -18,6 +18,7 @@ conformance!(
     contiguous_output_stops_at_the_first_hole,
     a_job_never_confirmed_did_not_run,
     a_stop_is_recorded_until_the_session_ends,
+    output_retention_keeps_the_sessions,
 );
 
 fn line(seq: i64) -> OutputLine {
@@ -418,4 +419,49 @@ async fn a_stop_is_recorded_until_the_session_ends(f: &Fixture) {
     assert_eq!(s.stop_requested(id).await.expect("read"), None);
     assert!(!s.request_stop(id, "too late").await.expect("stop"));
     assert_eq!(s.stop_requested(id + 1000).await.expect("read"), None);
+}
+
+/// Output retention: the lines of sessions that ended before the cut go; the
+/// sessions (with their response) stay, and running or later ones keep theirs.
+async fn output_retention_keeps_the_sessions(f: &Fixture) {
+    let s = &f.store;
+    let old = s
+        .create_session(&new_session("ret-a", Trigger::Scheduled, 1_000))
+        .await
+        .expect("create");
+    s.append_output(old.id, &(1..=3).map(line).collect::<Vec<_>>())
+        .await
+        .expect("append");
+    s.finish_session(old.id, &outcome(SessionStatus::Completed, 2_000))
+        .await
+        .expect("finish");
+    let recent = s
+        .create_session(&new_session("ret-b", Trigger::Scheduled, 3_000))
+        .await
+        .expect("create");
+    s.append_output(recent.id, &(1..=2).map(line).collect::<Vec<_>>())
+        .await
+        .expect("append");
+    s.finish_session(recent.id, &outcome(SessionStatus::Completed, 9_000))
+        .await
+        .expect("finish");
+    let running = s
+        .create_session(&new_session("ret-c", Trigger::Scheduled, 500))
+        .await
+        .expect("create");
+    s.append_output(running.id, &[line(1)])
+        .await
+        .expect("append");
+
+    assert_eq!(s.prune_output(5_000).await.expect("prune"), 3);
+    assert!(s.output(old.id, 0, 100).await.expect("read").is_empty());
+    let kept = s
+        .get_session(old.id)
+        .await
+        .expect("get")
+        .expect("the session stays");
+    assert_eq!(kept.response.as_deref(), Some("all healthy"));
+    assert_eq!(s.output(recent.id, 0, 100).await.expect("read").len(), 2);
+    assert_eq!(s.output(running.id, 0, 100).await.expect("read").len(), 1);
+    assert_eq!(s.prune_output(5_000).await.expect("again"), 0);
 }
