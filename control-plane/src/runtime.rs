@@ -291,6 +291,9 @@ struct State {
 #[derive(Clone)]
 pub struct Runtime {
     state: Arc<RwLock<State>>,
+    /// One change at a time: each reads the scope, validates it whole and
+    /// stores it, so two concurrent changes cannot lose one another's fields.
+    changing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Runtime {
@@ -304,6 +307,7 @@ impl Runtime {
                 sites: BTreeMap::new(),
                 site_effective: BTreeMap::new(),
             })),
+            changing: Arc::default(),
         }
     }
 
@@ -427,6 +431,7 @@ impl Runtime {
         patch: &Map<String, Value>,
         now_ms: i64,
     ) -> Result<Arc<Config>, ChangeError> {
+        let _one_at_a_time = self.changing.lock().await;
         let (before, mut overrides, allowed): (Arc<Config>, Map<String, Value>, Vec<&str>) = {
             let state = self.read();
             match site {

@@ -301,3 +301,36 @@ async fn the_forms_change_settings_with_a_csrf_token() {
         .await;
     assert_eq!(input_value(&page, "interval").as_deref(), Some("120"));
 }
+
+#[tokio::test]
+async fn concurrent_changes_of_one_scope_lose_nothing() {
+    let app = TestApp::start().await;
+    let changes = [
+        json!({"interval": 900}),
+        json!({"tier1_model": "haiku-a"}),
+        json!({"tier2_model": "sonnet-b"}),
+        json!({"tier3_model": "opus-c"}),
+        json!({"dry_run": true}),
+        json!({"max_tier": 2}),
+        json!({"max_chain_cost_usd": 1.5}),
+        json!({"notify_digest_time": "07:30"}),
+    ];
+    let puts = changes
+        .iter()
+        .map(|c| app.request(Method::PUT, "/api/v1/config", Some(c.clone()), true));
+    for (status, json) in futures_util::future::join_all(puts).await {
+        assert_eq!(status, StatusCode::OK, "{json}");
+    }
+    let overrides = app.get("/api/v1/config").await["overrides"].clone();
+    for change in &changes {
+        for (field, value) in change.as_object().into_iter().flatten() {
+            assert_eq!(&overrides[field], value, "{field} was lost: {overrides}");
+        }
+    }
+    let trail = app.get("/api/v1/config/changes").await;
+    assert_eq!(
+        trail["changes"].as_array().map(Vec::len),
+        Some(changes.len()),
+        "{trail}"
+    );
+}
