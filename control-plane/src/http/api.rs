@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::clock::now_ms;
+use crate::http::openapi::answers;
 use crate::http::openapi::schemas;
 use crate::sessions::{StartError, StartRequest};
 
@@ -382,8 +383,7 @@ pub fn site_param(site: Option<String>) -> Result<Option<SiteName>, ApiError> {
     params(Paging),
     responses(
         (status = 200, description = "`{\"sessions\": [...]}`, as the original.", body = schemas::SessionList),
-        (status = 400, description = "A parameter cannot be read.", body = schemas::ApiErrorBody),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+        answers::ApiReadErrors,
     )
 )]
 pub async fn list_sessions(
@@ -411,7 +411,7 @@ pub async fn list_sessions(
         (status = 200, description = "The session, its parent and children, and the chain's cost.", body = SessionDetailJson),
         (status = 400, description = "The id is not a number.", body = schemas::ApiErrorBody),
         (status = 404, description = "No such session.", body = schemas::ApiErrorBody),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn get_session(
@@ -489,7 +489,7 @@ pub fn parse_tier(tier: Option<i64>) -> Result<Tier, ApiError> {
     responses(
         (status = 201, description = "Started.", body = SessionJson),
         (status = 400, description = "The body cannot be read, the tier is above the maximum, or `site` is needed.", body = schemas::ApiErrorBody),
-        (status = 401, description = "No valid token.", body = schemas::ApiErrorBody),
+        answers::NoValidToken,
         (status = 409, description = "The site is busy (`running_session_id`), or dry run refuses the tier.", body = schemas::StartRefused),
         (status = 429, description = "The daily cost cap is reached.", body = schemas::ApiErrorBody),
         (status = 503, description = "No worker of the site is connected, the model tiers are off, the control plane is shutting down, or the database is unavailable.", body = schemas::ApiErrorBody),
@@ -525,9 +525,9 @@ pub async fn trigger(
     responses(
         (status = 202, description = "The stop is on its way to the worker; the session as it is now.", body = SessionJson),
         (status = 400, description = "The id is not a number.", body = schemas::ApiErrorBody),
-        (status = 401, description = "No valid token.", body = schemas::ApiErrorBody),
+        answers::NoValidToken,
         (status = 404, description = "No such session.", body = schemas::ApiErrorBody),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn stop(
@@ -583,7 +583,7 @@ impl EventsQuery {
     responses(
         (status = 200, description = "`{\"events\": [...]}`, as the original.", body = schemas::EventList),
         (status = 400, description = "A parameter cannot be read, or the level is unknown.", body = schemas::ApiErrorBody),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn list_events(
@@ -619,7 +619,7 @@ pub async fn list_events(
     summary = "List enrolled workers",
     responses(
         (status = 200, description = "Every enrolled worker, connected or not.", body = Vec<schemas::WorkerJson>),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn list_workers(
@@ -657,9 +657,9 @@ pub async fn list_workers(
     responses(
         (status = 200, description = "The workers revoked.", body = schemas::Revoked),
         (status = 400, description = "The id cannot be read.", body = schemas::ApiErrorBody),
-        (status = 401, description = "No valid token.", body = schemas::ApiErrorBody),
+        answers::NoValidToken,
         (status = 404, description = "No unrevoked worker has this id.", body = schemas::ApiErrorBody),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn revoke_worker(

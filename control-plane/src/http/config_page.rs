@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 use crate::app::AppState;
 use crate::config::Config;
 use crate::http::api::{ApiError, ApiPath, ApiQuery, page_limit, page_offset, require_auth};
+use crate::http::openapi::answers;
 use crate::http::openapi::schemas;
 use crate::http::pages::{html, layout};
 use crate::runtime;
@@ -114,9 +115,8 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
     security(("dashboard_login" = [])),
     responses(
         (status = 200, description = "The configuration page with the outcome.", content_type = "text/html", body = String),
-        (status = 303, description = "No login, or a wrong CSRF token: to `/login`.", headers(("location" = String, description = "Where to go."))),
-        (status = 415, description = "The body is not `application/x-www-form-urlencoded`.", content_type = "text/plain", body = String),
-        (status = 422, description = "The form cannot be read.", content_type = "text/plain", body = String),
+        answers::ToLogin,
+        answers::FormRejections,
     )
 )]
 pub async fn refresh_models(
@@ -494,9 +494,9 @@ fn patch_of(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, ApiE
     responses(
         (status = 200, description = "The configuration after the change.", body = schemas::ConfigAnswer),
         (status = 400, description = "Not a JSON object, or values refused (each in `problems`).", body = schemas::ChangeRefused),
-        (status = 401, description = "No valid token.", body = schemas::ApiErrorBody),
+        answers::NoValidToken,
         (status = 415, description = "The body is not `application/json`.", body = schemas::ApiErrorBody),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn put_api(
@@ -566,9 +566,9 @@ pub async fn site_api(
     responses(
         (status = 200, description = "The site's settings after the change.", body = schemas::SiteConfigAnswer),
         (status = 400, description = "Not a site's name, not a JSON object, or values refused (each in `problems`).", body = schemas::ChangeRefused),
-        (status = 401, description = "No valid token.", body = schemas::ApiErrorBody),
+        answers::NoValidToken,
         (status = 415, description = "The body is not `application/json`.", body = schemas::ApiErrorBody),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn put_site_api(
@@ -601,8 +601,7 @@ pub struct ChangesQuery {
     params(ChangesQuery),
     responses(
         (status = 200, description = "The changes.", body = schemas::ConfigChanges),
-        (status = 400, description = "A parameter cannot be read.", body = schemas::ApiErrorBody),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+        answers::ApiReadErrors,
     )
 )]
 pub async fn changes_api(
@@ -711,11 +710,10 @@ fn form_patch(
     security(("dashboard_login" = [])),
     responses(
         (status = 200, description = "The page, with what changed.", content_type = "text/html", body = String),
-        (status = 303, description = "No login, or a wrong CSRF token: to `/login`.", headers(("location" = String, description = "Where to go."))),
+        answers::ToLogin,
         (status = 400, description = "Values refused: the page with each problem.", content_type = "text/html", body = String),
         (status = 503, description = "The database is unavailable: the page with the reason.", content_type = "text/html", body = String),
-        (status = 415, description = "The body is not `application/x-www-form-urlencoded`.", content_type = "text/plain", body = String),
-        (status = 422, description = "The form cannot be read.", content_type = "text/plain", body = String),
+        answers::FormRejections,
     )
 )]
 pub async fn post_page(
@@ -820,7 +818,7 @@ async fn render_site(
     summary = "A site's settings page",
     params(("site" = String, Path, description = "The site's name: 1-63 of a-z, 0-9 and `-`, not starting with `-`.", pattern = "^[a-z0-9][a-z0-9-]{0,62}$")),
     responses(
-        (status = 200, description = "The page.", content_type = "text/html", body = String),
+        answers::Page,
         (status = 400, description = "The path cannot be read.", content_type = "text/plain", body = String),
         (status = 404, description = "Not a site's name.", content_type = "text/html", body = String),
     )
@@ -848,12 +846,11 @@ pub async fn site_page(
     security(("dashboard_login" = [])),
     responses(
         (status = 200, description = "The page, with what changed.", content_type = "text/html", body = String),
-        (status = 303, description = "No login, or a wrong CSRF token: to `/login`.", headers(("location" = String, description = "Where to go."))),
+        answers::ToLogin,
         (status = 400, description = "Values refused: the page with each problem.", content_type = "text/html", body = String),
         (status = 404, description = "Not a site's name.", content_type = "text/html", body = String),
         (status = 503, description = "The database is unavailable: the page with the reason.", content_type = "text/html", body = String),
-        (status = 415, description = "The body is not `application/x-www-form-urlencoded`.", content_type = "text/plain", body = String),
-        (status = 422, description = "The form cannot be read.", content_type = "text/plain", body = String),
+        answers::FormRejections,
     )
 )]
 pub async fn post_site_page(

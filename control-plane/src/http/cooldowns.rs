@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::clock::now_ms;
 use crate::http::api::{ApiError, ApiQuery, rfc3339, site_param};
+use crate::http::openapi::answers;
 use crate::http::openapi::schemas;
 
 /// The original's word for an action kind.
@@ -33,7 +34,7 @@ pub fn action_type(kind: ActionKind) -> &'static str {
     description = "Each (site, service, kind) with a counted action in its window, with its limit and when a slot frees up.",
     responses(
         (status = 200, description = "`{\"cooldowns\": [...]}`, as the original.", body = schemas::CooldownList),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn cooldowns(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -82,8 +83,7 @@ pub fn action_json(a: &ActionRecord) -> Value {
     params(ActionQuery),
     responses(
         (status = 200, description = "The audit trail.", body = Vec<schemas::ActionJson>),
-        (status = 400, description = "A parameter cannot be read.", body = schemas::ApiErrorBody),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+        answers::ApiReadErrors,
     )
 )]
 pub async fn actions(

@@ -19,6 +19,7 @@ use crate::app::AppState;
 use crate::clock::now_ms;
 use crate::http::api::ApiError;
 use crate::http::health::HISTORY;
+use crate::http::openapi::answers;
 use crate::http::pages::{html, layout};
 
 /// Rows per page of the incidents and notifications lists.
@@ -92,10 +93,7 @@ fn incident_view(i: &Incident) -> ui::IncidentView {
     operation_id = "health_page",
     tag = "dashboard",
     summary = "The health page: open incidents and every probe",
-    responses(
-        (status = 200, description = "The page.", content_type = "text/html", body = String),
-        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
-    )
+    responses(answers::Page, answers::DatabaseUnavailable,)
 )]
 pub async fn health(
     State(state): State<AppState>,
@@ -128,9 +126,9 @@ pub async fn health(
     summary = "The incidents page",
     params(PageQuery),
     responses(
-        (status = 200, description = "The page.", content_type = "text/html", body = String),
-        (status = 400, description = "A parameter cannot be read.", content_type = "text/plain", body = String),
-        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::Page,
+        answers::PageParameterRejected,
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn incidents(
@@ -167,11 +165,11 @@ pub async fn incidents(
     summary = "A site's inventory page",
     params(("site" = String, Path, description = "The site's name: 1-63 of a-z, 0-9 and `-`, not starting with `-`.", pattern = "^[a-z0-9][a-z0-9-]{0,62}$")),
     responses(
-        (status = 200, description = "The page.", content_type = "text/html", body = String),
+        answers::Page,
         (status = 400, description = "Not a site's name.", content(
             (String = "text/plain"), (crate::http::openapi::schemas::ApiErrorBody = "application/json"),
         )),
-        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn inventory(
@@ -200,9 +198,9 @@ pub async fn inventory(
     summary = "The notifications page",
     params(PageQuery),
     responses(
-        (status = 200, description = "The page.", content_type = "text/html", body = String),
-        (status = 400, description = "A parameter cannot be read.", content_type = "text/plain", body = String),
-        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::Page,
+        answers::PageParameterRejected,
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn notifications(
@@ -226,10 +224,9 @@ pub async fn notifications(
     security(("dashboard_login" = [])),
     responses(
         (status = 200, description = "The notifications page with the outcome per URL.", content_type = "text/html", body = String),
-        (status = 303, description = "No login, or a wrong CSRF token: to `/login`.", headers(("location" = String, description = "Where to go."))),
-        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 415, description = "The body is not `application/x-www-form-urlencoded`.", content_type = "text/plain", body = String),
-        (status = 422, description = "The form cannot be read.", content_type = "text/plain", body = String),
+        answers::ToLogin,
+        answers::DatabaseUnavailable,
+        answers::FormRejections,
     )
 )]
 pub async fn notifications_test(

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::http::api::{ApiError, ApiPath, ApiQuery, rfc3339, site_param};
+use crate::http::openapi::answers;
 use crate::http::openapi::schemas;
 
 /// Attempts per probe in the latency history.
@@ -46,8 +47,7 @@ pub fn probe_json(p: &ProbeRecord) -> Value {
     params(ChecksQuery),
     responses(
         (status = 200, description = "The probes.", body = Vec<schemas::ProbeJson>),
-        (status = 400, description = "A parameter cannot be read.", body = schemas::ApiErrorBody),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+        answers::ApiReadErrors,
     )
 )]
 pub async fn checks(
@@ -92,7 +92,7 @@ pub fn incident_json(i: &Incident) -> Value {
     responses(
         (status = 200, description = "The incidents, each with its session's trace when traced.", body = Vec<schemas::IncidentJson>),
         (status = 400, description = "A parameter cannot be read, or the status is unknown.", body = schemas::ApiErrorBody),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn incidents(
@@ -143,7 +143,7 @@ pub async fn incidents(
     responses(
         (status = 200, description = "The latest inventory of each worker of the site.", body = schemas::InventoryAnswer),
         (status = 400, description = "Not a site's name.", body = schemas::ApiErrorBody),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn inventory(

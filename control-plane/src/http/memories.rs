@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::clock::{now_ms, rfc3339};
 use crate::http::api::{ApiError, require_auth, site_param};
+use crate::http::openapi::answers;
 
 /// The original's page size for the list.
 const DEFAULT_LIMIT: u32 = 200;
@@ -229,8 +230,7 @@ pub struct ListQuery {
     params(ListQuery),
     responses(
         (status = 200, description = "`{\"memories\": [...]}`, as the original.", body = crate::http::openapi::schemas::MemoryList),
-        (status = 400, description = "A parameter cannot be read.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::ApiReadErrors,
     )
 )]
 pub async fn list(
@@ -290,10 +290,10 @@ fn observation_of(observation: Option<String>, value: Option<String>) -> Result<
     responses(
         (status = 201, description = "Added.", body = MemoryJson),
         (status = 400, description = "The body cannot be read, or a value is refused.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 401, description = "No valid token.", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::NoValidToken,
         (status = 409, description = "The site already has a memory with this key.", body = crate::http::openapi::schemas::ApiErrorBody),
         (status = 415, description = "The body is not `application/json`.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn create(
@@ -346,11 +346,11 @@ pub struct UpdateBody {
     responses(
         (status = 200, description = "The memory as saved.", body = MemoryJson),
         (status = 400, description = "A bad id, a body that cannot be read, or a value refused.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 401, description = "No valid token.", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::NoValidToken,
         (status = 404, description = "No such memory.", body = crate::http::openapi::schemas::ApiErrorBody),
         (status = 409, description = "The site already has a memory with this key.", body = crate::http::openapi::schemas::ApiErrorBody),
         (status = 415, description = "The body is not `application/json`.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn update(
@@ -409,9 +409,9 @@ pub async fn edit(
     responses(
         (status = 204, description = "Deleted."),
         (status = 400, description = "A bad id.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 401, description = "No valid token.", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::NoValidToken,
         (status = 404, description = "No such memory.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn delete(

@@ -22,6 +22,7 @@ use crate::http::memories::{
     active_param, checked_confidence, checked_key, checked_observation, edit, known_sites,
     memory_site,
 };
+use crate::http::openapi::answers;
 use crate::http::pages::{html, layout};
 
 const PAGE: u32 = 50;
@@ -57,10 +58,7 @@ struct Shown {
     summary = "The memories page: search, add, edit",
     description = "A query that cannot be read shows every memory.",
     params(PageQuery),
-    responses(
-        (status = 200, description = "The page.", content_type = "text/html", body = String),
-        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
-    )
+    responses(answers::Page, answers::DatabaseUnavailable,)
 )]
 pub async fn page(
     State(state): State<AppState>,
@@ -287,14 +285,13 @@ pub struct AddForm {
     request_body(content = AddForm, content_type = "application/x-www-form-urlencoded"),
     security(("dashboard_login" = [])),
     responses(
-        (status = 303, description = "Done: back to the search it came from; no login or a wrong CSRF token: to `/login`.", headers(("location" = String, description = "Where to go."))),
+        answers::BackToSearch,
         (status = 400, description = "A value is refused: the page with the reason.", content_type = "text/html", body = String),
         (status = 409, description = "The site already has a memory with this key: the page with the reason.", content_type = "text/html", body = String),
         (status = 503, description = "No worker has enrolled yet, or the database is unavailable.", content(
             (String = "text/html"), (crate::http::openapi::schemas::ApiErrorBody = "application/json"),
         )),
-        (status = 415, description = "The body is not `application/x-www-form-urlencoded`.", content_type = "text/plain", body = String),
-        (status = 422, description = "The form cannot be read.", content_type = "text/plain", body = String),
+        answers::FormRejections,
     )
 )]
 pub async fn add(
@@ -392,14 +389,13 @@ pub struct EditForm {
     request_body(content = EditForm, content_type = "application/x-www-form-urlencoded"),
     security(("dashboard_login" = [])),
     responses(
-        (status = 303, description = "Done: back to the search it came from; no login or a wrong CSRF token: to `/login`.", headers(("location" = String, description = "Where to go."))),
+        answers::BackToSearch,
         (status = 400, description = "A bad id (`text/plain`), or a value refused: the page with the reason.", content(
             (String = "text/html"), (String = "text/plain"),
         )),
-        (status = 404, description = "No such memory: the page with the reason.", content_type = "text/html", body = String),
-        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 415, description = "The body is not `application/x-www-form-urlencoded`.", content_type = "text/plain", body = String),
-        (status = 422, description = "The form cannot be read.", content_type = "text/plain", body = String),
+        answers::NoSuchMemoryPage,
+        answers::DatabaseUnavailable,
+        answers::FormRejections,
     )
 )]
 pub async fn update(
@@ -510,12 +506,11 @@ pub struct ChangeForm {
     request_body(content = ChangeForm, content_type = "application/x-www-form-urlencoded"),
     security(("dashboard_login" = [])),
     responses(
-        (status = 303, description = "Done: back to the search it came from; no login or a wrong CSRF token: to `/login`.", headers(("location" = String, description = "Where to go."))),
-        (status = 400, description = "The id is not a number.", content_type = "text/plain", body = String),
-        (status = 404, description = "No such memory: the page with the reason.", content_type = "text/html", body = String),
-        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 415, description = "The body is not `application/x-www-form-urlencoded`.", content_type = "text/plain", body = String),
-        (status = 422, description = "The form cannot be read.", content_type = "text/plain", body = String),
+        answers::BackToSearch,
+        answers::IdNotANumber,
+        answers::NoSuchMemoryPage,
+        answers::DatabaseUnavailable,
+        answers::FormRejections,
     )
 )]
 pub async fn deactivate(
@@ -537,12 +532,11 @@ pub async fn deactivate(
     request_body(content = ChangeForm, content_type = "application/x-www-form-urlencoded"),
     security(("dashboard_login" = [])),
     responses(
-        (status = 303, description = "Done: back to the search it came from; no login or a wrong CSRF token: to `/login`.", headers(("location" = String, description = "Where to go."))),
-        (status = 400, description = "The id is not a number.", content_type = "text/plain", body = String),
-        (status = 404, description = "No such memory: the page with the reason.", content_type = "text/html", body = String),
-        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 415, description = "The body is not `application/x-www-form-urlencoded`.", content_type = "text/plain", body = String),
-        (status = 422, description = "The form cannot be read.", content_type = "text/plain", body = String),
+        answers::BackToSearch,
+        answers::IdNotANumber,
+        answers::NoSuchMemoryPage,
+        answers::DatabaseUnavailable,
+        answers::FormRejections,
     )
 )]
 pub async fn activate(
@@ -585,12 +579,11 @@ async fn switch(
     request_body(content = ChangeForm, content_type = "application/x-www-form-urlencoded"),
     security(("dashboard_login" = [])),
     responses(
-        (status = 303, description = "Done: back to the search it came from; no login or a wrong CSRF token: to `/login`.", headers(("location" = String, description = "Where to go."))),
-        (status = 400, description = "The id is not a number.", content_type = "text/plain", body = String),
-        (status = 404, description = "No such memory: the page with the reason.", content_type = "text/html", body = String),
-        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 415, description = "The body is not `application/x-www-form-urlencoded`.", content_type = "text/plain", body = String),
-        (status = 422, description = "The form cannot be read.", content_type = "text/plain", body = String),
+        answers::BackToSearch,
+        answers::IdNotANumber,
+        answers::NoSuchMemoryPage,
+        answers::DatabaseUnavailable,
+        answers::FormRejections,
     )
 )]
 pub async fn delete(

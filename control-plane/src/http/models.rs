@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::clock::now_ms;
 use crate::http::api::{ApiError, ApiQuery};
+use crate::http::openapi::answers;
 use crate::http::openapi::schemas;
 use crate::upstream::ModelList;
 
@@ -90,7 +91,7 @@ pub async fn available(
     security(("api_token" = []), ("dashboard_login" = [], "csrf_header" = [])),
     responses(
         (status = 200, description = "The list.", body = schemas::ModelsAvailable),
-        (status = 401, description = "No valid token.", body = schemas::ApiErrorBody),
+        answers::NoValidToken,
         (status = 502, description = "The upstream could not be read and no list is cached: the reason is in `error`.", body = schemas::ModelsAvailable),
     )
 )]

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::http::api::{ApiError, ApiQuery, require_auth, rfc3339};
+use crate::http::openapi::answers;
 use crate::http::openapi::schemas;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -41,8 +42,7 @@ pub fn delivery_json(d: &DeliveryRecord) -> Value {
     params(DeliveryQuery),
     responses(
         (status = 200, description = "The attempts.", body = Vec<schemas::DeliveryJson>),
-        (status = 400, description = "A parameter cannot be read.", body = schemas::ApiErrorBody),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+        answers::ApiReadErrors,
     )
 )]
 pub async fn list(
@@ -87,7 +87,7 @@ pub async fn send_test(state: &AppState) -> Result<Vec<Value>, ApiError> {
     security(("api_token" = []), ("dashboard_login" = [], "csrf_header" = [])),
     responses(
         (status = 200, description = "The outcome per URL.", body = schemas::TestResults),
-        (status = 401, description = "No valid token.", body = schemas::ApiErrorBody),
+        answers::NoValidToken,
         (status = 409, description = "Notifications are off (`CLAUDEOPS_APPRISE_URLS` is unset).", body = schemas::ApiErrorBody),
         (status = 503, description = "The notifier could not send.", body = schemas::ApiErrorBody),
     )

@@ -9,6 +9,7 @@
 //! What it must not do: describe a route the router does not serve, or carry
 //! a secret (the document is open, like every read).
 
+pub mod answers;
 pub mod chat;
 pub mod schemas;
 pub mod streams;
@@ -196,9 +197,7 @@ pub async fn yaml() -> Response {
     tag = "reference",
     summary = "The API reference page",
     description = "Renders `/api/openapi.json` in the browser with the dashboard's own embedded script and stylesheet.",
-    responses(
-        (status = 200, description = "The page.", content_type = "text/html", body = String),
-    )
+    responses(answers::Page,)
 )]
 pub async fn docs() -> Response {
     match claudeops_web_ui::asset("api-docs.html") {

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::clock::now_ms;
 use crate::http::api::{ApiError, EventsQuery, SessionJson, rfc3339, site_param};
+use crate::http::openapi::answers;
 use crate::http::openapi::schemas;
 use crate::http::pages::{action_view, html, layout};
 
@@ -69,7 +70,7 @@ async fn figures(state: &AppState) -> Result<Figures, ApiError> {
     description = "The original's shape, for the Homepage dashboard's customapi widget: the last 24 hours' figures, the newest session, and when the next scheduled run is due.",
     responses(
         (status = 200, description = "The figures.", body = schemas::StatsAnswer),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -135,10 +136,7 @@ fn stats_session(s: &claudeops_core::Session) -> Value {
     operation_id = "overview_page",
     tag = "dashboard",
     summary = "The overview page",
-    responses(
-        (status = 200, description = "The page.", content_type = "text/html", body = String),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
-    )
+    responses(answers::Page, answers::DatabaseUnavailable,)
 )]
 pub async fn overview(
     State(state): State<AppState>,
@@ -234,11 +232,11 @@ const PAGE: u32 = 100;
     description = "The filters of `GET /api/v1/events`; an unknown level is ignored.",
     params(EventsQuery),
     responses(
-        (status = 200, description = "The page.", content_type = "text/html", body = String),
+        answers::Page,
         (status = 400, description = "A parameter cannot be read (`application/json` when the site is not a site's name).", content(
             (String = "text/plain"), (schemas::ApiErrorBody = "application/json"),
         )),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn events(
@@ -283,10 +281,7 @@ pub async fn events(
     operation_id = "cooldowns_page",
     tag = "dashboard",
     summary = "The cooldowns page",
-    responses(
-        (status = 200, description = "The page.", content_type = "text/html", body = String),
-        (status = 503, description = "The database is unavailable.", body = schemas::ApiErrorBody),
-    )
+    responses(answers::Page, answers::DatabaseUnavailable,)
 )]
 pub async fn cooldowns(
     State(state): State<AppState>,

@@ -16,6 +16,7 @@ use crate::app::AppState;
 use crate::auth::{self, LOGIN_COOKIE, SESSION_COOKIE};
 use crate::clock::now_ms;
 use crate::http::api::{ApiError, parse_tier, resolve_site};
+use crate::http::openapi::answers;
 use crate::sessions::StartRequest;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -101,9 +102,9 @@ pub struct PageQuery {
     summary = "The sessions page",
     params(PageQuery),
     responses(
-        (status = 200, description = "The page.", content_type = "text/html", body = String),
-        (status = 400, description = "A parameter cannot be read.", content_type = "text/plain", body = String),
-        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::Page,
+        answers::PageParameterRejected,
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn sessions(
@@ -154,10 +155,10 @@ async fn sessions_page(
     summary = "A session's page: its output, chain and actions",
     params(("id" = i64, Path, description = "The session's id.")),
     responses(
-        (status = 200, description = "The page.", content_type = "text/html", body = String),
-        (status = 400, description = "The id is not a number.", content_type = "text/plain", body = String),
+        answers::Page,
+        answers::IdNotANumber,
         (status = 404, description = "No such session.", content_type = "text/html", body = String),
-        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn session(
@@ -326,10 +327,7 @@ pub struct RunQuery {
     tag = "dashboard",
     summary = "The Run Now form",
     params(RunQuery),
-    responses(
-        (status = 200, description = "The page.", content_type = "text/html", body = String),
-        (status = 400, description = "A parameter cannot be read.", content_type = "text/plain", body = String),
-    )
+    responses(answers::Page, answers::PageParameterRejected,)
 )]
 pub async fn run_now(
     State(state): State<AppState>,
@@ -387,8 +385,7 @@ fn login_redirect() -> Response {
         (status = 409, description = "The site is busy, or dry run refuses the tier.", content_type = "text/html", body = String),
         (status = 429, description = "The daily cost cap is reached.", content_type = "text/html", body = String),
         (status = 503, description = "No worker, the model tiers are off, shutting down, or the database is unavailable.", content_type = "text/html", body = String),
-        (status = 415, description = "The body is not `application/x-www-form-urlencoded`.", content_type = "text/plain", body = String),
-        (status = 422, description = "The form cannot be read.", content_type = "text/plain", body = String),
+        answers::FormRejections,
     )
 )]
 pub async fn trigger(
@@ -459,10 +456,9 @@ pub struct CsrfForm {
     security(("dashboard_login" = [])),
     responses(
         (status = 303, description = "No login, or a wrong CSRF token: to `/login`; done: to the result.", headers(("location" = String, description = "Where to go."))),
-        (status = 400, description = "The id is not a number.", content_type = "text/plain", body = String),
-        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 415, description = "The body is not `application/x-www-form-urlencoded`.", content_type = "text/plain", body = String),
-        (status = 422, description = "The form cannot be read.", content_type = "text/plain", body = String),
+        answers::IdNotANumber,
+        answers::DatabaseUnavailable,
+        answers::FormRejections,
     )
 )]
 pub async fn stop(
@@ -539,8 +535,7 @@ pub struct LoginForm {
         (status = 303, description = "Logged in: the login's cookie is set; to `/`.", headers(("location" = String, description = "Where to go."), ("set-cookie" = String, description = "The login."))),
         (status = 401, description = "Wrong token: the form again.", content_type = "text/html", body = String),
         (status = 403, description = "The form expired: the form again.", content_type = "text/html", body = String),
-        (status = 415, description = "The body is not `application/x-www-form-urlencoded`.", content_type = "text/plain", body = String),
-        (status = 422, description = "The form cannot be read.", content_type = "text/plain", body = String),
+        answers::FormRejections,
     )
 )]
 pub async fn login(
@@ -591,8 +586,7 @@ pub async fn login(
     request_body(content = CsrfForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 303, description = "Logged out (with the right CSRF token): to `/`.", headers(("location" = String, description = "Where to go."))),
-        (status = 415, description = "The body is not `application/x-www-form-urlencoded`.", content_type = "text/plain", body = String),
-        (status = 422, description = "The form cannot be read.", content_type = "text/plain", body = String),
+        answers::FormRejections,
     )
 )]
 pub async fn logout(

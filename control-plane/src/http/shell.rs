@@ -9,6 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
+use crate::http::openapi::answers;
 
 /// `GET /sw.js`: never cached by the browser's HTTP cache, so a new version is
 /// seen on the next visit.
@@ -45,7 +46,7 @@ pub async fn service_worker() -> Response {
     operation_id = "offline_page",
     tag = "assets",
     summary = "The page the service worker shows offline",
-    responses((status = 200, description = "The page.", content_type = "text/html", body = String))
+    responses(answers::Page)
 )]
 pub async fn offline(State(state): State<AppState>) -> Response {
     match state.ui.offline(env!("CARGO_PKG_VERSION")) {

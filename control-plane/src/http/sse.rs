@@ -20,6 +20,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::app::AppState;
 use crate::http::api::{ApiError, ApiPath};
+use crate::http::openapi::answers;
 use crate::hub::{HubEvent, LineView, StatusView};
 use crate::sessions::status_view;
 
@@ -40,7 +41,7 @@ const REPLAY_PAGE: u32 = 500;
         (status = 200, description = "The event stream.", content_type = "text/event-stream", body = crate::http::openapi::streams::SessionStreamEvent),
         (status = 400, description = "The id is not a number.", body = crate::http::openapi::schemas::ApiErrorBody),
         (status = 404, description = "No such session.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 503, description = "The database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::DatabaseUnavailable,
     )
 )]
 pub async fn stream(

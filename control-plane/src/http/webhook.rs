@@ -22,6 +22,7 @@ use crate::app::AppState;
 use crate::http::alert_sources::{self, Parsed, SourceError};
 use crate::http::api::{ApiPath, ApiQuery};
 use crate::http::chat::{KeyError, check_key};
+use crate::http::openapi::answers;
 use crate::incidents::{AlertAnswer, AlertOutcome};
 
 /// The largest body accepted.
@@ -58,8 +59,8 @@ fn bad(status: StatusCode, message: String) -> Response {
     responses(
         (status = 202, description = "What became of each alert.", body = crate::http::openapi::schemas::WebhookAnswer),
         (status = 400, description = "An empty body, a payload that cannot be read, or a bad `site`.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 401, description = "No valid key.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB.", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::NoValidKey,
+        answers::BodyTooLarge,
         (status = 503, description = "The webhook is off (`CLAUDEOPS_CHAT_API_KEY` is unset), or the database is unavailable.", body = crate::http::openapi::schemas::WebhookError),
     )
 )]
@@ -89,9 +90,9 @@ pub async fn receive(
     responses(
         (status = 202, description = "What became of each alert.", body = crate::http::openapi::schemas::WebhookAnswer),
         (status = 400, description = "An empty body, a payload that is not the source's, or a bad `site`.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 401, description = "No valid key.", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::NoValidKey,
         (status = 404, description = "No such source.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB.", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::BodyTooLarge,
         (status = 503, description = "The webhook is off (`CLAUDEOPS_CHAT_API_KEY` is unset), or the database is unavailable.", body = crate::http::openapi::schemas::WebhookError),
     )
 )]

@@ -20,6 +20,7 @@ use super::{
 };
 use crate::app::AppState;
 use crate::clock::{now_ms, rfc3339};
+use crate::http::openapi::answers;
 
 const BODY_LIMIT: usize = 1024 * 1024;
 
@@ -50,8 +51,8 @@ fn key_error(e: KeyError) -> Response {
     security(("chat_key" = [])),
     responses(
         (status = 200, description = "The control plane's version.", body = crate::http::openapi::chat::OllamaVersion),
-        (status = 401, description = "No valid key.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 503, description = "The chat endpoints are off (`CLAUDEOPS_CHAT_API_KEY` is unset).", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::NoValidKey,
+        answers::ChatOff,
     )
 )]
 pub async fn version(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -71,8 +72,8 @@ pub async fn version(State(state): State<AppState>, headers: HeaderMap) -> Respo
     security(("chat_key" = [])),
     responses(
         (status = 200, description = "The models (`claude-ops-tier2@cabin:latest`, ...).", body = crate::http::openapi::chat::OllamaTags),
-        (status = 401, description = "No valid key.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 503, description = "The chat endpoints are off (`CLAUDEOPS_CHAT_API_KEY` is unset).", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::NoValidKey,
+        answers::ChatOff,
     )
 )]
 pub async fn tags(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -165,11 +166,9 @@ async fn read<T: serde::de::DeserializeOwned>(body: Body) -> Result<T, Response>
             (crate::http::openapi::chat::OllamaChatAnswer = "application/x-ndjson"),
         )),
         (status = 400, description = "The body cannot be read, or no user message has text.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 401, description = "No valid key.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 403, description = "The tier is above the maximum, dry run refuses it, or the daily cost cap is reached.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 404, description = "Unknown model.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 503, description = "The chat endpoints are off, no worker of the site is connected, the model tiers are off, the control plane is shutting down, or the database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::NoValidKey,
+        answers::ChatRefused,
+        answers::BodyTooLarge,
     )
 )]
 pub async fn chat(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -210,11 +209,9 @@ pub async fn chat(State(state): State<AppState>, headers: HeaderMap, body: Body)
             (crate::http::openapi::chat::OllamaGenerateAnswer = "application/x-ndjson"),
         )),
         (status = 400, description = "The body cannot be read, or the prompt is empty.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 401, description = "No valid key.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 403, description = "The tier is above the maximum, dry run refuses it, or the daily cost cap is reached.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 404, description = "Unknown model.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB.", body = crate::http::openapi::schemas::ApiErrorBody),
-        (status = 503, description = "The chat endpoints are off, no worker of the site is connected, the model tiers are off, the control plane is shutting down, or the database is unavailable.", body = crate::http::openapi::schemas::ApiErrorBody),
+        answers::NoValidKey,
+        answers::ChatRefused,
+        answers::BodyTooLarge,
     )
 )]
 pub async fn generate(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
