@@ -37,98 +37,176 @@ enum Reach {
     Global,
 }
 
-/// One setting the runtime may change: its name in the API (the original's
-/// name where it had one), where it applies, and whether it is a secret.
-struct Field {
-    name: &'static str,
-    reach: Reach,
-    secret: bool,
+/// How a setting's value is written (and shown in the form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A duration: whole seconds, or text such as "30m".
+    Seconds,
+    Text,
+    Bool,
+    Tier,
+    Dollars,
+    /// Write-only: shown as set or not, never as itself.
+    Secret,
 }
 
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Seconds => "seconds",
+            Kind::Text => "text",
+            Kind::Bool => "bool",
+            Kind::Tier => "tier",
+            Kind::Dollars => "dollars",
+            Kind::Secret => "secret",
+        }
+    }
+}
+
+/// One setting the runtime may change: its name in the API (the original's
+/// name where it had one), where it applies, its kind, and its label and help
+/// on the forms.
+pub struct Field {
+    pub name: &'static str,
+    reach: Reach,
+    pub kind: Kind,
+    pub label: &'static str,
+    pub help: &'static str,
+}
+
+const fn field(
+    name: &'static str,
+    reach: Reach,
+    kind: Kind,
+    label: &'static str,
+    help: &'static str,
+) -> Field {
+    Field {
+        name,
+        reach,
+        kind,
+        label,
+        help,
+    }
+}
+
+/// Every runtime setting, in the forms' order.
 const FIELDS: &[Field] = &[
-    Field {
-        name: "interval",
-        reach: Reach::Both,
-        secret: false,
-    },
-    Field {
-        name: "tier1_model",
-        reach: Reach::Both,
-        secret: false,
-    },
-    Field {
-        name: "tier2_model",
-        reach: Reach::Both,
-        secret: false,
-    },
-    Field {
-        name: "tier3_model",
-        reach: Reach::Both,
-        secret: false,
-    },
-    Field {
-        name: "dry_run",
-        reach: Reach::Both,
-        secret: false,
-    },
-    Field {
-        name: "max_tier",
-        reach: Reach::Both,
-        secret: false,
-    },
-    Field {
-        name: "max_session_cost_usd",
-        reach: Reach::Global,
-        secret: false,
-    },
-    Field {
-        name: "max_daily_cost_usd",
-        reach: Reach::Global,
-        secret: false,
-    },
-    Field {
-        name: "max_chain_cost_usd",
-        reach: Reach::Global,
-        secret: false,
-    },
-    Field {
-        name: "apprise_urls",
-        reach: Reach::Global,
-        secret: true,
-    },
-    Field {
-        name: "notify_reminder_interval",
-        reach: Reach::Global,
-        secret: false,
-    },
-    Field {
-        name: "notify_group_window",
-        reach: Reach::Global,
-        secret: false,
-    },
-    Field {
-        name: "notify_digest_time",
-        reach: Reach::Global,
-        secret: false,
-    },
+    field(
+        "interval",
+        Reach::Both,
+        Kind::Seconds,
+        "Interval",
+        "Seconds between scheduled runs of a site; 0 turns them off (or \"30m\")",
+    ),
+    field(
+        "tier1_model",
+        Reach::Both,
+        Kind::Text,
+        "Tier 1 model",
+        "Observes",
+    ),
+    field(
+        "tier2_model",
+        Reach::Both,
+        Kind::Text,
+        "Tier 2 model",
+        "Investigates and applies safe fixes",
+    ),
+    field(
+        "tier3_model",
+        Reach::Both,
+        Kind::Text,
+        "Tier 3 model",
+        "Redeploys",
+    ),
+    field(
+        "dry_run",
+        Reach::Both,
+        Kind::Bool,
+        "Dry run",
+        "Observe only: no tier 2 or 3 session starts",
+    ),
+    field(
+        "max_tier",
+        Reach::Both,
+        Kind::Tier,
+        "Max tier",
+        "The highest tier a run may reach",
+    ),
+    field(
+        "max_session_cost_usd",
+        Reach::Global,
+        Kind::Dollars,
+        "Session cost cap (USD)",
+        "Per session; 0 for none",
+    ),
+    field(
+        "max_daily_cost_usd",
+        Reach::Global,
+        Kind::Dollars,
+        "Daily cost cap (USD)",
+        "The fleet's per UTC day; 0 for none",
+    ),
+    field(
+        "max_chain_cost_usd",
+        Reach::Global,
+        Kind::Dollars,
+        "Chain cost cap (USD)",
+        "Per escalation chain; 0 for none",
+    ),
+    field(
+        "apprise_urls",
+        Reach::Global,
+        Kind::Secret,
+        "Apprise URLs",
+        "Comma-separated; never shown again",
+    ),
+    field(
+        "notify_reminder_interval",
+        Reach::Global,
+        Kind::Seconds,
+        "Reminder interval",
+        "Seconds between reminders of an open incident; 0 for none",
+    ),
+    field(
+        "notify_group_window",
+        Reach::Global,
+        Kind::Seconds,
+        "Grouping window",
+        "Seconds in which notices of one kind go out as one",
+    ),
+    field(
+        "notify_digest_time",
+        Reach::Global,
+        Kind::Text,
+        "Daily digest",
+        "\"HH:MM\" UTC, or \"off\"",
+    ),
 ];
+
+/// The settings of the fleet's form (every one), or of a site's.
+pub fn fields(per_site: bool) -> impl Iterator<Item = &'static Field> {
+    FIELDS
+        .iter()
+        .filter(move |f| !per_site || f.reach == Reach::Both)
+}
 
 /// The names a site's overrides may hold.
 pub fn site_fields() -> impl Iterator<Item = &'static str> {
-    FIELDS
-        .iter()
-        .filter(|f| f.reach == Reach::Both)
-        .map(|f| f.name)
+    fields(true).map(|f| f.name)
 }
 
 /// The names the fleet's overrides may hold.
 pub fn global_fields() -> impl Iterator<Item = &'static str> {
-    FIELDS.iter().map(|f| f.name)
+    fields(false).map(|f| f.name)
 }
 
 /// Whether a runtime setting is a secret (write-only).
 pub fn is_secret(name: &str) -> bool {
-    FIELDS.iter().any(|f| f.name == name && f.secret)
+    FIELDS
+        .iter()
+        .any(|f| f.name == name && f.kind == Kind::Secret)
 }
 
 /// Every problem of a change, at once.

@@ -103,10 +103,11 @@ impl From<StartError> for ApiError {
     fn from(error: StartError) -> ApiError {
         let message = error.to_string();
         match error {
-            StartError::Busy { running, .. } => ApiError {
-                status: StatusCode::CONFLICT,
-                body: json!({ "error": message, "running_session_id": running }),
-            },
+            StartError::Busy { running, .. } => ApiError::with_details(
+                StatusCode::CONFLICT,
+                message,
+                json!({ "running_session_id": running }),
+            ),
             StartError::NoWorker(_) | StartError::LlmOff(_) | StartError::ShuttingDown => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)
             }
@@ -158,6 +159,27 @@ where
             .await
             .map(|Path(value)| ApiPath(value))
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))
+    }
+}
+
+/// A JSON body, or the API's error: 415 without a JSON content type (as the
+/// original documents), 400 for a body that does not read as the type. Taken
+/// as `Result<Json<T>, JsonRejection>` so the handler checks the token first.
+pub fn json_body<T>(
+    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, ApiError> {
+    match body {
+        Ok(Json(value)) => Ok(value),
+        Err(rejection) if rejection.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the body as JSON, with Content-Type: application/json",
+            ))
+        }
+        Err(rejection) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("invalid JSON body: {}", rejection.body_text()),
+        )),
     }
 }
 

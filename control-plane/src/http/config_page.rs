@@ -5,7 +5,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use claudeops_core::SiteName;
 use claudeops_web_ui::model as ui;
@@ -14,7 +15,9 @@ use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
 use crate::config::Config;
-use crate::http::api::{ApiError, ApiPath, ApiQuery, page_limit, page_offset, require_auth};
+use crate::http::api::{
+    ApiError, ApiPath, ApiQuery, json_body, page_limit, page_offset, require_auth,
+};
 use crate::http::openapi::answers;
 use crate::http::openapi::schemas;
 use crate::http::pages::{html, layout};
@@ -182,78 +185,6 @@ async fn render(
     html(state.ui.config(&page))
 }
 
-/// The labels and help of the runtime settings, in the form's order.
-const RUNTIME_LABELS: &[(&str, &str, &str, &str)] = &[
-    (
-        "interval",
-        "Interval",
-        "seconds",
-        "Seconds between scheduled runs of a site; 0 turns them off (or \"30m\")",
-    ),
-    ("tier1_model", "Tier 1 model", "text", "Observes"),
-    (
-        "tier2_model",
-        "Tier 2 model",
-        "text",
-        "Investigates and applies safe fixes",
-    ),
-    ("tier3_model", "Tier 3 model", "text", "Redeploys"),
-    (
-        "dry_run",
-        "Dry run",
-        "bool",
-        "Observe only: no tier 2 or 3 session starts",
-    ),
-    (
-        "max_tier",
-        "Max tier",
-        "tier",
-        "The highest tier a run may reach",
-    ),
-    (
-        "max_session_cost_usd",
-        "Session cost cap (USD)",
-        "dollars",
-        "Per session; 0 for none",
-    ),
-    (
-        "max_daily_cost_usd",
-        "Daily cost cap (USD)",
-        "dollars",
-        "The fleet's per UTC day; 0 for none",
-    ),
-    (
-        "max_chain_cost_usd",
-        "Chain cost cap (USD)",
-        "dollars",
-        "Per escalation chain; 0 for none",
-    ),
-    (
-        "apprise_urls",
-        "Apprise URLs",
-        "secret",
-        "Comma-separated; never shown again",
-    ),
-    (
-        "notify_reminder_interval",
-        "Reminder interval",
-        "seconds",
-        "Seconds between reminders of an open incident; 0 for none",
-    ),
-    (
-        "notify_group_window",
-        "Grouping window",
-        "seconds",
-        "Seconds in which notices of one kind go out as one",
-    ),
-    (
-        "notify_digest_time",
-        "Daily digest",
-        "text",
-        "\"HH:MM\" UTC, or \"off\"",
-    ),
-];
-
 /// A value as the form shows it.
 fn form_value(value: &Value) -> String {
     match value {
@@ -267,24 +198,18 @@ fn form_value(value: &Value) -> String {
 fn runtime_form(state: &AppState, site: Option<&SiteName>) -> ui::RuntimeForm {
     let runtime = &state.context.runtime;
     let global = runtime.global();
-    let (action, names, overrides): (String, Vec<&str>, Map<String, Value>) = match site {
-        None => (
-            "/config".to_owned(),
-            runtime::global_fields().collect(),
-            Map::new(),
-        ),
+    let (action, overrides): (String, Map<String, Value>) = match site {
+        None => ("/config".to_owned(), Map::new()),
         Some(site) => (
             format!("/sites/{site}/settings"),
-            runtime::site_fields().collect(),
             runtime.site_overrides().remove(site).unwrap_or_default(),
         ),
     };
-    let fields = RUNTIME_LABELS
-        .iter()
-        .filter(|(name, ..)| names.contains(name))
-        .map(|&(name, label, kind, help)| {
+    let fields = runtime::fields(site.is_some())
+        .map(|f| {
+            let name = f.name;
             let effective = runtime::shown(&global, name);
-            let (value, inherited) = if kind == "secret" {
+            let (value, inherited) = if f.kind == runtime::Kind::Secret {
                 let set = effective.as_bool().unwrap_or(false);
                 (
                     String::new(),
@@ -300,11 +225,11 @@ fn runtime_form(state: &AppState, site: Option<&SiteName>) -> ui::RuntimeForm {
             };
             ui::RuntimeField {
                 name: name.to_owned(),
-                label: label.to_owned(),
-                kind: kind.to_owned(),
+                label: f.label.to_owned(),
+                kind: f.kind.as_str().to_owned(),
                 value,
                 inherited,
-                help: help.to_owned(),
+                help: f.help.to_owned(),
             }
         })
         .collect();
@@ -450,36 +375,6 @@ fn config_json(state: &AppState) -> Value {
     Value::Object(out)
 }
 
-/// The JSON object of a PUT, or the API's error: 415 for another content
-/// type, 400 for a body that is not a JSON object.
-fn patch_of(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    let json_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            let v = v.trim().to_ascii_lowercase();
-            v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
-        });
-    if !json_type {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Content-Type must be application/json",
-        ));
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "the body must be a JSON object",
-        )),
-        Err(e) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("invalid JSON: {e}"),
-        )),
-    }
-}
-
 /// `PUT /api/v1/config`: changes the fleet's runtime settings. Only the fields
 /// sent change; `null` removes an override. Answers as `GET`.
 #[utoipa::path(
@@ -502,10 +397,10 @@ fn patch_of(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, ApiE
 pub async fn put_api(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<Json<Map<String, Value>>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     require_auth(&state, &headers)?;
-    let patch = patch_of(&headers, &body)?;
+    let patch = json_body(body)?;
     change(&state, &headers, None, &patch).await?;
     Ok(Json(config_json(&state)))
 }
@@ -575,11 +470,11 @@ pub async fn put_site_api(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiPath(site): ApiPath<String>,
-    body: axum::body::Bytes,
+    body: Result<Json<Map<String, Value>>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     require_auth(&state, &headers)?;
     let site = site_of(&site)?;
-    let patch = patch_of(&headers, &body)?;
+    let patch = json_body(body)?;
     change(&state, &headers, Some(&site), &patch).await?;
     Ok(Json(site_json(&state, &site)))
 }
@@ -634,24 +529,16 @@ fn form_patch(
 ) -> Map<String, Value> {
     let runtime = &state.context.runtime;
     let mut patch = Map::new();
-    let (names, current, overrides): (
-        Vec<&str>,
-        std::sync::Arc<crate::config::Config>,
-        Map<String, Value>,
-    ) = match site {
-        None => (
-            runtime::global_fields().collect(),
-            runtime.global(),
-            Map::new(),
-        ),
+    let (current, overrides) = match site {
+        None => (runtime.global(), Map::new()),
         Some(s) => (
-            runtime::site_fields().collect(),
             runtime.site(s),
             runtime.site_overrides().remove(s).unwrap_or_default(),
         ),
     };
-    for &(name, _, kind, _) in RUNTIME_LABELS.iter().filter(|(n, ..)| names.contains(n)) {
-        if kind == "secret" {
+    for field in runtime::fields(site.is_some()) {
+        let (name, kind) = (field.name, field.kind);
+        if kind == runtime::Kind::Secret {
             let submitted = form
                 .get(name)
                 .map(|v| v.trim().to_owned())
@@ -668,18 +555,18 @@ fn form_patch(
             continue;
         };
         let value = match kind {
-            "bool" => match submitted.as_str() {
+            runtime::Kind::Bool => match submitted.as_str() {
                 "true" => json!(true),
                 "false" => json!(false),
                 _ => json!(submitted),
             },
-            "tier" | "dollars" => {
+            runtime::Kind::Tier | runtime::Kind::Dollars => {
                 serde_json::from_str::<Value>(&submitted).unwrap_or(json!(submitted))
             }
-            "seconds" => submitted
+            runtime::Kind::Seconds => submitted
                 .parse::<u64>()
                 .map_or_else(|_| json!(submitted), |n| json!(n)),
-            _ => json!(submitted),
+            runtime::Kind::Text | runtime::Kind::Secret => json!(submitted),
         };
         if site.is_some() {
             match (submitted.is_empty(), overrides.get(name)) {

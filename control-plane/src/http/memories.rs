@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::clock::{now_ms, rfc3339};
-use crate::http::api::{ApiError, require_auth, site_param};
+use crate::http::api::{ApiError, json_body, require_auth, site_param};
 use crate::http::openapi::answers;
 
 /// The original's page size for the list.
@@ -85,17 +85,6 @@ fn bad_request(message: impl Into<String>) -> ApiError {
 
 fn not_found(id: MemoryId) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, format!("memory {id} not found"))
-}
-
-/// A refused body: 415 without a JSON content type (as the original), else 400.
-fn body_error(rejection: JsonRejection) -> ApiError {
-    match rejection.status() {
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "send the body as JSON, with Content-Type: application/json",
-        ),
-        _ => bad_request(format!("invalid JSON body: {}", rejection.body_text())),
-    }
 }
 
 /// The store refused a write whose arguments were checked: the site already has a
@@ -302,7 +291,7 @@ pub async fn create(
     body: Result<Json<CreateBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<MemoryJson>), ApiError> {
     require_auth(&state, &headers)?;
-    let Json(body) = body.map_err(body_error)?;
+    let body = json_body(body)?;
     let key = checked_key(body.key, body.service, body.category).map_err(bad_request)?;
     let value = observation_of(body.observation, body.value).map_err(bad_request)?;
     let confidence = body
@@ -361,7 +350,7 @@ pub async fn update(
 ) -> Result<Json<MemoryJson>, ApiError> {
     require_auth(&state, &headers)?;
     let id = path_id(&id)?;
-    let Json(body) = body.map_err(body_error)?;
+    let body = json_body(body)?;
     let current = state
         .queries
         .memory(id)

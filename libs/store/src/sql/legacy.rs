@@ -53,6 +53,31 @@ fn recorded(imported: &Imported, legacy_id: i64, stamp: &str) -> Option<SkipReas
     })
 }
 
+/// The plans of the rows of one kind to write now; every other row goes into
+/// the report with its reason (recorded before, or unusable).
+fn plans<'r, R: 'r, P>(
+    kind: LegacyKind,
+    rows: impl IntoIterator<Item = &'r R>,
+    imported: &Imported,
+    report: &mut LegacyReport,
+    id_and_stamp: impl Fn(&R) -> (i64, String),
+    plan: impl Fn(&R) -> Result<P, String>,
+) -> Vec<P> {
+    let mut todo = Vec::new();
+    for row in rows {
+        let (id, stamp) = id_and_stamp(row);
+        if let Some(reason) = recorded(imported, id, &stamp) {
+            report.skip(kind, id, reason);
+            continue;
+        }
+        match plan(row) {
+            Ok(plan) => todo.push(plan),
+            Err(why) => report.skip(kind, id, SkipReason::Unusable(why)),
+        }
+    }
+    todo
+}
+
 /// A write that met another import, or another writer of the same memory key.
 fn write_error(error: sqlx::Error) -> StoreError {
     if is_unique_violation(&error) {
@@ -187,17 +212,14 @@ where
     ) -> Result<(), StoreError> {
         let kind = LegacyKind::Session;
         let imported = self.imported(site, kind).await?;
-        let mut todo: Vec<SessionPlan> = Vec::new();
-        for s in map::parent_first(&db.sessions) {
-            if let Some(reason) = recorded(&imported, s.id, &map::stamp(&s.started_at)) {
-                report.skip(kind, s.id, reason);
-                continue;
-            }
-            match map::session(s) {
-                Ok(plan) => todo.push(plan),
-                Err(why) => report.skip(kind, s.id, SkipReason::Unusable(why)),
-            }
-        }
+        let todo: Vec<SessionPlan> = plans(
+            kind,
+            map::parent_first(&db.sessions),
+            &imported,
+            report,
+            |s| (s.id, map::stamp(&s.started_at)),
+            map::session,
+        );
         for chunk in todo.chunks(CHUNK) {
             let mut tx = begin_write(&self.pool).await?;
             for plan in chunk {
@@ -269,17 +291,14 @@ where
     ) -> Result<(), StoreError> {
         let kind = LegacyKind::Event;
         let imported = self.imported(site, kind).await?;
-        let mut todo: Vec<EventPlan> = Vec::new();
-        for e in &db.events {
-            if let Some(reason) = recorded(&imported, e.id, &map::stamp(&e.created_at)) {
-                report.skip(kind, e.id, reason);
-                continue;
-            }
-            match map::event(e) {
-                Ok(plan) => todo.push(plan),
-                Err(why) => report.skip(kind, e.id, SkipReason::Unusable(why)),
-            }
-        }
+        let todo: Vec<EventPlan> = plans(
+            kind,
+            &db.events,
+            &imported,
+            report,
+            |e| (e.id, map::stamp(&e.created_at)),
+            map::event,
+        );
         for chunk in todo.chunks(CHUNK) {
             let mut tx = begin_write(&self.pool).await?;
             for plan in chunk {
@@ -321,17 +340,14 @@ where
     ) -> Result<(), StoreError> {
         let kind = LegacyKind::Memory;
         let imported = self.imported(site, kind).await?;
-        let mut todo: Vec<MemoryPlan> = Vec::new();
-        for m in &db.memories {
-            if let Some(reason) = recorded(&imported, m.id, &map::stamp(&m.created_at)) {
-                report.skip(kind, m.id, reason);
-                continue;
-            }
-            match map::memory(m) {
-                Ok(plan) => todo.push(plan),
-                Err(why) => report.skip(kind, m.id, SkipReason::Unusable(why)),
-            }
-        }
+        let mut todo: Vec<MemoryPlan> = plans(
+            kind,
+            &db.memories,
+            &imported,
+            report,
+            |m| (m.id, map::stamp(&m.created_at)),
+            map::memory,
+        );
         // Of several observations of one service and category, the one the
         // original trusted most keeps the plain key.
         todo.sort_by(|a, b| {
@@ -419,17 +435,14 @@ where
     ) -> Result<(), StoreError> {
         let kind = LegacyKind::CooldownAction;
         let imported = self.imported(site, kind).await?;
-        let mut todo: Vec<ActionPlan> = Vec::new();
-        for c in &db.cooldowns {
-            if let Some(reason) = recorded(&imported, c.id, &map::stamp(&c.timestamp)) {
-                report.skip(kind, c.id, reason);
-                continue;
-            }
-            match map::cooldown(c) {
-                Ok(plan) => todo.push(plan),
-                Err(why) => report.skip(kind, c.id, SkipReason::Unusable(why)),
-            }
-        }
+        let todo: Vec<ActionPlan> = plans(
+            kind,
+            &db.cooldowns,
+            &imported,
+            report,
+            |c| (c.id, map::stamp(&c.timestamp)),
+            map::cooldown,
+        );
         for chunk in todo.chunks(CHUNK) {
             let mut tx = begin_write(&self.pool).await?;
             for plan in chunk {
