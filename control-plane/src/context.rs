@@ -14,6 +14,7 @@ use claudeops_core::{Session, SessionId, SiteName};
 use claudeops_store::Store;
 use tokio::sync::mpsc;
 
+use crate::changes::{Changes, Kind};
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::hub::Hub;
@@ -61,6 +62,8 @@ pub struct Context {
     /// per site. Read it at the moment of acting.
     pub runtime: Runtime,
     pub facts: Facts,
+    /// What changed, for the pages that show it live.
+    pub changes: Changes,
 }
 
 impl Context {
@@ -74,6 +77,7 @@ impl Context {
             runtime: Runtime::new(config.clone()),
             config,
             facts,
+            changes: Changes::default(),
         };
         (context, rx)
     }
@@ -106,8 +110,9 @@ impl Context {
             service,
             message,
         };
-        if let Err(error) = self.store.insert_event(&event).await {
-            tracing::error!(%error, "could not record an event");
+        match self.store.insert_event(&event).await {
+            Ok(_) => self.changes.publish(Kind::Event, Some(site.as_str())),
+            Err(error) => tracing::error!(%error, "could not record an event"),
         }
     }
 }

@@ -57,6 +57,10 @@ pub struct StatusView {
     pub turns: i64,
     pub ended_at_ms: Option<i64>,
     pub error: Option<String>,
+    /// The CLI's exit code, once it has one.
+    pub exit_code: Option<i32>,
+    /// The structured response's summary, when the session gave one.
+    pub summary: Option<String>,
 }
 
 /// Lines buffered per viewer before it counts as fallen behind.
@@ -179,6 +183,8 @@ mod tests {
                 turns: 1,
                 ended_at_ms: Some(1),
                 error: None,
+                exit_code: Some(0),
+                summary: None,
             },
         );
         let mut got = Vec::new();

@@ -8,6 +8,7 @@
 pub mod after_session;
 pub mod app;
 pub mod auth;
+pub mod changes;
 pub mod clock;
 pub mod config;
 pub mod context;

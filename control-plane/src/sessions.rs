@@ -286,6 +286,9 @@ impl Sessions {
         })?;
         tracing::info!(session = session.id, site = %session.site, tier = %session.tier, trigger = %session.trigger, worker = %worker_id, "session started");
         telemetry::session_started(&session);
+        self.ctx
+            .changes
+            .publish(crate::changes::Kind::Session, Some(session.site.as_str()));
         let mut job = self.job(&session, &req);
         job.memories = self.memories_for(&session.site).await;
         job.daily_left_usd = daily_left_usd;
@@ -598,6 +601,9 @@ impl Sessions {
         tracing::info!(session = id, status = %session.status, cost_usd = session.cost_usd, turns = session.turns, "session ended");
         telemetry::session_ended(&session);
         self.ctx.hub.finish(id, status_view(&session));
+        self.ctx
+            .changes
+            .publish(crate::changes::Kind::Session, Some(session.site.as_str()));
         self.ctx.facts.publish(Fact::SessionEnded {
             session: session.clone(),
         });
@@ -773,5 +779,17 @@ pub fn status_view(session: &Session) -> StatusView {
         turns: session.turns,
         ended_at_ms: session.ended_at_ms,
         error: session.error.clone(),
+        exit_code: session.exit_code,
+        summary: summary(session),
     }
+}
+
+/// The structured response's `summary`, when the session gave one.
+pub fn summary(session: &Session) -> Option<String> {
+    session
+        .structured
+        .as_ref()
+        .and_then(|v| v.get("summary"))
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
 }

@@ -139,6 +139,7 @@ fn serve(ui: &Ui, mut stream: TcpStream) -> Res<()> {
                 status: 404,
                 title: "Not found".into(),
                 message: format!("Nothing at {path} in the preview."),
+                next: None,
             })?;
             respond(
                 &mut stream,

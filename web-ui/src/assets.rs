@@ -23,6 +23,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../static/session.js"),
     ),
     (
+        "live.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/live.js"),
+    ),
+    (
         "logo.svg",
         "image/svg+xml",
         include_bytes!("../static/logo.svg"),
@@ -85,6 +90,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
 pub const ASSET_PATHS: &[&str] = &[
     "app.css",
     "session.js",
+    "live.js",
     "logo.svg",
     "icon-192.png",
     "icon-512.png",

@@ -409,6 +409,8 @@ pub struct ErrorPage {
     pub status: u16,
     pub title: String,
     pub message: String,
+    /// Where to go about it (e.g. the session that keeps a site busy), with its label.
+    pub next: Option<(String, String)>,
 }
 
 /// `GET /config`: the active configuration. Secrets never reach this model as

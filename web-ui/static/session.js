@@ -2,7 +2,7 @@
 //
 // Reads the server-sent events at the log's data-stream URL:
 //   event: line    data: {"seq", "ts_ms", "raw", "malformed", "events": [{kind, ...}]}
-//   event: status  data: {"status", "cost_usd", "turns", "ended_at_ms", "error"}
+//   event: status  data: {"status", "cost_usd", "turns", "ended_at_ms", "error", "exit_code", "summary"}
 //   event: reload  (this page fell behind: reload it)
 // The server replays every line from the start, then live ones; EventSource reconnects
 // by itself with Last-Event-ID. Lines are de-duplicated by seq.
@@ -59,10 +59,12 @@
     return typeof x === "number" && isFinite(x) ? "$" + x.toFixed(4) : "$?";
   }
 
+  // Log rows show UTC, as the card does ("times in UTC" heads the log); the
+  // row's title gives the viewer's local time.
   function clock(ms) {
     const d = new Date(ms);
     if (isNaN(d.getTime())) return "";
-    return pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+    return pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
   }
 
   function str(v) {
@@ -220,7 +222,7 @@
 
     const events = Array.isArray(out.events) ? out.events.filter(function (e) { return e && typeof e === "object"; }) : [];
     if (events.length > 0) {
-      block.append(el("h4", null, "Events"));
+      block.append(el("h3", null, "Events"));
       const list = el("ul");
       const rank = function (e) {
         const i = LEVELS.indexOf(str(e.level));
@@ -241,7 +243,7 @@
 
     const services = Array.isArray(out.services_checked) ? out.services_checked : [];
     if (services.length > 0) {
-      block.append(el("h4", null, "Services checked"));
+      block.append(el("h3", null, "Services checked"));
       const list = el("ul");
       services.forEach(function (s) {
         const li = el("li");
@@ -261,7 +263,7 @@
 
     const esc = out.escalation;
     if (esc && typeof esc === "object") {
-      block.append(el("h4", null, "Escalation"));
+      block.append(el("h3", null, "Escalation"));
       if (esc.needed === true) {
         const p = el("p", "escalation needed", "Escalation needed" + (str(esc.reason) ? ": " + esc.reason : ""));
         block.append(p);
@@ -282,7 +284,7 @@
 
     const memories = Array.isArray(out.memories) ? out.memories : [];
     if (memories.length > 0) {
-      block.append(el("h4", null, "Memories recorded"));
+      block.append(el("h3", null, "Memories recorded"));
       const list = el("ul");
       memories.forEach(function (m) {
         const li = el("li");
@@ -321,7 +323,7 @@
     li.dataset.seq = String(seq);
     li.append(el("span", "ln", seq));
     const ts = el("span", "ts", clock(tsMs));
-    if (typeof tsMs === "number") ts.title = new Date(tsMs).toLocaleString();
+    if (typeof tsMs === "number") ts.title = "local time: " + new Date(tsMs).toLocaleString();
     li.append(ts);
     const body = el("div", "body");
     li.append(body);
@@ -401,11 +403,44 @@
       }
     });
     if (others.length > 0 || (events.length === 0 && !row)) {
+      const onlySystem = !row;
       body().append(rawFold((others.join(", ") || "nothing to show") + " · raw", str(line.raw)));
+      if (onlySystem) row.system = true;
     }
     if (row && quiet) row.li.classList.add("quiet");
     return row;
   }
+
+  // Lines with nothing but system events (hooks, init noise, rate-limit
+  // notices) fold into one group per run of them: "3 system lines".
+  let systemGroup = null;
+
+  function groupSystemRow(row, seq) {
+    if (!systemGroup || seq < systemGroup.lastSeq || seq !== lastSeq + 1 || rowsEl.lastElementChild !== systemGroup.li) {
+      const li = el("li", "row quiet system-group");
+      li.dataset.seq = String(seq);
+      li.append(el("span", "ln", seq), el("span", "ts", row.li.querySelector(".ts").textContent));
+      const details = el("details", "fold");
+      const summary = el("summary");
+      const label = el("span", "meta");
+      summary.append(label);
+      const inner = el("ol", "log-rows system-rows");
+      details.append(summary, inner);
+      const body = el("div", "body");
+      body.append(details);
+      li.append(body);
+      systemGroup = { li: li, inner: inner, label: label, count: 0, lastSeq: seq };
+      insertRow(li, seq);
+    }
+    systemGroup.inner.append(row.li);
+    systemGroup.count += 1;
+    systemGroup.lastSeq = seq;
+    lastSeq = Math.max(lastSeq, seq);
+    systemGroup.label.textContent = systemGroup.count + (systemGroup.count === 1 ? " system line" : " system lines");
+  }
+
+  // Turns so far, while the session runs: one per assistant message seen.
+  let liveTurns = 0;
 
   function onLine(e) {
     let line;
@@ -424,7 +459,18 @@
       row.body.append(el("span", "tag tag-bad", "could not render"), " ", el("code", "raw", str(line.raw)));
     }
     if (!row) return;
-    insertRow(row.li, line.seq);
+    if (running && Array.isArray(line.events) && line.events.some(function (ev) {
+      return ev && (ev.kind === "text" || ev.kind === "tool_use") && ev.line_type !== "user";
+    })) {
+      liveTurns += 1;
+      setText("turns", liveTurns + " so far");
+    }
+    if (row.system && line.seq > lastSeq) {
+      groupSystemRow(row, line.seq);
+    } else {
+      systemGroup = null;
+      insertRow(row.li, line.seq);
+    }
     if (emptyEl) emptyEl.hidden = true;
     scheduleFollow();
   }
@@ -461,9 +507,15 @@
       node.className = "badge status-" + statusClass(st.status);
       node.textContent = st.status.replace(/_/g, " ");
     });
+    if (st.status === "running") return;
     if (typeof st.cost_usd === "number") setText("cost", usd(st.cost_usd));
     if (typeof st.turns === "number") setText("turns", String(st.turns));
-    if (st.status === "running") return;
+    setText("exit_code", typeof st.exit_code === "number" ? String(st.exit_code) : "none (no exit code)");
+    const summaryBox = document.querySelector("[data-summary]");
+    if (summaryBox && str(st.summary)) {
+      summaryBox.querySelector("p").textContent = st.summary;
+      summaryBox.hidden = false;
+    }
 
     running = false;
     if (ticker !== null) clearInterval(ticker);
@@ -557,7 +609,19 @@
 
   if (stopForm) {
     stopForm.addEventListener("submit", function (e) {
-      if (!window.confirm("Stop session #" + log.dataset.session + "?")) e.preventDefault();
+      if (!window.confirm("Stop session #" + log.dataset.session + "?")) {
+        e.preventDefault();
+        return;
+      }
+      // Feedback while the stop travels to the worker: the page comes back
+      // with the answer, and the status event ends the log.
+      const button = stopForm.querySelector("button");
+      if (button) {
+        button.disabled = true;
+        button.textContent = "Stopping…";
+      }
+      stopForm.setAttribute("aria-busy", "true");
+      setConn("stopping…");
     });
   }
 

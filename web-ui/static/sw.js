@@ -19,6 +19,7 @@ const SHELL = [
   "/static/app.css?v=" + VERSION,
   "/static/pwa.js?v=" + VERSION,
   "/static/session.js?v=" + VERSION,
+  "/static/live.js?v=" + VERSION,
   "/static/logo.svg?v=" + VERSION,
   "/static/manifest.webmanifest?v=" + VERSION,
   "/static/icon-192.png",

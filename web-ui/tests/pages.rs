@@ -446,8 +446,12 @@ fn new_pages_have_the_new_nav_entries_and_no_inline_style() {
             assert!(html.contains(&format!(">{label}</a>")), "{label}");
         }
         assert!(!html.contains(" style="));
-        // Only the service worker's registration, from a file: no inline script.
-        assert_eq!(html.matches("<script").count(), 1);
+        // Scripts only from files (the service worker's registration, and on
+        // the pages that update themselves, live.js): no inline script.
+        assert_eq!(
+            html.matches("<script").count(),
+            html.matches("<script src=\"/static/").count()
+        );
         assert!(html.contains(r#"<script src="/static/pwa.js?v="#));
     }
 }

@@ -313,7 +313,10 @@ fn running_session_has_stop_button_live_log_and_card() {
         "2026-02-15 17:56:15 UTC",
         "1 / Observe",
         "wrk-7f3a",
-        "$0.0731",
+        // Cost, turns and exit code are told at the end, not shown as zeros.
+        r#"data-field="cost">counted at the end<"#,
+        r#"data-field="turns">running…<"#,
+        r#"data-field="exit_code">running…<"#,
         r##"from <a href="/sessions/17">#17</a>"##,
         r##"↳ to <a href="/sessions/19">#19</a>"##,
         "Operator prompt",
@@ -742,7 +745,7 @@ fn cooldowns_page_edge_cases() {
 fn session_page_shows_summary_and_remediation_actions() {
     let html = ui().session(&session_page(false)).expect("render");
     for needle in [
-        r#"<div class="summary-line">"#,
+        r#"<div class="summary-line" data-summary>"#,
         r#"<h2 class="label" id="actions-title">Remediation actions</h2>"#,
         r#"<span class="badge action-failed">failed</span>"#,
         "<summary>arguments</summary>",
@@ -770,7 +773,8 @@ fn session_page_shows_summary_and_remediation_actions() {
 
     let running = ui().session(&session_page(true)).expect("render");
     assert!(running.contains(r#"<span class="badge action-reserved">reserved</span>"#));
-    assert!(!running.contains("summary-line"));
+    // No summary yet: its place is kept hidden for the live end to fill.
+    assert!(running.contains(r#"<div class="summary-line" data-summary hidden>"#));
 
     let plain = SessionPage {
         actions: vec![],
@@ -779,7 +783,7 @@ fn session_page_shows_summary_and_remediation_actions() {
     };
     let html = ui().session(&plain).expect("render");
     assert!(!html.contains("Remediation actions"));
-    assert!(!html.contains("summary-line"));
+    assert!(html.contains(r#"<div class="summary-line" data-summary hidden>"#));
 }
 
 #[test]

@@ -145,7 +145,13 @@ impl WorkerLink for LinkService {
             .registry
             .register(info, tx.clone(), now, limit_ms);
         let conn_id = match registered {
-            Ok(conn_id) => conn_id,
+            Ok(conn_id) => {
+                self.peers
+                    .ctx
+                    .changes
+                    .publish(crate::changes::Kind::Worker, Some(record.site.as_str()));
+                conn_id
+            }
             Err(refused) => {
                 return Err(self
                     .refuse(&record.id, &record.site, &hello.hostname, refused)
@@ -355,6 +361,10 @@ impl Reader {
             .ctx
             .registry
             .unregister(&self.worker_id, self.conn_id);
+        self.peers
+            .ctx
+            .changes
+            .publish(crate::changes::Kind::Worker, None);
         tracing::info!(worker = %self.worker_id, "worker disconnected");
         if !self.peers.ctx.registry.is_connected(&self.worker_id) {
             self.peers.sessions.link_lost(&self.worker_id).await;

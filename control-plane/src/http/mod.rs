@@ -11,6 +11,7 @@ pub mod config_page;
 pub mod cooldowns;
 pub mod dashboard;
 pub mod health;
+pub mod live;
 pub mod memories;
 pub mod memories_page;
 pub mod metrics;
@@ -81,6 +82,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::list_workers))
         .routes(routes!(api::revoke_worker))
         .routes(routes!(sse::stream))
+        .routes(routes!(live::changes))
         .routes(routes!(openapi::json))
         .routes(routes!(openapi::yaml))
         .routes(routes!(openapi::docs))

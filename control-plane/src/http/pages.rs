@@ -17,7 +17,7 @@ use crate::auth::{self, LOGIN_COOKIE, SESSION_COOKIE};
 use crate::clock::now_ms;
 use crate::http::api::{ApiError, parse_tier, resolve_site};
 use crate::http::openapi::answers;
-use crate::sessions::StartRequest;
+use crate::sessions::{StartError, StartRequest};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const PAGE_SIZE: u32 = 50;
@@ -50,11 +50,24 @@ fn error_page(
     title: &str,
     message: String,
 ) -> Response {
+    error_page_to(state, headers, status, title, message, None)
+}
+
+/// An error page with a way on: a link and its label.
+fn error_page_to(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    title: &str,
+    message: String,
+    next: Option<(String, String)>,
+) -> Response {
     let page = ui::ErrorPage {
         layout: layout(state, headers, ui::Nav::None),
         status: status.as_u16(),
         title: title.to_owned(),
         message,
+        next,
     };
     let mut response = html(state.ui.error(&page));
     *response.status_mut() = status;
@@ -202,12 +215,7 @@ pub async fn session(
     let now = now_ms();
     let page = ui::SessionPage {
         actions: actions.iter().map(action_view).collect(),
-        summary: session
-            .structured
-            .as_ref()
-            .and_then(|v| v.get("summary"))
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned),
+        summary: crate::sessions::summary(&session),
         layout: layout(&state, &headers, ui::Nav::Sessions),
         session: ui::SessionDetail {
             id,
@@ -424,6 +432,19 @@ pub async fn trigger(
     };
     match state.sessions.start(start).await {
         Ok(session) => Redirect::to(&format!("/sessions/{}", session.id)).into_response(),
+        Err(StartError::Busy { site, running }) => error_page_to(
+            &state,
+            &headers,
+            StatusCode::CONFLICT,
+            "Run not started",
+            format!(
+                "Site {site} is busy: session #{running} is running there, and a site runs one session at a time."
+            ),
+            Some((
+                format!("/sessions/{running}"),
+                format!("Watch session #{running}"),
+            )),
+        ),
         Err(error) => start_refused(&state, &headers, ApiError::from(error)),
     }
 }

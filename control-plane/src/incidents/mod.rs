@@ -322,6 +322,9 @@ impl Incidents {
     /// Records one probe report of a worker and acts on it: incidents open for
     /// services with a probe down, and close for services whose probes are all up.
     pub async fn probe_report(&self, site: &SiteName, report: ProbeReport) {
+        self.ctx
+            .changes
+            .publish(crate::changes::Kind::Probes, Some(site.as_str()));
         let attempts = report.attempts;
         for a in &attempts {
             let result = if a.ok { "up" } else { "down" };

@@ -201,12 +201,32 @@ async fn call(app: &TestApp, method: &str, uri: &str, body: Option<(&str, String
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap_or_else(|e| panic!("{uri}: {e}"))
-        .to_bytes();
+    let bytes = if content_type.starts_with("text/event-stream") {
+        // A stream that follows what happens ends only when its subject does:
+        // tell it of a change, then read until it has been quiet for a second.
+        app.state
+            .context
+            .changes
+            .publish(claudeops_control_plane::changes::Kind::Event, Some("home"));
+        let mut body = response.into_body();
+        let mut bytes = Vec::new();
+        while let Ok(Some(frame)) =
+            tokio::time::timeout(std::time::Duration::from_secs(1), body.frame()).await
+        {
+            let frame = frame.unwrap_or_else(|e| panic!("{uri}: {e}"));
+            if let Some(data) = frame.data_ref() {
+                bytes.extend_from_slice(data);
+            }
+        }
+        bytes.into()
+    } else {
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap_or_else(|e| panic!("{uri}: {e}"))
+            .to_bytes()
+    };
     Answer {
         uri: uri.to_owned(),
         status,

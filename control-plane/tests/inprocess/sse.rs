@@ -4,6 +4,7 @@
 
 use axum::http::Method;
 use claudeops_control_plane::hub::LineView;
+use claudeops_core::event::EventLevel;
 use claudeops_core::{NewSession, SiteName, Tier, Trigger};
 
 use crate::fake_worker::FakeWorker;
@@ -62,7 +63,65 @@ async fn replays_stored_lines_then_follows_live() {
     let end = stream.rest().await;
     assert_eq!(end.len(), 1, "{end:?}");
     assert_eq!(end[0].event, "status");
-    assert_eq!(end[0].json()["status"], "completed");
+    let status = end[0].json();
+    assert_eq!(status["status"], "completed");
+    // Everything the card shows at the end, so the page needs no reload.
+    assert_eq!(status["exit_code"], 0, "{status}");
+    assert_eq!(status["summary"], "all good", "{status}");
+    assert_eq!(status["turns"], 3, "{status}");
+    assert_eq!(status["cost_usd"], 0.01, "{status}");
+}
+
+/// `GET /api/v1/changes`: a session starting and ending, an event, a worker
+/// coming: each reaches an open page as a `change` naming its kind and site,
+/// numbered in order.
+#[tokio::test]
+async fn open_pages_hear_of_every_change() {
+    let app = TestApp::start().await;
+    let mut changes = SseReader::new(app.send(Method::GET, "/api/v1/changes", None, false).await);
+    let mut worker = FakeWorker::connect_new(&app, "home").await;
+    let id = app.start_session("home", 1).await;
+    worker.run_job().await;
+    worker.finish(id, 0, 0.01, &no_escalation("all good")).await;
+    eventually("the session to end", || async {
+        let session = app.get(&format!("/api/v1/sessions/{id}")).await;
+        (session["status"] != "running").then_some(())
+    })
+    .await;
+    let home = SiteName::new("home").unwrap_or_else(|e| panic!("{e}"));
+    app.state
+        .context
+        .event(&home, None, EventLevel::Info, "a note".to_owned())
+        .await;
+
+    let mut kinds = Vec::new();
+    let mut last = 0;
+    while !(kinds.iter().any(|(k, _)| k == "event") && kinds.contains(&("session".to_owned(), 2))) {
+        let event = changes
+            .next()
+            .await
+            .unwrap_or_else(|| panic!("the stream ended after {kinds:?}"));
+        assert_eq!(event.event, "change", "{event:?}");
+        let change = event.json();
+        let seq = change["seq"].as_i64().unwrap_or_default();
+        assert!(seq > last, "in order: {change} after {last}");
+        assert_eq!(event.id.as_deref(), Some(seq.to_string().as_str()));
+        last = seq;
+        let kind = change["kind"].as_str().unwrap_or_default().to_owned();
+        if kind != "worker" {
+            assert_eq!(change["site"], "home", "{change}");
+        }
+        let n = kinds.iter().filter(|(k, _)| *k == kind).count() + 1;
+        kinds.push((kind, n));
+    }
+    let names: Vec<&str> = kinds.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(names.contains(&"worker"), "{names:?}");
+    assert!(names.contains(&"event"), "{names:?}");
+    assert_eq!(
+        names.iter().filter(|k| **k == "session").count(),
+        2,
+        "started and ended: {names:?}"
+    );
 }
 
 #[tokio::test]

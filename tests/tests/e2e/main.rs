@@ -8,6 +8,7 @@ mod dashboard;
 mod faults;
 mod incidents;
 mod legacy_import;
+mod live_browser;
 mod local_worker;
 mod openapi;
 mod original_api;

@@ -129,6 +129,10 @@ async fn every_operation_conforms_to_the_openapi_document() {
         .args(["--max-examples", EXAMPLES])
         .args(["--seed", "20261204"])
         .args(["--request-timeout", "20"])
+        // The change stream never ends by itself (it follows the fleet), so a
+        // request of it can only time out; its answers are checked against the
+        // document in-process (`inprocess/openapi.rs`) and in the browser.
+        .args(["--exclude-path", "/api/v1/changes"])
         .args(["--workers", "2"])
         .output();
     let output = tokio::time::timeout(Duration::from_secs(240), run)
@@ -144,7 +148,8 @@ async fn every_operation_conforms_to_the_openapi_document() {
         output.status,
         cp.proc.log()
     );
-    // It tested every operation (all but the document itself, which it reads).
+    // It tested every operation (all but the document itself, which it
+    // reads, and the change stream, left out above).
     let operations = serde_json::from_str::<Value>(&cp.http().text("/api/openapi.json").await)
         .unwrap_or_default()["paths"]
         .as_object()
@@ -155,7 +160,7 @@ async fn every_operation_conforms_to_the_openapi_document() {
                 .map(serde_json::Map::len)
                 .sum::<usize>()
         });
-    let tested = format!("Tested: {}", operations - 1);
+    let tested = format!("Tested: {}", operations - 2);
     assert!(stdout.contains(&tested), "expected {tested:?}:\n{stdout}");
     eprintln!("schemathesis passed in {:?}:\n{stdout}", started.elapsed());
 }

@@ -388,6 +388,7 @@ pub fn error_page() -> ErrorPage {
         status: 404,
         title: "Session not found".into(),
         message: "No session #999 <here>.".into(),
+        next: Some(("/sessions/7".into(), "Watch session #7".into())),
     }
 }
 

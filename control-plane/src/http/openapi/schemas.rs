@@ -644,6 +644,22 @@ pub struct StreamStatus {
     pub turns: i64,
     pub ended_at_ms: Option<i64>,
     pub error: Option<String>,
+    /// The CLI's exit code, when it gave one.
+    pub exit_code: Option<i32>,
+    /// The structured response's summary, when the session gave one.
+    pub summary: Option<String>,
+}
+
+/// The `change` event's data on `/api/v1/changes`: something a page shows changed.
+#[derive(ToSchema)]
+pub struct StreamChange {
+    /// Increases by one per notice.
+    pub seq: i64,
+    /// What changed: `session`, `event`, `probes`, `worker`, or `all` (the
+    /// viewer missed notices: refresh everything).
+    pub kind: String,
+    /// The site it happened at, when it belongs to one.
+    pub site: Option<String>,
 }
 
 /// The fleet's runtime settings form (`POST /config`) and a site's

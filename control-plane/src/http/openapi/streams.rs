@@ -13,7 +13,7 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, OneOfBuilder, Schema, Type}
 use utoipa::{PartialSchema, ToSchema};
 
 use super::chat::ChatCompletionChunk;
-use super::schemas::{StreamLine, StreamStatus};
+use super::schemas::{StreamChange, StreamLine, StreamStatus};
 
 /// A string holding JSON that `component` describes.
 fn json_text<T: ToSchema>(description: &str) -> Object {
@@ -94,6 +94,34 @@ impl ToSchema for SessionStreamEvent {
         StreamLine::schemas(schemas);
         schemas.push((StreamStatus::name().into_owned(), StreamStatus::schema()));
         StreamStatus::schemas(schemas);
+    }
+}
+
+/// One event of `GET /api/v1/changes`.
+pub struct ChangeStreamEvent;
+
+impl PartialSchema for ChangeStreamEvent {
+    fn schema() -> RefOr<Schema> {
+        event(
+            Some("change"),
+            json_text::<StreamChange>("A `StreamChange` as JSON."),
+            Some("The notice's number."),
+        )
+        .description(Some(
+            "Something a dashboard page shows changed: fetch the page again.",
+        ))
+        .into()
+    }
+}
+
+impl ToSchema for ChangeStreamEvent {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("ChangeStreamEvent")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((StreamChange::name().into_owned(), StreamChange::schema()));
+        StreamChange::schemas(schemas);
     }
 }
 

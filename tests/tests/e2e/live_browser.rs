@@ -1,0 +1,184 @@
+//! The dashboard live, in a real browser (Debian's chromium, driven by
+//! Playwright from PyPI, with axe-core), against the control plane and a real
+//! worker running the real CLI on the scripted model: Run Now to completed
+//! with the card filling in by itself, a reload mid-stream, Stop, five pages
+//! updating when a probe's target fails, and every page checked for
+//! accessibility in light and dark mode on a desktop and a phone. The Python
+//! side is `tests/python/live_browser.py`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use claudeops_tests::model::{Block, Script, ScriptedModel, Turn};
+use claudeops_tests::system::{ControlPlane, Worker};
+use claudeops_tests::venv::python;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// A loopback web service: `GET /` answers with the current code (200 until
+/// `POST /fail`, then 500).
+async fn failable_service() -> u16 {
+    let code = Arc::new(AtomicU16::new(200));
+    let (get, fail) = (code.clone(), code);
+    let app = axum::Router::new()
+        .route(
+            "/fail",
+            axum::routing::post(move || {
+                fail.store(500, Ordering::SeqCst);
+                async { "failing now" }
+            }),
+        )
+        .fallback(move || {
+            let code = get.load(Ordering::SeqCst);
+            async move {
+                (
+                    axum::http::StatusCode::from_u16(code).unwrap_or_default(),
+                    "web",
+                )
+            }
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    port
+}
+
+/// A repo with a probe of service `web` at `port`, checked every second.
+fn web_probe_repo(repos: &std::path::Path, port: u16) {
+    let dir = repos.join("homelab/.claude-ops/probes");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        repos.join("homelab/CLAUDE-OPS.md"),
+        "# homelab\n\nThe web service.\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let spec = format!(
+        "probes:\n  - name: web-http\n    service: web\n    url: http://127.0.0.1:{port}/\n    \
+         interval: 1s\n    timeout: 2s\n    failure-threshold: 1\n    success-threshold: 1\n"
+    );
+    std::fs::write(dir.join("web.yaml"), spec).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test]
+async fn the_dashboard_is_live_and_accessible_in_a_real_browser() {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: install Debian's chromium (tests/setup.sh does)"
+    );
+    let port = failable_service().await;
+    let model = ScriptedModel::start(vec![
+        Script::new(vec![
+            Turn::text("Checking the host.").and(Block::bash("sleep 2; echo quick-$((6*7))")),
+            Turn::structured(
+                json!({"summary": "The host is fine.", "escalation": {"needed": false}}),
+            ),
+        ])
+        .containing("quick-check of the host"),
+        Script::new(vec![
+            Turn::text("This takes a while.").and(Block::bash("sleep 1; echo started; sleep 120")),
+            Turn::structured(json!({"summary": "never reached", "escalation": {"needed": false}})),
+        ])
+        .containing("long-check of the host"),
+        Script::new(vec![Turn::structured(json!({
+            "summary": "web answers 500; nothing safe to do from here",
+            "escalation": {"needed": false}
+        }))]),
+    ])
+    .await;
+    let cp = ControlPlane::start(&[]).await;
+    let http = cp.http();
+    let env = model_env(&model);
+    let state = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    web_probe_repo(&state.path().join("repos"), port);
+    let token = cp.enroll_token("home").await;
+    let worker = Worker::start_in(&cp, "home", Some(&token), &as_refs(&env), state);
+    worker.wait_connected().await;
+    poll("the probe to be up", WAIT, async || {
+        let (_, checks) = http.get("/api/v1/checks?site=home").await;
+        checks
+            .to_string()
+            .contains("\"state\":\"up\"")
+            .then_some(())
+    })
+    .await;
+
+    // Path parameters for the pages the OpenAPI document lists.
+    let params = json!({"id": 1, "site": "home"});
+    let script = format!("{}/python/live_browser.py", env!("CARGO_MANIFEST_DIR"));
+    let fault_url = format!("http://127.0.0.1:{port}/fail");
+    let output = tokio::process::Command::new(python())
+        .args([
+            script.as_str(),
+            http.base.as_str(),
+            cp.token.as_str(),
+            "home",
+            fault_url.as_str(),
+            params.to_string().as_str(),
+        ])
+        .env("CLAUDEOPS_CHROMIUM", CHROMIUM)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", python()));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "live_browser.py failed:\n{stderr}\n{}",
+        worker.proc.log()
+    );
+    let got: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{stderr}", String::from_utf8_lossy(&output.stdout)));
+
+    // While running, the card says so rather than "$0.0000 / 0 turns".
+    let running = &got["while_running"];
+    assert_ne!(running["cost"], "$0.0000", "{got}");
+    assert_ne!(running["turns"], "0", "{got}");
+    assert_ne!(running["exit_code"], "—", "{got}");
+    // At the end, filled in without a reload, as the API has it.
+    let done = &got["completed"];
+    let id = done["session"].as_i64().unwrap_or_default();
+    let (_, session) = http.get(&format!("/api/v1/sessions/{id}")).await;
+    assert_eq!(session["status"], "completed", "{session}");
+    assert_eq!(done["exit_code"], "0", "{got}");
+    assert_eq!(done["summary"], "The host is fine.", "{got}");
+    assert_eq!(
+        done["turns"],
+        session["num_turns"].to_string(),
+        "{got}\n{session}"
+    );
+    assert!(
+        done["log_heading"]
+            .as_str()
+            .is_some_and(|h| h.contains("UTC")),
+        "{got}"
+    );
+    assert!(
+        done["first_ts_title"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("local time")),
+        "{got}"
+    );
+    // Reload mid-stream: each line once; Stop answers at once, then stops.
+    assert_eq!(got["reload"]["rows"], got["reload"]["unique"], "{got}");
+    assert_eq!(got["stop_feedback"], "Stopping…", "{got}");
+    let stopped = got["stopped"].as_i64().unwrap_or_default();
+    let (_, session) = http.get(&format!("/api/v1/sessions/{stopped}")).await;
+    assert_eq!(session["status_detail"], "stopped", "{session}");
+    // Live: every page changed by itself.
+    for path in ["/", "/sites", "/events", "/health", "/incidents"] {
+        assert_eq!(got["live"][path], "changed", "{path}: {got}");
+    }
+    // Accessibility: every page in four settings, none serious or critical.
+    let pages = got["pages"].as_array().cloned().unwrap_or_default();
+    assert!(pages.len() >= 10, "{got}");
+    let axe = got["axe"].as_object().cloned().unwrap_or_default();
+    assert_eq!(axe.len(), pages.len() * 4, "{got}");
+    for (page, result) in &axe {
+        assert_eq!(result["serious"], 0, "{page}: {result}");
+    }
+    assert_eq!(got["page_errors"], json!([]), "{got}");
+}
