@@ -125,6 +125,20 @@ impl Auth {
         })
     }
 
+    /// Who is asking, for audit records and "acknowledged by": the API token's
+    /// holder or the dashboard login's user; `None` when neither.
+    pub fn actor(&self, headers: &HeaderMap, now_ms: i64) -> Option<String> {
+        if self.bearer_ok(headers) {
+            return Some("api token".to_owned());
+        }
+        self.login_of(headers, now_ms).map(|login| {
+            format!(
+                "dashboard login {:08x}",
+                claudeops_core::alert::fnv1a(&[login.id.as_bytes()]) as u32
+            )
+        })
+    }
+
     pub fn logout(&self, id: &str) {
         self.lock().remove(id);
     }

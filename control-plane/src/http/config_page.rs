@@ -262,19 +262,12 @@ async fn change_views(state: &AppState) -> Vec<ui::ConfigChangeView> {
     }
 }
 
-/// Who made a change: the API token's holder or a dashboard login (one
-/// identity either way; the login is named by a digest of its id).
+/// Who made a change (`Auth::actor`).
 fn actor(state: &AppState, headers: &HeaderMap) -> String {
-    if state.auth.bearer_ok(headers) {
-        return "api token".to_owned();
-    }
-    match state.auth.login_of(headers, crate::clock::now_ms()) {
-        Some(login) => format!(
-            "dashboard login {:08x}",
-            claudeops_core::alert::fnv1a(&[login.id.as_bytes()]) as u32
-        ),
-        None => "unknown".to_owned(),
-    }
+    state
+        .auth
+        .actor(headers, crate::clock::now_ms())
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// Applies a change and, when it touches notifications, rebuilds the notifier.
