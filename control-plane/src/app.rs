@@ -28,6 +28,11 @@ pub struct App {
     /// The model upstream, for the alert brief and the model list.
     pub upstream: crate::upstream::Upstream,
     pub auth: Auth,
+    /// Named dashboard users (`user add`), checked at login.
+    pub users: crate::users::Users,
+    /// `CLAUDEOPS_PUBLIC_READS`: pages and reads open to anyone, as the
+    /// original had them.
+    pub public_reads: bool,
     pub ui: Ui,
     pub ca: Arc<Ca>,
     pub revocations: Arc<RevocationSet>,
@@ -49,6 +54,20 @@ impl App {
             .await?;
         self.cut_off(&revoked).await;
         Ok(revoked.into_iter().map(|w| w.id).collect())
+    }
+
+    /// Ends the dashboard logins of users removed or changed elsewhere
+    /// (`claudeops-control-plane user …` in another process).
+    pub async fn sync_users(&self) {
+        match self.users.list().await {
+            Ok(users) => self.auth.end_stale_logins(
+                &users
+                    .into_iter()
+                    .map(|u| (u.name, u.role, u.updated_at_ms))
+                    .collect::<Vec<_>>(),
+            ),
+            Err(error) => tracing::debug!(%error, "could not read the users"),
+        }
     }
 
     /// Takes revocations made elsewhere (`claudeops-control-plane revoke` in

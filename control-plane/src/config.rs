@@ -35,6 +35,12 @@ pub struct Config {
     pub max_tier: Tier,
     pub dry_run: bool,
     pub api_token: Option<String>,
+    /// `true` restores the original's open reads: pages and read endpoints
+    /// answer without a login (writes still need one).
+    pub public_reads: bool,
+    /// The address users reach the dashboard at (`https://ops.example.org`);
+    /// `https` marks the login cookie `Secure`.
+    pub public_url: Option<String>,
     /// Before a session's CLI is killed (seconds or "30m").
     #[serde(with = "claudeops_config::de::duration")]
     pub session_timeout: Duration,
@@ -155,6 +161,8 @@ impl Default for Config {
             max_tier: Tier::Remediate,
             dry_run: false,
             api_token: None,
+            public_reads: false,
+            public_url: None,
             session_timeout: Duration::from_secs(1800),
             shutdown_grace: Duration::from_secs(30),
             max_session_cost_usd: 0.0,
@@ -283,6 +291,13 @@ impl Config {
             && token.len() < 16
         {
             problems.push("CLAUDEOPS_API_TOKEN must be at least 16 characters".to_owned());
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            problems.push(format!(
+                "CLAUDEOPS_PUBLIC_URL must start with https:// or http://, not {url:?}"
+            ));
         }
         for (name, model) in [
             ("CLAUDEOPS_TIER1_MODEL", &self.tier1_model),

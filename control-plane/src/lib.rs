@@ -30,6 +30,7 @@ pub mod sessions;
 pub mod store_watch;
 pub mod telemetry;
 pub mod upstream;
+pub mod users;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -141,6 +142,7 @@ async fn sync_revocations(state: AppState) {
     loop {
         tick.tick().await;
         state.sync_revocations().await;
+        state.sync_users().await;
     }
 }
 
@@ -178,6 +180,12 @@ pub async fn build(config: Config) -> anyhow::Result<Built> {
     let (auth, token_path) =
         auth::Auth::load_or_create(config.api_token.as_deref(), &config.state_dir)
             .context("the API token")?;
+    let auth = auth.with_secure_cookies(
+        config
+            .public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://")),
+    );
     let validator = escalation::ResponseValidator::new(&config.schema()?)?;
     let ui = claudeops_web_ui::Ui::new()?;
     let (context, facts) = ServiceContext::new(store, config.clone());
@@ -203,6 +211,7 @@ pub async fn build(config: Config) -> anyhow::Result<Built> {
         validator: Arc::new(validator),
     };
     let store_health = store_watch::StoreHealth::default();
+    let context_store = context.store.clone();
     let state: AppState = Arc::new(App {
         queries: Queries::new(context.clone()),
         upstream: upstream::Upstream::new(&config),
@@ -211,6 +220,8 @@ pub async fn build(config: Config) -> anyhow::Result<Built> {
         incidents,
         notifications,
         auth,
+        users: users::Users::new(context_store),
+        public_reads: config.public_reads,
         ui,
         ca,
         revocations,
@@ -323,10 +334,13 @@ pub async fn serve(
         let router = http::router(state.clone());
         let stopped = stopped();
         async move {
-            axum::serve(dashboard, router)
-                .with_graceful_shutdown(stopped)
-                .await
-                .context("the dashboard listener")
+            axum::serve(
+                dashboard,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stopped)
+            .await
+            .context("the dashboard listener")
         }
     });
     let background = [

@@ -57,6 +57,28 @@ enum Command {
         #[arg(long, default_value = LOCAL_SITE)]
         site: String,
     },
+    /// Named dashboard users: viewers watch, operators also press Run Now,
+    /// Stop and approve, admins also change settings and revoke workers.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user, or give an existing one a new role and password. The
+    /// password is read from the first line of standard input, e.g.
+    /// `printf '%s\n' "$PASSWORD" | claudeops-control-plane user add alice --role operator`.
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["viewer", "operator", "admin"])]
+        role: String,
+    },
+    /// List the users and their roles.
+    List,
+    /// Remove a user.
+    Remove { name: String },
 }
 
 fn main() -> ExitCode {
@@ -177,6 +199,7 @@ async fn run(command: Command, config: ControlPlaneConfig) -> anyhow::Result<()>
             }
             Ok(())
         }
+        Command::User { command } => user(command, &config).await,
         Command::ImportLegacy { path, site } => {
             let site = SiteName::new(site)?;
             let report = legacy_import::run(&config, &path, &site).await?;
@@ -184,6 +207,66 @@ async fn run(command: Command, config: ControlPlaneConfig) -> anyhow::Result<()>
             Ok(())
         }
     }
+}
+
+/// `user add | list | remove`. A running control plane checks passwords and
+/// roles at login, so a change applies from the user's next login.
+async fn user(command: UserCommand, config: &ControlPlaneConfig) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let users = claudeops_control_plane::users::Users::new(store.clone());
+    let result = match command {
+        UserCommand::Add { name, role } => {
+            let role: claudeops_control_plane::auth::Role =
+                role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            use std::io::IsTerminal;
+            if std::io::stdin().is_terminal() {
+                eprint!("password for {name} (the characters show as you type): ");
+            }
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let new = users
+                .put(
+                    &name,
+                    role,
+                    password,
+                    claudeops_control_plane::clock::now_ms(),
+                )
+                .await?;
+            println!(
+                "{} user {name} ({role}){}",
+                if new { "added" } else { "updated" },
+                if new {
+                    ""
+                } else {
+                    "; its current logins end within seconds"
+                }
+            );
+            Ok(())
+        }
+        UserCommand::List => {
+            let list = users.list().await?;
+            if list.is_empty() {
+                println!("no users: log in with the API token, or add one with `user add`");
+            }
+            for user in list {
+                println!("{}\t{}", user.name, user.role);
+            }
+            Ok(())
+        }
+        UserCommand::Remove { name } => {
+            if users.remove(&name).await? {
+                println!("removed user {name}; a running dashboard ends its logins within seconds");
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("no user named {name:?}"))
+            }
+        }
+    };
+    store.close().await;
+    result
 }
 
 /// What the environment holds that this binary will not use.

@@ -3,6 +3,8 @@
 //! end. No binary is started, so the whole suite runs in seconds; each test has
 //! its own state directory and its own control plane.
 
+#[path = "inprocess/access.rs"]
+mod access;
 #[path = "inprocess/enrollment.rs"]
 mod enrollment;
 #[path = "inprocess/escalation.rs"]

@@ -24,6 +24,9 @@ pub struct Layout {
     pub flash: Option<Flash>,
     /// Which navigation entry is highlighted.
     pub nav: Nav,
+    /// Who is logged in and as what, e.g. `("alice", "operator")`; shown by
+    /// the logout button.
+    pub user: Option<(String, String)>,
 }
 
 impl Layout {
@@ -35,7 +38,14 @@ impl Layout {
             csrf_token: Some(csrf_token.into()),
             flash: None,
             nav,
+            user: None,
         }
+    }
+
+    /// Names the logged-in user and role.
+    pub fn with_user(mut self, user: impl Into<String>, role: impl Into<String>) -> Self {
+        self.user = Some((user.into(), role.into()));
+        self
     }
 
     /// Adds a flash message.

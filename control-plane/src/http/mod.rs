@@ -10,6 +10,7 @@ pub mod chat;
 pub mod config_page;
 pub mod cooldowns;
 pub mod dashboard;
+pub mod guard;
 pub mod health;
 pub mod live;
 pub mod memories;
@@ -33,10 +34,16 @@ use utoipa_axum::routes;
 use crate::app::AppState;
 
 /// The dashboard's and API's router: every route of [`api_router`], the
-/// not-found page for anything else.
+/// not-found page for anything else, all behind the one gate (`guard`).
 pub fn router(state: AppState) -> Router {
     let (router, _document) = api_router().split_for_parts();
-    router.fallback(pages::not_found).with_state(state)
+    router
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
+        .with_state(state)
 }
 
 /// Every route, each from a handler annotated with `#[utoipa::path]`, so the

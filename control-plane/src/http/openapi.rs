@@ -118,7 +118,60 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .into_iter()
         .map(|(path, item)| (path.replace("{*", "{"), item))
         .collect();
+    document_the_gate(&mut document);
     document
+}
+
+/// Adds to each operation the refusals of the gate in front of it
+/// (`http::guard`): no login, and (for writes) a role that may not.
+fn document_the_gate(document: &mut utoipa::openapi::OpenApi) {
+    use axum::http::Method;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::response::ResponseBuilder;
+
+    use crate::http::guard::{Access, access};
+
+    let refusal =
+        |description: &str| RefOr::T(ResponseBuilder::new().description(description).build());
+    for (path, item) in &mut document.paths.paths {
+        let page = !(path.starts_with("/api/") || path == "/metrics");
+        for (method, operation) in [
+            (Method::GET, &mut item.get),
+            (Method::POST, &mut item.post),
+            (Method::PUT, &mut item.put),
+            (Method::DELETE, &mut item.delete),
+            (Method::PATCH, &mut item.patch),
+        ] {
+            let Some(operation) = operation.as_mut() else {
+                continue;
+            };
+            let Access::Role(role) = access(&method, path) else {
+                continue;
+            };
+            let responses = &mut operation.responses.responses;
+            responses.entry("401".to_owned()).or_insert_with(|| {
+                refusal(if page {
+                    "No login, asked for JSON or an event stream: refused (the dashboard is private; `CLAUDEOPS_PUBLIC_READS`)."
+                } else {
+                    "No bearer token or login: refused (the dashboard is private; `CLAUDEOPS_PUBLIC_READS`)."
+                })
+            });
+            if page {
+                responses.entry("303".to_owned()).or_insert_with(|| {
+                    refusal("No login: to `/login?next=…`, which returns here after.")
+                });
+            }
+            if role > crate::auth::Role::Viewer {
+                responses.entry("403".to_owned()).or_insert_with(|| {
+                    refusal(if role == crate::auth::Role::Admin {
+                        "The login's role may not do this: it needs an admin."
+                    } else {
+                        "The login's role may not do this: it needs an operator or admin."
+                    })
+                });
+            }
+        }
+    }
 }
 
 /// The document rendered once, as JSON and as YAML.

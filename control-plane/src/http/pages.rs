@@ -16,6 +16,7 @@ use crate::app::AppState;
 use crate::auth::{self, LOGIN_COOKIE, SESSION_COOKIE};
 use crate::clock::now_ms;
 use crate::http::api::{ApiError, parse_tier, resolve_site};
+use crate::http::guard;
 use crate::http::openapi::answers;
 use crate::sessions::{StartError, StartRequest};
 
@@ -24,7 +25,8 @@ const PAGE_SIZE: u32 = 50;
 
 pub fn layout(state: &AppState, headers: &HeaderMap, nav: ui::Nav) -> ui::Layout {
     match state.auth.login_of(headers, now_ms()) {
-        Some(login) => ui::Layout::logged_in(VERSION, login.csrf, nav),
+        Some(login) => ui::Layout::logged_in(VERSION, login.csrf, nav)
+            .with_user(login.user, login.role.as_str()),
         None => ui::Layout {
             version: VERSION.to_owned(),
             nav,
@@ -43,7 +45,7 @@ pub fn html(rendered: Result<String, claudeops_web_ui::UiError>) -> Response {
     }
 }
 
-fn error_page(
+pub(crate) fn error_page(
     state: &AppState,
     headers: &HeaderMap,
     status: StatusCode,
@@ -497,33 +499,66 @@ pub async fn stop(
     }
 }
 
+/// `GET /login?next=…`: where the guard sends a visitor without a login.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LoginQuery {
+    /// The page to return to after logging in (a path on this dashboard).
+    next: Option<String>,
+}
+
 #[utoipa::path(
     get,
     path = "/login",
     operation_id = "login_page",
     tag = "dashboard",
     summary = "The login form",
-    description = "Sets the form's own short-lived cookie, checked by `POST /login`.",
+    description = "Sets the form's own short-lived cookie, checked by `POST /login`. With `next`, says that the page asked for needs a login and returns there after.",
+    params(LoginQuery),
     responses((status = 200, description = "The page.", content_type = "text/html", body = String))
 )]
-pub async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn login_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
     let token = auth::random_token();
-    login_page(&state, &headers, token, None, StatusCode::OK)
+    let next = query.next.as_deref().map(|n| guard::safe_next(Some(n)));
+    let notice = next
+        .as_ref()
+        .filter(|n| n.as_str() != "/")
+        .map(|n| format!("Log in to see {n}: this dashboard is private."));
+    login_page(
+        &state,
+        &headers,
+        token,
+        LoginOutcome {
+            error: notice,
+            next,
+        },
+        StatusCode::OK,
+    )
+}
+
+/// What the login form says and where it returns to.
+struct LoginOutcome {
+    error: Option<String>,
+    next: Option<String>,
 }
 
 fn login_page(
     state: &AppState,
     headers: &HeaderMap,
     form_token: String,
-    error: Option<String>,
+    outcome: LoginOutcome,
     status: StatusCode,
 ) -> Response {
     let mut layout = layout(state, headers, ui::Nav::None);
     layout.csrf_token = Some(form_token.clone());
     let page = ui::LoginPage {
         layout,
-        error,
-        next: None,
+        error: outcome.error,
+        next: outcome.next.filter(|n| n.as_str() != "/"),
         token_path: state.token_path.as_ref().map_or_else(
             || "CLAUDEOPS_API_TOKEN".to_owned(),
             |p| p.display().to_string(),
@@ -531,18 +566,48 @@ fn login_page(
     };
     let mut response = html(state.ui.login(&page));
     *response.status_mut() = status;
-    if let Ok(value) = auth::set_cookie(LOGIN_COOKIE, &form_token, 600).parse() {
+    if let Ok(value) = state
+        .auth
+        .set_cookie(LOGIN_COOKIE, &form_token, 600)
+        .parse()
+    {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
 }
 
-/// The login form: the API token and the form's token.
+/// The login form: a user name and password, or the API token; the form's
+/// token; where to return.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginForm {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
     token: String,
     #[serde(default)]
     csrf: String,
+    next: Option<String>,
+}
+
+/// The client's address, for counting failed logins (unknown in-process).
+pub struct ClientAddr(pub std::net::IpAddr);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip()),
+        ))
+    }
 }
 
 #[utoipa::path(
@@ -550,46 +615,89 @@ pub struct LoginForm {
     path = "/login",
     operation_id = "login",
     tag = "forms",
-    summary = "Log in to the dashboard with the API token",
+    summary = "Log in to the dashboard with a user name and password, or the API token",
     request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 303, description = "Logged in: the login's cookie is set; to `/`.", headers(("location" = String, description = "Where to go."), ("set-cookie" = String, description = "The login."))),
-        (status = 401, description = "Wrong token: the form again.", content_type = "text/html", body = String),
+        (status = 303, description = "Logged in: the login's cookie is set; to `next` (a path here) or `/`.", headers(("location" = String, description = "Where to go."), ("set-cookie" = String, description = "The login."))),
+        (status = 401, description = "Wrong user name, password or token: the form again.", content_type = "text/html", body = String),
         (status = 403, description = "The form expired: the form again.", content_type = "text/html", body = String),
+        (status = 429, description = "Too many failed logins from this client: the form again, with how long to wait.", content_type = "text/html", body = String, headers(("retry-after" = String, description = "Seconds to wait."))),
+        (status = 503, description = "The database is unavailable (user names are checked there).", content_type = "text/html", body = String),
         answers::FormRejections,
     )
 )]
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
+    let next = guard::safe_next(form.next.as_deref());
+    let again = |error: &str, status: StatusCode| {
+        login_page(
+            &state,
+            &headers,
+            auth::random_token(),
+            LoginOutcome {
+                error: Some(error.to_owned()),
+                next: Some(next.clone()),
+            },
+            status,
+        )
+    };
     let expected = auth::cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if expected.is_empty()
         || !claudeops_pki::constant_time_eq(expected.as_bytes(), form.csrf.as_bytes())
     {
-        return login_page(
-            &state,
-            &headers,
-            auth::random_token(),
-            Some("The form expired; try again.".to_owned()),
-            StatusCode::FORBIDDEN,
-        );
+        return again("The form expired; try again.", StatusCode::FORBIDDEN);
     }
-    let Some(login) = state.auth.login(&form.token, now_ms()) else {
-        tracing::warn!("a dashboard login used a wrong token");
-        return login_page(
-            &state,
-            &headers,
-            auth::random_token(),
-            Some("Wrong token.".to_owned()),
+    let now = now_ms();
+    if let Err(wait) = state.auth.login_allowed(client, now) {
+        tracing::warn!(%client, "dashboard logins refused: too many failures");
+        let mut response = again(
+            &format!(
+                "Too many failed logins from your address; try again in {} minute(s).",
+                wait.div_ceil(60)
+            ),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        if let Ok(value) = wait.to_string().parse() {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
+    let login = if !form.token.trim().is_empty() {
+        state.auth.login(&form.token, now)
+    } else {
+        match state.users.verify(form.user.trim(), &form.password).await {
+            Ok(user) => user.map(|u| state.auth.start_login(&u.name, u.role, now)),
+            Err(error) => {
+                tracing::error!(%error, "checking a dashboard login failed");
+                return again(
+                    "The database is unavailable, so the user name cannot be checked; try again soon.",
+                    StatusCode::SERVICE_UNAVAILABLE,
+                );
+            }
+        }
+    };
+    let Some(login) = login else {
+        state.auth.login_failed(client, now);
+        tracing::warn!(%client, "a dashboard login failed");
+        return again(
+            if form.token.trim().is_empty() {
+                "Wrong user name or password."
+            } else {
+                "Wrong token."
+            },
             StatusCode::UNAUTHORIZED,
         );
     };
-    let mut response = Redirect::to("/").into_response();
+    state.auth.login_succeeded(client);
+    tracing::info!(user = %login.user, role = %login.role, "dashboard login");
+    let mut response = Redirect::to(&next).into_response();
     for cookie in [
-        auth::set_cookie(SESSION_COOKIE, &login.id, 12 * 3600),
-        auth::set_cookie(LOGIN_COOKIE, "", 0),
+        state.auth.set_cookie(SESSION_COOKIE, &login.id, 12 * 3600),
+        state.auth.set_cookie(LOGIN_COOKIE, "", 0),
     ] {
         if let Ok(value) = cookie.parse() {
             response.headers_mut().append(header::SET_COOKIE, value);
@@ -621,7 +729,7 @@ pub async fn logout(
         state.auth.logout(&login.id);
     }
     let mut response = Redirect::to("/").into_response();
-    if let Ok(value) = auth::set_cookie(SESSION_COOKIE, "", 0).parse() {
+    if let Ok(value) = state.auth.set_cookie(SESSION_COOKIE, "", 0).parse() {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response

@@ -222,7 +222,7 @@ async fn the_api_takes_and_gives_the_originals_shape_and_ours() {
         assert_eq!(got, want, "{query}");
     }
     let (status, json) = app
-        .request(Method::GET, "/api/v1/memories?active=maybe", None, false)
+        .request(Method::GET, "/api/v1/memories?active=maybe", None, true)
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
 

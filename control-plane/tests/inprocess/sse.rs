@@ -13,7 +13,7 @@ use crate::support::{TestApp, eventually, no_escalation};
 
 async fn open_stream(app: &TestApp, session: i64) -> SseReader {
     let path = format!("/sessions/{session}/stream");
-    SseReader::new(app.send(Method::GET, &path, None, false).await)
+    SseReader::new(app.send(Method::GET, &path, None, true).await)
 }
 
 /// Waits until `n` viewers follow the session in the hub.
@@ -78,7 +78,7 @@ async fn replays_stored_lines_then_follows_live() {
 #[tokio::test]
 async fn open_pages_hear_of_every_change() {
     let app = TestApp::start().await;
-    let mut changes = SseReader::new(app.send(Method::GET, "/api/v1/changes", None, false).await);
+    let mut changes = SseReader::new(app.send(Method::GET, "/api/v1/changes", None, true).await);
     let mut worker = FakeWorker::connect_new(&app, "home").await;
     let id = app.start_session("home", 1).await;
     worker.run_job().await;

@@ -211,8 +211,9 @@ impl TestApp {
             .unwrap_or_else(|e| match e {})
     }
 
+    /// A read with the bearer token (the dashboard is private).
     pub async fn get(&self, path: &str) -> Value {
-        let (status, json) = self.request(Method::GET, path, None, false).await;
+        let (status, json) = self.request(Method::GET, path, None, true).await;
         assert_eq!(status, StatusCode::OK, "GET {path}: {json}");
         json
     }

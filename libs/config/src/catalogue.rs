@@ -186,6 +186,20 @@ pub const SETTINGS: &[Setting] = &[
         "Bearer token for the API and dashboard login (16+ chars)",
     ),
     s(
+        "CLAUDEOPS_PUBLIC_READS",
+        "`false`",
+        Cp,
+        false,
+        "`true` lets anyone who reaches the port read pages and read endpoints without a login, as the original did (writes still need one)",
+    ),
+    s(
+        "CLAUDEOPS_PUBLIC_URL",
+        "(none)",
+        Cp,
+        false,
+        "Where users reach the dashboard, e.g. `https://ops.example.org` behind a TLS proxy; `https` marks the login cookie `Secure`",
+    ),
+    s(
         "CLAUDEOPS_SESSION_TIMEOUT",
         "`1800`",
         Both,

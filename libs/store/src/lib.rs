@@ -40,7 +40,7 @@ pub use error::StoreError;
 pub use model::{
     ActionFilter, Backend, ConfigChange, DEFAULT_PAGE_SIZE, DeliveryFilter, EnrollTokenRecord,
     EventFilter, IncidentFilter, MemoryFilter, MemoryListing, MemorySearch, OutputLine,
-    RuntimeSettings, SessionFilter, Stats, WorkerSelector,
+    RuntimeSettings, SessionFilter, Stats, UserRecord, WorkerSelector,
 };
 pub use store::Store;
 

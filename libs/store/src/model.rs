@@ -242,6 +242,28 @@ impl Default for DeliveryFilter {
     }
 }
 
+/// A named dashboard user. `role` is the control plane's word (viewer,
+/// operator, admin); `password_hash` an argon2 PHC string, never a password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("created_at_ms", &self.created_at_ms)
+            .field("updated_at_ms", &self.updated_at_ms)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One scope's runtime overrides as stored: `global` or `site:NAME`, and a JSON
 /// object of the settings changed there (the control plane reads it).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -597,6 +597,27 @@ pub(crate) fn deliveries(rows: Vec<DeliveryRow>) -> Result<Vec<DeliveryRecord>, 
 }
 
 #[derive(Debug, sqlx::FromRow)]
+pub(crate) struct UserRow {
+    name: String,
+    role: String,
+    password_hash: String,
+    created_at_ms: i64,
+    updated_at_ms: i64,
+}
+
+impl From<UserRow> for crate::UserRecord {
+    fn from(row: UserRow) -> Self {
+        crate::UserRecord {
+            name: row.name,
+            role: row.role,
+            password_hash: row.password_hash,
+            created_at_ms: row.created_at_ms,
+            updated_at_ms: row.updated_at_ms,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
 pub(crate) struct RuntimeRow {
     scope: String,
     overrides: String,

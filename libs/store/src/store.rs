@@ -25,7 +25,7 @@ use crate::StoreError;
 use crate::model::{
     ActionFilter, Backend, ConfigChange, DeliveryFilter, EnrollTokenRecord, EventFilter,
     IncidentFilter, MemoryFilter, MemoryListing, MemorySearch, OutputLine, RuntimeSettings,
-    SessionFilter, WorkerSelector,
+    SessionFilter, UserRecord, WorkerSelector,
 };
 
 /// Durable state of the control plane. Times are unix milliseconds throughout.
@@ -437,6 +437,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Inserts or replaces.
     async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    // --- named dashboard users ---
+
+    /// Adds the user, or replaces the role and password of the one so named
+    /// (keeping when it was created).
+    async fn put_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+
+    async fn get_user(&self, name: &str) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Every user, by name.
+    async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError>;
+
+    /// False if there was no such user.
+    async fn delete_user(&self, name: &str) -> Result<bool, StoreError>;
 
     // --- runtime settings (the config page, PUT /api/v1/config) ---
 

@@ -375,6 +375,7 @@ pub fn login_page() -> LoginPage {
             csrf_token: Some(TOKEN.into()),
             flash: None,
             nav: Nav::None,
+            user: None,
         },
         error: Some("wrong token".into()),
         next: Some("/sessions/18".into()),

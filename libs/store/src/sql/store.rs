@@ -29,12 +29,12 @@ use crate::error::{conflict_on_duplicate, is_foreign_key_violation, is_unique_vi
 use crate::model::{
     ActionFilter, Backend, ConfigChange, DeliveryFilter, EnrollTokenRecord, EventFilter,
     IncidentFilter, MemoryFilter, MemoryListing, MemorySearch, OutputLine, RuntimeSettings,
-    SessionFilter, Stats, WorkerSelector,
+    SessionFilter, Stats, UserRecord, WorkerSelector,
 };
 use crate::rows::{
     self, ActionRow, AlertRow, ConfigChangeRow, DeliveryRow, EventRow, HistoryRow, IncidentRow,
     InventoryRow, LedgerRow, MemoryListingRow, MemoryRow, OutputRow, ProbeRow, RuntimeRow,
-    SessionRow, WorkerRow,
+    SessionRow, UserRow, WorkerRow,
 };
 use crate::token::{self, TokenRow};
 use crate::{Store, StoreError, ledger, memory};
@@ -65,6 +65,7 @@ where
     (Option<i64>,): for<'r> FromRow<'r, DB::Row>,
     (String,): for<'r> FromRow<'r, DB::Row>,
     SessionRow: for<'r> FromRow<'r, DB::Row>,
+    UserRow: for<'r> FromRow<'r, DB::Row>,
     OutputRow: for<'r> FromRow<'r, DB::Row>,
     WorkerRow: for<'r> FromRow<'r, DB::Row>,
     TokenRow: for<'r> FromRow<'r, DB::Row>,
@@ -994,6 +995,22 @@ where
         .execute(&self.pool)
         .await?;
         Ok(DB::rows_affected(&done))
+    }
+
+    async fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        self.upsert_user(user).await
+    }
+
+    async fn get_user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        self.user_named(name).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        self.all_users().await
+    }
+
+    async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
+        self.remove_user(name).await
     }
 
     async fn runtime_settings(&self) -> Result<Vec<RuntimeSettings>, StoreError> {

@@ -5,7 +5,10 @@ use claudeops_store::{ConfigChange, RuntimeSettings};
 
 use crate::Fixture;
 
-conformance!(runtime_settings_replace_and_audit,);
+conformance!(
+    runtime_settings_replace_and_audit,
+    users_are_added_replaced_listed_and_removed,
+);
 
 fn change(at_ms: i64, field: &str, before: Option<&str>, after: Option<&str>) -> ConfigChange {
     ConfigChange {
@@ -84,4 +87,55 @@ async fn runtime_settings_replace_and_audit(f: &Fixture) {
     };
     s.put_runtime_settings(&quiet, &[]).await.expect("quiet");
     assert_eq!(s.config_changes(100, 0).await.expect("trail").len(), 4);
+}
+
+async fn users_are_added_replaced_listed_and_removed(f: &Fixture) {
+    use claudeops_store::UserRecord;
+    let s = &f.store;
+    assert!(s.list_users().await.expect("empty").is_empty());
+    assert!(s.get_user("alice").await.expect("none").is_none());
+    let alice = UserRecord {
+        name: "alice".into(),
+        role: "viewer".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        created_at_ms: 100,
+        updated_at_ms: 100,
+    };
+    s.put_user(&alice).await.expect("add alice");
+    s.put_user(&UserRecord {
+        name: "bob".into(),
+        role: "admin".into(),
+        ..alice.clone()
+    })
+    .await
+    .expect("add bob");
+    // Replacing keeps when the user was created.
+    s.put_user(&UserRecord {
+        role: "operator".into(),
+        password_hash: "$argon2id$other".into(),
+        created_at_ms: 900,
+        updated_at_ms: 200,
+        ..alice.clone()
+    })
+    .await
+    .expect("replace alice");
+    let got = s.get_user("alice").await.expect("get").expect("alice");
+    assert_eq!(
+        (got.role.as_str(), got.password_hash.as_str()),
+        ("operator", "$argon2id$other")
+    );
+    assert_eq!((got.created_at_ms, got.updated_at_ms), (100, 200));
+    let names: Vec<String> = s
+        .list_users()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert!(s.delete_user("bob").await.expect("delete"));
+    assert!(!s.delete_user("bob").await.expect("delete again"));
+    assert_eq!(s.list_users().await.expect("list").len(), 1);
+    // The debug form never shows the hash.
+    assert!(!format!("{got:?}").contains("argon2"));
 }
