@@ -3,7 +3,8 @@ with axe-core (axe-playwright-python) for accessibility.
 
 Usage: dashboard_browser.py BASE_URL TOKEN SITE
 
-Logs in, then on the memories page adds a memory, searches for it, edits it
+Asks for a page logged out, is sent to log in with the reason, and returns
+there after logging in; then on the memories page adds a memory, searches for it, edits it
 (once refused by the browser's own check of the confidence), deactivates it and
 deletes it, with axe run on the page along the way; then checks the installable
 shell: the service worker registers and controls the page, and with the network
@@ -73,16 +74,16 @@ with tempfile.TemporaryDirectory(prefix="claudeops-browser-") as profile, sync_p
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
 
-    # Logged out: the list, no forms, a way to log in.
-    page.goto(f"{base}/memories")
-    expect(page.get_by_role("heading", name="Memories", level=1)).to_be_visible()
-    expect(page.get_by_text("to add, edit, deactivate or delete memories")).to_be_visible()
-    check_axe(page, "memories (logged out)")
-
-    page.goto(f"{base}/login")
+    # Logged out: the dashboard is private. The login form says why, and
+    # returns to the page asked for.
+    page.goto(f"{base}/memories?service=nginx")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    expect(page.get_by_text("Log in to see /memories?service=nginx")).to_be_visible()
+    check_axe(page, "login (from /memories)")
     page.get_by_label("API token").fill(token)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base}/")
+    page.wait_for_url(f"{base}/memories?service=nginx")
+    expect(page.get_by_role("heading", name="Memories", level=1)).to_be_visible()
 
     # Add.
     page.goto(f"{base}/memories")

@@ -379,13 +379,31 @@ impl ControlPlane {
 
     /// Runs an operator command against this control plane's state.
     pub async fn command(&self, args: &[&str]) -> (bool, String, String) {
-        let output = Command::new(binary(CONTROL_PLANE_BIN))
+        self.command_with_input(args, "").await
+    }
+
+    /// An operator command with `input` on its standard input.
+    pub async fn command_with_input(&self, args: &[&str], input: &str) -> (bool, String, String) {
+        use tokio::io::AsyncWriteExt;
+        let mut child = Command::new(binary(CONTROL_PLANE_BIN))
             .args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("NO_COLOR", "1")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("running {args:?}: {e}"));
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(input.as_bytes())
+                .await
+                .unwrap_or_else(|e| panic!("writing to {args:?}: {e}"));
+        }
+        let output = child
+            .wait_with_output()
             .await
             .unwrap_or_else(|e| panic!("running {args:?}: {e}"));
         (
@@ -517,10 +535,12 @@ pub struct Http {
 }
 
 impl Http {
+    /// `GET path` with the token (the dashboard is private by default).
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let response = self
             .client
             .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
             .send()
             .await
             .unwrap_or_else(|e| panic!("GET {path}: {e}"));
@@ -532,6 +552,7 @@ impl Http {
     pub async fn text(&self, path: &str) -> String {
         self.client
             .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
             .send()
             .await
             .unwrap_or_else(|e| panic!("GET {path}: {e}"))
@@ -582,6 +603,7 @@ impl Http {
         let response = self
             .client
             .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
             .header("accept", "text/event-stream")
             .send()
             .await

@@ -260,12 +260,11 @@ async fn a_killed_container_opens_an_incident_and_a_verified_fix_closes_it() {
         "/",
         "/events",
     ] {
-        let text = reqwest::get(format!("{}{path}", cp.url))
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
-            .text()
-            .await
-            .unwrap_or_default();
+        let text = http.text(path).await;
+        assert!(
+            !text.is_empty() && !text.contains("Log in to see"),
+            "{path} was read as a logged-in viewer"
+        );
         assert!(!text.contains(secret), "{path} shows the notification URL");
     }
     assert!(

@@ -324,6 +324,116 @@ async fn stop_ends_a_running_session_and_its_processes() {
     }
 }
 
+/// Logs in through the form as a browser would; the session cookie, or the
+/// refusal's status.
+async fn form_login(
+    client: &reqwest::Client,
+    base: &str,
+    fields: &[(&str, &str)],
+) -> Result<String, u16> {
+    let page = client
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let form_token = cookie_value(&page, "claudeops_login");
+    let mut form = vec![("csrf", form_token.as_str())];
+    form.extend_from_slice(fields);
+    let answer = client
+        .post(format!("{base}/login"))
+        .header("cookie", format!("claudeops_login={form_token}"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    match answer.status().as_u16() {
+        303 => Ok(format!(
+            "claudeops_session={}",
+            cookie_value(&answer, "claudeops_session")
+        )),
+        status => Err(status),
+    }
+}
+
+#[tokio::test]
+async fn users_added_on_the_host_log_in_with_their_role_and_removal_ends_it() {
+    claudeops_pki::tls::install_crypto_provider();
+    let cp = ControlPlane::start(&[]).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (ok, stdout, stderr) = cp
+        .command_with_input(
+            &["user", "add", "vera", "--role", "viewer"],
+            "vera's long password\n",
+        )
+        .await;
+    assert!(ok, "user add failed: {stdout}{stderr}");
+    assert!(stdout.contains("added user vera (viewer)"), "{stdout}");
+    let (ok, _, stderr) = cp
+        .command_with_input(&["user", "add", "tim", "--role", "viewer"], "short\n")
+        .await;
+    assert!(!ok && stderr.contains("too short"), "{stderr}");
+    let (ok, stdout, _) = cp.command(&["user", "list"]).await;
+    assert!(ok && stdout.contains("vera\tviewer"), "{stdout}");
+
+    let base = cp.url.clone();
+    let cookie = form_login(
+        &client,
+        &base,
+        &[("user", "vera"), ("password", "vera's long password")],
+    )
+    .await
+    .unwrap_or_else(|s| panic!("vera's login refused: {s}"));
+    let home = client
+        .get(format!("{base}/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(home.status().as_u16(), 200);
+    let html = home.text().await.unwrap_or_default();
+    assert!(html.contains("(viewer)"), "the sidebar names the role");
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_owned();
+    let run = client
+        .post(format!("{base}/sessions/trigger"))
+        .header("cookie", &cookie)
+        .form(&[("prompt", "look"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(run.status().as_u16(), 403, "a viewer cannot Run Now");
+    assert_eq!(
+        form_login(
+            &client,
+            &base,
+            &[("user", "vera"), ("password", "wrong password!")]
+        )
+        .await,
+        Err(401)
+    );
+
+    // Removed on the host: the running dashboard ends her login within seconds.
+    let (ok, stdout, _) = cp.command(&["user", "remove", "vera"]).await;
+    assert!(ok, "{stdout}");
+    poll("vera's login to end", Duration::from_secs(20), async || {
+        let page = client
+            .get(format!("{base}/"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .ok()?;
+        (page.status().as_u16() == 303).then_some(())
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn dashboard_forms_need_a_login_and_its_csrf_token() {
     claudeops_pki::tls::install_crypto_provider();

@@ -101,8 +101,15 @@ async fn prometheus_scrapes_the_fleet_through_the_control_plane() {
     let shipped = std::fs::read_to_string(deploy("prometheus/prometheus.yml"))
         .unwrap_or_else(|e| panic!("{e}"));
     let target = http.base.trim_start_matches("http://").to_owned();
+    let token_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let token_file = token_dir.path().join("claudeops-api-token");
+    std::fs::write(&token_file, &http.token).unwrap_or_else(|e| panic!("{e}"));
     let config = shipped
         .replace("claudeops:8080", &target)
+        .replace(
+            "/etc/prometheus/claudeops-api-token",
+            &token_file.display().to_string(),
+        )
         .replace("scrape_interval: 15s", "scrape_interval: 1s")
         .replace(
             "  - alerts.yml",
