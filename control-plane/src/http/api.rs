@@ -193,6 +193,38 @@ pub fn require_auth(state: &AppState, headers: &HeaderMap) -> Result<(), ApiErro
 
 pub use crate::clock::rfc3339;
 
+/// Who asked, as the audit trail names them (`Auth::actor`).
+pub fn who(state: &AppState, headers: &HeaderMap) -> String {
+    state
+        .auth
+        .actor(headers, now_ms())
+        .unwrap_or_else(|| "someone unknown".to_owned())
+}
+
+/// The reason a stop carries to the worker and the session's record.
+pub fn stop_reason(state: &AppState, headers: &HeaderMap) -> String {
+    format!("stopped by {}", who(state, headers))
+}
+
+/// An event naming who started or stopped a session: the activity's audit
+/// trail, on the events page.
+pub async fn record_who(state: &AppState, headers: &HeaderMap, session: &Session, did: &str) {
+    state
+        .context
+        .event(
+            &session.site,
+            Some(session.id),
+            EventLevel::Info,
+            format!(
+                "{} {did} session #{} (tier {})",
+                who(state, headers),
+                session.id,
+                session.tier.number()
+            ),
+        )
+        .await;
+}
+
 /// A session as the API shows it: the original's fields and words first
 /// (`status` and `trigger` in its vocabulary, `num_turns`, `prompt_text`,
 /// `parent_session_id`), then this system's own (`status_detail` and
@@ -533,6 +565,7 @@ pub async fn trigger(
         parent_id: None,
     };
     let session = state.sessions.start(request).await?;
+    record_who(&state, &headers, &session, "started").await;
     Ok((StatusCode::CREATED, Json(SessionJson::new(&session))))
 }
 
@@ -560,7 +593,7 @@ pub async fn stop(
     require_auth(&state, &headers)?;
     let session = state
         .sessions
-        .stop(id, "stopped by the operator")
+        .stop(id, &stop_reason(&state, &headers))
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no session #{id}")))?;
     Ok((StatusCode::ACCEPTED, Json(SessionJson::new(&session))))

@@ -433,7 +433,10 @@ pub async fn trigger(
         (Err(e), _) | (_, Err(e)) => return start_refused(&state, &headers, e),
     };
     match state.sessions.start(start).await {
-        Ok(session) => Redirect::to(&format!("/sessions/{}", session.id)).into_response(),
+        Ok(session) => {
+            crate::http::api::record_who(&state, &headers, &session, "started").await;
+            Redirect::to(&format!("/sessions/{}", session.id)).into_response()
+        }
         Err(StartError::Busy { site, running }) => error_page_to(
             &state,
             &headers,
@@ -493,7 +496,8 @@ pub async fn stop(
     if !state.auth.form_ok(&headers, &form.csrf, now_ms()) {
         return login_redirect();
     }
-    match state.sessions.stop(id, "stopped by the operator").await {
+    let reason = crate::http::api::stop_reason(&state, &headers);
+    match state.sessions.stop(id, &reason).await {
         Ok(_) => Redirect::to(&format!("/sessions/{id}")).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }

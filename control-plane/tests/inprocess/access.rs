@@ -523,3 +523,40 @@ async fn the_login_cookie_is_secure_behind_https() {
         "{set:?}"
     );
 }
+
+#[tokio::test]
+async fn the_activity_trail_names_who_started_and_stopped_a_session() {
+    let app = TestApp::start().await;
+    let mut worker = crate::fake_worker::FakeWorker::connect_new(&app, "home").await;
+    let id = app.start_session("home", 1).await;
+    worker.run_job().await;
+    let (status, body) = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/sessions/{id}/stop"),
+            None,
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let messages: Vec<String> = app
+        .events("site=home")
+        .await
+        .iter()
+        .filter_map(|e| e["message"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m == &format!("api token started session #{id} (tier 1)")),
+        "{messages:?}"
+    );
+    let stored = app
+        .state
+        .context
+        .store
+        .stop_requested(id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored.as_deref(), Some("stopped by api token"));
+}

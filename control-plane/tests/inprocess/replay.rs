@@ -63,7 +63,7 @@ async fn expect_stop(worker: &mut FakeWorker, id: i64) {
             _ => None,
         })
         .await;
-    assert_eq!(reason, "stopped by the operator");
+    assert_eq!(reason, "stopped by api token", "the stop names who asked");
 }
 
 #[tokio::test]

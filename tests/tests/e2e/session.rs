@@ -308,7 +308,10 @@ async fn stop_ends_a_running_session_and_its_processes() {
     let done = http.wait_session_end(id, Duration::from_secs(20)).await;
     assert_eq!(done["status_detail"], "stopped", "{done}");
     assert_eq!(done["status"], "failed", "the original's word: {done}");
-    assert_eq!(done["error"], "stopped by the operator");
+    assert_eq!(
+        done["error"], "stopped by api token",
+        "the stop names who asked"
+    );
     let stopped_at = tokio::time::Instant::now();
     loop {
         let mut left = running_with("7781");
