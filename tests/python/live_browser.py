@@ -166,7 +166,10 @@ with sync_playwright() as p:
     context.close()
 
     # 4. Every page: axe in light and dark, desktop and phone.
-    spec = json.loads(urllib.request.urlopen(f"{base}/api/openapi.json", timeout=10).read())
+    request = urllib.request.Request(
+        f"{base}/api/openapi.json", headers={"Authorization": f"Bearer {token}"}
+    )
+    spec = json.loads(urllib.request.urlopen(request, timeout=10).read())
     html_pages = []
     for path, item in sorted(spec["paths"].items()):
         get = item.get("get")
@@ -196,6 +199,12 @@ with sync_playwright() as p:
             ctx.set_default_timeout(20_000)
             tab = ctx.new_page()
             tab.on("pageerror", lambda e: errors.append(str(e)))
+            # A refused script, style or frame (the content security policy)
+            # is a console error.
+            tab.on(
+                "console",
+                lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None,
+            )
             login(tab)
             for url in html_pages:
                 response = tab.goto(f"{base}{url}")
@@ -224,6 +233,30 @@ with sync_playwright() as p:
                     )
                     assert not hidden, f"{key}: navigation entries off screen: {hidden}"
             ctx.close()
+
+    # 5. Logged out: every page sends the visitor to log in, saying why, and
+    # shows nothing of itself; the login form itself is public.
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    ctx.set_default_timeout(20_000)
+    tab = ctx.new_page()
+    refused = []
+    for url in html_pages:
+        tab.goto(f"{base}{url}")
+        if url == "/login" or url == "/offline":
+            assert "/login?next=" not in tab.url, f"{url} is public but asked for a login"
+            continue
+        assert "/login?next=" in tab.url, f"{url} did not ask for a login: {tab.url}"
+        expect(tab.get_by_role("alert")).to_contain_text("Log in to see")
+        assert tab.locator("nav[aria-label=Main]").count() == 1
+        refused.append(url)
+    out["refused_logged_out"] = refused
+    # Logging in from there returns to the page asked for.
+    tab.goto(f"{base}/events?level=critical")
+    tab.get_by_label("API token").fill(token)
+    tab.get_by_role("button", name="Log in").click()
+    tab.wait_for_url(f"{base}/events?level=critical")
+    out["returned_to"] = tab.url.removeprefix(base)
+    ctx.close()
     browser.close()
 out["page_errors"] = errors
 print(json.dumps(out))

@@ -106,14 +106,21 @@ pub fn access(method: &Method, path: &str) -> Access {
     Access::Role(if admin { Role::Admin } else { Role::Operator })
 }
 
-/// True when the asker reads an API (JSON, events, metrics) rather than a page.
+/// True when the asker reads an API (JSON, events, metrics) rather than a
+/// page: a browser's navigation asks for HTML; an event stream or JSON asker
+/// says so; otherwise the path tells.
 fn wants_api(path: &str, headers: &HeaderMap) -> bool {
-    path.starts_with("/api/")
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if accept.contains("text/html") {
+        return false;
+    }
+    accept.contains("text/event-stream")
+        || accept.starts_with("application/json")
+        || path.starts_with("/api/")
         || path == "/metrics"
-        || headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/event-stream") || v.starts_with("application/json"))
 }
 
 /// The gate: refuses what the asker may not do, and stamps the security

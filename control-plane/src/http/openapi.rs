@@ -134,7 +134,7 @@ fn document_the_gate(document: &mut utoipa::openapi::OpenApi) {
     let refusal =
         |description: &str| RefOr::T(ResponseBuilder::new().description(description).build());
     for (path, item) in &mut document.paths.paths {
-        let page = !(path.starts_with("/api/") || path == "/metrics");
+        let api_path = path.starts_with("/api/") || path == "/metrics";
         for (method, operation) in [
             (Method::GET, &mut item.get),
             (Method::POST, &mut item.post),
@@ -148,6 +148,11 @@ fn document_the_gate(document: &mut utoipa::openapi::OpenApi) {
             let Access::Role(role) = access(&method, path) else {
                 continue;
             };
+            // A page: not an API path, or one that answers with HTML.
+            let page = !api_path
+                || operation.responses.responses.get("200").is_some_and(
+                    |r| matches!(r, RefOr::T(r) if r.content.contains_key("text/html")),
+                );
             let responses = &mut operation.responses.responses;
             responses.entry("401".to_owned()).or_insert_with(|| {
                 refusal(if page {

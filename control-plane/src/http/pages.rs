@@ -530,7 +530,6 @@ pub async fn login_form(
     let next = query.next.as_deref().map(|n| guard::safe_next(Some(n)));
     let notice = next
         .as_ref()
-        .filter(|n| n.as_str() != "/")
         .map(|n| format!("Log in to see {n}: this dashboard is private."));
     login_page(
         &state,

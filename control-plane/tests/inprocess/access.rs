@@ -242,6 +242,17 @@ async fn every_page_and_read_needs_a_login_but_the_public_few() {
     )
     .await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    // A browser asking for the API reference is sent to log in, not given JSON.
+    let answer = send(
+        &app,
+        Method::GET,
+        "/api/docs",
+        &[("accept", "text/html,application/xhtml+xml")],
+        &[],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(header_of(&answer, "location"), "/login?next=/api/docs");
     // Unknown paths do not tell what exists.
     let answer = send(&app, Method::GET, "/no/such/page", &[], &[]).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);

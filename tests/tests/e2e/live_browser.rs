@@ -180,5 +180,14 @@ async fn the_dashboard_is_live_and_accessible_in_a_real_browser() {
     for (page, result) in &axe {
         assert_eq!(result["serious"], 0, "{page}: {result}");
     }
+    // Private: logged out, every page but the login form (and the offline
+    // shell) sends the visitor to log in, and logging in returns there.
+    let refused = got["refused_logged_out"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(refused.len(), pages.len() - 2, "{got}");
+    assert_eq!(got["returned_to"], "/events?level=critical", "{got}");
+    // No script error, and nothing refused by the content security policy.
     assert_eq!(got["page_errors"], json!([]), "{got}");
 }
