@@ -21,6 +21,12 @@ use crate::sessions::{Sessions, StartError, StartRequest, failed_outcome};
 const TICK: Duration = Duration::from_secs(5);
 /// How often probe attempts past their retention are deleted.
 const PRUNE_EVERY_MS: i64 = 600_000;
+/// How long probe rollups are kept: hourly ones 90 days, daily ones two
+/// years (the history pages' and status pages' uptime beyond raw attempts).
+const ROLLUP_RETENTION: [(claudeops_core::health::RollupPeriod, i64); 2] = [
+    (claudeops_core::health::RollupPeriod::Hour, 90 * 86_400_000),
+    (claudeops_core::health::RollupPeriod::Day, 730 * 86_400_000),
+];
 /// How often the notifier hears which incidents are open, and the digest is checked.
 const NOTIFY_EVERY_MS: i64 = 30_000;
 /// How often stale memories are decayed (`core::memory::decay`: a step is due at
@@ -112,6 +118,12 @@ impl Scheduler {
                     .unwrap_or(i64::MAX / 2);
                 if let Err(error) = self.ctx.store.prune_probe_attempts(now - retention).await {
                     tracing::warn!(%error, "could not prune old probe attempts");
+                }
+                for (period, keep) in ROLLUP_RETENTION {
+                    if let Err(error) = self.ctx.store.prune_probe_rollups(period, now - keep).await
+                    {
+                        tracing::warn!(%error, "could not prune old probe rollups");
+                    }
                 }
                 prune_output(&self.ctx, now).await;
             }

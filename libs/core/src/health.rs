@@ -68,6 +68,58 @@ pub struct HistoryPoint {
     pub ok: bool,
 }
 
+/// How long one rollup of probe attempts spans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollupPeriod {
+    Hour,
+    Day,
+}
+
+impl RollupPeriod {
+    pub const ALL: [RollupPeriod; 2] = [RollupPeriod::Hour, RollupPeriod::Day];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RollupPeriod::Hour => "hour",
+            RollupPeriod::Day => "day",
+        }
+    }
+
+    pub fn millis(self) -> i64 {
+        match self {
+            RollupPeriod::Hour => 3_600_000,
+            RollupPeriod::Day => 86_400_000,
+        }
+    }
+
+    /// The start of the period holding `at_ms` (UTC days).
+    pub fn start_of(self, at_ms: i64) -> i64 {
+        at_ms.div_euclid(self.millis()) * self.millis()
+    }
+}
+
+/// The attempts of one probe in one hour or UTC day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeRollup {
+    pub start_ms: i64,
+    pub attempts: i64,
+    pub successes: i64,
+    pub latency_sum_ms: i64,
+    pub latency_min_ms: i64,
+    pub latency_max_ms: i64,
+}
+
+impl ProbeRollup {
+    pub fn mean_latency_ms(&self) -> i64 {
+        if self.attempts == 0 {
+            0
+        } else {
+            self.latency_sum_ms / self.attempts
+        }
+    }
+}
+
 pub type IncidentId = i64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -28,7 +28,7 @@ use std::sync::Arc;
 pub use claudeops_core::event::{Event, EventId, EventLevel, NewEvent};
 pub use claudeops_core::health::{
     HistoryPoint, Incident, IncidentId, IncidentStatus, InventoryRecord, NewIncident, ProbeAttempt,
-    ProbeRecord, ProbeState, Resolution,
+    ProbeRecord, ProbeRollup, ProbeState, Resolution, RollupPeriod,
 };
 pub use claudeops_core::ledger::{
     ActionId, ActionKind, ActionRecord, ActionStatus, CooldownLimits, CooldownRow, NewAction, Slot,

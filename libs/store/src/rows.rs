@@ -396,6 +396,29 @@ impl TryFrom<ProbeRow> for ProbeRecord {
 
 /// One attempt of a probe's history, as `list_probes` reads it.
 #[derive(Debug, sqlx::FromRow)]
+pub(crate) struct RollupRow {
+    start_ms: i64,
+    attempts: i64,
+    successes: i64,
+    latency_sum_ms: i64,
+    latency_min_ms: i64,
+    latency_max_ms: i64,
+}
+
+impl From<RollupRow> for claudeops_core::health::ProbeRollup {
+    fn from(row: RollupRow) -> Self {
+        claudeops_core::health::ProbeRollup {
+            start_ms: row.start_ms,
+            attempts: row.attempts,
+            successes: row.successes,
+            latency_sum_ms: row.latency_sum_ms,
+            latency_min_ms: row.latency_min_ms,
+            latency_max_ms: row.latency_max_ms,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
 pub(crate) struct HistoryRow {
     site: String,
     probe: String,

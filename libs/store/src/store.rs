@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use claudeops_core::alert::{Alert, AlertRecord};
 use claudeops_core::event::{Event, NewEvent};
 use claudeops_core::health::{
-    Incident, IncidentId, InventoryRecord, NewIncident, ProbeAttempt, ProbeRecord, Resolution,
+    Incident, IncidentId, InventoryRecord, NewIncident, ProbeAttempt, ProbeRecord, ProbeRollup,
+    Resolution, RollupPeriod,
 };
 use claudeops_core::ledger::{
     ActionId, ActionRecord, ActionStatus, CooldownLimits, CooldownRow, NewAction, Slot,
@@ -337,6 +338,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Deletes attempts older than `before_ms`; returns how many.
     async fn prune_probe_attempts(&self, before_ms: i64) -> Result<u64, StoreError>;
+
+    /// A probe's hourly or daily rollups starting at or after `since_ms`,
+    /// oldest first: its history beyond the raw attempts' retention.
+    async fn probe_rollups(
+        &self,
+        site: &SiteName,
+        probe: &str,
+        period: RollupPeriod,
+        since_ms: i64,
+    ) -> Result<Vec<ProbeRollup>, StoreError>;
+
+    /// Deletes the rollups of `period` that start before `before_ms`.
+    async fn prune_probe_rollups(
+        &self,
+        period: RollupPeriod,
+        before_ms: i64,
+    ) -> Result<u64, StoreError>;
 
     /// Opens an incident for (site, service), or returns the one already open (its
     /// probe list gains the new probes, its evidence is kept). `true` when it was

@@ -12,7 +12,8 @@
 //! beyond what SQL enforces.
 
 use claudeops_core::health::{
-    Incident, IncidentId, InventoryRecord, NewIncident, ProbeAttempt, ProbeRecord, Resolution,
+    Incident, IncidentId, InventoryRecord, NewIncident, ProbeAttempt, ProbeRecord, ProbeRollup,
+    Resolution, RollupPeriod,
 };
 use claudeops_core::notification::DeliveryRecord;
 use claudeops_core::{SessionId, SiteName};
@@ -22,7 +23,7 @@ use super::{Dialect, begin_write, retry_when_busy};
 use crate::StoreError;
 use crate::health;
 use crate::model::{DeliveryFilter, IncidentFilter};
-use crate::rows::{self, DeliveryRow, HistoryRow, IncidentRow, InventoryRow, ProbeRow};
+use crate::rows::{self, DeliveryRow, HistoryRow, IncidentRow, InventoryRow, ProbeRow, RollupRow};
 
 /// The health statements over one pool.
 pub(super) struct Health<'p, DB: Dialect>(pub(super) &'p Pool<DB>);
@@ -40,6 +41,7 @@ where
     for<'a> Option<&'a str>: Encode<'a, DB> + Type<DB>,
     ProbeRow: for<'r> FromRow<'r, DB::Row>,
     HistoryRow: for<'r> FromRow<'r, DB::Row>,
+    RollupRow: for<'r> FromRow<'r, DB::Row>,
     IncidentRow: for<'r> FromRow<'r, DB::Row>,
     InventoryRow: for<'r> FromRow<'r, DB::Row>,
     DeliveryRow: for<'r> FromRow<'r, DB::Row>,
@@ -80,8 +82,69 @@ where
             .await?;
         }
         DB::insert_probe_attempts(&mut tx, site, attempts).await?;
+        // The rollups count what was just inserted, in the same transaction:
+        // both hold the attempt or neither does.
+        for attempt in health::lock_order(attempts) {
+            for period in RollupPeriod::ALL {
+                sqlx::query(
+                    "INSERT INTO probe_rollups (site, probe, period, start_ms, attempts, \
+                     successes, latency_sum_ms, latency_min_ms, latency_max_ms) \
+                     VALUES ($1, $2, $3, $4, 1, $5, $6, $6, $6) \
+                     ON CONFLICT (site, probe, period, start_ms) DO UPDATE SET \
+                     attempts = probe_rollups.attempts + 1, \
+                     successes = probe_rollups.successes + excluded.successes, \
+                     latency_sum_ms = probe_rollups.latency_sum_ms + excluded.latency_sum_ms, \
+                     latency_min_ms = CASE WHEN excluded.latency_min_ms < probe_rollups.latency_min_ms \
+                     THEN excluded.latency_min_ms ELSE probe_rollups.latency_min_ms END, \
+                     latency_max_ms = CASE WHEN excluded.latency_max_ms > probe_rollups.latency_max_ms \
+                     THEN excluded.latency_max_ms ELSE probe_rollups.latency_max_ms END",
+                )
+                .bind(site.as_str())
+                .bind(attempt.probe.as_str())
+                .bind(period.as_str())
+                .bind(period.start_of(attempt.at_ms))
+                .bind(i64::from(attempt.ok))
+                .bind(attempt.latency_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    pub(super) async fn probe_rollups(
+        &self,
+        site: &SiteName,
+        probe: &str,
+        period: RollupPeriod,
+        since_ms: i64,
+    ) -> Result<Vec<ProbeRollup>, StoreError> {
+        let rows: Vec<RollupRow> = sqlx::query_as(
+            "SELECT start_ms, attempts, successes, latency_sum_ms, latency_min_ms, latency_max_ms \
+             FROM probe_rollups WHERE site = $1 AND probe = $2 AND period = $3 AND start_ms >= $4 \
+             ORDER BY start_ms",
+        )
+        .bind(site.as_str())
+        .bind(probe)
+        .bind(period.as_str())
+        .bind(since_ms)
+        .fetch_all(self.0)
+        .await?;
+        Ok(rows.into_iter().map(ProbeRollup::from).collect())
+    }
+
+    pub(super) async fn prune_probe_rollups(
+        &self,
+        period: RollupPeriod,
+        before_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM probe_rollups WHERE period = $1 AND start_ms < $2")
+            .bind(period.as_str())
+            .bind(before_ms)
+            .execute(self.0)
+            .await?;
+        Ok(DB::rows_affected(&done))
     }
 
     pub(super) async fn list_probes(

@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use claudeops_core::alert::{Alert, AlertRecord};
 use claudeops_core::event::{Event, NewEvent};
 use claudeops_core::health::{
-    Incident, IncidentId, InventoryRecord, NewIncident, ProbeAttempt, ProbeRecord, Resolution,
+    Incident, IncidentId, InventoryRecord, NewIncident, ProbeAttempt, ProbeRecord, ProbeRollup,
+    Resolution, RollupPeriod,
 };
 use claudeops_core::ledger::{
     self as core_ledger, ABANDONED_RESULT, ActionId, ActionRecord, ActionStatus, CooldownLimits,
@@ -77,6 +78,7 @@ where
     LedgerRow: for<'r> FromRow<'r, DB::Row>,
     ProbeRow: for<'r> FromRow<'r, DB::Row>,
     HistoryRow: for<'r> FromRow<'r, DB::Row>,
+    crate::rows::RollupRow: for<'r> FromRow<'r, DB::Row>,
     IncidentRow: for<'r> FromRow<'r, DB::Row>,
     InventoryRow: for<'r> FromRow<'r, DB::Row>,
     DeliveryRow: for<'r> FromRow<'r, DB::Row>,
@@ -866,6 +868,28 @@ where
 
     async fn prune_probe_attempts(&self, before_ms: i64) -> Result<u64, StoreError> {
         Health(&self.pool).prune_probe_attempts(before_ms).await
+    }
+
+    async fn probe_rollups(
+        &self,
+        site: &SiteName,
+        probe: &str,
+        period: RollupPeriod,
+        since_ms: i64,
+    ) -> Result<Vec<ProbeRollup>, StoreError> {
+        Health(&self.pool)
+            .probe_rollups(site, probe, period, since_ms)
+            .await
+    }
+
+    async fn prune_probe_rollups(
+        &self,
+        period: RollupPeriod,
+        before_ms: i64,
+    ) -> Result<u64, StoreError> {
+        Health(&self.pool)
+            .prune_probe_rollups(period, before_ms)
+            .await
     }
 
     async fn open_incident(&self, new: &NewIncident) -> Result<(Incident, bool), StoreError> {

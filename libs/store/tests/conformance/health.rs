@@ -16,6 +16,7 @@ conformance!(
     probes_record_and_list,
     probes_retire_and_prune,
     probes_record_a_large_batch,
+    probe_rollups_count_every_attempt,
     incidents_open_merge_resolve,
     incidents_list_and_link_sessions,
     incident_race_one_opener,
@@ -25,6 +26,141 @@ conformance!(
 );
 
 // --- probes ---
+
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+
+/// Hourly and daily rollups hold exactly what the raw attempts hold, across
+/// reports and period boundaries, and are pruned by age per period.
+async fn probe_rollups_count_every_attempt(f: &Fixture) {
+    use claudeops_store::{ProbeRollup, RollupPeriod};
+    let s = &f.store;
+    let day = 20_000 * DAY;
+    // Two reports: hour 0 (up, up, down), hour 1 (up), and the next day (down).
+    let at = |ms: i64, state| attempt("web-http", "web", state, ms);
+    s.record_probe_attempts(
+        &site("home"),
+        &[at(day + 10, ProbeState::Up), at(day + 20, ProbeState::Up)],
+    )
+    .await
+    .expect("first report");
+    s.record_probe_attempts(
+        &site("home"),
+        &[
+            at(day + 30, ProbeState::Down),
+            at(day + HOUR + 5, ProbeState::Up),
+            at(day + DAY + 7, ProbeState::Down),
+        ],
+    )
+    .await
+    .expect("second report");
+    let hours = s
+        .probe_rollups(&site("home"), "web-http", RollupPeriod::Hour, 0)
+        .await
+        .expect("hours");
+    let rollup = |start_ms, attempts, successes, sum, min, max| ProbeRollup {
+        start_ms,
+        attempts,
+        successes,
+        latency_sum_ms: sum,
+        latency_min_ms: min,
+        latency_max_ms: max,
+    };
+    let l = |ms: i64| ms / 10;
+    assert_eq!(
+        hours,
+        vec![
+            rollup(
+                day,
+                3,
+                2,
+                l(day + 10) + l(day + 20) + l(day + 30),
+                l(day + 10),
+                l(day + 30)
+            ),
+            rollup(
+                day + HOUR,
+                1,
+                1,
+                l(day + HOUR + 5),
+                l(day + HOUR + 5),
+                l(day + HOUR + 5)
+            ),
+            rollup(
+                day + DAY,
+                1,
+                0,
+                l(day + DAY + 7),
+                l(day + DAY + 7),
+                l(day + DAY + 7)
+            ),
+        ]
+    );
+    let days = s
+        .probe_rollups(&site("home"), "web-http", RollupPeriod::Day, day)
+        .await
+        .expect("days");
+    assert_eq!(days.len(), 2);
+    assert_eq!(
+        (days[0].start_ms, days[0].attempts, days[0].successes),
+        (day, 4, 3)
+    );
+    assert_eq!(
+        (days[1].start_ms, days[1].attempts, days[1].successes),
+        (day + DAY, 1, 0)
+    );
+    // Every raw attempt is counted once.
+    let raw = s.list_probes(Some(&site("home")), 100).await.expect("raw")[0]
+        .history
+        .len() as i64;
+    assert_eq!(raw, hours.iter().map(|h| h.attempts).sum::<i64>());
+    assert_eq!(raw, days.iter().map(|d| d.attempts).sum::<i64>());
+    // `since` filters; another probe's rollups are its own.
+    let later = s
+        .probe_rollups(&site("home"), "web-http", RollupPeriod::Hour, day + HOUR)
+        .await
+        .expect("later");
+    assert_eq!(later.len(), 2);
+    assert!(
+        s.probe_rollups(&site("home"), "db-tcp", RollupPeriod::Hour, 0)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    // Raw attempts pruned, rollups stay; rollups pruned per period.
+    s.prune_probe_attempts(day + 2 * DAY)
+        .await
+        .expect("prune raw");
+    assert_eq!(
+        s.probe_rollups(&site("home"), "web-http", RollupPeriod::Day, 0)
+            .await
+            .expect("days after")
+            .len(),
+        2
+    );
+    assert_eq!(
+        s.prune_probe_rollups(RollupPeriod::Hour, day + DAY)
+            .await
+            .expect("prune hours"),
+        2
+    );
+    assert_eq!(
+        s.probe_rollups(&site("home"), "web-http", RollupPeriod::Day, 0)
+            .await
+            .expect("days kept")
+            .len(),
+        2,
+        "daily rollups outlive hourly ones"
+    );
+    // Retiring the probe forgets its rollups.
+    s.retire_probes(&site("home"), &[]).await.expect("retire");
+    assert!(
+        s.probe_rollups(&site("home"), "web-http", RollupPeriod::Day, 0)
+            .await
+            .expect("gone")
+            .is_empty()
+    );
+}
 
 /// An attempt whose latency is a tenth of its time, so history points are easy to tell
 /// apart; `ok` follows the state.
