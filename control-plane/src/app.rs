@@ -25,6 +25,8 @@ pub struct App {
     pub incidents: Incidents,
     pub notifications: Notifications,
     pub queries: Queries,
+    /// Probe and service history, status pages and badges.
+    pub history: crate::history::History,
     /// The model upstream, for the alert brief and the model list.
     pub upstream: crate::upstream::Upstream,
     pub auth: Auth,

@@ -5,9 +5,18 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use claudeops_core::Tier;
+use claudeops_core::{SiteName, Tier};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+
+/// One public status page: its slug, its site, and which of the site's
+/// services it shows (all when empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusPageSpec {
+    pub slug: String,
+    pub site: SiteName,
+    pub services: Vec<String>,
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Config {
@@ -38,6 +47,10 @@ pub struct Config {
     /// `true` restores the original's open reads: pages and read endpoints
     /// answer without a login (writes still need one).
     pub public_reads: bool,
+    /// Public status pages: `SLUG=SITE` (every service of the site) or
+    /// `SLUG=SITE:SERVICE SERVICE ...`, comma-separated.
+    #[serde(with = "claudeops_config::de::list")]
+    pub status_pages: Vec<String>,
     /// The address users reach the dashboard at (`https://ops.example.org`);
     /// `https` marks the login cookie `Secure`.
     pub public_url: Option<String>,
@@ -162,6 +175,7 @@ impl Default for Config {
             dry_run: false,
             api_token: None,
             public_reads: false,
+            status_pages: Vec::new(),
             public_url: None,
             session_timeout: Duration::from_secs(1800),
             shutdown_grace: Duration::from_secs(30),
@@ -291,6 +305,9 @@ impl Config {
             && token.len() < 16
         {
             problems.push("CLAUDEOPS_API_TOKEN must be at least 16 characters".to_owned());
+        }
+        if let Err(error) = self.status_page_list() {
+            problems.push(format!("CLAUDEOPS_STATUS_PAGES: {error}"));
         }
         if let Some(url) = &self.public_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
@@ -449,6 +466,44 @@ impl Config {
                 self.state_dir.join(crate::DEFAULT_DATABASE_FILE).display()
             )
         })
+    }
+
+    /// The public status pages (`CLAUDEOPS_STATUS_PAGES`), checked.
+    pub fn status_page_list(&self) -> Result<Vec<StatusPageSpec>, String> {
+        let mut pages: Vec<StatusPageSpec> = Vec::new();
+        for entry in &self.status_pages {
+            let (slug, target) = entry
+                .split_once('=')
+                .ok_or_else(|| format!("{entry:?} is not SLUG=SITE or SLUG=SITE:SERVICE ..."))?;
+            let slug = slug.trim();
+            if slug.is_empty()
+                || slug.len() > 64
+                || !slug
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                return Err(format!(
+                    "slug {slug:?}: use 1 to 64 lowercase letters, digits and '-'"
+                ));
+            }
+            if pages.iter().any(|p| p.slug == slug) {
+                return Err(format!("slug {slug:?} is named twice"));
+            }
+            let (site, services) = match target.split_once(':') {
+                Some((site, services)) => (
+                    site.trim(),
+                    services.split_whitespace().map(str::to_owned).collect(),
+                ),
+                None => (target.trim(), Vec::new()),
+            };
+            let site = SiteName::new(site.to_owned()).map_err(|e| format!("{entry:?}: {e}"))?;
+            pages.push(StatusPageSpec {
+                slug: slug.to_owned(),
+                site,
+                services,
+            });
+        }
+        Ok(pages)
     }
 
     pub fn public_names(&self) -> Vec<String> {

@@ -14,6 +14,7 @@ pub mod config;
 pub mod context;
 pub mod escalation;
 pub mod grpc;
+pub mod history;
 pub mod http;
 pub mod hub;
 pub mod incidents;
@@ -214,6 +215,7 @@ pub async fn build(config: Config) -> anyhow::Result<Built> {
     let context_store = context.store.clone();
     let state: AppState = Arc::new(App {
         queries: Queries::new(context.clone()),
+        history: history::History::new(context.clone()),
         upstream: upstream::Upstream::new(&config),
         context,
         sessions,

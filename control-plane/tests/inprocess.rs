@@ -11,6 +11,8 @@ mod enrollment;
 mod escalation;
 #[path = "inprocess/fake_worker.rs"]
 mod fake_worker;
+#[path = "inprocess/history.rs"]
+mod history;
 #[path = "inprocess/identity.rs"]
 mod identity;
 #[path = "inprocess/incidents.rs"]

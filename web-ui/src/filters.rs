@@ -24,6 +24,8 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("action_class", action_class);
     env.add_filter("next_allowed", next_allowed);
     env.add_filter("percent", percent);
+    env.add_filter("uptime", uptime);
+    env.add_filter("utc_minute", utc_minute);
     env.add_filter("every", every);
 }
 
@@ -61,6 +63,17 @@ pub(crate) fn utc(ms: i64) -> String {
         (rem % 3600) / 60,
         rem % 60
     )
+}
+
+/// Unix milliseconds as "2026-02-15", a UTC day.
+pub(crate) fn utc_day(ms: i64) -> String {
+    let full = utc(ms);
+    full.get(..10).unwrap_or(&full).to_owned()
+}
+
+/// Unix milliseconds as "2026-02-15 17:56 UTC".
+pub(crate) fn utc_minute(ms: i64) -> String {
+    format!("{} UTC", utc_short(ms))
 }
 
 /// Unix milliseconds as "2026-02-15 17:56", for tables (the header says UTC).
@@ -155,6 +168,16 @@ pub(crate) fn next_allowed(next_ms: i64, now_ms: i64) -> String {
         } else {
             format!("next allowed in {}", duration(wait))
         }
+    }
+}
+
+/// An uptime percentage with two decimals ("99.95%"), "100%" when whole;
+/// "no data" without one.
+pub(crate) fn uptime(percent: Option<f64>) -> String {
+    match percent {
+        Some(p) if p >= 100.0 => "100%".to_owned(),
+        Some(p) if p.is_finite() => format!("{:.2}%", (p * 100.0).floor() / 100.0),
+        _ => "no data".to_owned(),
     }
 }
 

@@ -54,6 +54,7 @@
 mod assets;
 mod chains;
 mod filters;
+pub mod history;
 pub mod model;
 mod render;
 

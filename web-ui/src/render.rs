@@ -55,6 +55,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("memories.html", include_str!("../templates/memories.html")),
     ("offline.html", include_str!("../templates/offline.html")),
+    ("probe.html", include_str!("../templates/probe.html")),
+    ("service.html", include_str!("../templates/service.html")),
+    ("status.html", include_str!("../templates/status.html")),
 ];
 
 /// Rendering failed: a template and its view model disagree. A bug, not bad input.
@@ -266,7 +269,11 @@ impl Ui {
         self.render("error.html", page)
     }
 
-    fn render<S: Serialize>(&self, name: &'static str, ctx: S) -> Result<String, UiError> {
+    pub(crate) fn render<S: Serialize>(
+        &self,
+        name: &'static str,
+        ctx: S,
+    ) -> Result<String, UiError> {
         let fail = |e: minijinja::Error| UiError::Render {
             name,
             detail: format!("{e:#}"),

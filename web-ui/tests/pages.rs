@@ -188,7 +188,7 @@ fn incidents_page_lists_newest_first_with_resolution_evidence_and_paging() {
     assert!(!html.contains(">verified_fixed<"));
     assert!(html.contains(r#"<span class="badge incident-open">&#9888; open</span>"#));
     assert!(html.contains(r#"<a href="/sessions/43">#43</a>"#));
-    assert!(html.contains(r#"<span class="tag mono">sonarr-health</span>"#));
+    assert!(html.contains(r#"<a class="tag mono" href="/probes/home-lab/sonarr-health">sonarr-health</a>"#));
     // Evidence folded, escaped.
     assert_in_order(
         &html,
@@ -664,4 +664,107 @@ fn the_offline_page_is_the_shell_without_login_state() {
     assert!(!html.contains("csrf"));
     assert!(!html.contains("Log out"));
     assert!(html.contains("data-reload"));
+}
+
+fn uptime(percent: Option<f64>) -> Vec<history::UptimeView> {
+    ["24 hours", "7 days", "30 days"]
+        .into_iter()
+        .map(|w| history::UptimeView {
+            window: w.into(),
+            percent,
+            attempts: if percent.is_some() { 100 } else { 0 },
+        })
+        .collect()
+}
+
+fn rollups(step_ms: i64, n: i64) -> Vec<history::RollupView> {
+    (0..n)
+        .map(|i| history::RollupView {
+            start_ms: (NOW_MS / step_ms - n + 1 + i) * step_ms,
+            attempts: 60,
+            successes: if i == 3 { 50 } else { 60 },
+            mean_ms: 40 + i,
+            min_ms: 10,
+            max_ms: 90 + i,
+        })
+        .collect()
+}
+
+#[test]
+fn the_probe_page_draws_uptime_response_times_and_attempts() {
+    let mut p = probe("home-lab", "sonarr", "sonarr-tls", "up", &[(12, true), (30, false), (15, true)]);
+    p.kind = "tls".into();
+    let page = history::ProbePage {
+        layout: layout(Nav::Health),
+        now_ms: NOW_MS,
+        probe: p,
+        uptime: uptime(Some(99.8612)),
+        hourly: rollups(3_600_000, 168),
+        daily: rollups(86_400_000, 30),
+        certificate_days_left: Some(9),
+        incidents: vec![incident(7, "open", None)],
+    };
+    let html = ui().probe(&page).expect("probe page");
+    assert_in_order(
+        &html,
+        &[
+            "sonarr-tls",
+            "9 days left",
+            "99.86%",
+            "30 days ago",
+            "Response time over the last 7 days",
+            "<polyline class=\"latency-line\"",
+            "The latest 3 attempts: 2 passed, 1 failed.",
+            "#7",
+        ],
+    );
+    assert!(html.contains("&lt;i&gt;status&lt;&#x2f;i&gt;"), "the message is escaped");
+    assert!(!html.contains("style="), "no inline style");
+    let empty = history::ProbePage {
+        uptime: uptime(None),
+        hourly: Vec::new(),
+        daily: Vec::new(),
+        certificate_days_left: None,
+        ..page
+    };
+    let html = ui().probe(&empty).expect("probe page without history");
+    assert!(html.contains("no data") && html.contains("No attempts in the last 7 days."));
+}
+
+#[test]
+fn the_service_and_status_pages_render() {
+    let p = probe("home-lab", "sonarr", "sonarr-http", "down", &[(12, true), (30, false)]);
+    let service = history::ServicePage {
+        layout: layout(Nav::Health),
+        now_ms: NOW_MS,
+        site: "home-lab".into(),
+        service: "sonarr".into(),
+        state: "down".into(),
+        uptime: uptime(Some(97.5)),
+        daily: rollups(86_400_000, 30),
+        probes: vec![history::ServiceProbe {
+            probe: p,
+            uptime: uptime(Some(97.5)),
+        }],
+        incidents: vec![incident(8, "open", None)],
+    };
+    let html = ui().service(&service).expect("service page");
+    assert_in_order(&html, &["sonarr", "97.50%", "href=\"/probes/home-lab/sonarr-http\"", "#8"]);
+    let status = history::StatusPage {
+        version: "0.1.0".into(),
+        title: "home".into(),
+        now_ms: NOW_MS,
+        state: "down".into(),
+        services: vec![history::StatusService {
+            name: "sonarr <x>".into(),
+            state: "down".into(),
+            since_ms: NOW_MS - 60_000,
+            uptime: uptime(Some(97.5)),
+            daily: rollups(86_400_000, 30),
+        }],
+        open_incidents: vec![("sonarr <x>".into(), NOW_MS - 60_000)],
+    };
+    let html = ui().status(&status).expect("status page");
+    assert!(html.contains("Some services are down") && html.contains("sonarr &lt;x&gt;"));
+    assert!(!html.contains("<nav") && !html.contains("csrf"), "no dashboard chrome");
 }

@@ -47,7 +47,7 @@ fn paging(offset: u32, has_more: bool) -> ui::Paging {
     }
 }
 
-fn probe_view(p: &ProbeRecord) -> ui::ProbeView {
+pub(crate) fn probe_view(p: &ProbeRecord) -> ui::ProbeView {
     ui::ProbeView {
         site: p.site.to_string(),
         name: p.probe.clone(),
@@ -71,7 +71,7 @@ fn probe_view(p: &ProbeRecord) -> ui::ProbeView {
     }
 }
 
-fn incident_view(i: &Incident) -> ui::IncidentView {
+pub(crate) fn incident_view(i: &Incident) -> ui::IncidentView {
     ui::IncidentView {
         id: i.id,
         site: i.site.to_string(),

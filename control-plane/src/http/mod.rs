@@ -12,6 +12,7 @@ pub mod cooldowns;
 pub mod dashboard;
 pub mod guard;
 pub mod health;
+pub mod history;
 pub mod live;
 pub mod memories;
 pub mod memories_page;
@@ -114,6 +115,12 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(pages::sites))
         .routes(routes!(dashboard::inventory))
         .routes(routes!(dashboard::health))
+        .routes(routes!(history::probe_page))
+        .routes(routes!(history::service_page))
+        .routes(routes!(history::probe_history))
+        .routes(routes!(history::status_page))
+        .routes(routes!(history::status_badge))
+        .routes(routes!(history::uptime_badge))
         .routes(routes!(dashboard::incidents))
         .routes(routes!(dashboard::notifications))
         .routes(routes!(dashboard::notifications_test))

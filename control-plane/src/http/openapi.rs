@@ -33,7 +33,7 @@ pub const CHAT_KEY: &str = "chat_key";
 #[openapi(
     info(
         title = "Claude Ops control plane",
-        description = "The control plane's HTTP surface: the REST API under `/api/v1` (the original's paths and field names), the OpenAI- and Ollama-compatible chat endpoints, the alert webhook, the Prometheus scrape, each session's live output as server-sent events, and the dashboard's pages and forms. Reads are open; every change needs a bearer token. Generated from the code.",
+        description = "The control plane's HTTP surface: the REST API under `/api/v1` (the original's paths and field names), the OpenAI- and Ollama-compatible chat endpoints, the alert webhook, the Prometheus scrape, each session's live output as server-sent events, and the dashboard's pages and forms. Private by default: every operation needs a bearer token or a dashboard login, except health, stats, the public status pages and badges (and the webhook and chat endpoints, which check their own credentials). Generated from the code.",
     ),
     modifiers(&Security),
     tags(
@@ -53,6 +53,7 @@ pub const CHAT_KEY: &str = "chat_key";
         (name = "chat-ollama", description = "The Ollama-compatible chat endpoints (a question starts a session)."),
         (name = "metrics", description = "The fleet's Prometheus scrape target."),
         (name = "dashboard", description = "The dashboard's HTML pages."),
+        (name = "public", description = "Opt-in public status pages and their services' badges (`CLAUDEOPS_STATUS_PAGES`); no login."),
         (name = "forms", description = "The dashboard's forms: URL-encoded posts checked against the login's CSRF token; a post without a login is sent to `/login`."),
         (name = "assets", description = "Static files, icons and the service worker, all embedded in the binary."),
         (name = "reference", description = "This document and its reference page."),

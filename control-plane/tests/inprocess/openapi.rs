@@ -249,6 +249,9 @@ fn uri_of(template: &str, session: i64, memory: i64) -> String {
         .replace("{site}", "home")
         .replace("{source}", "alertmanager")
         .replace("{path}", "app.css")
+        .replace("{name}", "web-http")
+        .replace("{service}", "web")
+        .replace("{slug}", "home")
 }
 
 /// The body a request of the operation carries: one that is refused before

@@ -193,6 +193,13 @@ pub const SETTINGS: &[Setting] = &[
         "`true` lets anyone who reaches the port read pages and read endpoints without a login, as the original did (writes still need one)",
     ),
     s(
+        "CLAUDEOPS_STATUS_PAGES",
+        "(none)",
+        Cp,
+        false,
+        "Public status pages at `/status/SLUG`, comma-separated: `SLUG=SITE` (every service) or `SLUG=SITE:SERVICE SERVICE`; their services' badges are public too",
+    ),
+    s(
         "CLAUDEOPS_PUBLIC_URL",
         "(none)",
         Cp,
