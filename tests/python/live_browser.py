@@ -242,7 +242,7 @@ with sync_playwright() as p:
     refused = []
     for url in html_pages:
         tab.goto(f"{base}{url}")
-        if url == "/login" or url == "/offline":
+        if url in ("/login", "/offline") or url.startswith("/status/"):
             assert "/login?next=" not in tab.url, f"{url} is public but asked for a login"
             continue
         assert "/login?next=" in tab.url, f"{url} did not ask for a login: {tab.url}"
@@ -250,6 +250,16 @@ with sync_playwright() as p:
         assert tab.locator("nav[aria-label=Main]").count() == 1
         refused.append(url)
     out["refused_logged_out"] = refused
+    # The public status page and a badge, without a login.
+    response = tab.goto(f"{base}/status/home")
+    expect(tab.get_by_role("heading", name="home", level=1)).to_be_visible()
+    expect(tab.get_by_role("heading", name="web")).to_be_visible()
+    status_code = response.status if response else 0
+    badge = tab.goto(f"{base}/badge/web/status.svg")
+    out["public"] = {
+        "status": status_code,
+        "badge": [badge.status, badge.headers.get("content-type")] if badge else None,
+    }
     # Logging in from there returns to the page asked for.
     tab.goto(f"{base}/events?level=critical")
     tab.get_by_label("API token").fill(token)

@@ -188,7 +188,9 @@ fn incidents_page_lists_newest_first_with_resolution_evidence_and_paging() {
     assert!(!html.contains(">verified_fixed<"));
     assert!(html.contains(r#"<span class="badge incident-open">&#9888; open</span>"#));
     assert!(html.contains(r#"<a href="/sessions/43">#43</a>"#));
-    assert!(html.contains(r#"<a class="tag mono" href="/probes/home-lab/sonarr-health">sonarr-health</a>"#));
+    assert!(html.contains(
+        r#"<a class="tag mono" href="/probes/home-lab/sonarr-health">sonarr-health</a>"#
+    ));
     // Evidence folded, escaped.
     assert_in_order(
         &html,
@@ -692,7 +694,13 @@ fn rollups(step_ms: i64, n: i64) -> Vec<history::RollupView> {
 
 #[test]
 fn the_probe_page_draws_uptime_response_times_and_attempts() {
-    let mut p = probe("home-lab", "sonarr", "sonarr-tls", "up", &[(12, true), (30, false), (15, true)]);
+    let mut p = probe(
+        "home-lab",
+        "sonarr",
+        "sonarr-tls",
+        "up",
+        &[(12, true), (30, false), (15, true)],
+    );
     p.kind = "tls".into();
     let page = history::ProbePage {
         layout: layout(Nav::Health),
@@ -718,7 +726,10 @@ fn the_probe_page_draws_uptime_response_times_and_attempts() {
             "#7",
         ],
     );
-    assert!(html.contains("&lt;i&gt;status&lt;&#x2f;i&gt;"), "the message is escaped");
+    assert!(
+        html.contains("&lt;i&gt;status&lt;&#x2f;i&gt;"),
+        "the message is escaped"
+    );
     assert!(!html.contains("style="), "no inline style");
     let empty = history::ProbePage {
         uptime: uptime(None),
@@ -733,7 +744,13 @@ fn the_probe_page_draws_uptime_response_times_and_attempts() {
 
 #[test]
 fn the_service_and_status_pages_render() {
-    let p = probe("home-lab", "sonarr", "sonarr-http", "down", &[(12, true), (30, false)]);
+    let p = probe(
+        "home-lab",
+        "sonarr",
+        "sonarr-http",
+        "down",
+        &[(12, true), (30, false)],
+    );
     let service = history::ServicePage {
         layout: layout(Nav::Health),
         now_ms: NOW_MS,
@@ -749,7 +766,15 @@ fn the_service_and_status_pages_render() {
         incidents: vec![incident(8, "open", None)],
     };
     let html = ui().service(&service).expect("service page");
-    assert_in_order(&html, &["sonarr", "97.50%", "href=\"/probes/home-lab/sonarr-http\"", "#8"]);
+    assert_in_order(
+        &html,
+        &[
+            "sonarr",
+            "97.50%",
+            "href=\"/probes/home-lab/sonarr-http\"",
+            "#8",
+        ],
+    );
     let status = history::StatusPage {
         version: "0.1.0".into(),
         title: "home".into(),
@@ -766,5 +791,8 @@ fn the_service_and_status_pages_render() {
     };
     let html = ui().status(&status).expect("status page");
     assert!(html.contains("Some services are down") && html.contains("sonarr &lt;x&gt;"));
-    assert!(!html.contains("<nav") && !html.contains("csrf"), "no dashboard chrome");
+    assert!(
+        !html.contains("<nav") && !html.contains("csrf"),
+        "no dashboard chrome"
+    );
 }

@@ -9,7 +9,6 @@ use claudeops_core::health::{ProbeAttempt, ProbeState};
 use crate::support::TestApp;
 
 const HOUR: i64 = 3_600_000;
-const DAY: i64 = 24 * HOUR;
 
 fn attempt(probe: &str, service: &str, ok: bool, at_ms: i64, latency_ms: i64) -> ProbeAttempt {
     ProbeAttempt {

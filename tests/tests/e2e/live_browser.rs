@@ -90,7 +90,7 @@ async fn the_dashboard_is_live_and_accessible_in_a_real_browser() {
         }))]),
     ])
     .await;
-    let cp = ControlPlane::start(&[]).await;
+    let cp = ControlPlane::start(&[("CLAUDEOPS_STATUS_PAGES", "home=home")]).await;
     let http = cp.http();
     let env = model_env(&model);
     let state = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -108,7 +108,8 @@ async fn the_dashboard_is_live_and_accessible_in_a_real_browser() {
     .await;
 
     // Path parameters for the pages the OpenAPI document lists.
-    let params = json!({"id": 1, "site": "home"});
+    let params =
+        json!({"id": 1, "site": "home", "name": "web-http", "service": "web", "slug": "home"});
     let script = format!("{}/python/live_browser.py", env!("CARGO_MANIFEST_DIR"));
     let fault_url = format!("http://127.0.0.1:{port}/fail");
     let output = tokio::process::Command::new(python())
@@ -186,7 +187,14 @@ async fn the_dashboard_is_live_and_accessible_in_a_real_browser() {
         .as_array()
         .cloned()
         .unwrap_or_default();
-    assert_eq!(refused.len(), pages.len() - 2, "{got}");
+    assert_eq!(refused.len(), pages.len() - 3, "{got}");
+    // The public status page and a badge, without a login.
+    assert_eq!(got["public"]["status"], 200, "{got}");
+    assert_eq!(got["public"]["badge"][0], 200, "{got}");
+    assert_eq!(
+        got["public"]["badge"][1], "image/svg+xml; charset=utf-8",
+        "{got}"
+    );
     assert_eq!(got["returned_to"], "/events?level=critical", "{got}");
     // No script error, and nothing refused by the content security policy.
     assert_eq!(got["page_errors"], json!([]), "{got}");
