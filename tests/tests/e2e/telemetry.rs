@@ -61,6 +61,28 @@ fn sample_sum(text: &str, name: &str, having: &str) -> f64 {
 
 #[tokio::test]
 async fn shipped_alert_rules_pass_promtool() {
+    // The scrape configuration reads the API token from a file; promtool
+    // checks that the file exists, so point it at one.
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let token_file = work.path().join("claudeops-api-token");
+    std::fs::write(&token_file, "token").unwrap_or_else(|e| panic!("{e}"));
+    let shipped = std::fs::read_to_string(deploy("prometheus/prometheus.yml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(shipped.contains("credentials_file: /etc/prometheus/claudeops-api-token"));
+    let config = work.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        shipped
+            .replace(
+                "/etc/prometheus/claudeops-api-token",
+                &token_file.display().to_string(),
+            )
+            .replace(
+                "  - alerts.yml",
+                &format!("  - {}", deploy("prometheus/alerts.yml").display()),
+            ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     for args in [
         vec!["check", "rules"],
         vec!["test", "rules"],
@@ -71,9 +93,14 @@ async fn shipped_alert_rules_pass_promtool() {
             [_, "config"] => "prometheus.yml",
             _ => "alerts.yml",
         };
+        let path = if file == "prometheus.yml" {
+            config.clone()
+        } else {
+            deploy("prometheus").join(file)
+        };
         let out = std::process::Command::new(prometheus::program("promtool"))
             .args(&args)
-            .arg(deploy("prometheus").join(file))
+            .arg(path)
             .output()
             .unwrap_or_else(|e| panic!("promtool: {e}"));
         assert!(

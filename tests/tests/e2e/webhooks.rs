@@ -529,11 +529,14 @@ async fn upstream_models_are_listed_cached_and_refreshed_once_at_a_time() {
     let (_, again) = http.get("/api/v1/models/available").await;
     assert_eq!(again["cached"], true, "{again}");
     assert_eq!(listed(&model), 1);
-    // A refresh needs the API token.
-    assert_eq!(
-        http.get("/api/v1/models/available?refresh=true").await.0,
-        401
-    );
+    // A refresh (like every read) needs the API token.
+    let anonymous = http
+        .client
+        .get(format!("{}/api/v1/models/available?refresh=true", http.base))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(anonymous.status().as_u16(), 401);
     // Ten refreshes at once make at most a few upstream requests, one at a time.
     let mut refreshes = tokio::task::JoinSet::new();
     for _ in 0..10 {
