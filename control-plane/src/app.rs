@@ -27,6 +27,8 @@ pub struct App {
     pub queries: Queries,
     /// Probe and service history, status pages and badges.
     pub history: crate::history::History,
+    /// Maintenance windows (the incidents service's, shared).
+    pub maintenance: crate::maintenance::Maintenance,
     /// The model upstream, for the alert brief and the model list.
     pub upstream: crate::upstream::Upstream,
     pub auth: Auth,

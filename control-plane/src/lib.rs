@@ -21,6 +21,7 @@ pub mod incidents;
 pub mod ledger;
 pub mod legacy_import;
 pub mod local_worker;
+pub mod maintenance;
 pub mod notifications;
 pub mod queries;
 pub mod registry;
@@ -144,6 +145,9 @@ async fn sync_revocations(state: AppState) {
         tick.tick().await;
         state.sync_revocations().await;
         state.sync_users().await;
+        if let Err(error) = state.maintenance.refresh(clock::now_ms()).await {
+            tracing::debug!(%error, "could not read the maintenance windows");
+        }
     }
 }
 
@@ -216,6 +220,7 @@ pub async fn build(config: Config) -> anyhow::Result<Built> {
     let state: AppState = Arc::new(App {
         queries: Queries::new(context.clone()),
         history: history::History::new(context.clone()),
+        maintenance: incidents.maintenance().clone(),
         upstream: upstream::Upstream::new(&config),
         context,
         sessions,
@@ -230,6 +235,9 @@ pub async fn build(config: Config) -> anyhow::Result<Built> {
         token_path,
         store_health: store_health.clone(),
     });
+    if let Err(error) = state.maintenance.refresh(clock::now_ms()).await {
+        tracing::warn!(%error, "could not read the maintenance windows");
+    }
     tokio::spawn(after_session.run(facts));
     tokio::spawn(store_watch::watch(
         state.context.clone(),

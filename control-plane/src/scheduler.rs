@@ -107,7 +107,7 @@ impl Scheduler {
             if now - last_notify >= NOTIFY_EVERY_MS {
                 last_notify = now;
                 if self.notifications.notifier().is_some() {
-                    let open = self.incidents.open_incidents(None, None).await;
+                    let open = self.incidents.remindable().await;
                     self.notifications.set_open_incidents(open);
                 }
                 self.notifications.daily_digest(now).await;

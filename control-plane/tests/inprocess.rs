@@ -21,6 +21,8 @@ mod incidents;
 mod ledger;
 #[path = "inprocess/link_faults.rs"]
 mod link_faults;
+#[path = "inprocess/maintenance.rs"]
+mod maintenance;
 #[path = "inprocess/memories.rs"]
 mod memories;
 #[path = "inprocess/openapi.rs"]

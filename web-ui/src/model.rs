@@ -27,6 +27,70 @@ pub struct Layout {
     /// Who is logged in and as what, e.g. `("alice", "operator")`; shown by
     /// the logout button.
     pub user: Option<(String, String)>,
+    /// The maintenance windows in effect, for the banner on every page.
+    pub maintenance: Vec<MaintenanceView>,
+}
+
+/// A maintenance window, as the pages show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MaintenanceView {
+    pub id: i64,
+    pub site: String,
+    /// `None`: every service of the site.
+    pub service: Option<String>,
+    pub starts_at_ms: i64,
+    pub ends_at_ms: i64,
+    pub reason: String,
+    pub created_by: String,
+    /// In effect now (else to come).
+    pub active: bool,
+}
+
+/// The new-window form, as typed (kept after a refusal).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MaintenanceForm {
+    pub site: String,
+    pub service: String,
+    /// `YYYY-MM-DDTHH:MM`, UTC; empty: now.
+    pub starts: String,
+    pub duration: String,
+    pub reason: String,
+    pub error: Option<String>,
+}
+
+/// `GET /maintenance`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MaintenancePage {
+    pub layout: Layout,
+    pub now_ms: i64,
+    pub windows: Vec<MaintenanceView>,
+    /// Known sites, offered in the form.
+    pub sites: Vec<String>,
+    pub form: MaintenanceForm,
+}
+
+/// One entry of an incident's timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEntry {
+    pub at_ms: i64,
+    /// `opened`, `session`, `action`, `event`, `notification`,
+    /// `acknowledged`, `resolved`.
+    pub kind: String,
+    pub text: String,
+    pub link: Option<String>,
+}
+
+/// `GET /incidents/{id}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentPage {
+    pub layout: Layout,
+    pub now_ms: i64,
+    pub incident: IncidentView,
+    /// Open for so long, or lasted so long.
+    pub duration_ms: i64,
+    pub timeline: Vec<TimelineEntry>,
+    /// The window silencing its service now, if any.
+    pub silenced_by: Option<MaintenanceView>,
 }
 
 impl Layout {
@@ -39,6 +103,7 @@ impl Layout {
             flash: None,
             nav,
             user: None,
+            maintenance: Vec::new(),
         }
     }
 
@@ -71,6 +136,7 @@ pub enum Nav {
     Health,
     Incidents,
     Notifications,
+    Maintenance,
     Config,
     RunNow,
     #[default]
@@ -574,6 +640,8 @@ pub struct IncidentView {
     pub resolved_at_ms: Option<i64>,
     /// The session started for it, if one was.
     pub session_id: Option<i64>,
+    /// Who acknowledged it, if someone did.
+    pub acknowledged_by: Option<String>,
 }
 
 /// `GET /incidents?offset=&limit=`: every incident, newest first.

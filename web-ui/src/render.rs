@@ -13,9 +13,9 @@ use serde::Serialize;
 
 use crate::model::{
     ConfigPage, CooldownsPage, ErrorPage, EventFilterView, EventRow, EventsPage, HealthPage,
-    HistoryView, IncidentsPage, InventoryPage, Layout, LoginPage, MemoriesPage, MemoryFilterView,
-    NotificationsPage, OverviewPage, ProbeView, RunNowPage, SessionPage, SessionsPage,
-    SiteSettingsPage, SitesPage,
+    HistoryView, IncidentPage, IncidentsPage, InventoryPage, Layout, LoginPage, MaintenancePage,
+    MemoriesPage, MemoryFilterView, NotificationsPage, OverviewPage, ProbeView, RunNowPage,
+    SessionPage, SessionsPage, SiteSettingsPage, SitesPage, TimelineEntry,
 };
 use crate::{assets, chains, filters};
 
@@ -58,6 +58,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("probe.html", include_str!("../templates/probe.html")),
     ("service.html", include_str!("../templates/service.html")),
     ("status.html", include_str!("../templates/status.html")),
+    (
+        "maintenance.html",
+        include_str!("../templates/maintenance.html"),
+    ),
+    ("incident.html", include_str!("../templates/incident.html")),
 ];
 
 /// Rendering failed: a template and its view model disagree. A bug, not bad input.
@@ -149,6 +154,26 @@ impl Ui {
             unknown => page.probes.len() - count("up") - count("down"),
         };
         self.render("health.html", ctx)
+    }
+
+    /// `GET /maintenance`.
+    pub fn maintenance(&self, page: &MaintenancePage) -> Result<String, UiError> {
+        self.render("maintenance.html", page)
+    }
+
+    /// `GET /incidents/{id}`: the incident and its timeline, oldest first.
+    pub fn incident(&self, page: &IncidentPage) -> Result<String, UiError> {
+        let mut timeline: Vec<&TimelineEntry> = page.timeline.iter().collect();
+        timeline.sort_by_key(|e| e.at_ms);
+        let ctx = context! {
+            layout => &page.layout,
+            now_ms => page.now_ms,
+            i => &page.incident,
+            duration_ms => page.duration_ms,
+            timeline => timeline,
+            silenced_by => &page.silenced_by,
+        };
+        self.render("incident.html", ctx)
     }
 
     /// `GET /incidents`, newest first.

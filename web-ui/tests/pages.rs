@@ -36,6 +36,7 @@ fn incident(id: i64, status: &str, resolution: Option<&str>) -> IncidentView {
         opened_at_ms: NOW_MS - id * MINUTE_MS,
         resolved_at_ms: resolution.map(|_| NOW_MS - MINUTE_MS / 2),
         session_id: Some(40 + id),
+        acknowledged_by: (id == 8).then(|| "alice".to_owned()),
     }
 }
 
@@ -795,4 +796,144 @@ fn the_service_and_status_pages_render() {
         !html.contains("<nav") && !html.contains("csrf"),
         "no dashboard chrome"
     );
+}
+
+fn window(active: bool) -> MaintenanceView {
+    MaintenanceView {
+        id: 3,
+        site: "home-lab".into(),
+        service: Some("sonarr".into()),
+        starts_at_ms: NOW_MS - MINUTE_MS,
+        ends_at_ms: NOW_MS + 60 * MINUTE_MS,
+        reason: "disk <swap>".into(),
+        created_by: "alice".into(),
+        active,
+    }
+}
+
+#[test]
+fn every_page_shows_the_maintenance_in_effect() {
+    let mut layout = layout(Nav::Health);
+    layout.maintenance = vec![window(true)];
+    let page = HealthPage {
+        layout,
+        now_ms: NOW_MS,
+        ..HealthPage::default()
+    };
+    let html = ui().health(&page).expect("health");
+    assert_in_order(
+        &html,
+        &[
+            "maintenance-banner",
+            "home-lab / sonarr until",
+            "disk &lt;swap&gt;",
+            "href=\"/maintenance\"",
+        ],
+    );
+    let html = ui().health(&health_page()).expect("health");
+    assert!(!html.contains("maintenance-banner"));
+    assert!(
+        html.contains("href=\"/maintenance\""),
+        "the nav links the page"
+    );
+}
+
+#[test]
+fn the_maintenance_page_lists_windows_and_keeps_a_refused_form() {
+    let page = MaintenancePage {
+        layout: layout(Nav::Maintenance),
+        now_ms: NOW_MS,
+        windows: vec![
+            window(true),
+            MaintenanceView {
+                id: 4,
+                active: false,
+                service: None,
+                ..window(false)
+            },
+        ],
+        sites: vec!["home-lab".into()],
+        form: MaintenanceForm {
+            site: "home-lab".into(),
+            duration: "forever".into(),
+            reason: "typed <b>".into(),
+            error: Some("Not started: duration: unknown unit".into()),
+            ..MaintenanceForm::default()
+        },
+    };
+    let html = ui().maintenance(&page).expect("maintenance");
+    assert_in_order(
+        &html,
+        &[
+            "#3",
+            "in effect",
+            "End now",
+            "#4",
+            "(every service)",
+            "Cancel",
+            "Not started: duration: unknown unit",
+            "value=\"forever\"",
+            "typed &lt;b&gt;",
+        ],
+    );
+    assert!(html.contains(&format!(
+        r#"<input type="hidden" name="csrf" value="{TOKEN}">"#
+    )));
+}
+
+#[test]
+fn the_incident_page_has_duration_timeline_and_acknowledge() {
+    let mut open = incident(7, "open", None);
+    open.evidence = "HTTP 502 <b>Bad Gateway</b>".into();
+    let entry = |at_ms, kind: &str, text: &str, link: Option<&str>| TimelineEntry {
+        at_ms,
+        kind: kind.into(),
+        text: text.into(),
+        link: link.map(Into::into),
+    };
+    let page = IncidentPage {
+        layout: layout(Nav::Incidents),
+        now_ms: NOW_MS,
+        incident: open.clone(),
+        duration_ms: 7 * MINUTE_MS,
+        timeline: vec![
+            entry(
+                NOW_MS - MINUTE_MS,
+                "session",
+                "session #47 started",
+                Some("/sessions/47"),
+            ),
+            entry(
+                NOW_MS - 7 * MINUTE_MS,
+                "opened",
+                "sonarr is down: sonarr-health",
+                None,
+            ),
+        ],
+        silenced_by: Some(window(true)),
+    };
+    let html = ui().incident(&page).expect("incident");
+    assert_in_order(
+        &html,
+        &[
+            "Incident #7",
+            "Open for",
+            "7m",
+            "Under maintenance until",
+            "action=\"/incidents/7/acknowledge\"",
+            "sonarr is down",
+            "href=\"&#x2f;sessions&#x2f;47\"",
+            "HTTP 502 &lt;b&gt;",
+        ],
+    );
+    let acked = IncidentPage {
+        incident: IncidentView {
+            acknowledged_by: Some("alice".into()),
+            ..open
+        },
+        silenced_by: None,
+        ..page
+    };
+    let html = ui().incident(&acked).expect("incident");
+    assert!(html.contains("by alice") && !html.contains("/acknowledge\""));
 }

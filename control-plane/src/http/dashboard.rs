@@ -83,7 +83,20 @@ pub(crate) fn incident_view(i: &Incident) -> ui::IncidentView {
         opened_at_ms: i.opened_at_ms,
         resolved_at_ms: i.resolved_at_ms,
         session_id: i.session_id,
+        acknowledged_by: None,
     }
+}
+
+/// The views with who acknowledged each (the latest acknowledgements).
+async fn acknowledged(state: &AppState, mut views: Vec<ui::IncidentView>) -> Vec<ui::IncidentView> {
+    let acks = state.incidents.acknowledgements().await.unwrap_or_default();
+    for view in &mut views {
+        view.acknowledged_by = acks
+            .iter()
+            .find(|a| a.incident_id == view.id)
+            .map(|a| a.by.clone());
+    }
+    views
 }
 
 /// `GET /health`: open incidents and every probe's state.
@@ -111,7 +124,7 @@ pub async fn health(
     let page = ui::HealthPage {
         layout: layout(&state, &headers, ui::Nav::Health),
         now_ms: now_ms(),
-        open_incidents: open.iter().map(incident_view).collect(),
+        open_incidents: acknowledged(&state, open.iter().map(incident_view).collect()).await,
         probes: probes.iter().map(probe_view).collect(),
     };
     Ok(html(state.ui.health(&page)))
@@ -150,7 +163,7 @@ pub async fn incidents(
     let page = ui::IncidentsPage {
         layout: layout(&state, &headers, ui::Nav::Incidents),
         now_ms: now_ms(),
-        incidents: list.iter().map(incident_view).collect(),
+        incidents: acknowledged(&state, list.iter().map(incident_view).collect()).await,
         paging: paging(offset, has_more),
     };
     Ok(html(state.ui.incidents(&page)))

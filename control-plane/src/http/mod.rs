@@ -14,6 +14,7 @@ pub mod guard;
 pub mod health;
 pub mod history;
 pub mod live;
+pub mod maintenance;
 pub mod memories;
 pub mod memories_page;
 pub mod metrics;
@@ -122,6 +123,14 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(history::status_badge))
         .routes(routes!(history::uptime_badge))
         .routes(routes!(dashboard::incidents))
+        .routes(routes!(maintenance::incident_page))
+        .routes(routes!(maintenance::acknowledge_form))
+        .routes(routes!(maintenance::incident_api))
+        .routes(routes!(maintenance::acknowledge_api))
+        .routes(routes!(maintenance::page, maintenance::add_form))
+        .routes(routes!(maintenance::end_form))
+        .routes(routes!(maintenance::list_api, maintenance::add_api))
+        .routes(routes!(maintenance::end_api))
         .routes(routes!(dashboard::notifications))
         .routes(routes!(dashboard::notifications_test))
         .routes(routes!(pages::run_now))

@@ -24,7 +24,8 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 const PAGE_SIZE: u32 = 50;
 
 pub fn layout(state: &AppState, headers: &HeaderMap, nav: ui::Nav) -> ui::Layout {
-    match state.auth.login_of(headers, now_ms()) {
+    let now = now_ms();
+    let mut layout = match state.auth.login_of(headers, now) {
         Some(login) => ui::Layout::logged_in(VERSION, login.csrf, nav)
             .with_user(login.user, login.role.as_str()),
         None => ui::Layout {
@@ -32,6 +33,30 @@ pub fn layout(state: &AppState, headers: &HeaderMap, nav: ui::Nav) -> ui::Layout
             nav,
             ..ui::Layout::default()
         },
+    };
+    layout.maintenance = state
+        .maintenance
+        .in_effect(now)
+        .iter()
+        .map(|w| maintenance_view(w, now))
+        .collect();
+    layout
+}
+
+/// A maintenance window as the pages show it.
+pub fn maintenance_view(
+    w: &claudeops_core::health::MaintenanceWindow,
+    now_ms: i64,
+) -> ui::MaintenanceView {
+    ui::MaintenanceView {
+        id: w.id,
+        site: w.site.to_string(),
+        service: w.service.clone(),
+        starts_at_ms: w.starts_at_ms,
+        ends_at_ms: w.ends_at_ms,
+        reason: w.reason.clone(),
+        created_by: w.created_by.clone(),
+        active: w.active(now_ms),
     }
 }
 

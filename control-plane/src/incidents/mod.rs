@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use claudeops_core::event::EventLevel;
 use claudeops_core::health::{
-    Incident, IncidentId, IncidentStatus, InventoryRecord, NewIncident, ProbeAttempt, ProbeState,
-    Resolution, service_verdicts,
+    Incident, IncidentAck, IncidentId, IncidentStatus, InventoryRecord, NewIncident, ProbeAttempt,
+    ProbeState, Resolution, service_verdicts,
 };
 use claudeops_core::link::{ProbeReport, ReprobeRequest, ReprobeResult, ToWorker};
 use claudeops_core::{Session, SessionId, SiteName};
@@ -26,6 +26,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::maintenance::Maintenance;
 use crate::notifications::Notifications;
 use crate::sessions::{Sessions, StartError, StartRequest};
 
@@ -255,22 +256,269 @@ impl Recheck {
 
 /// Incidents: probe and inventory reports, opening and closing, the incident's
 /// session, re-probes and verification.
+/// One entry of an incident's timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineItem {
+    pub at_ms: i64,
+    /// `opened`, `session`, `action`, `event`, `notification`,
+    /// `acknowledged`, `resolved`.
+    pub kind: &'static str,
+    pub text: String,
+    /// A page about it (a session).
+    pub link: Option<String>,
+}
+
 #[derive(Clone)]
 pub struct Incidents {
     ctx: Context,
     sessions: Sessions,
     notifications: Notifications,
     tracker: IncidentTracker,
+    maintenance: Maintenance,
 }
 
 impl Incidents {
     pub fn new(ctx: Context, sessions: Sessions, notifications: Notifications) -> Incidents {
         Incidents {
-            ctx,
             sessions,
             notifications,
             tracker: IncidentTracker::default(),
+            maintenance: Maintenance::new(ctx.clone()),
+            ctx,
         }
+    }
+
+    /// The maintenance windows that silence this service's failures.
+    pub fn maintenance(&self) -> &Maintenance {
+        &self.maintenance
+    }
+
+    /// Records who acknowledged an incident (its reminders stop); false if it
+    /// already was. `NotFound` without the incident.
+    pub async fn acknowledge(&self, id: i64, who: &str) -> Result<bool, StoreError> {
+        let Some(incident) = self.ctx.store.get_incident(id).await? else {
+            return Err(StoreError::NotFound);
+        };
+        let new = self
+            .ctx
+            .store
+            .acknowledge_incident(&IncidentAck {
+                incident_id: id,
+                by: who.to_owned(),
+                at_ms: now_ms(),
+            })
+            .await?;
+        if new {
+            self.ctx
+                .event_for(
+                    &incident.site,
+                    incident.session_id,
+                    EventLevel::Info,
+                    Some(incident.service.clone()),
+                    format!("incident #{id} acknowledged by {who}: reminders stop"),
+                )
+                .await;
+            if self.notifications.notifier().is_some() {
+                let remind = self.remindable().await;
+                self.notifications.set_open_incidents(remind);
+            }
+        }
+        Ok(new)
+    }
+
+    /// An incident and what happened about it, in time order: opened (with
+    /// the failing probes), the sessions of its chain (started, ended, cost),
+    /// their typed actions, the events of its service meanwhile (the
+    /// verification among them), the notifications sent, the
+    /// acknowledgement, and the resolution. `None` without the incident.
+    pub async fn timeline(
+        &self,
+        id: i64,
+    ) -> Result<Option<(Incident, Option<IncidentAck>, Vec<TimelineItem>)>, StoreError> {
+        let store = &self.ctx.store;
+        let Some(incident) = store.get_incident(id).await? else {
+            return Ok(None);
+        };
+        let ack = store.incident_ack(id).await?;
+        let until = incident.resolved_at_ms.map_or(i64::MAX, |r| r + 60_000);
+        let from = incident.opened_at_ms - 60_000;
+        let mut items = vec![TimelineItem {
+            at_ms: incident.opened_at_ms,
+            kind: "opened",
+            text: format!(
+                "{} is down: {}",
+                incident.service,
+                if incident.probes.is_empty() {
+                    "an alert".to_owned()
+                } else {
+                    incident.probes.join(", ")
+                }
+            ),
+            link: None,
+        }];
+        // The chain of sessions: the incident's, and those escalated from it.
+        let mut chain: Vec<Session> = Vec::new();
+        if let Some(first) = incident.session_id
+            && let Some(session) = store.get_session(first).await?
+        {
+            chain.push(session);
+            let mut i = 0;
+            while i < chain.len() && chain.len() < 10 {
+                let children = store.child_sessions(chain[i].id).await?;
+                chain.extend(children);
+                i += 1;
+            }
+        }
+        for s in &chain {
+            items.push(TimelineItem {
+                at_ms: s.started_at_ms,
+                kind: "session",
+                text: format!(
+                    "session #{} started at tier {} ({})",
+                    s.id,
+                    s.tier.number(),
+                    s.model
+                ),
+                link: Some(format!("/sessions/{}", s.id)),
+            });
+            if let Some(ended) = s.ended_at_ms {
+                items.push(TimelineItem {
+                    at_ms: ended,
+                    kind: "session",
+                    text: format!(
+                        "session #{} ended {} after {} turns, ${:.4}",
+                        s.id,
+                        s.status.as_str(),
+                        s.turns,
+                        s.cost_usd
+                    ),
+                    link: Some(format!("/sessions/{}", s.id)),
+                });
+            }
+            let actions = store
+                .list_actions(&claudeops_store::ActionFilter {
+                    session_id: Some(s.id),
+                    limit: 100,
+                    ..claudeops_store::ActionFilter::default()
+                })
+                .await?;
+            for a in actions {
+                items.push(TimelineItem {
+                    at_ms: a.finished_at_ms.unwrap_or(a.reserved_at_ms),
+                    kind: "action",
+                    text: format!(
+                        "{} {}: {}{}",
+                        a.kind.as_str(),
+                        a.service,
+                        a.status.as_str(),
+                        a.result.map(|r| format!(" ({r})")).unwrap_or_default()
+                    ),
+                    link: Some(format!("/sessions/{}", s.id)),
+                });
+            }
+        }
+        // The service's events meanwhile, and the chain's.
+        let events = store
+            .list_events(&claudeops_store::EventFilter {
+                site: Some(incident.site.clone()),
+                limit: 1_000,
+                ..claudeops_store::EventFilter::default()
+            })
+            .await?;
+        for e in events {
+            let of_chain = e
+                .session_id
+                .is_some_and(|sid| chain.iter().any(|s| s.id == sid));
+            let of_service = e.service.as_deref() == Some(incident.service.as_str());
+            if (of_chain || of_service) && e.ts_ms >= from && e.ts_ms <= until {
+                items.push(TimelineItem {
+                    at_ms: e.ts_ms,
+                    kind: "event",
+                    text: e.message,
+                    link: e.session_id.map(|s| format!("/sessions/{s}")),
+                });
+            }
+        }
+        // Notifications about its site meanwhile, one entry a message.
+        let deliveries = store
+            .list_deliveries(&claudeops_store::DeliveryFilter {
+                limit: 1_000,
+                ..claudeops_store::DeliveryFilter::default()
+            })
+            .await?;
+        let mut seen = HashSet::new();
+        for d in deliveries {
+            if d.at_ms < from
+                || d.at_ms > until
+                || !d.sites.iter().any(|s| s == incident.site.as_str())
+                || !d.title.contains(&incident.service)
+                || !seen.insert(d.notification_id.clone())
+            {
+                continue;
+            }
+            items.push(TimelineItem {
+                at_ms: d.at_ms,
+                kind: "notification",
+                text: format!("{}: {}", d.kind.replace('_', " "), d.title),
+                link: None,
+            });
+        }
+        if let Some(ack) = &ack {
+            items.push(TimelineItem {
+                at_ms: ack.at_ms,
+                kind: "acknowledged",
+                text: format!("acknowledged by {}", ack.by),
+                link: None,
+            });
+        }
+        if let Some(at) = incident.resolved_at_ms {
+            items.push(TimelineItem {
+                at_ms: at,
+                kind: "resolved",
+                text: incident
+                    .resolution
+                    .map_or("resolved".to_owned(), |r| r.as_str().replace('_', " ")),
+                link: None,
+            });
+        }
+        items.sort_by_key(|i| i.at_ms);
+        Ok(Some((incident, ack, items)))
+    }
+
+    pub async fn acknowledgement(&self, id: i64) -> Result<Option<IncidentAck>, StoreError> {
+        self.ctx.store.incident_ack(id).await
+    }
+
+    /// The latest acknowledgements, for the lists.
+    pub async fn acknowledgements(&self) -> Result<Vec<IncidentAck>, StoreError> {
+        self.ctx.store.recent_incident_acks(500).await
+    }
+
+    /// The open incidents reminders are for: not acknowledged, not silenced
+    /// by a maintenance window.
+    pub async fn remindable(&self) -> Vec<Incident> {
+        let now = now_ms();
+        let acked: HashSet<i64> = self
+            .acknowledgements()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| a.incident_id)
+            .collect();
+        let mut open = Vec::new();
+        for incident in self.open_incidents(None, None).await {
+            if acked.contains(&incident.id)
+                || self
+                    .maintenance
+                    .silencing(&incident.site, &incident.service, now)
+                    .await
+                    .is_some()
+            {
+                continue;
+            }
+            open.push(incident);
+        }
+        open
     }
 
     /// Takes a worker's answer to a re-probe request.
@@ -351,7 +599,16 @@ impl Incidents {
         {
             tracing::warn!(%error, %site, "could not forget retired probes");
         }
-        let (down, up) = service_verdicts(&attempts);
+        let (mut down, up) = service_verdicts(&attempts);
+        let now = now_ms();
+        let mut silenced = Vec::new();
+        for service in &down {
+            if let Some(window) = self.maintenance.silencing(site, service, now).await {
+                tracing::info!(%site, service, window = window.id, "a failure during maintenance: no incident");
+                silenced.push(service.clone());
+            }
+        }
+        down.retain(|s| !silenced.contains(s));
         for service in &down {
             let failing: Vec<&ProbeAttempt> = attempts
                 .iter()
@@ -489,12 +746,25 @@ impl Incidents {
         }
         // Oldest first, at most a handful per session: an alert storm makes
         // a queue of sessions, not one prompt of a thousand incidents.
-        let mut waiting: Vec<Incident> = self
+        let waiting: Vec<Incident> = self
             .open_incidents(Some(site), None)
             .await
             .into_iter()
             .filter(|i| self.tracker.waits(i))
             .collect();
+        let now = now_ms();
+        let mut unsilenced = Vec::with_capacity(waiting.len());
+        for incident in waiting {
+            if self
+                .maintenance
+                .silencing(&incident.site, &incident.service, now)
+                .await
+                .is_none()
+            {
+                unsilenced.push(incident);
+            }
+        }
+        let mut waiting = unsilenced;
         if waiting.is_empty() {
             return None;
         }

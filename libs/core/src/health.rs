@@ -122,6 +122,56 @@ impl ProbeRollup {
 
 pub type IncidentId = i64;
 
+/// A maintenance window (a silence): while it lasts, the failures of its site's
+/// services (or of its one service) open no incident, start no session and
+/// send no notification; probes keep running and are recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaintenanceWindow {
+    pub id: i64,
+    pub site: SiteName,
+    /// `None`: every service of the site.
+    pub service: Option<String>,
+    pub starts_at_ms: i64,
+    pub ends_at_ms: i64,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at_ms: i64,
+}
+
+impl MaintenanceWindow {
+    /// In effect at `now_ms`.
+    pub fn active(&self, now_ms: i64) -> bool {
+        self.starts_at_ms <= now_ms && now_ms < self.ends_at_ms
+    }
+
+    /// In effect at `now_ms` for this service of this site.
+    pub fn silences(&self, site: &SiteName, service: &str, now_ms: i64) -> bool {
+        self.active(now_ms)
+            && &self.site == site
+            && self.service.as_deref().is_none_or(|s| s == service)
+    }
+}
+
+/// A window to add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMaintenance {
+    pub site: SiteName,
+    pub service: Option<String>,
+    pub starts_at_ms: i64,
+    pub ends_at_ms: i64,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at_ms: i64,
+}
+
+/// Who acknowledged an incident, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentAck {
+    pub incident_id: IncidentId,
+    pub by: String,
+    pub at_ms: i64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentStatus {

@@ -27,8 +27,9 @@ use std::sync::Arc;
 
 pub use claudeops_core::event::{Event, EventId, EventLevel, NewEvent};
 pub use claudeops_core::health::{
-    HistoryPoint, Incident, IncidentId, IncidentStatus, InventoryRecord, NewIncident, ProbeAttempt,
-    ProbeRecord, ProbeRollup, ProbeState, Resolution, RollupPeriod,
+    HistoryPoint, Incident, IncidentAck, IncidentId, IncidentStatus, InventoryRecord,
+    MaintenanceWindow, NewIncident, NewMaintenance, ProbeAttempt, ProbeRecord, ProbeRollup,
+    ProbeState, Resolution, RollupPeriod,
 };
 pub use claudeops_core::ledger::{
     ActionId, ActionKind, ActionRecord, ActionStatus, CooldownLimits, CooldownRow, NewAction, Slot,

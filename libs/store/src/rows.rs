@@ -396,6 +396,52 @@ impl TryFrom<ProbeRow> for ProbeRecord {
 
 /// One attempt of a probe's history, as `list_probes` reads it.
 #[derive(Debug, sqlx::FromRow)]
+pub(crate) struct MaintenanceRow {
+    id: i64,
+    site: String,
+    service: Option<String>,
+    starts_at_ms: i64,
+    ends_at_ms: i64,
+    reason: String,
+    created_by: String,
+    created_at_ms: i64,
+}
+
+impl TryFrom<MaintenanceRow> for claudeops_core::health::MaintenanceWindow {
+    type Error = StoreError;
+    fn try_from(row: MaintenanceRow) -> Result<Self, StoreError> {
+        Ok(claudeops_core::health::MaintenanceWindow {
+            id: row.id,
+            site: SiteName::new(row.site)
+                .map_err(|e| StoreError::Corrupt(format!("maintenance window {}: {e}", row.id)))?,
+            service: row.service,
+            starts_at_ms: row.starts_at_ms,
+            ends_at_ms: row.ends_at_ms,
+            reason: row.reason,
+            created_by: row.created_by,
+            created_at_ms: row.created_at_ms,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct AckRow {
+    incident_id: i64,
+    by_whom: String,
+    at_ms: i64,
+}
+
+impl From<AckRow> for claudeops_core::health::IncidentAck {
+    fn from(row: AckRow) -> Self {
+        claudeops_core::health::IncidentAck {
+            incident_id: row.incident_id,
+            by: row.by_whom,
+            at_ms: row.at_ms,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
 pub(crate) struct RollupRow {
     start_ms: i64,
     attempts: i64,

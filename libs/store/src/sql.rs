@@ -103,6 +103,7 @@ pub(crate) const OPEN_INCIDENT: &str = concat!(
 mod alerts;
 mod health;
 mod legacy;
+mod maintenance;
 mod memories;
 mod runtime;
 mod store;

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use claudeops_core::alert::{Alert, AlertRecord};
 use claudeops_core::event::{Event, NewEvent};
 use claudeops_core::health::{
-    Incident, IncidentId, InventoryRecord, NewIncident, ProbeAttempt, ProbeRecord, ProbeRollup,
-    Resolution, RollupPeriod,
+    Incident, IncidentAck, IncidentId, InventoryRecord, MaintenanceWindow, NewIncident,
+    NewMaintenance, ProbeAttempt, ProbeRecord, ProbeRollup, Resolution, RollupPeriod,
 };
 use claudeops_core::ledger::{
     ActionId, ActionRecord, ActionStatus, CooldownLimits, CooldownRow, NewAction, Slot,
@@ -455,6 +455,26 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Inserts or replaces.
     async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    // --- maintenance windows and acknowledgements ---
+
+    async fn add_maintenance(&self, new: &NewMaintenance) -> Result<MaintenanceWindow, StoreError>;
+
+    /// Windows that end after `after_ms` (running and upcoming), by start.
+    async fn list_maintenance(&self, after_ms: i64) -> Result<Vec<MaintenanceWindow>, StoreError>;
+
+    /// Ends a running window at `at_ms`, or removes one not yet begun. False
+    /// if there was no such window in effect or to come.
+    async fn end_maintenance(&self, id: i64, at_ms: i64) -> Result<bool, StoreError>;
+
+    /// Records who acknowledged the incident; false if it already was
+    /// (the first acknowledgement stays). `NotFound` without the incident.
+    async fn acknowledge_incident(&self, ack: &IncidentAck) -> Result<bool, StoreError>;
+
+    async fn incident_ack(&self, id: IncidentId) -> Result<Option<IncidentAck>, StoreError>;
+
+    /// The latest acknowledgements, newest incident first.
+    async fn recent_incident_acks(&self, limit: u32) -> Result<Vec<IncidentAck>, StoreError>;
 
     // --- named dashboard users ---
 

@@ -532,7 +532,10 @@ async fn upstream_models_are_listed_cached_and_refreshed_once_at_a_time() {
     // A refresh (like every read) needs the API token.
     let anonymous = http
         .client
-        .get(format!("{}/api/v1/models/available?refresh=true", http.base))
+        .get(format!(
+            "{}/api/v1/models/available?refresh=true",
+            http.base
+        ))
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));

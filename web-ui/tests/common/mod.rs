@@ -376,6 +376,7 @@ pub fn login_page() -> LoginPage {
             flash: None,
             nav: Nav::None,
             user: None,
+            maintenance: Vec::new(),
         },
         error: Some("wrong token".into()),
         next: Some("/sessions/18".into()),

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use claudeops_core::alert::{Alert, AlertRecord};
 use claudeops_core::event::{Event, NewEvent};
 use claudeops_core::health::{
-    Incident, IncidentId, InventoryRecord, NewIncident, ProbeAttempt, ProbeRecord, ProbeRollup,
-    Resolution, RollupPeriod,
+    Incident, IncidentAck, IncidentId, InventoryRecord, MaintenanceWindow, NewIncident,
+    NewMaintenance, ProbeAttempt, ProbeRecord, ProbeRollup, Resolution, RollupPeriod,
 };
 use claudeops_core::ledger::{
     self as core_ledger, ABANDONED_RESULT, ActionId, ActionRecord, ActionStatus, CooldownLimits,
@@ -79,6 +79,8 @@ where
     ProbeRow: for<'r> FromRow<'r, DB::Row>,
     HistoryRow: for<'r> FromRow<'r, DB::Row>,
     crate::rows::RollupRow: for<'r> FromRow<'r, DB::Row>,
+    crate::rows::MaintenanceRow: for<'r> FromRow<'r, DB::Row>,
+    crate::rows::AckRow: for<'r> FromRow<'r, DB::Row>,
     IncidentRow: for<'r> FromRow<'r, DB::Row>,
     InventoryRow: for<'r> FromRow<'r, DB::Row>,
     DeliveryRow: for<'r> FromRow<'r, DB::Row>,
@@ -1019,6 +1021,30 @@ where
         .execute(&self.pool)
         .await?;
         Ok(DB::rows_affected(&done))
+    }
+
+    async fn add_maintenance(&self, new: &NewMaintenance) -> Result<MaintenanceWindow, StoreError> {
+        self.insert_maintenance(new).await
+    }
+
+    async fn list_maintenance(&self, after_ms: i64) -> Result<Vec<MaintenanceWindow>, StoreError> {
+        self.maintenance_ending_after(after_ms).await
+    }
+
+    async fn end_maintenance(&self, id: i64, at_ms: i64) -> Result<bool, StoreError> {
+        self.stop_maintenance(id, at_ms).await
+    }
+
+    async fn acknowledge_incident(&self, ack: &IncidentAck) -> Result<bool, StoreError> {
+        self.insert_ack(ack).await
+    }
+
+    async fn incident_ack(&self, id: IncidentId) -> Result<Option<IncidentAck>, StoreError> {
+        self.ack_of(id).await
+    }
+
+    async fn recent_incident_acks(&self, limit: u32) -> Result<Vec<IncidentAck>, StoreError> {
+        self.recent_acks(limit).await
     }
 
     async fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
