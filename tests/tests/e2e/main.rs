@@ -10,6 +10,7 @@ mod incidents;
 mod legacy_import;
 mod live_browser;
 mod local_worker;
+mod maintenance_browser;
 mod openapi;
 mod original_api;
 mod permissions;
