@@ -17,3 +17,4 @@ pub mod servers;
 pub mod sqlite;
 pub mod system;
 pub mod venv;
+pub mod web;

@@ -106,6 +106,8 @@ struct LatencyChart {
     height: f64,
     line: String,
     area: String,
+    /// The points themselves, when few enough to mark (a lone hour shows).
+    dots: Vec<(String, String)>,
     max_ms: i64,
     mean_ms: i64,
     y_top: f64,
@@ -134,6 +136,14 @@ fn latency_chart(hourly: &[RollupView], now_ms: i64) -> Option<LatencyChart> {
         .iter()
         .map(|r| (x(r.start_ms + 1_800_000), y(r.mean_ms)))
         .collect();
+    let dots = if points.len() <= 48 {
+        points
+            .iter()
+            .map(|(x, y)| (format!("{x:.1}"), format!("{y:.1}")))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let line = points
         .iter()
         .map(|(x, y)| format!("{x:.1},{y:.1}"))
@@ -162,6 +172,7 @@ fn latency_chart(hourly: &[RollupView], now_ms: i64) -> Option<LatencyChart> {
         height: CHART_H,
         line,
         area,
+        dots,
         max_ms,
         mean_ms,
         y_top: top,
