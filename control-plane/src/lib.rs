@@ -29,6 +29,7 @@ pub mod scheduler;
 pub mod sessions;
 pub mod store_watch;
 pub mod telemetry;
+pub mod ui_probes;
 pub mod upstream;
 
 use std::future::Future;

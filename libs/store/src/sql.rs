@@ -107,6 +107,7 @@ mod memories;
 mod runtime;
 mod store;
 mod transactions;
+mod ui_probes;
 
 /// What differs between the databases. Implemented for `sqlx::Sqlite` in the `sqlite`
 /// module and for `sqlx::Postgres` in the `postgres` module.
