@@ -105,10 +105,7 @@ pub fn spec_of(input: &ProbeInput) -> Result<ProbeSpec, ProbeError> {
     }
     let kind = input.kind.trim();
     if !KINDS.contains(&kind) {
-        fields.insert(
-            "kind".to_owned(),
-            format!("one of {}", KINDS.join(", ")),
-        );
+        fields.insert("kind".to_owned(), format!("one of {}", KINDS.join(", ")));
     }
     let target = input.target.trim();
     let url = if target.contains("://") {
@@ -121,10 +118,7 @@ pub fn spec_of(input: &ProbeInput) -> Result<ProbeSpec, ProbeError> {
     } else if fields.get("kind").is_none() {
         let of_url = ProbeKind::from_url(&url).map(ProbeKind::name);
         if of_url != Some(kind) {
-            fields.insert(
-                "target".to_owned(),
-                format!("{url} is not a {kind} target"),
-            );
+            fields.insert("target".to_owned(), format!("{url} is not a {kind} target"));
         }
     }
     let mut json = serde_json::json!({ "name": name, "url": url });
@@ -182,7 +176,10 @@ pub fn input_of(probe: &UiProbe) -> ProbeInput {
             .and_then(|s| s.interval)
             .map(|d| humantime::format_duration(d).to_string())
             .unwrap_or_default(),
-        conditions: spec.as_ref().map(|s| s.conditions.clone()).unwrap_or_default(),
+        conditions: spec
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default(),
         service: spec.map(|s| s.service).unwrap_or_default(),
     }
 }
@@ -245,12 +242,8 @@ impl UiProbes {
     /// The site's probes: repo-defined ones (read-only, from its workers'
     /// inventories) and dashboard ones, by name.
     pub async fn list(&self, site: &SiteName) -> Result<Vec<ProbeView>, ProbeError> {
-        let mut views: Vec<ProbeView> = self
-            .repo_specs(site)
-            .await?
-            .iter()
-            .map(repo_view)
-            .collect();
+        let mut views: Vec<ProbeView> =
+            self.repo_specs(site).await?.iter().map(repo_view).collect();
         let ui = self.ctx.store.ui_probes(Some(site.as_str())).await?;
         views.extend(ui.iter().map(view_of));
         views.sort_by(|a, b| a.name.cmp(&b.name).then(b.editable.cmp(&a.editable)));
@@ -284,7 +277,10 @@ impl UiProbes {
             Err(StoreError::Conflict(_)) => {
                 return Err(invalid(
                     "name",
-                    format!("site {site} already has a dashboard probe named {}", spec.name),
+                    format!(
+                        "site {site} already has a dashboard probe named {}",
+                        spec.name
+                    ),
                 ));
             }
             Err(e) => return Err(e.into()),

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use claudeops_core::link::{
-    ActionDone, FromWorker, Hello, LedgerRequest, Metering, OutputBatch, ReprobeRequest,
-    ReprobeResult, RunningJob, SandboxState, SessionReport, StreamLine, ToWorker,
+    ActionDone, FromWorker, Hello, LedgerRequest, Metering, OutputBatch, ReprobeResult, RunningJob,
+    SandboxState, SessionReport, StreamLine, ToWorker,
 };
 use claudeops_core::worker::LLM_CAPABILITY;
 use claudeops_core::{SessionStatus, SiteName};

@@ -400,7 +400,11 @@ impl ProbeLoop {
         }
         self.ui_version = set.version;
         self.ui_specs = ui_specs(&set);
-        tracing::info!(probes = self.ui_specs.len(), version = set.version, "the control plane sent the dashboard probes");
+        tracing::info!(
+            probes = self.ui_specs.len(),
+            version = set.version,
+            "the control plane sent the dashboard probes"
+        );
         let (all, _) = self.merged();
         for error in self.prober.replace(&all) {
             tracing::warn!(probe = %error.probe, field = %error.field, problem = %error.problem, "a probe does not compile");
@@ -489,7 +493,10 @@ mod tests {
 
     #[test]
     fn dashboard_probes_run_beside_repo_probes_and_the_repo_wins_a_clash() {
-        let repo = vec![named("web", "http://127.0.0.1:1/"), named("db", "tcp://127.0.0.1:5432")];
+        let repo = vec![
+            named("web", "http://127.0.0.1:1/"),
+            named("db", "tcp://127.0.0.1:5432"),
+        ];
         let set = ProbeSet {
             probes: vec![
                 r#"{"name":"web","url":"http://192.0.2.1/"}"#.to_owned(),
@@ -510,7 +517,9 @@ mod tests {
         let (all, clashes) = merge(&repo, &ui);
         assert_eq!(clashes, ["web"]);
         assert_eq!(
-            all.iter().map(|s| (s.name.as_str(), s.url.as_str())).collect::<Vec<_>>(),
+            all.iter()
+                .map(|s| (s.name.as_str(), s.url.as_str()))
+                .collect::<Vec<_>>(),
             [
                 ("web", "http://127.0.0.1:1/"),
                 ("db", "tcp://127.0.0.1:5432"),

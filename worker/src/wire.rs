@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use claudeops_core::health::{ProbeAttempt, ProbeState};
 use claudeops_core::link::{
-    Ack, FromWorker, Hello, Job, LedgerAnswer, Metering, ProbeSet, ReprobeRequest,
-    SessionReport, ToWorker,
+    Ack, FromWorker, Hello, Job, LedgerAnswer, Metering, ProbeSet, ReprobeRequest, SessionReport,
+    ToWorker,
 };
 use claudeops_core::{SessionStatus, Tier, Trigger};
 use claudeops_proto::v1::{self as pb, WorkerMessage, control_message, worker_message};

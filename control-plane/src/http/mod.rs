@@ -22,6 +22,7 @@ pub mod overview;
 pub mod pages;
 pub mod shell;
 pub mod sse;
+pub mod ui_probes;
 pub mod webhook;
 
 use axum::Router;
@@ -65,6 +66,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(health::checks))
         .routes(routes!(health::incidents))
         .routes(routes!(health::inventory))
+        .routes(routes!(ui_probes::list, ui_probes::add))
+        .routes(routes!(ui_probes::edit, ui_probes::delete))
+        .routes(routes!(ui_probes::pause))
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::test))
         .routes(routes!(memories::list, memories::create))

@@ -69,7 +69,11 @@ async fn ui_probes_add_change_delete(f: &Fixture) {
     );
 
     assert!(s.delete_ui_probe("home", "web").await.expect("delete"));
-    assert!(!s.delete_ui_probe("home", "web").await.expect("delete again"));
+    assert!(
+        !s.delete_ui_probe("home", "web")
+            .await
+            .expect("delete again")
+    );
     assert_eq!(s.ui_probes(Some("home")).await.expect("home"), vec![dns]);
     assert_eq!(s.ui_probes(Some("lab")).await.expect("lab"), vec![other]);
 }
