@@ -124,7 +124,18 @@ pub fn spec_of(input: &ProbeInput) -> Result<ProbeSpec, ProbeError> {
     let mut json = serde_json::json!({ "name": name, "url": url });
     let interval = input.interval.trim();
     if !interval.is_empty() {
-        json["interval"] = serde_json::Value::from(interval);
+        match humantime::parse_duration(interval) {
+            Ok(d) if d.as_secs() >= 1 => json["interval"] = serde_json::Value::from(interval),
+            Ok(_) => {
+                fields.insert("interval".to_owned(), "at least 1s".to_owned());
+            }
+            Err(e) => {
+                fields.insert(
+                    "interval".to_owned(),
+                    format!("{e}; write it as 30s, 5m or 1h"),
+                );
+            }
+        }
     }
     let conditions: Vec<&str> = input
         .conditions
@@ -142,15 +153,8 @@ pub fn spec_of(input: &ProbeInput) -> Result<ProbeSpec, ProbeError> {
     if !fields.is_empty() {
         return Err(ProbeError::Invalid(fields));
     }
-    let spec: ProbeSpec = serde_json::from_value(json).map_err(|e| {
-        let text = e.to_string();
-        let field = if text.contains("interval") || text.contains("duration") {
-            "interval"
-        } else {
-            "target"
-        };
-        invalid(field, text)
-    })?;
+    let spec: ProbeSpec =
+        serde_json::from_value(json).map_err(|e| invalid("target", e.to_string()))?;
     // The same compiler the worker runs; a `${VAR}` reads as set here.
     Probe::compile_with(&spec, &|_| Some("set".to_owned())).map_err(|e| {
         let field = match e.field.as_str() {
