@@ -20,6 +20,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod overview;
 pub mod pages;
+pub mod probes_page;
 pub mod shell;
 pub mod sse;
 pub mod ui_probes;
@@ -110,6 +111,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(pages::stop))
         .routes(routes!(pages::sites))
         .routes(routes!(dashboard::inventory))
+        .routes(routes!(probes_page::page, probes_page::add))
+        .routes(routes!(probes_page::edit))
+        .routes(routes!(probes_page::pause))
+        .routes(routes!(probes_page::delete))
         .routes(routes!(dashboard::health))
         .routes(routes!(dashboard::incidents))
         .routes(routes!(dashboard::notifications))
