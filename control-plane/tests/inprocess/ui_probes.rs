@@ -212,3 +212,104 @@ async fn bad_specs_and_repo_names_are_refused_with_the_field_named() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_probes_page_adds_pauses_and_deletes_with_its_forms() {
+    let app = TestApp::start().await;
+    let mut worker = FakeWorker::connect_new(&app, "home").await;
+    assert!(next_set(&mut worker).await.is_empty());
+    let (cookie, csrf) = app.login();
+    let path = "/sites/home/probes";
+
+    // A refused form comes back with what was typed and the field's problem.
+    let (status, page) = app
+        .page(
+            Method::POST,
+            path,
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("name", "web"),
+                ("kind", "http"),
+                ("target", "http://127.0.0.1:9/typed"),
+                ("interval", "often"),
+                ("conditions", "[STATUS] == 200"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(page.contains(r#"id="err-interval""#), "{page}");
+    assert!(
+        page.contains("http:&#x2f;&#x2f;127.0.0.1:9&#x2f;typed")
+            || page.contains("http://127.0.0.1:9/typed"),
+        "{page}"
+    );
+    assert!(page.contains("[STATUS] == 200"), "{page}");
+
+    // A forged token changes nothing.
+    let (status, _) = app
+        .page(
+            Method::POST,
+            path,
+            &cookie,
+            &[
+                ("csrf", "forged"),
+                ("name", "web"),
+                ("kind", "tcp"),
+                ("target", "127.0.0.1:9"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    let (status, _) = app
+        .page(
+            Method::POST,
+            path,
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("name", "web"),
+                ("kind", "tcp"),
+                ("target", "127.0.0.1:9"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        next_set(&mut worker).await,
+        [pair("web", "tcp://127.0.0.1:9")]
+    );
+    let (status, page) = app.page(Method::GET, path, &cookie, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(r#"data-probe="web""#) && page.contains(">Pause<"),
+        "{page}"
+    );
+
+    let (status, _) = app
+        .page(
+            Method::POST,
+            "/sites/home/probes/web/paused",
+            &cookie,
+            &[("csrf", &csrf), ("paused", "true")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(next_set(&mut worker).await.is_empty());
+    let (_, page) = app.page(Method::GET, path, &cookie, &[]).await;
+    assert!(page.contains(">Resume<"), "{page}");
+
+    let (status, _) = app
+        .page(
+            Method::POST,
+            "/sites/home/probes/web/delete",
+            &cookie,
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(next_set(&mut worker).await.is_empty());
+    let (_, page) = app.page(Method::GET, path, &cookie, &[]).await;
+    assert!(!page.contains(r#"data-probe="web""#), "{page}");
+}
