@@ -254,6 +254,18 @@ impl UiProbes {
         Ok(views)
     }
 
+    /// Every dashboard probe, as (site, name).
+    pub async fn names(&self) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
+        Ok(self
+            .ctx
+            .store
+            .ui_probes(None)
+            .await?
+            .into_iter()
+            .map(|p| (p.site, p.name))
+            .collect())
+    }
+
     /// One dashboard probe as stored.
     pub async fn get(&self, site: &SiteName, name: &str) -> Result<UiProbe, ProbeError> {
         self.ctx

@@ -537,6 +537,8 @@ pub struct ProbeView {
     pub since_ms: i64,
     /// The latest attempts, oldest first.
     pub history: Vec<HistoryView>,
+    /// Added from the dashboard (else defined in a repo or found by discovery).
+    pub from_dashboard: bool,
 }
 
 /// One attempt in a probe's latency history.
