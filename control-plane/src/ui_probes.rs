@@ -115,7 +115,7 @@ pub fn spec_of(input: &ProbeInput) -> Result<ProbeSpec, ProbeError> {
     };
     if target.is_empty() {
         fields.insert("target".to_owned(), "a target is needed".to_owned());
-    } else if fields.get("kind").is_none() {
+    } else if !fields.contains_key("kind") {
         let of_url = ProbeKind::from_url(&url).map(ProbeKind::name);
         if of_url != Some(kind) {
             fields.insert("target".to_owned(), format!("{url} is not a {kind} target"));

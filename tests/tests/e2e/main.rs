@@ -13,6 +13,7 @@ mod local_worker;
 mod openapi;
 mod original_api;
 mod permissions;
+mod probes_browser;
 mod refusals;
 mod remediation;
 mod repos;
