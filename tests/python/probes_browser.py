@@ -55,8 +55,8 @@ def login(page):
 
 
 def fill_form(page, interval):
-    page.get_by_label("Name").fill(PROBE)
-    page.get_by_label("Kind").select_option("http")
+    page.get_by_label("Name", exact=True).fill(PROBE)
+    page.get_by_label("Kind", exact=True).select_option("http")
     page.get_by_label(re.compile("^Target")).fill(target_url)
     page.get_by_label(re.compile("^Interval")).fill(interval)
     page.get_by_label(re.compile("^Conditions")).fill("[STATUS] == 200")
@@ -133,14 +133,15 @@ with sync_playwright() as p:
     health.on("pageerror", lambda e: errors.append(str(e)))
     health.goto(f"{base}/health")
     expect(health.locator("[data-live-state]")).to_have_text(re.compile("Live"))
-    row = health.locator("tr", has=health.locator("td", has_text=PROBE))
+    row = health.locator("tr.probe", has=health.locator("td", has_text=PROBE))
     # Not up yet: the page updates itself when the first reports arrive.
-    expect(row.first).to_contain_text("up", timeout=60_000)
+    expect(row.first).to_have_class(re.compile(r"\bprobe-row-up\b"), timeout=60_000)
+    expect(row.first.locator(".source-dashboard")).to_have_text("dashboard")
     out["health"]["up"] = True
     health.evaluate("window.__notReloaded = true")
     with urllib.request.urlopen(urllib.request.Request(stop_url, method="POST"), timeout=10) as r:
         assert r.status == 200, r.status
-    expect(row.first).to_contain_text("down", timeout=60_000)
+    expect(row.first).to_have_class(re.compile(r"\bprobe-row-down\b"), timeout=60_000)
     out["health"]["down_without_reload"] = health.evaluate("window.__notReloaded === true")
 
     # 4. Pause, then delete with its confirmation.
@@ -156,7 +157,7 @@ with sync_playwright() as p:
 
     def refused_form(tab):
         tab.goto(probes_url)
-        tab.get_by_label("Name").fill("bad-one")
+        tab.get_by_label("Name", exact=True).fill("bad-one")
         tab.get_by_label(re.compile("^Target")).fill("http://127.0.0.1:9/")
         tab.get_by_label(re.compile("^Interval")).fill("often")
         tab.get_by_role("button", name="Add probe").click()
