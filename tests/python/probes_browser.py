@@ -98,7 +98,14 @@ def check_axe(browser, paths):
                     overflow = tab.evaluate(
                         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
                     )
-                    assert overflow <= 1, f"{key}: the page is {overflow}px wider than the phone"
+                    wide = tab.evaluate(
+                        """() => [...document.querySelectorAll('#main *')]
+                            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
+                                && !e.closest('.table-wrap'))
+                            .slice(0, 5)
+                            .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+                    )
+                    assert overflow <= 1, f"{key}: the page is {overflow}px wider than the phone: {wide}"
             ctx.close()
 
 

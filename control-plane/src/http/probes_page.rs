@@ -117,7 +117,8 @@ async fn render(
                 .into_response();
         }
     };
-    let mut layout = layout(state, headers, ui::Nav::Health);
+    // Not a live page: a refresh would wipe what is being typed in its forms.
+    let mut layout = layout(state, headers, ui::Nav::None);
     if let Some((level, message)) = flash {
         layout = layout.with_flash(level, message);
     }
