@@ -31,6 +31,7 @@ pub mod scheduler;
 pub mod sessions;
 pub mod store_watch;
 pub mod telemetry;
+pub mod ui_probes;
 pub mod upstream;
 pub mod users;
 

@@ -43,3 +43,5 @@ mod sse_reader;
 mod store_faults;
 #[path = "inprocess/support.rs"]
 mod support;
+#[path = "inprocess/ui_probes.rs"]
+mod ui_probes;

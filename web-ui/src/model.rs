@@ -613,6 +613,8 @@ pub struct ProbeView {
     pub since_ms: i64,
     /// The latest attempts, oldest first.
     pub history: Vec<HistoryView>,
+    /// Added from the dashboard (else defined in a repo or found by discovery).
+    pub from_dashboard: bool,
 }
 
 /// One attempt in a probe's latency history.
@@ -862,4 +864,52 @@ pub struct MemoryEdit {
     pub observation: String,
     pub confidence: String,
     pub active: bool,
+}
+
+/// A site's probes page: its repo-defined probes (read-only) and the ones added
+/// from the dashboard (edit, pause, resume, delete), and the add or edit form.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SiteProbesPage {
+    pub layout: Layout,
+    pub site: String,
+    pub probes: Vec<SiteProbeView>,
+    pub form: ProbeForm,
+    /// The kinds the form offers.
+    pub kinds: Vec<String>,
+}
+
+/// One probe of a site, with where it comes from.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SiteProbeView {
+    pub name: String,
+    pub kind: String,
+    /// `dashboard`, or `repo: PATH:LINE` (or `container: NAME`).
+    pub source: String,
+    pub target: String,
+    pub interval_secs: i64,
+    pub conditions: Vec<String>,
+    pub paused: bool,
+    /// A dashboard probe: it can be edited, paused and deleted here.
+    pub editable: bool,
+    /// Who changed it last, and when (unix ms); dashboard probes only.
+    pub updated_by: String,
+    pub updated_at_ms: i64,
+}
+
+/// The add (or edit) form, with what was typed and each field's problem.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProbeForm {
+    /// Where it posts.
+    pub action: String,
+    /// Editing this probe (its name cannot change); empty when adding.
+    pub editing: String,
+    pub name: String,
+    pub kind: String,
+    pub target: String,
+    pub interval: String,
+    /// One condition per line.
+    pub conditions: String,
+    pub service: String,
+    /// Problems by field: `name`, `kind`, `target`, `interval`, `conditions`.
+    pub errors: std::collections::BTreeMap<String, String>,
 }

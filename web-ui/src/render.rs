@@ -15,7 +15,7 @@ use crate::model::{
     ConfigPage, CooldownsPage, ErrorPage, EventFilterView, EventRow, EventsPage, HealthPage,
     HistoryView, IncidentPage, IncidentsPage, InventoryPage, Layout, LoginPage, MaintenancePage,
     MemoriesPage, MemoryFilterView, NotificationsPage, OverviewPage, ProbeView, RunNowPage,
-    SessionPage, SessionsPage, SiteSettingsPage, SitesPage, TimelineEntry,
+    SessionPage, SessionsPage, SiteProbesPage, SiteSettingsPage, SitesPage, TimelineEntry,
 };
 use crate::{assets, chains, filters};
 
@@ -30,6 +30,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("run_now.html", include_str!("../templates/run_now.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("config.html", include_str!("../templates/config.html")),
+    (
+        "site_probes.html",
+        include_str!("../templates/site_probes.html"),
+    ),
     (
         "site_settings.html",
         include_str!("../templates/site_settings.html"),
@@ -285,6 +289,10 @@ impl Ui {
     }
 
     /// `GET /sites/{site}/settings`: a site's runtime overrides.
+    pub fn site_probes(&self, page: &SiteProbesPage) -> Result<String, UiError> {
+        self.render("site_probes.html", page)
+    }
+
     pub fn site_settings(&self, page: &SiteSettingsPage) -> Result<String, UiError> {
         self.render("site_settings.html", page)
     }

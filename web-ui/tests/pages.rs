@@ -52,6 +52,7 @@ fn probe(site: &str, service: &str, name: &str, state: &str, history: &[(i64, bo
         message: format!("{name}: <i>status</i> 200"),
         last_at_ms: NOW_MS - 5_000,
         since_ms: NOW_MS - 5 * MINUTE_MS,
+        from_dashboard: name == "jellyfin-tcp",
         history: history
             .iter()
             .enumerate()
@@ -93,6 +94,13 @@ fn health_page() -> HealthPage {
 #[test]
 fn health_page_groups_probes_and_draws_sparklines() {
     let html = ui().health(&health_page()).expect("render");
+    // A probe added from the dashboard says so and links to its site's probes.
+    assert_eq!(
+        html.matches(r#"class="badge source-dashboard""#).count(),
+        1,
+        "{html}"
+    );
+    assert!(html.contains(r#"href="/sites/home-lab/probes""#), "{html}");
     assert!(
         html.contains(
             r#"<a href="/health" class="nav-health active" aria-current="page">Health</a>"#

@@ -990,3 +990,76 @@ fn a_site_settings_form_shows_overrides_and_what_a_blank_inherits() {
     );
     assert!(html.contains("site:lab") && html.contains("api token"));
 }
+
+#[test]
+fn a_site_probes_page_shows_sources_and_keeps_a_refused_form() {
+    let ui = claudeops_web_ui::Ui::new().unwrap_or_else(|e| panic!("{e}"));
+    let layout = claudeops_web_ui::Layout {
+        logged_in: true,
+        csrf_token: Some("tok-123".into()),
+        ..claudeops_web_ui::Layout::default()
+    };
+    let probe =
+        |name: &str, source: &str, editable: bool, paused: bool| claudeops_web_ui::SiteProbeView {
+            name: name.into(),
+            kind: "http".into(),
+            source: source.into(),
+            target: "http://127.0.0.1:9/".into(),
+            interval_secs: 30,
+            conditions: vec!["[STATUS] == 200".into()],
+            paused,
+            editable,
+            updated_by: if editable {
+                "alice".into()
+            } else {
+                String::new()
+            },
+            updated_at_ms: 0,
+        };
+    let mut errors = std::collections::BTreeMap::new();
+    errors.insert("target".to_owned(), "<not a tcp target>".to_owned());
+    let page = claudeops_web_ui::SiteProbesPage {
+        layout,
+        site: "lab".into(),
+        probes: vec![
+            probe(
+                "db",
+                "repo: infra/.claude-ops/probes/db.yaml:3",
+                false,
+                false,
+            ),
+            probe("web", "dashboard", true, true),
+        ],
+        form: claudeops_web_ui::ProbeForm {
+            action: "/sites/lab/probes".into(),
+            name: "new-one".into(),
+            kind: "tcp".into(),
+            target: "typed-target".into(),
+            errors,
+            ..claudeops_web_ui::ProbeForm::default()
+        },
+        kinds: vec!["http".into(), "tcp".into()],
+    };
+    let html = ui.site_probes(&page).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        html.contains("repo: infra&#x2f;.claude-ops&#x2f;probes&#x2f;db.yaml:3"),
+        "{html}"
+    );
+    assert!(html.contains("read-only: defined in the repo"));
+    assert_eq!(
+        html.matches(">Resume<").count(),
+        1,
+        "the paused dashboard probe"
+    );
+    assert!(!html.contains(">Pause<"));
+    assert!(html.contains("Yes, delete"), "delete asks again");
+    assert!(html.contains(r#"name="csrf" value="tok-123""#));
+    assert!(
+        html.contains(r#"value="typed-target""#),
+        "the form keeps what was typed"
+    );
+    assert!(html.contains(r#"<option value="tcp" selected>"#));
+    assert!(html.contains(r#"id="err-target""#) && html.contains("&lt;not a tcp target&gt;"));
+    assert!(html.contains(r#"aria-invalid="true""#));
+    assert!(!html.contains("<script>"), "no inline script");
+}

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use claudeops_core::link::{
-    ActionDone, FromWorker, Hello, LedgerRequest, Metering, OutputBatch, ReprobeRequest,
-    ReprobeResult, RunningJob, SandboxState, SessionReport, StreamLine, ToWorker,
+    ActionDone, FromWorker, Hello, LedgerRequest, Metering, OutputBatch, ReprobeResult, RunningJob,
+    SandboxState, SessionReport, StreamLine, ToWorker,
 };
 use claudeops_core::worker::LLM_CAPABILITY;
 use claudeops_core::{SessionStatus, SiteName};
@@ -178,7 +178,7 @@ pub struct Worker {
     unsent_finishes: Vec<ActionDone>,
     dispatcher: Arc<actions::Dispatcher>,
     inventory: Option<String>,
-    reprobe_tx: Option<mpsc::Sender<ReprobeRequest>>,
+    reprobe_tx: Option<mpsc::Sender<crate::probes::ProbeCommand>>,
     probe_loop: Option<crate::probes::ProbeLoop>,
     sandbox: Arc<Sandbox>,
     proxy: ModelProxy,
@@ -649,9 +649,16 @@ impl Worker {
                     self.jobs.remove(&ack.session_id);
                 }
             }
+            ToWorker::ProbeSet(set) => {
+                if let Some(probes) = &self.reprobe_tx {
+                    let _ = probes.send(crate::probes::ProbeCommand::Set(set)).await;
+                }
+            }
             ToWorker::Reprobe(reprobe) => match &self.reprobe_tx {
                 Some(probes) => {
-                    let _ = probes.send(reprobe).await;
+                    let _ = probes
+                        .send(crate::probes::ProbeCommand::Reprobe(reprobe))
+                        .await;
                 }
                 None => {
                     // Probes are off here: every name is unknown to this worker.

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use claudeops_core::health::ProbeAttempt;
 use claudeops_core::inventory::{Inventory, Problem};
-use claudeops_core::link::{FromWorker, ProbeReport, ReprobeRequest, ReprobeResult};
+use claudeops_core::link::{FromWorker, ProbeReport, ProbeSet, ReprobeRequest, ReprobeResult};
 use claudeops_core::probe::{Health, ProbeKind, ProbeSpec, Source};
 use claudeops_discovery::{ContainerInfo, PublishedPort};
 use claudeops_probe::docker::{ContainerSummary, Docker};
@@ -27,6 +27,49 @@ use crate::link::LinkCommand;
 
 /// Results per report message, so one message stays small.
 const REPORT_BATCH: usize = 250;
+
+/// What the link hands the probe loop from the control plane.
+#[derive(Debug)]
+pub enum ProbeCommand {
+    /// Run these probes now and answer.
+    Reprobe(ReprobeRequest),
+    /// The site's probes added from the dashboard, replacing the last set.
+    Set(ProbeSet),
+}
+
+/// The specs of a probe set from the control plane; one that does not parse is
+/// left out with a warning (the control plane checked each before storing it).
+pub fn ui_specs(set: &ProbeSet) -> Vec<ProbeSpec> {
+    set.probes
+        .iter()
+        .filter_map(|json| match serde_json::from_str::<ProbeSpec>(json) {
+            Ok(mut spec) => {
+                spec.source = Source::Builtin;
+                Some(spec)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "a dashboard probe from the control plane does not parse; skipped");
+                None
+            }
+        })
+        .collect()
+}
+
+/// The probes to run: the repo-defined ones, then the dashboard ones whose name no
+/// repo probe has. Returns the names of the dashboard probes left out for a clash.
+pub fn merge(repo: &[ProbeSpec], ui: &[ProbeSpec]) -> (Vec<ProbeSpec>, Vec<String>) {
+    let taken: HashSet<&str> = repo.iter().map(|s| s.name.as_str()).collect();
+    let mut all = repo.to_vec();
+    let mut clashes = Vec::new();
+    for spec in ui {
+        if taken.contains(spec.name.as_str()) {
+            clashes.push(spec.name.clone());
+        } else {
+            all.push(spec.clone());
+        }
+    }
+    (all, clashes)
+}
 
 /// The probe kind's name from a spec's URL scheme, as reported and shown.
 pub fn kind_of(spec: &ProbeSpec) -> &'static str {
@@ -190,8 +233,13 @@ pub struct ProbeLoop {
     docker: Option<Docker>,
     interval: std::time::Duration,
     out: mpsc::Sender<LinkCommand>,
-    reprobes: mpsc::Receiver<ReprobeRequest>,
+    reprobes: mpsc::Receiver<ProbeCommand>,
     prober: Prober,
+    /// The repo-defined (and container) probes of the last discovery.
+    repo_specs: Vec<ProbeSpec>,
+    /// The dashboard probes of the last set, and its version.
+    ui_specs: Vec<ProbeSpec>,
+    ui_version: u64,
     kinds: HashMap<String, &'static str>,
     seen: HashSet<String>,
     container_label: Option<String>,
@@ -203,7 +251,7 @@ impl ProbeLoop {
     pub fn new(
         config: &WorkerConfig,
         out: mpsc::Sender<LinkCommand>,
-        reprobes: mpsc::Receiver<ReprobeRequest>,
+        reprobes: mpsc::Receiver<ProbeCommand>,
     ) -> ProbeLoop {
         let (docker, docker_problem) = if config.discover_containers {
             match Docker::from_env() {
@@ -222,6 +270,9 @@ impl ProbeLoop {
             prober: Prober::new(&[])
                 .0
                 .with_concurrency(config.probe_concurrency),
+            repo_specs: Vec::new(),
+            ui_specs: Vec::new(),
+            ui_version: 0,
             kinds: HashMap::new(),
             seen: HashSet::new(),
             container_label: config.container_label.clone(),
@@ -256,8 +307,9 @@ impl ProbeLoop {
                     }
                     self.report(records).await;
                 }
-                request = self.reprobes.recv() => match request {
-                    Some(request) => self.reprobe(request).await,
+                command = self.reprobes.recv() => match command {
+                    Some(ProbeCommand::Reprobe(request)) => self.reprobe(request).await,
+                    Some(ProbeCommand::Set(set)) => self.take_set(set).await,
                     None => return,
                 },
             }
@@ -294,11 +346,11 @@ impl ProbeLoop {
                 return;
             }
         };
-        let errors = self.prober.replace(&inventory.probes);
+        self.repo_specs = inventory.probes.clone();
+        let (all, _) = self.merged();
+        let errors = self.prober.replace(&all);
         for error in &errors {
-            inventory
-                .problems
-                .push(spec_problem(error, &inventory.probes));
+            inventory.problems.push(spec_problem(error, &all));
         }
         inventory
             .problems
@@ -306,11 +358,7 @@ impl ProbeLoop {
         for p in problems {
             inventory.problems.push(Problem::new("docker", None, p));
         }
-        self.kinds = inventory
-            .probes
-            .iter()
-            .map(|s| (s.name.clone(), kind_of(s)))
-            .collect();
+        self.kinds = all.iter().map(|s| (s.name.clone(), kind_of(s))).collect();
         let names: Vec<String> = self.prober.states().into_iter().map(|(n, _)| n).collect();
         metrics::gauge!(claudeops_telemetry::names::WORKER_PROBES).set(names.len() as f64);
         match inventory.to_json() {
@@ -327,6 +375,43 @@ impl ProbeLoop {
             Ok(_) => {}
             Err(error) => tracing::error!(%error, "could not encode the inventory"),
         }
+        let set = ProbeReport {
+            attempts: Vec::new(),
+            complete_set: true,
+            probe_names: names,
+        };
+        self.send(FromWorker::Probes(set)).await;
+    }
+
+    /// The repo probes and the dashboard probes together, warning once per clash.
+    fn merged(&self) -> (Vec<ProbeSpec>, Vec<String>) {
+        let (all, clashes) = merge(&self.repo_specs, &self.ui_specs);
+        for name in &clashes {
+            tracing::warn!(probe = %name, "a repo probe has the name of a dashboard probe; the repo's runs");
+        }
+        (all, clashes)
+    }
+
+    /// A new set of dashboard probes: run it beside the repo probes from now on,
+    /// and tell the control plane the whole set of names.
+    async fn take_set(&mut self, set: ProbeSet) {
+        if set.version < self.ui_version {
+            return;
+        }
+        self.ui_version = set.version;
+        self.ui_specs = ui_specs(&set);
+        tracing::info!(
+            probes = self.ui_specs.len(),
+            version = set.version,
+            "the control plane sent the dashboard probes"
+        );
+        let (all, _) = self.merged();
+        for error in self.prober.replace(&all) {
+            tracing::warn!(probe = %error.probe, field = %error.field, problem = %error.problem, "a probe does not compile");
+        }
+        self.kinds = all.iter().map(|s| (s.name.clone(), kind_of(s))).collect();
+        let names: Vec<String> = self.prober.states().into_iter().map(|(n, _)| n).collect();
+        metrics::gauge!(claudeops_telemetry::names::WORKER_PROBES).set(names.len() as f64);
         let set = ProbeReport {
             attempts: Vec::new(),
             complete_set: true,
@@ -399,6 +484,51 @@ mod tests {
     fn spec(url: &str) -> ProbeSpec {
         serde_json::from_value(serde_json::json!({"name": "x", "url": url}))
             .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn named(name: &str, url: &str) -> ProbeSpec {
+        serde_json::from_value(serde_json::json!({"name": name, "url": url}))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn dashboard_probes_run_beside_repo_probes_and_the_repo_wins_a_clash() {
+        let repo = vec![
+            named("web", "http://127.0.0.1:1/"),
+            named("db", "tcp://127.0.0.1:5432"),
+        ];
+        let set = ProbeSet {
+            probes: vec![
+                r#"{"name":"web","url":"http://192.0.2.1/"}"#.to_owned(),
+                r#"{"name":"extra","url":"tcp://127.0.0.1:9","interval":"15s"}"#.to_owned(),
+                "not json".to_owned(),
+                r#"{"name":"bad","url":"http://x","nope":1}"#.to_owned(),
+            ],
+            version: 3,
+        };
+        let ui = ui_specs(&set);
+        assert_eq!(
+            ui.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            ["web", "extra"],
+            "a spec that does not parse is left out"
+        );
+        assert_eq!(ui[1].interval(), std::time::Duration::from_secs(15));
+        assert_eq!(ui[1].source, Source::Builtin);
+        let (all, clashes) = merge(&repo, &ui);
+        assert_eq!(clashes, ["web"]);
+        assert_eq!(
+            all.iter()
+                .map(|s| (s.name.as_str(), s.url.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                ("web", "http://127.0.0.1:1/"),
+                ("db", "tcp://127.0.0.1:5432"),
+                ("extra", "tcp://127.0.0.1:9")
+            ]
+        );
+        let (only_ui, none) = merge(&[], &ui);
+        assert!(none.is_empty());
+        assert_eq!(only_ui.len(), 2);
     }
 
     #[test]

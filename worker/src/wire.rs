@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use claudeops_core::health::{ProbeAttempt, ProbeState};
 use claudeops_core::link::{
-    Ack, FromWorker, Hello, Job, LedgerAnswer, Metering, ReprobeRequest, SessionReport, ToWorker,
+    Ack, FromWorker, Hello, Job, LedgerAnswer, Metering, ProbeSet, ReprobeRequest, SessionReport,
+    ToWorker,
 };
 use claudeops_core::{SessionStatus, Tier, Trigger};
 use claudeops_proto::v1::{self as pb, WorkerMessage, control_message, worker_message};
@@ -53,6 +54,10 @@ pub fn from_control(msg: pb::ControlMessage) -> Result<ToWorker, WireError> {
         Body::Reprobe(r) => ToWorker::Reprobe(ReprobeRequest {
             request_id: r.request_id,
             probes: r.probes,
+        }),
+        Body::ProbeSet(set) => ToWorker::ProbeSet(ProbeSet {
+            probes: set.probes,
+            version: set.version,
         }),
     })
 }

@@ -173,6 +173,9 @@ impl WorkerLink for LinkService {
         tracing::info!(worker = %record.id, site = %record.site, hostname = %hello.hostname, version = %hello.version, "worker connected");
         self.report_sandbox(&record.id, &record.site, &hello).await;
         reconcile(&self.peers, &record.id, &record.site, &hello, &tx).await;
+        crate::ui_probes::UiProbes::new(&self.peers.ctx)
+            .send_to(&record.site, &tx)
+            .await;
         let reader = Reader {
             peers: self.peers.clone(),
             site: record.site.clone(),

@@ -212,6 +212,10 @@ pub fn to_worker(msg: ToWorker) -> ControlMessage {
         ToWorker::Reprobe(ReprobeRequest { request_id, probes }) => {
             Body::Reprobe(pb::Reprobe { request_id, probes })
         }
+        ToWorker::ProbeSet(set) => Body::ProbeSet(pb::ProbeSet {
+            probes: set.probes,
+            version: set.version,
+        }),
     };
     ControlMessage { body: Some(body) }
 }

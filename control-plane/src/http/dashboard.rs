@@ -59,6 +59,7 @@ pub(crate) fn probe_view(p: &ProbeRecord) -> ui::ProbeView {
         message: p.message.clone(),
         last_at_ms: p.last_at_ms,
         since_ms: p.since_ms,
+        from_dashboard: false,
         history: p
             .history
             .iter()
@@ -121,11 +122,21 @@ pub async fn health(
             ..IncidentFilter::default()
         })
         .await?;
+    let ours = crate::ui_probes::UiProbes::new(&state.context)
+        .names()
+        .await
+        .unwrap_or_default();
     let page = ui::HealthPage {
         layout: layout(&state, &headers, ui::Nav::Health),
         now_ms: now_ms(),
         open_incidents: acknowledged(&state, open.iter().map(incident_view).collect()).await,
-        probes: probes.iter().map(probe_view).collect(),
+        probes: probes
+            .iter()
+            .map(|p| ui::ProbeView {
+                from_dashboard: ours.contains(&(p.site.to_string(), p.probe.clone())),
+                ..probe_view(p)
+            })
+            .collect(),
     };
     Ok(html(state.ui.health(&page)))
 }

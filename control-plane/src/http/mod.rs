@@ -23,8 +23,10 @@ pub mod notifications;
 pub mod openapi;
 pub mod overview;
 pub mod pages;
+pub mod probes_page;
 pub mod shell;
 pub mod sse;
+pub mod ui_probes;
 pub mod webhook;
 
 use axum::Router;
@@ -74,6 +76,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(health::checks))
         .routes(routes!(health::incidents))
         .routes(routes!(health::inventory))
+        .routes(routes!(ui_probes::list, ui_probes::add))
+        .routes(routes!(ui_probes::edit, ui_probes::delete))
+        .routes(routes!(ui_probes::pause))
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::test))
         .routes(routes!(memories::list, memories::create))
@@ -115,6 +120,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(pages::stop))
         .routes(routes!(pages::sites))
         .routes(routes!(dashboard::inventory))
+        .routes(routes!(probes_page::page, probes_page::add))
+        .routes(routes!(probes_page::edit))
+        .routes(routes!(probes_page::pause))
+        .routes(routes!(probes_page::delete))
         .routes(routes!(dashboard::health))
         .routes(routes!(history::probe_page))
         .routes(routes!(history::service_page))

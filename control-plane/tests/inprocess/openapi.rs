@@ -247,6 +247,7 @@ fn uri_of(template: &str, session: i64, memory: i64) -> String {
     template
         .replace("{id}", &id)
         .replace("{site}", "home")
+        .replace("{name}", "no-such-probe")
         .replace("{source}", "alertmanager")
         .replace("{path}", "app.css")
         .replace("{name}", "web-http")

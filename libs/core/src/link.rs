@@ -62,6 +62,8 @@ pub enum ToWorker {
     Ack(Ack),
     LedgerAnswer(LedgerAnswer),
     Reprobe(ReprobeRequest),
+    /// The site's probes added from the dashboard (the whole set).
+    ProbeSet(ProbeSet),
 }
 
 /// Everything a connected worker sends the control plane.
@@ -234,6 +236,15 @@ pub struct ProbeReport {
     /// `probe_names` is every probe the worker runs now (others are retired).
     pub complete_set: bool,
     pub probe_names: Vec<String>,
+}
+
+/// The probes added from the dashboard for a worker's site: the whole set, each a
+/// probe spec as JSON (paused ones left out), sent on every change and connect.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProbeSet {
+    pub probes: Vec<String>,
+    /// Grows with every change.
+    pub version: u64,
 }
 
 /// The control plane asks for these probes to run again now.

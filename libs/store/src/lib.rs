@@ -1,7 +1,7 @@
 //! The control plane's durable state: sessions and their output, workers,
 //! enrollment tokens, events, memories, the cooldown ledger of remediations, probe
-//! states and attempts, incidents, worker inventories, notification deliveries and
-//! runtime settings.
+//! states and attempts, incidents, worker inventories, notification deliveries,
+//! runtime settings and the probes added from the dashboard.
 //!
 //! One [`Store`] trait, two backends: SQLite (the default, one file) and PostgreSQL
 //! (for a fleet). [`open`] picks the backend from the URL and runs the embedded
@@ -41,7 +41,7 @@ pub use error::StoreError;
 pub use model::{
     ActionFilter, Backend, ConfigChange, DEFAULT_PAGE_SIZE, DeliveryFilter, EnrollTokenRecord,
     EventFilter, IncidentFilter, MemoryFilter, MemoryListing, MemorySearch, OutputLine,
-    RuntimeSettings, SessionFilter, Stats, UserRecord, WorkerSelector,
+    RuntimeSettings, SessionFilter, Stats, UiProbe, UserRecord, WorkerSelector,
 };
 pub use store::Store;
 

@@ -273,6 +273,24 @@ pub struct RuntimeSettings {
     pub updated_at_ms: i64,
 }
 
+/// A probe added from the dashboard or the API, as stored: the site's workers run
+/// it beside the probes their repos define. `spec` is the full spec as JSON (the
+/// same form a repo's probe file writes), checked by the control plane before it
+/// is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiProbe {
+    pub site: String,
+    pub name: String,
+    pub kind: String,
+    pub spec: String,
+    pub interval_secs: i64,
+    pub paused: bool,
+    pub created_by: String,
+    pub created_at_ms: i64,
+    pub updated_by: String,
+    pub updated_at_ms: i64,
+}
+
 /// One change of a runtime setting, for the audit trail. A secret's `before`
 /// and `after` are "set" or "not set", never its value.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -727,3 +727,34 @@ impl From<ConfigChangeRow> for crate::ConfigChange {
         }
     }
 }
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct UiProbeRow {
+    site: String,
+    name: String,
+    kind: String,
+    spec: String,
+    interval_secs: i64,
+    paused: bool,
+    created_by: String,
+    created_at_ms: i64,
+    updated_by: String,
+    updated_at_ms: i64,
+}
+
+impl From<UiProbeRow> for crate::UiProbe {
+    fn from(row: UiProbeRow) -> Self {
+        crate::UiProbe {
+            site: row.site,
+            name: row.name,
+            kind: row.kind,
+            spec: row.spec,
+            interval_secs: row.interval_secs,
+            paused: row.paused,
+            created_by: row.created_by,
+            created_at_ms: row.created_at_ms,
+            updated_by: row.updated_by,
+            updated_at_ms: row.updated_at_ms,
+        }
+    }
+}

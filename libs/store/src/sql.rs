@@ -108,6 +108,7 @@ mod memories;
 mod runtime;
 mod store;
 mod transactions;
+mod ui_probes;
 mod users;
 
 /// What differs between the databases. Implemented for `sqlx::Sqlite` in the `sqlite`

@@ -26,7 +26,7 @@ use crate::StoreError;
 use crate::model::{
     ActionFilter, Backend, ConfigChange, DeliveryFilter, EnrollTokenRecord, EventFilter,
     IncidentFilter, MemoryFilter, MemoryListing, MemorySearch, OutputLine, RuntimeSettings,
-    SessionFilter, UserRecord, WorkerSelector,
+    SessionFilter, UiProbe, UserRecord, WorkerSelector,
 };
 
 /// Durable state of the control plane. Times are unix milliseconds throughout.
@@ -509,4 +509,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: u32,
         offset: u32,
     ) -> Result<Vec<ConfigChange>, StoreError>;
+
+    /// The probes added from the dashboard, of one site or of all, by site and name.
+    async fn ui_probes(&self, site: Option<&str>) -> Result<Vec<UiProbe>, StoreError>;
+
+    /// Adds a dashboard probe; `Conflict` when the site already has one of that name.
+    async fn insert_ui_probe(&self, probe: &UiProbe) -> Result<(), StoreError>;
+
+    /// Replaces a dashboard probe's kind, spec, interval, paused flag and who
+    /// updated it when (not its creation); false when there is none of that name.
+    async fn update_ui_probe(&self, probe: &UiProbe) -> Result<bool, StoreError>;
+
+    /// Deletes a dashboard probe; false when there was none of that name.
+    async fn delete_ui_probe(&self, site: &str, name: &str) -> Result<bool, StoreError>;
 }

@@ -86,6 +86,7 @@ mod conformance {
     mod sessions;
     mod settings;
     mod store;
+    mod ui_probes;
     mod workers;
 }
 

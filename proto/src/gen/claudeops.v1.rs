@@ -61,7 +61,7 @@ pub mod worker_message {
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ControlMessage {
-    #[prost(oneof = "control_message::Body", tags = "1, 2, 3, 4, 5, 6")]
+    #[prost(oneof = "control_message::Body", tags = "1, 2, 3, 4, 5, 6, 7")]
     pub body: ::core::option::Option<control_message::Body>,
 }
 /// Nested message and enum types in `ControlMessage`.
@@ -80,6 +80,8 @@ pub mod control_message {
         LedgerAnswer(super::LedgerAnswer),
         #[prost(message, tag = "6")]
         Reprobe(super::Reprobe),
+        #[prost(message, tag = "7")]
+        ProbeSet(super::ProbeSet),
     }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -391,6 +393,20 @@ pub struct Reprobe {
     pub request_id: u64,
     #[prost(string, repeated, tag = "2")]
     pub probes: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+}
+/// The probes added from the dashboard for the worker's site: the whole set,
+/// sent on every change and again on every connect. Each is a probe spec as
+/// JSON, in the form a repo's `.claude-ops/probes/*.yaml` writes it. Paused
+/// probes are left out. The worker runs them beside its repo-defined probes;
+/// a repo probe of the same name wins.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ProbeSet {
+    #[prost(string, repeated, tag = "1")]
+    pub probes: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// Grows with every change, so a worker can ignore a set older than one it
+    /// already holds.
+    #[prost(uint64, tag = "2")]
+    pub version: u64,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ReprobeResult {

@@ -14,6 +14,7 @@ mod maintenance_browser;
 mod openapi;
 mod original_api;
 mod permissions;
+mod probes_browser;
 mod refusals;
 mod remediation;
 mod repos;

@@ -30,12 +30,12 @@ use crate::error::{conflict_on_duplicate, is_foreign_key_violation, is_unique_vi
 use crate::model::{
     ActionFilter, Backend, ConfigChange, DeliveryFilter, EnrollTokenRecord, EventFilter,
     IncidentFilter, MemoryFilter, MemoryListing, MemorySearch, OutputLine, RuntimeSettings,
-    SessionFilter, Stats, UserRecord, WorkerSelector,
+    SessionFilter, Stats, UiProbe, UserRecord, WorkerSelector,
 };
 use crate::rows::{
     self, ActionRow, AlertRow, ConfigChangeRow, DeliveryRow, EventRow, HistoryRow, IncidentRow,
     InventoryRow, LedgerRow, MemoryListingRow, MemoryRow, OutputRow, ProbeRow, RuntimeRow,
-    SessionRow, UserRow, WorkerRow,
+    SessionRow, UiProbeRow, UserRow, WorkerRow,
 };
 use crate::token::{self, TokenRow};
 use crate::{Store, StoreError, ledger, memory};
@@ -83,6 +83,7 @@ where
     crate::rows::AckRow: for<'r> FromRow<'r, DB::Row>,
     IncidentRow: for<'r> FromRow<'r, DB::Row>,
     InventoryRow: for<'r> FromRow<'r, DB::Row>,
+    UiProbeRow: for<'r> FromRow<'r, DB::Row>,
     DeliveryRow: for<'r> FromRow<'r, DB::Row>,
     AlertRow: for<'r> FromRow<'r, DB::Row>,
     super::legacy::ImportedRow: for<'r> FromRow<'r, DB::Row>,
@@ -1081,5 +1082,21 @@ where
         offset: u32,
     ) -> Result<Vec<ConfigChange>, StoreError> {
         self.list_config_changes(limit, offset).await
+    }
+
+    async fn ui_probes(&self, site: Option<&str>) -> Result<Vec<UiProbe>, StoreError> {
+        self.list_ui_probes(site).await
+    }
+
+    async fn insert_ui_probe(&self, probe: &UiProbe) -> Result<(), StoreError> {
+        self.add_ui_probe(probe).await
+    }
+
+    async fn update_ui_probe(&self, probe: &UiProbe) -> Result<bool, StoreError> {
+        self.change_ui_probe(probe).await
+    }
+
+    async fn delete_ui_probe(&self, site: &str, name: &str) -> Result<bool, StoreError> {
+        self.remove_ui_probe(site, name).await
     }
 }
