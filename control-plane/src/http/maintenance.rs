@@ -490,7 +490,7 @@ fn entry(t: TimelineItem) -> ui::TimelineEntry {
 pub async fn incident_page(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ApiPath(id): ApiPath<i64>,
+    Path(id): Path<i64>,
 ) -> Result<Response, ApiError> {
     let Some((incident, ack, timeline)) = state.incidents.timeline(id).await? else {
         return Ok(error_page(
