@@ -125,7 +125,7 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
 pub async fn refresh_models(
     State(state): State<AppState>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<crate::http::dashboard::CsrfForm>,
+    axum::Form(form): axum::Form<crate::http::pages::CsrfForm>,
 ) -> Response {
     if !state
         .auth

@@ -20,7 +20,7 @@ use crate::clock::now_ms;
 use crate::http::api::ApiError;
 use crate::http::health::HISTORY;
 use crate::http::openapi::answers;
-use crate::http::pages::{html, layout};
+use crate::http::pages::{CsrfForm, html, layout};
 
 /// Rows per page of the incidents and notifications lists.
 const PAGE: u32 = 50;
@@ -30,12 +30,6 @@ const PAGE: u32 = 50;
 pub struct PageQuery {
     /// The first row to show.
     offset: Option<u32>,
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    pub csrf: String,
 }
 
 fn paging(offset: u32, has_more: bool) -> ui::Paging {

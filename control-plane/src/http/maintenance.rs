@@ -18,7 +18,7 @@ use crate::http::api::{ApiError, ApiPath, json_body, require_auth, who};
 use crate::http::dashboard::incident_view;
 use crate::http::openapi::answers;
 use crate::http::openapi::schemas::ApiErrorBody;
-use crate::http::pages::{error_page, html, layout, maintenance_view};
+use crate::http::pages::{CsrfForm, error_page, html, layout, maintenance_view};
 use crate::incidents::TimelineItem;
 use crate::maintenance::{MaintenanceError, WindowRequest};
 
@@ -340,13 +340,6 @@ pub async fn add_form(
     }
 }
 
-/// A form with nothing but the login's CSRF token.
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 #[utoipa::path(
     post,
     path = "/maintenance/{id}/end",
@@ -354,7 +347,7 @@ pub struct CsrfOnly {
     tag = "forms",
     summary = "End a maintenance window now (or cancel one to come)",
     params(("id" = i64, Path, description = "The window's id.")),
-    request_body(content = CsrfOnly, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = CsrfForm, content_type = "application/x-www-form-urlencoded"),
     security(("dashboard_login" = [])),
     responses(
         (status = 303, description = "No login, or a wrong CSRF token: to `/login`; done: to `/maintenance`.", headers(("location" = String, description = "Where to go."))),
@@ -367,7 +360,7 @@ pub async fn end_form(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<CsrfForm>,
 ) -> Result<Response, ApiError> {
     if !state.auth.form_ok(&headers, &form.csrf, now_ms()) {
         return Ok(Redirect::to("/login").into_response());
@@ -527,7 +520,7 @@ pub async fn incident_page(
     tag = "forms",
     summary = "Acknowledge an incident: you are on it; its reminders stop",
     params(("id" = i64, Path, description = "The incident's id.")),
-    request_body(content = CsrfOnly, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = CsrfForm, content_type = "application/x-www-form-urlencoded"),
     security(("dashboard_login" = [])),
     responses(
         (status = 303, description = "No login, or a wrong CSRF token: to `/login`; done: to the incident.", headers(("location" = String, description = "Where to go."))),
@@ -541,7 +534,7 @@ pub async fn acknowledge_form(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<CsrfForm>,
 ) -> Result<Response, ApiError> {
     if !state.auth.form_ok(&headers, &form.csrf, now_ms()) {
         return Ok(Redirect::to("/login").into_response());

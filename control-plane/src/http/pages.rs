@@ -493,7 +493,7 @@ fn start_refused(state: &AppState, headers: &HeaderMap, error: ApiError) -> Resp
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct CsrfForm {
     #[serde(default)]
-    csrf: String,
+    pub csrf: String,
 }
 
 #[utoipa::path(

@@ -6,9 +6,9 @@
 use claudeops_tests::system::ControlPlane;
 use serde_json::Value;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
 use claudeops_tests::venv::python;
+
+use crate::support::CHROMIUM;
 
 #[tokio::test]
 async fn memories_page_and_offline_shell_in_a_real_browser() {

@@ -7,20 +7,12 @@
 //! side is `tests/python/live_browser.py`.
 
 use claudeops_tests::model::{Block, Script, ScriptedModel, Turn};
-use claudeops_tests::system::{ControlPlane, Worker};
-use claudeops_tests::venv::python;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::*;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
 #[tokio::test]
 async fn the_dashboard_is_live_and_accessible_in_a_real_browser() {
-    assert!(
-        std::path::Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: install Debian's chromium (tests/setup.sh does)"
-    );
     let port = failable_service().await;
     let model = ScriptedModel::start(vec![
         Script::new(vec![
@@ -41,49 +33,26 @@ async fn the_dashboard_is_live_and_accessible_in_a_real_browser() {
         }))]),
     ])
     .await;
-    let cp = ControlPlane::start(&[("CLAUDEOPS_STATUS_PAGES", "home=home")]).await;
+    let (cp, worker) =
+        site_watching_web(&model, &[("CLAUDEOPS_STATUS_PAGES", "home=home")], port).await;
     let http = cp.http();
-    let env = model_env(&model);
-    let state = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    web_probe_repo(&state.path().join("repos"), port);
-    let token = cp.enroll_token("home").await;
-    let worker = Worker::start_in(&cp, "home", Some(&token), &as_refs(&env), state);
-    worker.wait_connected().await;
-    poll("the probe to be up", WAIT, async || {
-        let (_, checks) = http.get("/api/v1/checks?site=home").await;
-        checks
-            .to_string()
-            .contains("\"state\":\"up\"")
-            .then_some(())
-    })
-    .await;
 
     // Path parameters for the pages the OpenAPI document lists.
     let params =
         json!({"id": 1, "site": "home", "name": "web-http", "service": "web", "slug": "home"});
-    let script = format!("{}/python/live_browser.py", env!("CARGO_MANIFEST_DIR"));
     let fault_url = format!("http://127.0.0.1:{port}/fail");
-    let output = tokio::process::Command::new(python())
-        .args([
-            script.as_str(),
+    let got = browser_script(
+        "live_browser.py",
+        &[
             http.base.as_str(),
             cp.token.as_str(),
             "home",
             fault_url.as_str(),
             params.to_string().as_str(),
-        ])
-        .env("CLAUDEOPS_CHROMIUM", CHROMIUM)
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("{}: {e}", python()));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "live_browser.py failed:\n{stderr}\n{}",
-        worker.proc.log()
-    );
-    let got: Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{stderr}", String::from_utf8_lossy(&output.stdout)));
+        ],
+        &worker,
+    )
+    .await;
 
     // While running, the card says so rather than "$0.0000 / 0 turns".
     let running = &got["while_running"];

@@ -11,12 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use claudeops_tests::model::ScriptedModel;
 use claudeops_tests::system::{ControlPlane, Worker};
-use claudeops_tests::venv::python;
-use serde_json::Value;
 
 use crate::support::*;
-
-const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// A loopback web service answering 200, and a control port whose `POST /stop`
 /// stops it (its port then refuses connections). Returns both ports.
@@ -48,10 +44,6 @@ async fn stoppable_target() -> (u16, u16) {
 
 #[tokio::test]
 async fn a_probe_added_in_the_browser_reaches_the_worker_and_turns_red() {
-    assert!(
-        std::path::Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: install Debian's chromium (tests/setup.sh does)"
-    );
     let (target, control) = stoppable_target().await;
     let model = ScriptedModel::start(Vec::new()).await;
     let cp = ControlPlane::start(&[]).await;
@@ -63,30 +55,20 @@ async fn a_probe_added_in_the_browser_reaches_the_worker_and_turns_red() {
     let worker = Worker::start_in(&cp, "home", Some(&token), &as_refs(&env), state);
     worker.wait_connected().await;
 
-    let script = format!("{}/python/probes_browser.py", env!("CARGO_MANIFEST_DIR"));
     let target_url = format!("http://127.0.0.1:{target}/health");
     let stop_url = format!("http://127.0.0.1:{control}/stop");
-    let output = tokio::process::Command::new(python())
-        .args([
-            script.as_str(),
+    let got = browser_script(
+        "probes_browser.py",
+        &[
             http.base.as_str(),
             cp.token.as_str(),
             "home",
             target_url.as_str(),
             stop_url.as_str(),
-        ])
-        .env("CLAUDEOPS_CHROMIUM", CHROMIUM)
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("{}: {e}", python()));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "probes_browser.py failed:\n{stderr}\n{}",
-        worker.proc.log()
-    );
-    let got: Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{stderr}", String::from_utf8_lossy(&output.stdout)));
+        ],
+        &worker,
+    )
+    .await;
     assert_eq!(got["refused"]["kept_target"], target_url, "{got}");
     assert!(
         got["refused"]["interval_error"]

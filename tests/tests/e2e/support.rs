@@ -190,3 +190,58 @@ pub async fn wait_gone(needle: &str, within: Duration, what: &str) -> Duration {
 }
 
 pub use claudeops_tests::web::{failable_service, web_probe_repo};
+
+/// Debian's chromium, which the browser tests drive through Playwright.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Runs `tests/python/NAME` with `args` against the browser; its JSON report.
+/// Fails with its stderr and the worker's log when it fails.
+pub async fn browser_script(name: &str, args: &[&str], worker: &Worker) -> Value {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: install Debian's chromium (tests/setup.sh does)"
+    );
+    let script = format!("{}/python/{name}", env!("CARGO_MANIFEST_DIR"));
+    let output = tokio::process::Command::new(claudeops_tests::venv::python())
+        .arg(&script)
+        .args(args)
+        .env("CLAUDEOPS_CHROMIUM", CHROMIUM)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", claudeops_tests::venv::python()));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{name} failed:\n{stderr}\n{}",
+        worker.proc.log()
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{stderr}", String::from_utf8_lossy(&output.stdout)))
+}
+
+/// A control plane (with `cp_env`) and a worker of site `home` whose repo
+/// probes the failable web service on `port` every second, once the probe
+/// is up.
+pub async fn site_watching_web(
+    model: &ScriptedModel,
+    cp_env: &[(&str, &str)],
+    port: u16,
+) -> (ControlPlane, Worker) {
+    let cp = ControlPlane::start(cp_env).await;
+    let http = cp.http();
+    let env = model_env(model);
+    let state = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    web_probe_repo(&state.path().join("repos"), port);
+    let token = cp.enroll_token("home").await;
+    let worker = Worker::start_in(&cp, "home", Some(&token), &as_refs(&env), state);
+    worker.wait_connected().await;
+    poll("the probe to be up", WAIT, async || {
+        let (_, checks) = http.get("/api/v1/checks?site=home").await;
+        checks
+            .to_string()
+            .contains("\"state\":\"up\"")
+            .then_some(())
+    })
+    .await;
+    (cp, worker)
+}
