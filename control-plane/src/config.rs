@@ -38,6 +38,12 @@ pub struct Config {
     /// Between scheduled runs per site (seconds or "1h"); 0 turns scheduled runs off.
     #[serde(with = "claudeops_config::de::duration")]
     pub interval: Duration,
+    /// `auto` skips a scheduled run when every probe of the site is up and
+    /// nothing changed since the last one; `always` runs every one.
+    pub sweep: claudeops_core::sweep::SweepMode,
+    /// Under `auto`, a sweep runs at least this often (seconds or "24h").
+    #[serde(with = "claudeops_config::de::duration")]
+    pub sweep_max_skip: Duration,
     pub tier1_model: String,
     pub tier2_model: String,
     pub tier3_model: String,
@@ -168,6 +174,8 @@ impl Default for Config {
             enroll_port: 8082,
             public_names: Vec::new(),
             interval: Duration::from_secs(3600),
+            sweep: claudeops_core::sweep::SweepMode::Auto,
+            sweep_max_skip: Duration::from_secs(24 * 3600),
             tier1_model: Tier::Observe.default_model().to_owned(),
             tier2_model: Tier::Investigate.default_model().to_owned(),
             tier3_model: Tier::Remediate.default_model().to_owned(),
@@ -331,6 +339,7 @@ impl Config {
             );
         }
         for (name, value) in [
+            ("CLAUDEOPS_SWEEP_MAX_SKIP", self.sweep_max_skip),
             ("CLAUDEOPS_SESSION_TIMEOUT", self.session_timeout),
             (
                 "CLAUDEOPS_COOLDOWN_RESTART_WINDOW",
@@ -519,6 +528,7 @@ impl Config {
 /// value is reported, not just the first.
 const DURATIONS: &[&str] = &[
     "interval",
+    "sweep_max_skip",
     "session_timeout",
     "shutdown_grace",
     "enroll_token_ttl",
@@ -536,6 +546,10 @@ fn typed_problems(figment: &Figment) -> Vec<String> {
     let mut problems = unreadable::<AnyDuration>(figment, DURATIONS);
     problems.extend(unreadable::<AnyDurationOrOff>(figment, &["memory_decay"]));
     problems.extend(unreadable::<Tier>(figment, TIERS));
+    problems.extend(unreadable::<claudeops_core::sweep::SweepMode>(
+        figment,
+        &["sweep"],
+    ));
     problems
 }
 

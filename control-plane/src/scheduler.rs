@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use claudeops_core::sweep::{self, SweepDecision, SweepMark};
 use claudeops_core::{Session, SessionOutcome, SessionStatus, SiteName, Tier, Trigger};
+use claudeops_telemetry::names;
 
 use crate::clock::now_ms;
 use crate::context::Context;
@@ -17,6 +19,8 @@ use crate::incidents::Incidents;
 use crate::notifications::Notifications;
 use crate::registry::Presence;
 use crate::sessions::{Sessions, StartError, StartRequest, failed_outcome};
+
+mod sweeps;
 
 const TICK: Duration = Duration::from_secs(5);
 /// How often probe attempts past their retention are deleted.
@@ -37,13 +41,6 @@ const DECAY_EVERY_MS: i64 = 600_000;
 pub const WORKER_GRACE_MS: i64 = 120_000;
 /// Extra time past the worker's own timeout before the control plane gives up.
 pub const TIMEOUT_GRACE_MS: i64 = 60_000;
-
-/// When a site's next scheduled run is due.
-pub fn next_due(last_scheduled_ms: Option<i64>, first_seen_ms: i64, interval_ms: i64) -> i64 {
-    last_scheduled_ms
-        .unwrap_or(first_seen_ms)
-        .saturating_add(interval_ms)
-}
 
 /// What to do with a running session, given what we know now.
 #[derive(Debug, PartialEq, Eq)]
@@ -82,6 +79,7 @@ pub struct Scheduler {
 impl Scheduler {
     pub async fn run(self) {
         let mut first_seen: HashMap<SiteName, i64> = HashMap::new();
+        let mut marks: HashMap<SiteName, SweepMark> = HashMap::new();
         let mut disconnected_since: HashMap<String, i64> = HashMap::new();
         let mut tick = tokio::time::interval(TICK);
         let mut last_prune = 0;
@@ -91,7 +89,7 @@ impl Scheduler {
         loop {
             tick.tick().await;
             let now = now_ms();
-            self.schedule(&mut first_seen, now).await;
+            self.schedule(&mut first_seen, &mut marks, now).await;
             reap(&self.ctx, &self.sessions, &mut disconnected_since, now).await;
             self.incidents.retry_incident_sessions().await;
             let connected: Vec<(String, SiteName)> = self
@@ -135,11 +133,19 @@ impl Scheduler {
     }
 
     /// Starts the scheduled run of each connected site that is due, at the
-    /// site's interval in effect now (runtime changes apply at the next tick).
-    async fn schedule(&self, first_seen: &mut HashMap<SiteName, i64>, now: i64) {
+    /// site's interval in effect now (runtime changes apply at the next tick),
+    /// unless `CLAUDEOPS_SWEEP=auto` finds the site healthy and unchanged
+    /// (`core::sweep`).
+    async fn schedule(
+        &self,
+        first_seen: &mut HashMap<SiteName, i64>,
+        marks: &mut HashMap<SiteName, SweepMark>,
+        now: i64,
+    ) {
         for site in self.ctx.registry.sites() {
             let seen = *first_seen.entry(site.clone()).or_insert(now);
-            let Some(interval) = self.ctx.runtime.site(&site).interval() else {
+            let config = self.ctx.runtime.site(&site);
+            let Some(interval) = config.interval() else {
                 continue;
             };
             let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
@@ -150,7 +156,37 @@ impl Scheduler {
                     return;
                 }
             };
-            if now < next_due(last, seen, interval_ms) {
+            let mark = match marks.get(&site) {
+                Some(mark) => mark.clone(),
+                None => {
+                    let mark = sweeps::load(&self.ctx, &site).await;
+                    marks.insert(site.clone(), mark.clone());
+                    mark
+                }
+            };
+            if now < sweep::next_due(last, &mark, seen, interval_ms) {
+                continue;
+            }
+            let snapshot = match sweeps::snapshot(&self.ctx, &site, &mark).await {
+                Ok(snapshot) => snapshot,
+                Err(error) => {
+                    tracing::error!(%error, %site, "scheduler cannot read the site's state");
+                    continue;
+                }
+            };
+            let max_skip_ms = i64::try_from(config.sweep_max_skip.as_millis()).unwrap_or(i64::MAX);
+            let decision = sweep::decide(config.sweep, &mark, &snapshot, now, max_skip_ms);
+            if let SweepDecision::Skip(reason) = &decision {
+                let mark = SweepMark {
+                    considered_at_ms: Some(now),
+                    skipped: mark.skipped.saturating_add(1),
+                    ..mark
+                };
+                tracing::info!(%site, skipped = mark.skipped, "scheduled sweep skipped: {reason}");
+                metrics::counter!(names::SWEEPS, "site" => site.to_string(), "decision" => "skipped")
+                    .increment(1);
+                sweeps::save(&self.ctx, &site, &mark).await;
+                marks.insert(site, mark);
                 continue;
             }
             let request = StartRequest {
@@ -162,7 +198,20 @@ impl Scheduler {
                 parent_id: None,
             };
             match self.sessions.start(request).await {
-                Ok(_) => {}
+                Ok(session) => {
+                    tracing::info!(%site, session = session.id, "scheduled sweep: {}", decision.reason());
+                    metrics::counter!(names::SWEEPS, "site" => site.to_string(), "decision" => "ran")
+                        .increment(1);
+                    let mark = SweepMark {
+                        ran_at_ms: Some(now),
+                        session_id: Some(session.id),
+                        fingerprint: Some(snapshot.fingerprint),
+                        considered_at_ms: Some(now),
+                        skipped: 0,
+                    };
+                    sweeps::save(&self.ctx, &site, &mark).await;
+                    marks.insert(site, mark);
+                }
                 // Busy: the next tick tries again once the running session ends.
                 Err(
                     StartError::Busy { .. }
@@ -289,12 +338,6 @@ mod tests {
             error: None,
             trace: None,
         }
-    }
-
-    #[test]
-    fn schedules_from_the_last_scheduled_run() {
-        assert_eq!(next_due(None, 1_000, 60_000), 61_000);
-        assert_eq!(next_due(Some(5_000), 1_000, 60_000), 65_000);
     }
 
     #[test]

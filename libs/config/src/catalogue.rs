@@ -81,6 +81,20 @@ pub const SETTINGS: &[Setting] = &[
         "Seconds between scheduled runs per site; `0` turns them off",
     ),
     s(
+        "CLAUDEOPS_SWEEP",
+        "`auto`",
+        Cp,
+        false,
+        "`auto` skips a scheduled run when every probe of the site is up and nothing changed since the last one (inventory, events, incidents): a healthy day costs no tokens; `always` runs every one, as the original did",
+    ),
+    s(
+        "CLAUDEOPS_SWEEP_MAX_SKIP",
+        "`24h`",
+        Cp,
+        false,
+        "Under `CLAUDEOPS_SWEEP=auto`, a scheduled run still happens at least this often",
+    ),
+    s(
         "CLAUDEOPS_TIER1_MODEL",
         "`haiku`",
         Cp,

@@ -47,6 +47,7 @@ pub mod probe;
 pub mod session;
 pub mod site;
 pub mod stream;
+pub mod sweep;
 pub mod text;
 pub mod tier;
 pub mod worker;

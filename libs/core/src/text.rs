@@ -8,6 +8,21 @@ pub fn shorten(text: &str, max: usize) -> String {
     }
 }
 
+/// A span of time in its two largest units: "2d 3h", "5h 12m", "4m 10s", "9s".
+pub fn age(ms: i64) -> String {
+    let secs = ms.max(0) / 1000;
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else if m > 0 {
+        format!("{m}m {s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -17,5 +32,14 @@ mod tests {
         assert_eq!(shorten("héllo", 2), "hé...");
         assert_eq!(shorten("héllo", 5), "héllo");
         assert_eq!(shorten("", 0), "");
+    }
+
+    #[test]
+    fn ages_in_two_units() {
+        assert_eq!(age(-5), "0s");
+        assert_eq!(age(9_999), "9s");
+        assert_eq!(age(250_000), "4m 10s");
+        assert_eq!(age(5 * 3_600_000 + 720_000), "5h 12m");
+        assert_eq!(age(2 * 86_400_000 + 3 * 3_600_000), "2d 3h");
     }
 }

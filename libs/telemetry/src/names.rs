@@ -28,6 +28,7 @@ pub const DAILY_COST: &str = "claudeops_daily_cost_usd";
 pub const DAILY_BUDGET: &str = "claudeops_daily_cost_budget_usd";
 pub const WEBHOOK_ALERTS: &str = "claudeops_webhook_alerts_total";
 pub const CHAT_QUESTIONS: &str = "claudeops_chat_questions_total";
+pub const SWEEPS: &str = "claudeops_sweeps_total";
 
 // A worker's (sent over the link, labelled with its site and id).
 pub const WORKER_TOOL_CALLS: &str = "claudeops_worker_tool_calls_total";
@@ -77,6 +78,10 @@ pub fn describe_control_plane() {
         "Escalations to a higher tier, by site and tier reached"
     );
     describe_counter!(NEEDS_HUMAN, "Chains that asked for a human, by site");
+    describe_counter!(
+        SWEEPS,
+        "Scheduled sweeps that fell due, by site and decision (ran, skipped)"
+    );
     describe_counter!(
         LEDGER_DECISIONS,
         "Cooldown ledger answers, by action kind and result (granted, refused)"

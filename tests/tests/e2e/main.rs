@@ -22,6 +22,7 @@ mod sandbox;
 mod session;
 mod shutdown;
 mod support;
+mod sweep;
 mod telemetry;
 mod tiers;
 mod webhooks;
