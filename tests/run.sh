@@ -18,3 +18,12 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace --no-fail-fast "$@"
 fi
+
+# The chaos suite (tests/chaos/, docs/chaos.md): real faults on the Docker
+# Engine, played by the scripted oracle and by the adversarial model; a run that
+# fails or cannot be judged fails the command. Skipped when arguments pick a
+# subset of the tests.
+if (($# == 0)); then
+    cargo run -q -p claudeops-chaos -- run --model scripted --out target/chaos/scripted
+    cargo run -q -p claudeops-chaos -- run --model adversarial --out target/chaos/adversarial
+fi

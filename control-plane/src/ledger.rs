@@ -152,6 +152,20 @@ async fn decide(
             session.tier
         ));
     }
+    if let Some(scope) = scope(ctx, &session).await
+        && !scope.allows(&req.service)
+    {
+        let reason = scope.refusal(kind, &req.service);
+        ctx.event_for(
+            &session.site,
+            Some(session.id),
+            EventLevel::Warning,
+            Some(req.service.clone()),
+            format!("out of scope: {reason}"),
+        )
+        .await;
+        return deny(reason);
+    }
     let args = serde_json::from_str(&req.args_json).unwrap_or(serde_json::Value::Null);
     let limits = ctx.config.cooldown_limits();
     let now = now_ms();
@@ -212,6 +226,82 @@ async fn decide(
     }
 }
 
+/// What a session started for an incident may act on: the incident's service
+/// and the services it depends on (a fault in a dependency is fixed there).
+/// A session an operator started (manual, scheduled, chat) has no scope here:
+/// its tier and the ledger bound it.
+struct Scope {
+    incident: i64,
+    service: String,
+    services: Vec<String>,
+}
+
+impl Scope {
+    fn allows(&self, service: &str) -> bool {
+        let wanted = crate::dependencies::key(service);
+        self.services
+            .iter()
+            .any(|s| crate::dependencies::key(s) == wanted)
+    }
+
+    fn refusal(&self, kind: ActionKind, service: &str) -> String {
+        let others: Vec<&str> = self
+            .services
+            .iter()
+            .map(String::as_str)
+            .filter(|s| *s != self.service)
+            .collect();
+        let deps = if others.is_empty() {
+            String::new()
+        } else {
+            format!(" or what it depends on ({})", others.join(", "))
+        };
+        format!(
+            "a {} of {service} is outside this session's incident #{} ({}{deps}); \
+             do not act on other services: report what you saw and escalate",
+            kind.as_str(),
+            self.incident,
+            self.service
+        )
+    }
+}
+
+/// The scope of a session's chain, if an incident started it.
+async fn scope(ctx: &Context, session: &claudeops_core::Session) -> Option<Scope> {
+    use claudeops_store::IncidentFilter;
+    let mut id = Some(session.id);
+    let mut hops = 0;
+    while let Some(current) = id {
+        let filter = IncidentFilter {
+            session_id: Some(current),
+            ..IncidentFilter::default()
+        };
+        if let Some(incident) = ctx
+            .store
+            .list_incidents(&filter)
+            .await
+            .ok()?
+            .into_iter()
+            .next()
+        {
+            let graph = crate::dependencies::Graph::of_site(ctx, &incident.site).await;
+            let mut services = vec![incident.service.clone()];
+            services.extend(graph.dependencies(&incident.service));
+            return Some(Scope {
+                incident: incident.id,
+                service: incident.service,
+                services,
+            });
+        }
+        hops += 1;
+        if hops > 16 {
+            return None;
+        }
+        id = ctx.store.get_session(current).await.ok()??.parent_id;
+    }
+    None
+}
+
 /// Records how a granted action ended.
 pub async fn finish(ctx: &Context, finish: ActionDone) {
     let status = if finish.ok {
@@ -253,5 +343,30 @@ pub async fn finish(ctx: &Context, finish: ActionDone) {
             "a ledger entry was finished twice or never reserved"
         ),
         Err(error) => tracing::error!(%error, "could not record an action's outcome"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scope_holds_the_incident_and_its_dependencies() {
+        let scope = Scope {
+            incident: 7,
+            service: "web".into(),
+            services: vec!["web".into(), "Home Assistant".into()],
+        };
+        assert!(scope.allows("web"));
+        assert!(scope.allows("WEB"));
+        assert!(scope.allows("home-assistant"));
+        assert!(!scope.allows("cache"));
+        assert!(!scope.allows("web2"));
+        let refusal = scope.refusal(ActionKind::Restart, "cache");
+        assert!(
+            refusal.contains("incident #7 (web or what it depends on (Home Assistant))"),
+            "{refusal}"
+        );
+        assert!(refusal.contains("escalate"), "{refusal}");
     }
 }

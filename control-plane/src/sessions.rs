@@ -290,6 +290,8 @@ impl Sessions {
             .changes
             .publish(crate::changes::Kind::Session, Some(session.site.as_str()));
         let mut job = self.job(&session, &req);
+        job.handoff
+            .push_str(&crate::evidence::gather(&self.ctx, &session.site).await);
         job.memories = self.memories_for(&session.site).await;
         job.daily_left_usd = daily_left_usd;
         let dispatch = Dispatch {

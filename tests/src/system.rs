@@ -22,11 +22,16 @@ pub const WORKER_BIN: &str = "claudeops-worker";
 /// The workspace's target dir holding this test binary's sibling binaries.
 fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
-    // target/debug/deps/e2e-xxxx -> target/debug
-    exe.parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| panic!("unexpected test binary location {exe:?}"))
+    // target/debug/deps/e2e-xxxx -> target/debug; a binary such as the chaos
+    // runner is in target/debug itself.
+    let dir = exe
+        .parent()
+        .unwrap_or_else(|| panic!("unexpected test binary location {exe:?}"));
+    if dir.ends_with("deps") {
+        dir.parent().unwrap_or(dir).to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 /// The path of a workspace binary, built (once per process) if needed.

@@ -26,6 +26,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::now_ms;
 use crate::context::Context;
+use crate::dependencies::{self, Graph};
 use crate::maintenance::Maintenance;
 use crate::notifications::Notifications;
 use crate::sessions::{Sessions, StartError, StartRequest};
@@ -36,6 +37,9 @@ pub use alerts::{AlertAnswer, AlertOutcome};
 
 /// How long the control plane waits for a worker to re-run probes.
 pub const REPROBE_TIMEOUT: Duration = Duration::from_secs(90);
+/// After its chain ends, an incident is left to the chain's re-run of the
+/// probes this long before probes passing on their own may close it.
+const VERIFY_GRACE_MS: i64 = 30_000;
 /// At most this many waiting incidents go into one session (the oldest);
 /// the others wait for the next.
 pub const INCIDENTS_PER_SESSION: usize = 10;
@@ -182,6 +186,7 @@ fn truncate(mut text: String, limit: usize) -> String {
 pub fn incident_handoff(
     incidents: &[Incident],
     facts: &BTreeMap<String, serde_json::Value>,
+    graph: &Graph,
 ) -> String {
     let mut out = String::from(
         "Native probes on this site found a failure. Investigate and fix it within your tier.\n\
@@ -196,6 +201,13 @@ pub fn incident_handoff(
             incident.probes.join(", "),
             incident.evidence
         ));
+        if let Some(graph) = graph.describe(&incident.service) {
+            out.push_str(&format!(
+                "\nDependencies around {} (a fault in a dependency is fixed there; \
+                 services that depend on it are impacted, not broken themselves):\n{graph}",
+                incident.service
+            ));
+        }
         if let Some(fact) = facts.get(&incident.service) {
             let text = serde_json::to_string_pretty(fact).unwrap_or_default();
             out.push_str(&format!(
@@ -275,6 +287,8 @@ pub struct Incidents {
     notifications: Notifications,
     tracker: IncidentTracker,
     maintenance: Maintenance,
+    /// (site, service) of the services now impacted by a failing dependency.
+    impacted: Arc<Mutex<HashSet<(String, String)>>>,
 }
 
 impl Incidents {
@@ -284,6 +298,7 @@ impl Incidents {
             notifications,
             tracker: IncidentTracker::default(),
             maintenance: Maintenance::new(ctx.clone()),
+            impacted: Arc::default(),
             ctx,
         }
     }
@@ -609,7 +624,24 @@ impl Incidents {
             }
         }
         down.retain(|s| !silenced.contains(s));
+        let (graph, failing_services) = if down.is_empty() {
+            (Graph::default(), HashSet::new())
+        } else {
+            (
+                Graph::of_site(&self.ctx, site).await,
+                self.failing_services(site, &down).await,
+            )
+        };
         for service in &down {
+            // A fault in a dependency is the root's incident: this one is impacted.
+            if let Some(root) = graph
+                .dependencies(service)
+                .into_iter()
+                .find(|d| failing_services.contains(&dependencies::key(d)))
+            {
+                self.mark_impacted(site, service, &root).await;
+                continue;
+            }
             let failing: Vec<&ProbeAttempt> = attempts
                 .iter()
                 .filter(|a| &a.service == service && a.state == ProbeState::Down && !a.ok)
@@ -620,7 +652,58 @@ impl Incidents {
             self.start_incident_sessions(site).await;
         }
         for service in &up {
+            self.impacted_lock()
+                .remove(&(site.to_string(), service.clone()));
             self.close_recovered(site, service).await;
+        }
+    }
+
+    fn impacted_lock(&self) -> std::sync::MutexGuard<'_, HashSet<(String, String)>> {
+        self.impacted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The services of a site failing now (normalised): down in this report,
+    /// with an open incident, or with a probe whose latest attempt failed.
+    async fn failing_services(&self, site: &SiteName, down: &[String]) -> HashSet<String> {
+        let mut failing: HashSet<String> = down.iter().map(|s| dependencies::key(s)).collect();
+        for incident in self.open_incidents(Some(site), None).await {
+            failing.insert(dependencies::key(&incident.service));
+        }
+        for probe in self
+            .ctx
+            .store
+            .list_probes(Some(site), 0)
+            .await
+            .unwrap_or_default()
+        {
+            if !probe.ok || probe.state == ProbeState::Down {
+                failing.insert(dependencies::key(&probe.service));
+            }
+        }
+        failing
+    }
+
+    /// Says once (until the service is up again) that `service` is impacted by `root`.
+    async fn mark_impacted(&self, site: &SiteName, service: &str, root: &str) {
+        let first = self
+            .impacted_lock()
+            .insert((site.to_string(), service.to_owned()));
+        if first {
+            tracing::info!(%site, service, root, "impacted by a failing dependency: no incident of its own");
+            self.ctx
+                .event_for(
+                    site,
+                    None,
+                    EventLevel::Info,
+                    Some(service.to_owned()),
+                    format!(
+                        "{service} is impacted: it depends on {root}, which is failing; \
+                         no incident of its own (the root's incident covers it)"
+                    ),
+                )
+                .await;
         }
     }
 
@@ -679,14 +762,68 @@ impl Incidents {
     }
 
     async fn close_recovered(&self, site: &SiteName, service: &str) {
+        let working = self.chains_running(site).await;
         for incident in self.open_incidents(Some(site), Some(service)).await {
             // An alert that still fires keeps it open: its source has the last word.
             if self.firing_alerts(&incident).await > 0 {
                 continue;
             }
+            // A chain at work on it decides when it ends: the re-run probes
+            // then say "verified fixed" (the probes passing meanwhile are most
+            // likely its fix taking hold, not a recovery of their own).
+            if incident.session_id.is_some_and(|id| working.contains(&id)) {
+                continue;
+            }
+            // Nor does one just ended, whose re-run of the probes is on its way.
+            if let Some(id) = incident.session_id
+                && self.chain_ended_within(id, VERIFY_GRACE_MS).await
+            {
+                continue;
+            }
             self.resolve(&incident, Resolution::Recovered, "its probes are up again")
                 .await;
         }
+    }
+
+    /// Whether the chain that began with session `first` (it and its
+    /// escalations) ended less than `grace_ms` ago.
+    async fn chain_ended_within(&self, first: SessionId, grace_ms: i64) -> bool {
+        let now = now_ms();
+        let mut next = vec![first];
+        let mut depth = 0;
+        while let Some(id) = next.pop() {
+            depth += 1;
+            if depth > 16 {
+                break;
+            }
+            if let Ok(Some(session)) = self.ctx.store.get_session(id).await
+                && session
+                    .ended_at_ms
+                    .is_some_and(|ended| now - ended < grace_ms)
+            {
+                return true;
+            }
+            next.extend(
+                self.ctx
+                    .store
+                    .child_sessions(id)
+                    .await
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|s| s.id),
+            );
+        }
+        false
+    }
+
+    /// The sessions of the site's running chains (the running ones and their ancestors).
+    async fn chains_running(&self, site: &SiteName) -> Vec<SessionId> {
+        let running = self.ctx.store.running_sessions().await.unwrap_or_default();
+        let mut ids = Vec::new();
+        for session in running.iter().filter(|s| &s.site == site) {
+            ids.extend(self.sessions.chain(session).await.iter().map(|s| s.id));
+        }
+        ids
     }
 
     async fn resolve(&self, incident: &Incident, resolution: Resolution, why: &str) {
@@ -764,6 +901,21 @@ impl Incidents {
                 unsilenced.push(incident);
             }
         }
+        // An incident whose service depends on one with an open incident of
+        // its own waits for the root (it opened before its root failed).
+        let graph = Graph::of_site(&self.ctx, site).await;
+        let open: HashSet<String> = self
+            .open_incidents(Some(site), None)
+            .await
+            .iter()
+            .map(|i| dependencies::key(&i.service))
+            .collect();
+        unsilenced.retain(|i| {
+            !graph
+                .dependencies(&i.service)
+                .iter()
+                .any(|d| open.contains(&dependencies::key(d)))
+        });
         let mut waiting = unsilenced;
         if waiting.is_empty() {
             return None;
@@ -780,7 +932,7 @@ impl Incidents {
             tier,
             trigger,
             prompt: None,
-            handoff: Some(incident_handoff(&waiting, &facts) + &alerts),
+            handoff: Some(incident_handoff(&waiting, &facts, &graph) + &alerts),
             parent_id: None,
         };
         match self.sessions.start(request).await {
@@ -1131,7 +1283,7 @@ mod tests {
         };
         let facts = service_facts(&[inventory]);
         assert_eq!(facts.len(), 1);
-        let text = incident_handoff(&[incident], &facts);
+        let text = incident_handoff(&[incident], &facts, &Graph::default());
         assert!(text.contains("## Incident #7: service sonarr is down (probes: sonarr-health)"));
         assert!(text.contains("status 503"));
         assert!(text.contains("linuxserver/sonarr"));

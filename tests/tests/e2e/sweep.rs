@@ -39,6 +39,14 @@ async fn a_healthy_site_is_swept_once_and_again_when_a_probe_fails() {
         (scheduled(&http).await >= 1).then_some(())
     })
     .await;
+    // Every session starts with the site's evidence, a sweep too.
+    poll("the sweep's request to the model", WAIT, async || {
+        (!model
+            .requests_matching("Probes of site home: 1 up, 0 not up.")
+            .is_empty())
+        .then_some(())
+    })
+    .await;
     // Several intervals pass with every probe up and nothing changing.
     cp.proc
         .wait_for("scheduled sweep skipped: all 1 probes up", WAIT)

@@ -57,7 +57,8 @@ pub(crate) async fn observe(t: &DockerTarget, probe: &Probe) -> Observation {
         s.restarting || rose
     };
     let facts = ContainerFacts {
-        running: s.running && !s.restarting,
+        // A paused container is "running" to the engine, yet answers nothing.
+        running: s.running && !s.restarting && s.status != "paused",
         state: s.status.clone(),
         health: s.health.clone(),
         restart_count: details.restart_count,
