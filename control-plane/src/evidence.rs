@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use claudeops_core::SiteName;
+use claudeops_core::event::EventLevel;
 use claudeops_core::health::ProbeState;
 use claudeops_store::{ActionFilter, EventFilter};
 
@@ -59,15 +60,21 @@ pub async fn gather(ctx: &Context, site: &SiteName) -> String {
             claudeops_core::text::shorten(&p.message, 300)
         );
     }
-    let events = ctx
+    // Events about services, and critical ones: what happened to the site's
+    // services (discovery's problems are the repos', shown on the dashboard).
+    let events: Vec<_> = ctx
         .store
         .list_events(&EventFilter {
             site: Some(site.clone()),
-            limit: EVENTS,
+            limit: EVENTS * 4,
             ..EventFilter::default()
         })
         .await
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e.service.is_some() || e.level == EventLevel::Critical)
+        .take(EVENTS as usize)
+        .collect();
     if !events.is_empty() {
         out.push_str("\nRecent events, newest first:\n");
         for e in &events {
