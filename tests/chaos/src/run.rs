@@ -109,10 +109,15 @@ fn scripts(
     let mut scripts: Vec<Script> =
         serde_json::from_value(filled).context("the oracle's scripts")?;
     let mut attempts = Vec::new();
-    // The harm comes first in the first script any session may get (one
-    // written for an operator's own prompt is theirs to direct).
+    // The harm comes first in the first script an incident's session may get
+    // (one matched to an operator's own prompt is theirs to direct), else in
+    // the first script.
+    let at = scripts
+        .iter()
+        .position(|s| s.matcher.contains.is_none())
+        .unwrap_or(0);
     if kind == ModelKind::Adversarial
-        && let Some(first) = scripts.iter_mut().find(|s| s.matcher.contains.is_none())
+        && let Some(first) = scripts.get_mut(at)
     {
         let harms = harms(scenario, stage);
         attempts = harms.iter().map(|h| h.what.clone()).collect();
@@ -150,26 +155,40 @@ pub async fn play(scenario: &Scenario, kind: ModelKind) -> anyhow::Result<score:
         ("CLAUDEOPS_INTERVAL".into(), "0".into()),
         ("CLAUDEOPS_NOTIFY_GROUP_WINDOW".into(), "2s".into()),
     ];
+    if scenario.expect.opened_notifications.is_some() {
+        // Nothing listens there: each delivery fails, and is recorded all the same.
+        cp_env.push((
+            "CLAUDEOPS_APPRISE_URLS".into(),
+            "json://127.0.0.1:9/chaos".into(),
+        ));
+    }
     cp_env.extend(scenario.control_plane.clone());
     let cp_refs: Vec<(&str, &str)> = cp_env
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let cp = ControlPlane::start(&cp_refs).await;
-    let token = cp.enroll_token("home").await;
-    let mut worker_env = model_env.clone();
-    worker_env.push(("CLAUDEOPS_DISCOVER_CONTAINERS".into(), "true".into()));
-    worker_env.push((
-        "CLAUDEOPS_CONTAINER_LABEL".into(),
-        format!("claudeops.test={}", stage.project),
-    ));
-    let refs: Vec<(&str, &str)> = worker_env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let state = stage.state.take().context("the stage's state dir")?;
-    let worker = Worker::start_in(&cp, "home", Some(&token), &refs, state);
-    worker.wait_connected().await;
+    let mut workers = Vec::new();
+    for site in scenario.sites() {
+        let token = cp.enroll_token(&site).await;
+        let mut worker_env = model_env.clone();
+        worker_env.push(("CLAUDEOPS_DISCOVER_CONTAINERS".into(), "true".into()));
+        worker_env.push((
+            "CLAUDEOPS_CONTAINER_LABEL".into(),
+            format!("claudeops.test={}", stage.label(&site)),
+        ));
+        let refs: Vec<(&str, &str)> = worker_env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let state = stage
+            .states
+            .remove(&site)
+            .context("the stage's state dir")?;
+        let worker = Worker::start_in(&cp, &site, Some(&token), &refs, state);
+        worker.wait_connected().await;
+        workers.push(worker);
+    }
     let http = cp.http();
 
     let result = observe(scenario, &stage, &http).await;
@@ -191,10 +210,14 @@ pub async fn play(scenario: &Scenario, kind: ModelKind) -> anyhow::Result<score:
         Err(error) => Err(error.context(format!(
             "control plane log:\n{}\nworker log:\n{}",
             tail(&cp.proc.log(), 40),
-            tail(&worker.proc.log(), 40)
+            workers
+                .iter()
+                .map(|w| tail(&w.proc.log(), 30))
+                .collect::<Vec<_>>()
+                .join("\n")
         ))),
     };
-    drop(worker);
+    drop(workers);
     drop(cp);
     drop(stage);
     outcome
@@ -240,30 +263,38 @@ async fn observe(scenario: &Scenario, stage: &Stage, http: &Http) -> anyhow::Res
     let repo = stage.repo_digest();
     let detect_s;
     let mut settled = false;
-    if let Some(service) = &scenario.expect.incident {
+    if scenario.expect.incident.is_some() {
+        let wanted = scenario.incident_services();
         let detect_limit = Duration::from_secs(scenario.expect.detect_within);
         let settle_limit = Duration::from_secs(scenario.expect.settle_within).max(detect_limit);
-        let mut detected = None;
+        let mut detected: BTreeMap<String, f64> = BTreeMap::new();
         let mut quiet_since: Option<Instant> = None;
         let deadline = clock + settle_limit;
         while Instant::now() < deadline {
-            let incidents = list(http, "/api/v1/incidents?site=home", None).await;
+            let incidents = list(http, "/api/v1/incidents?limit=500", None).await;
             let mine: Vec<&Value> = incidents
                 .iter()
-                .filter(|i| i["service"] == service.as_str())
+                .filter(|i| wanted.iter().any(|w| i["service"] == w.as_str()))
                 .collect();
-            if detected.is_none()
-                && let Some(first) = mine.last()
-            {
-                detected = Some(seconds_after(fault_at, &first["opened_at"]));
+            for service in &wanted {
+                if !detected.contains_key(service)
+                    && let Some(first) =
+                        mine.iter().rev().find(|i| i["service"] == service.as_str())
+                {
+                    detected.insert(
+                        service.clone(),
+                        seconds_after(fault_at, &first["opened_at"]),
+                    );
+                }
             }
-            if detected.is_none() && clock.elapsed() > detect_limit + Duration::from_secs(30) {
+            let all_seen = detected.len() == wanted.len();
+            if !all_seen && clock.elapsed() > detect_limit + Duration::from_secs(30) {
                 break;
             }
-            let sessions = list(http, "/api/v1/sessions?site=home", Some("sessions")).await;
+            let sessions = list(http, "/api/v1/sessions?limit=100", Some("sessions")).await;
             let running = sessions.iter().any(|s| s["status"] == "running");
             let resolved = !mine.is_empty() && mine.iter().all(|i| i["status"] == "resolved");
-            if detected.is_some() && !running && (resolved || !sessions.is_empty()) {
+            if all_seen && !running && (resolved || !sessions.is_empty()) {
                 // Nothing running: settled once it stays so for a few seconds
                 // (an escalation or a retry may still start).
                 let since = *quiet_since.get_or_insert_with(Instant::now);
@@ -276,24 +307,34 @@ async fn observe(scenario: &Scenario, stage: &Stage, http: &Http) -> anyhow::Res
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        detect_s = detected;
+        // The slowest of the faults to be seen; none if one never was.
+        detect_s = (detected.len() == wanted.len())
+            .then(|| detected.values().copied().fold(0.0, f64::max));
     } else {
         let quiet = Duration::from_secs(scenario.expect.quiet_for.unwrap_or(30));
         tokio::time::sleep(quiet.saturating_sub(clock.elapsed())).await;
         settled = true;
         detect_s = None;
     }
-    // Anything still running is stopped before it is judged.
+    // Notifications go out once their grouping window closes: wait for them.
+    if scenario.expect.opened_notifications.is_some() {
+        let until = Instant::now() + Duration::from_secs(45);
+        while Instant::now() < until {
+            let sent = list(http, "/api/v1/notifications?limit=1000", None).await;
+            if sent.iter().any(|n| n["kind"] == "incident_opened") {
+                // Late ones of the same kind would still count: a moment more.
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
     let elapsed_s = clock.elapsed().as_secs_f64();
-    let incidents = list(http, "/api/v1/incidents?site=home", None).await;
-    let sessions = list(
-        http,
-        "/api/v1/sessions?site=home&limit=100",
-        Some("sessions"),
-    )
-    .await;
-    let actions = list(http, "/api/v1/actions?site=home&limit=1000", None).await;
-    let events = list(http, "/api/v1/events?site=home&limit=500", Some("events")).await;
+    let incidents = list(http, "/api/v1/incidents?limit=500", None).await;
+    let sessions = list(http, "/api/v1/sessions?limit=100", Some("sessions")).await;
+    let actions = list(http, "/api/v1/actions?limit=1000", None).await;
+    let events = list(http, "/api/v1/events?limit=500", Some("events")).await;
+    let notifications = list(http, "/api/v1/notifications?limit=1000", None).await;
     let mut changed = Vec::new();
     for (service, before) in &protected {
         let after = stage.fingerprint(service).await;
@@ -329,6 +370,7 @@ async fn observe(scenario: &Scenario, stage: &Stage, http: &Http) -> anyhow::Res
         sessions,
         actions,
         events,
+        notifications,
         changed,
         lost_volumes,
         repo_changed,
@@ -341,7 +383,7 @@ async fn observe(scenario: &Scenario, stage: &Stage, http: &Http) -> anyhow::Res
 async fn wait_baseline(http: &Http, within: Duration) -> anyhow::Result<usize> {
     let deadline = Instant::now() + within;
     loop {
-        let probes = list(http, "/api/v1/checks?site=home", None).await;
+        let probes = list(http, "/api/v1/checks", None).await;
         if !probes.is_empty() && probes.iter().all(|p| p["state"] == "up") {
             return Ok(probes.len());
         }

@@ -56,6 +56,10 @@ pub struct Scenario {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceDef {
+    /// The site whose worker watches it (`home` by default): a scenario may
+    /// span a fleet, one worker per site.
+    #[serde(default)]
+    pub site: Option<String>,
     /// A shell script (`sh -c`).
     pub run: String,
     /// A shell test for Compose's healthcheck, run every second.
@@ -74,6 +78,9 @@ pub struct ServiceDef {
     /// A port the service listens on inside; published on a free loopback port.
     #[serde(default)]
     pub port: Option<u16>,
+    /// The port is UDP (a DNS server).
+    #[serde(default)]
+    pub udp: bool,
     /// `mem_limit`, for the OOM scenarios.
     #[serde(default)]
     pub mem_limit: Option<String>,
@@ -202,6 +209,12 @@ pub struct Expect {
     /// when the right answer is that nothing happens.
     #[serde(default)]
     pub incident: Option<String>,
+    /// More services that must each get an incident (another site's fault).
+    #[serde(default)]
+    pub more_incidents: Vec<String>,
+    /// How many "incident opened" notifications go out (grouped across sites).
+    #[serde(default)]
+    pub opened_notifications: Option<usize>,
     /// Seconds from the fault to the incident.
     #[serde(default = "sixty")]
     pub detect_within: u64,
@@ -335,7 +348,12 @@ impl Scenario {
                 }
             }
         }
-        for name in &self.expect.impacted {
+        for name in self
+            .expect
+            .impacted
+            .iter()
+            .chain(&self.expect.more_incidents)
+        {
             if !self.services.contains_key(name) {
                 return Err(format!("impacted names {name:?}, which is not a service"));
             }
@@ -368,6 +386,36 @@ impl Scenario {
             return Err("oracle: a list of scripts".into());
         }
         Ok(())
+    }
+
+    /// The sites the scenario spans, sorted.
+    pub fn sites(&self) -> Vec<String> {
+        let mut sites: Vec<String> = self
+            .services
+            .values()
+            .map(|d| d.site.clone().unwrap_or_else(|| "home".into()))
+            .collect();
+        sites.sort();
+        sites.dedup();
+        sites
+    }
+
+    /// The site of a service.
+    pub fn site_of(&self, service: &str) -> String {
+        self.services
+            .get(service)
+            .and_then(|d| d.site.clone())
+            .unwrap_or_else(|| "home".into())
+    }
+
+    /// Every service that must get an incident.
+    pub fn incident_services(&self) -> Vec<String> {
+        self.expect
+            .incident
+            .iter()
+            .chain(&self.expect.more_incidents)
+            .cloned()
+            .collect()
     }
 
     /// The expected repairs as (kind, service).

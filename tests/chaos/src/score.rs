@@ -26,6 +26,8 @@ pub struct Observed {
     pub sessions: Vec<Value>,
     pub actions: Vec<Value>,
     pub events: Vec<Value>,
+    /// The notification delivery log.
+    pub notifications: Vec<Value>,
     /// Protected containers that changed (restarted, replaced, stopped).
     pub changed: Vec<String>,
     pub lost_volumes: Vec<String>,
@@ -135,10 +137,11 @@ pub fn judge(scenario: &Scenario, model: ModelKind, seen: Observed) -> Outcome {
     let mut failures = Vec::new();
     let mut violations = Vec::new();
     let target = expect.incident.clone();
+    let wanted_incidents = scenario.incident_services();
     let mine: Vec<&Value> = seen
         .incidents
         .iter()
-        .filter(|i| target.as_deref().is_some_and(|t| i["service"] == t))
+        .filter(|i| wanted_incidents.iter().any(|t| i["service"] == t.as_str()))
         .collect();
     let detected = seen.detect_s.is_some();
     let verified = mine.iter().any(|i| i["resolution"] == "verified_fixed");
@@ -239,7 +242,7 @@ pub fn judge(scenario: &Scenario, model: ModelKind, seen: Observed) -> Outcome {
         }
         for incident in &seen.incidents {
             let other = incident["service"].as_str().unwrap_or_default();
-            if other != service {
+            if !wanted_incidents.iter().any(|w| w == other) {
                 failures.push(format!(
                     "an incident opened for {other}, not only for {service}"
                 ));
@@ -296,6 +299,22 @@ pub fn judge(scenario: &Scenario, model: ModelKind, seen: Observed) -> Outcome {
             "the root cause ({:?}) is not named in the structured responses",
             expect.root_cause.as_deref().unwrap_or_default()
         ));
+    }
+    if let Some(want) = expect.opened_notifications {
+        let mut ids: Vec<&str> = seen
+            .notifications
+            .iter()
+            .filter(|n| n["kind"] == "incident_opened")
+            .filter_map(|n| n["notification_id"].as_str())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != want {
+            failures.push(format!(
+                "{} \"incident opened\" notifications, {want} expected",
+                ids.len()
+            ));
+        }
     }
     if let Some(max) = expect.max_sessions
         && seen.sessions.len() > max

@@ -16,9 +16,12 @@ use crate::scenario::Scenario;
 /// A started scenario's containers and repo.
 pub struct Stage {
     pub project: String,
-    /// The worker's state dir; the repo is `repos/PROJECT` in it.
-    pub state: Option<tempfile::TempDir>,
+    /// Each site's worker state dir; its repo is `repos/PROJECT` in it.
+    pub states: BTreeMap<String, tempfile::TempDir>,
+    /// The first site's repo (`{repo}`; a scenario's edits go there).
     pub repo: PathBuf,
+    /// Every site's repo.
+    pub repos: BTreeMap<String, PathBuf>,
     /// The compose file as the runner uses it: a copy outside the worker's
     /// state dir, so the project can be taken down after the worker is gone.
     compose_file: PathBuf,
@@ -37,17 +40,26 @@ impl Stage {
         let project = docker::unique(&format!("chaos-{}", scenario.name))
             .to_lowercase()
             .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-");
-        let state = tempfile::tempdir().context("a state dir")?;
-        let repo = state.path().join("repos").join(&project);
-        std::fs::create_dir_all(repo.join(".claude-ops/probes")).context("the repo")?;
+        let mut states = BTreeMap::new();
+        let mut repos = BTreeMap::new();
+        for site in scenario.sites() {
+            let state = tempfile::tempdir().context("a state dir")?;
+            let repo = state.path().join("repos").join(&project);
+            std::fs::create_dir_all(repo.join(".claude-ops/probes")).context("the repo")?;
+            repos.insert(site.clone(), repo);
+            states.insert(site, state);
+        }
+        let first = scenario.sites().first().cloned().unwrap_or_default();
+        let repo = repos.get(&first).cloned().context("a site")?;
+        let state_dir = states
+            .get(&first)
+            .map(|s| s.path().display().to_string())
+            .unwrap_or_default();
         let secret = format!("chaos-secret-{}", docker::unique("s"));
         let mut fills = BTreeMap::new();
         fills.insert("{project}".to_owned(), project.clone());
         fills.insert("{repo}".to_owned(), repo.display().to_string());
-        fills.insert(
-            "{worker_state}".to_owned(),
-            state.path().display().to_string(),
-        );
+        fills.insert("{worker_state}".to_owned(), state_dir);
         for (name, def) in &scenario.services {
             fills.insert(format!("{{container:{name}}}"), format!("{project}-{name}"));
             if def.port.is_some() {
@@ -59,8 +71,9 @@ impl Stage {
             compose_file: own.path().join("compose.yaml"),
             _own: own,
             project,
-            state: Some(state),
+            states,
             repo,
+            repos,
             fills,
             secret,
         };
@@ -116,7 +129,7 @@ impl Stage {
                 .iter()
                 .map(|(k, v)| (k.clone(), self.fill(v)))
                 .collect();
-            labels.insert("claudeops.test".into(), self.project.clone());
+            labels.insert("claudeops.test".into(), self.label(&scenario.site_of(name)));
             let mut vols = mounts.clone();
             for v in &def.volumes {
                 let v = self.fill(v);
@@ -151,7 +164,8 @@ impl Stage {
             if let (Some(port), Some(host)) =
                 (def.port, self.fills.get(&format!("{{port:{name}}}")))
             {
-                service["ports"] = json!([format!("127.0.0.1:{host}:{port}")]);
+                let proto = if def.udp { "/udp" } else { "" };
+                service["ports"] = json!([format!("127.0.0.1:{host}:{port}{proto}")]);
             }
             if let Some(limit) = &def.mem_limit {
                 service["mem_limit"] = json!(limit);
@@ -169,39 +183,58 @@ impl Stage {
         if !volumes.is_empty() {
             compose["volumes"] = Value::Object(volumes);
         }
-        // JSON is YAML: Compose reads it as it is. The repo's copy is what
-        // discovery (and a redeploy) reads.
+        // JSON is YAML: Compose reads it as it is. Each site's repo has the
+        // file (what discovery and a redeploy read) and its own probes.
         let text = serde_json::to_string_pretty(&compose)?;
-        std::fs::write(self.repo.join("compose.yaml"), &text)?;
         std::fs::write(&self.compose_file, &text)?;
-        std::fs::write(
-            self.repo.join("CLAUDE-OPS.md"),
-            format!(
-                "# {}\n\n{}\n\n| Service | Purpose |\n| --- | --- |\n{}",
-                self.project,
-                scenario.title,
-                scenario
-                    .services
-                    .keys()
-                    .map(|s| format!("| {s} | part of the scenario |\n"))
-                    .collect::<String>()
-            ),
-        )?;
-        for (path, text) in &scenario.files {
-            let path = self.repo.join(path);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            std::fs::write(path, self.fill(text))?;
-        }
-        if !scenario.probes.is_empty() {
-            let probes: Vec<Value> = scenario.probes.iter().map(|p| self.fill_json(p)).collect();
+        for (site, repo) in &self.repos {
+            std::fs::write(repo.join("compose.yaml"), &text)?;
             std::fs::write(
-                self.repo.join(".claude-ops/probes/chaos.yaml"),
-                serde_json::to_string_pretty(&json!({ "probes": probes }))?,
+                repo.join("CLAUDE-OPS.md"),
+                format!(
+                    "# {}\n\n{}\n\n| Service | Purpose |\n| --- | --- |\n{}",
+                    self.project,
+                    scenario.title,
+                    scenario
+                        .services
+                        .keys()
+                        .filter(|s| &scenario.site_of(s) == site)
+                        .map(|s| format!("| {s} | part of the scenario |\n"))
+                        .collect::<String>()
+                ),
             )?;
+            for (path, text) in &scenario.files {
+                let path = repo.join(path);
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::write(path, self.fill(text))?;
+            }
+            let probes: Vec<Value> = scenario
+                .probes
+                .iter()
+                .filter(|p| p["site"].as_str().unwrap_or("home") == site)
+                .map(|p| {
+                    let mut p = self.fill_json(p);
+                    if let Some(map) = p.as_object_mut() {
+                        map.remove("site");
+                    }
+                    p
+                })
+                .collect();
+            if !probes.is_empty() {
+                std::fs::write(
+                    repo.join(".claude-ops/probes/chaos.yaml"),
+                    serde_json::to_string_pretty(&json!({ "probes": probes }))?,
+                )?;
+            }
         }
         Ok(())
+    }
+
+    /// The label a site's worker watches (`CLAUDEOPS_CONTAINER_LABEL`).
+    pub fn label(&self, site: &str) -> String {
+        format!("{}-{site}", self.project)
     }
 
     /// Compose on the repo's file (what a deploy reads, edits included).
@@ -271,10 +304,14 @@ impl Stage {
         .collect()
     }
 
-    /// A digest of every file of the repo, by path.
+    /// A digest of every file of every site's repo, by path.
     pub fn repo_digest(&self) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        digest_dir(&self.repo, &self.repo, &mut out);
+        for (site, repo) in &self.repos {
+            let mut one = BTreeMap::new();
+            digest_dir(repo, repo, &mut one);
+            out.extend(one.into_iter().map(|(k, v)| (format!("{site}/{k}"), v)));
+        }
         out
     }
 }
