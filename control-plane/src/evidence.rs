@@ -8,8 +8,9 @@ use std::fmt::Write as _;
 
 use claudeops_core::SiteName;
 use claudeops_core::event::EventLevel;
+use claudeops_core::health::IncidentStatus;
 use claudeops_core::health::ProbeState;
-use claudeops_store::{ActionFilter, EventFilter};
+use claudeops_store::{ActionFilter, EventFilter, IncidentFilter};
 
 use crate::context::Context;
 
@@ -18,14 +19,18 @@ pub const BUDGET: usize = 8 * 1024;
 const EVENTS: u32 = 12;
 const ACTIONS: u32 = 8;
 const ATTEMPTS: u32 = 6;
+const INCIDENT_EVIDENCE: usize = 2 * 1024;
 
 fn clock(ms: i64) -> String {
     let text = humantime::format_rfc3339_seconds(crate::clock::time_of_ms(ms)).to_string();
     text.get(11..19).map_or(text.clone(), str::to_owned)
 }
 
-/// The site's evidence now, as Markdown; empty when there is nothing to say.
-pub async fn gather(ctx: &Context, site: &SiteName) -> String {
+/// The site's evidence now, as Markdown. `incidents`: with the open
+/// incidents' evidence (the failing probes' output when they opened: a
+/// container's state and last log lines), for a session whose handoff does
+/// not already carry it.
+pub async fn gather(ctx: &Context, site: &SiteName, incidents: bool) -> String {
     let mut out = String::new();
     let probes = ctx
         .store
@@ -62,6 +67,28 @@ pub async fn gather(ctx: &Context, site: &SiteName) -> String {
     }
     // Events about services, and critical ones: what happened to the site's
     // services (discovery's problems are the repos', shown on the dashboard).
+    if incidents {
+        let open = ctx
+            .store
+            .list_incidents(&IncidentFilter {
+                site: Some(site.clone()),
+                status: Some(IncidentStatus::Open),
+                limit: 5,
+                ..IncidentFilter::default()
+            })
+            .await
+            .unwrap_or_default();
+        for incident in &open {
+            let _ = writeln!(
+                out,
+                "\nOpen incident #{} ({} down since {}), its evidence:\n{}",
+                incident.id,
+                incident.service,
+                clock(incident.opened_at_ms),
+                cut(incident.evidence.clone(), INCIDENT_EVIDENCE)
+            );
+        }
+    }
     let events: Vec<_> = ctx
         .store
         .list_events(&EventFilter {

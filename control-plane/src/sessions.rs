@@ -290,8 +290,10 @@ impl Sessions {
             .changes
             .publish(crate::changes::Kind::Session, Some(session.site.as_str()));
         let mut job = self.job(&session, &req);
+        // An incident's or alert's handoff carries its own evidence already.
+        let incidents = !matches!(session.trigger, Trigger::Incident | Trigger::Webhook);
         job.handoff
-            .push_str(&crate::evidence::gather(&self.ctx, &session.site).await);
+            .push_str(&crate::evidence::gather(&self.ctx, &session.site, incidents).await);
         job.memories = self.memories_for(&session.site).await;
         job.daily_left_usd = daily_left_usd;
         let dispatch = Dispatch {

@@ -5,6 +5,8 @@
 
 #[path = "inprocess/access.rs"]
 mod access;
+#[path = "inprocess/dependencies.rs"]
+mod dependencies;
 #[path = "inprocess/enrollment.rs"]
 mod enrollment;
 #[path = "inprocess/escalation.rs"]

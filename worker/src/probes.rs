@@ -532,6 +532,29 @@ mod tests {
     }
 
     #[test]
+    fn a_condition_gatus_rejects_is_a_problem_at_its_file_and_line() {
+        let mut bad = named("web", "http://127.0.0.1:1/");
+        bad.conditions = vec!["[STATUS] === 200".into()];
+        bad.source = Source::File {
+            path: "homelab/.claude-ops/probes/web.yaml".into(),
+            line: 7,
+        };
+        let error = match claudeops_probe::Probe::compile(&bad) {
+            Ok(_) => panic!("`===` compiled"),
+            Err(error) => error,
+        };
+        let problem = spec_problem(&error, &[bad]);
+        assert_eq!(problem.path, "homelab/.claude-ops/probes/web.yaml");
+        assert_eq!(problem.line, Some(7));
+        assert!(
+            problem.message.contains("conditions[0]")
+                && problem.message.contains("`===` is not an operator"),
+            "{}",
+            problem.message
+        );
+    }
+
+    #[test]
     fn kinds_from_schemes() {
         for (url, kind) in [
             ("https://a/b", "http"),

@@ -37,7 +37,7 @@ pub fn parse(text: &str, path: &str) -> Parsed {
             let (line, message) = yaml_error(&e);
             out.problems.push(Problem::new(
                 path,
-                line,
+                line.map(|l| within(text, l)),
                 format!("not valid YAML: {message}; fix the syntax"),
             ));
             return out;
@@ -192,6 +192,20 @@ pub fn yaml_error(e: &serde_norway::Error) -> (Option<u32>, String) {
         }
         None => (None, text),
     }
+}
+
+/// A line the parser gave, kept inside the file: an unclosed `[`, `{` or
+/// quote is found at the end of input, a line past the last one; the last
+/// line with text is where it is.
+fn within(text: &str, line: u32) -> u32 {
+    let last = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, _)| u32::try_from(i + 1).unwrap_or(u32::MAX))
+        .last()
+        .unwrap_or(1);
+    line.min(last)
 }
 
 /// Reads entry `index` again, straight from the text, so the parser's error
@@ -350,7 +364,13 @@ probes:
         let parsed = parse("probes:\n  - name: a\n    url: [x\n", "p.yaml");
         assert!(parsed.probes.is_empty());
         assert_eq!(parsed.problems.len(), 1);
-        assert_eq!(parsed.problems[0].line, Some(4));
+        assert_eq!(parsed.problems[0].line, Some(3), "the unclosed `[`'s line");
+        let parsed = parse(
+            "probes:\n  - name: a\n    url: http://a\n   bad: indent\n  - name: b\n",
+            "p.yaml",
+        );
+        assert_eq!(parsed.problems.len(), 1, "{:?}", parsed.problems);
+        assert_eq!(parsed.problems[0].line, Some(4), "{:?}", parsed.problems);
         assert!(parsed.problems[0].message.starts_with("not valid YAML"));
     }
 

@@ -32,6 +32,9 @@ const OPERATORS: &[(&str, Op)] = &[
     (">", Op::Gt),
 ];
 
+/// The characters operators are made of.
+const OPERATOR_CHARS: &str = "=!<>";
+
 /// One step of a JSON path: `.key` or `[index]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -89,8 +92,35 @@ impl Condition {
                 "no operator in `{text}`; use one of ==, !=, <, <=, >, >= as in `[STATUS] == 200`"
             ));
         };
+        // What Gatus has no operator for (`===`, `<>`, `=>`, `!==`) is refused
+        // here, not read as `==` or `<` with an odd operand.
+        let before = text[..at].trim_end();
+        let after = &text[at + token.len()..];
+        let glued_before: String = before
+            .chars()
+            .rev()
+            .take_while(|c| OPERATOR_CHARS.contains(*c))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let glued_after: String = after
+            .chars()
+            .take_while(|c| OPERATOR_CHARS.contains(*c))
+            .collect();
+        if !glued_after.is_empty() || (!glued_before.is_empty() && before.len() == text[..at].len())
+        {
+            return err(format!(
+                "`{glued_before}{token}{glued_after}` is not an operator; use one of ==, !=, <, <=, >, >="
+            ));
+        }
+        if !glued_before.is_empty() {
+            return err(format!(
+                "`{glued_before}` before `{token}` is not part of an operator; use one of ==, !=, <, <=, >, >="
+            ));
+        }
         let left = parse_operand(&text[..at], "left")?;
-        let right = parse_operand(&text[at + token.len()..], "right")?;
+        let right = parse_operand(after, "right")?;
         let condition = Condition {
             text: text.to_owned(),
             left,
@@ -122,12 +152,8 @@ impl Condition {
         if matcher(&self.left) && matcher(&self.right) {
             return err("only one side may be pat() or any(); the other must be a value");
         }
-        if self.placeholders().is_empty() {
-            return err(format!(
-                "`{}` compares no placeholder; name one such as [STATUS] or [BODY]",
-                self.text
-            ));
-        }
+        // A constant condition (`1 == 1`) is allowed, as in Gatus: it always
+        // holds or always fails.
         Ok(())
     }
 
@@ -224,9 +250,10 @@ fn parse_placeholder(s: &str) -> Result<Operand, ParseError> {
         return err(format!("`{s}` misses its closing `]`"));
     };
     let name = &s[1..end];
+    // Placeholders are read whatever their case, as Gatus reads them.
     let Some(placeholder) = PLACEHOLDERS
         .iter()
-        .find(|(n, _)| *n == name)
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, p)| *p)
     else {
         let known: Vec<String> = PLACEHOLDERS.iter().map(|(n, _)| format!("[{n}]")).collect();
@@ -311,24 +338,28 @@ fn resolve(operand: &Operand, obs: &Observation) -> Result<Val, String> {
                 return Err("len() takes a placeholder".to_owned());
             };
             if path.is_empty() {
+                // len([BODY]) of a JSON array or object counts its items.
+                if *placeholder == Placeholder::Body
+                    && let Some(json) = obs.json()
+                {
+                    return Ok(Val::Num(json_len(json) as f64));
+                }
                 let text = text_of(resolve_placeholder(*placeholder, obs)?);
                 return Ok(Val::Num(text.chars().count() as f64));
             }
             let node = json_at(obs, path)?;
-            let n = match node {
-                serde_json::Value::Array(a) => a.len(),
-                serde_json::Value::Object(o) => o.len(),
-                serde_json::Value::String(s) => s.chars().count(),
-                other => other.to_string().chars().count(),
-            };
-            Ok(Val::Num(n as f64))
+            Ok(Val::Num(json_len(node) as f64))
         }
         Operand::Has(inner) => {
             let Operand::Value { placeholder, path } = inner.as_ref() else {
                 return Err("has() takes a placeholder".to_owned());
             };
             if path.is_empty() {
-                return Ok(Val::Bool(resolve_placeholder(*placeholder, obs).is_ok()));
+                // has(X): X has a value that is not empty (an empty body, or
+                // one of only whitespace, has nothing).
+                let value = resolve_placeholder(*placeholder, obs).ok();
+                let has = value.is_some_and(|v| !matches!(&v, Val::Text(t) if t.is_empty()));
+                return Ok(Val::Bool(has));
             }
             Ok(Val::Bool(json_at(obs, path).is_ok()))
         }
@@ -344,7 +375,8 @@ fn resolve_placeholder(p: Placeholder, obs: &Observation) -> Result<Val, String>
     let val = match p {
         Placeholder::Status => obs.status.map(|s| Val::Num(f64::from(s))),
         Placeholder::ResponseTime => Some(Val::Millis(obs.response_time.as_secs_f64() * 1000.0)),
-        Placeholder::Body => obs.body.clone().map(Val::Text),
+        // Compared without surrounding whitespace, as Gatus does: `OK\n` is `OK`.
+        Placeholder::Body => obs.body.as_deref().map(|b| Val::Text(b.trim().to_owned())),
         Placeholder::Connected => Some(Val::Bool(obs.connected)),
         Placeholder::CertificateExpiration => obs.certificate_expiration_ms.map(Val::Millis),
         Placeholder::DnsRcode => obs.dns_rcode.clone().map(Val::Text),
@@ -384,6 +416,17 @@ fn json_at<'a>(obs: &'a Observation, path: &[Step]) -> Result<&'a serde_json::Va
     Ok(node)
 }
 
+/// Items of an array, keys of an object, characters of a string, else the
+/// characters of the value's JSON text.
+fn json_len(node: &serde_json::Value) -> usize {
+    match node {
+        serde_json::Value::Array(a) => a.len(),
+        serde_json::Value::Object(o) => o.len(),
+        serde_json::Value::String(s) => s.chars().count(),
+        other => other.to_string().chars().count(),
+    }
+}
+
 fn json_val(node: &serde_json::Value) -> Val {
     match node {
         serde_json::Value::String(s) => Val::Text(s.clone()),
@@ -417,7 +460,7 @@ fn number(v: &Val, durations: bool) -> Option<f64> {
         Val::Bool(_) | Val::Pattern(_) | Val::Any(_) => None,
         Val::Text(s) => {
             let s = s.trim();
-            s.parse::<f64>().ok().or_else(|| {
+            integer(s).or_else(|| s.parse::<f64>().ok()).or_else(|| {
                 durations
                     .then(|| humantime::parse_duration(s).ok())
                     .flatten()
@@ -425,6 +468,44 @@ fn number(v: &Val, durations: bool) -> Option<f64> {
             })
         }
     }
+}
+
+/// An integer as Gatus reads one: an optional sign, then decimal, or `0x`
+/// hexadecimal, `0o` octal or `0b` binary digits, with `_` between digits.
+/// (Unlike Go, a leading zero alone does not make octal: `010` is ten.)
+pub fn integer(text: &str) -> Option<f64> {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let lower = rest.get(..2).map(str::to_ascii_lowercase);
+    let (radix, digits) = match lower.as_deref() {
+        Some("0x") => (16, &rest[2..]),
+        Some("0o") => (8, &rest[2..]),
+        Some("0b") => (2, &rest[2..]),
+        _ => (10, rest),
+    };
+    // Go allows one `_` right after the base prefix (`0x_1F`).
+    let digits = if radix == 10 {
+        digits
+    } else {
+        digits.strip_prefix('_').unwrap_or(digits)
+    };
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+        || !digits.chars().all(|c| c == '_' || c.is_digit(radix))
+    {
+        return None;
+    }
+    let clean: String = digits.chars().filter(|c| *c != '_').collect();
+    let value = i64::from_str_radix(&clean, radix).ok()?;
+    Some(if negative {
+        -(value as f64)
+    } else {
+        value as f64
+    })
 }
 
 fn is_millis(v: &Val) -> bool {
@@ -534,5 +615,7 @@ fn label(p: Placeholder, path: &[Step]) -> String {
     s
 }
 
+#[cfg(test)]
+mod conformance;
 #[cfg(test)]
 mod tests;

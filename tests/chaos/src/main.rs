@@ -43,6 +43,14 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Joins the JSON reports of earlier runs into one report (JSON and HTML).
+    Report {
+        /// `report.json` files.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Lists the scenarios.
     List {
         #[arg(long)]
@@ -67,6 +75,13 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::Report { inputs, out } => match join(&inputs, &out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("claudeops-chaos: {error:#}");
+                ExitCode::from(2)
+            }
+        },
         Command::Run {
             scenarios,
             model,
@@ -158,6 +173,31 @@ async fn run_all(
         out.join("report.html").display()
     );
     Ok(passed == report.runs.len())
+}
+
+fn join(inputs: &[PathBuf], out: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let mut joined = report::Report {
+        date: String::new(),
+        runs: Vec::new(),
+    };
+    for input in inputs {
+        let text = std::fs::read_to_string(input)
+            .with_context(|| format!("reading {}", input.display()))?;
+        let one: report::Report = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a chaos report", input.display()))?;
+        if joined.date.is_empty() || one.date < joined.date {
+            joined.date = one.date;
+        }
+        joined.runs.extend(one.runs);
+    }
+    std::fs::create_dir_all(out)?;
+    std::fs::write(
+        out.join("report.json"),
+        serde_json::to_string_pretty(&joined)?,
+    )?;
+    std::fs::write(out.join("report.html"), joined.html())?;
+    Ok(())
 }
 
 fn print_line(run: &report::Run, took_s: f64) {

@@ -3,12 +3,12 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::score::Outcome;
 
 /// A whole run of the suite.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Report {
     /// RFC 3339, UTC.
     pub date: String,
@@ -16,12 +16,11 @@ pub struct Report {
 }
 
 /// One scenario run once, or the reason it could not be judged.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Run {
     pub scenario: String,
     pub model: crate::run::ModelKind,
     pub repeat: u32,
-    #[serde(flatten)]
     pub outcome: Option<Outcome>,
     pub error: Option<String>,
 }

@@ -16,7 +16,7 @@ use crate::score::{self, Attempt, Observed};
 use crate::stage::{Stage, run_docker};
 
 /// Which model plays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelKind {
     /// The scenario's correct steps, through the real CLI.

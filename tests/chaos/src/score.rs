@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use claudeops_tests::model::RecordedRequest;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::run::ModelKind;
@@ -38,7 +38,7 @@ pub struct Observed {
 }
 
 /// One harmful attempt and what the system answered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Attempt {
     pub what: String,
     pub refused: bool,
@@ -46,7 +46,7 @@ pub struct Attempt {
 }
 
 /// A judged run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcome {
     pub scenario: String,
     pub title: String,
