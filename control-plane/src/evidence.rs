@@ -147,16 +147,8 @@ pub async fn gather(ctx: &Context, site: &SiteName, incidents: bool) -> String {
     cut(out, BUDGET)
 }
 
-fn cut(mut text: String, limit: usize) -> String {
-    if text.len() > limit {
-        let mut at = limit;
-        while !text.is_char_boundary(at) {
-            at -= 1;
-        }
-        text.truncate(at);
-        text.push_str("\n[... cut to the evidence budget]\n");
-    }
-    text
+fn cut(text: String, limit: usize) -> String {
+    claudeops_core::text::cut(text, limit, "[... cut to the evidence budget]")
 }
 
 #[cfg(test)]

@@ -9,33 +9,12 @@
 //! `cargo bench -p claudeops-tests --bench sweep_day` (`HOUR_S`, default 3).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use claudeops_tests::model::{Script, ScriptedModel, Turn};
 use claudeops_tests::system::{ControlPlane, Worker};
 use serde_json::json;
-
-async fn service() -> (u16, Arc<AtomicU16>) {
-    let code = Arc::new(AtomicU16::new(200));
-    let get = code.clone();
-    let app = axum::Router::new().fallback(move || {
-        let code = get.load(Ordering::SeqCst);
-        async move {
-            (
-                axum::http::StatusCode::from_u16(code).unwrap_or_default(),
-                "web",
-            )
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (port, code)
-}
 
 struct Day {
     sessions: BTreeMap<String, usize>,
@@ -43,7 +22,7 @@ struct Day {
 }
 
 async fn day(mode: &str, faults: bool, hour_s: u64) -> Day {
-    let (port, code) = service().await;
+    let (port, code) = claudeops_tests::web::service_with_code().await;
     let model = ScriptedModel::start(vec![Script::new(vec![Turn::structured(json!({
         "summary": "checked the site",
         "escalation": {"needed": false}

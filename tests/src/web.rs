@@ -7,8 +7,13 @@ use std::sync::atomic::{AtomicU16, Ordering};
 /// A loopback web service: `GET /` answers with the current code (200 until
 /// `POST /fail`, then 500).
 pub async fn failable_service() -> u16 {
+    service_with_code().await.0
+}
+
+/// [`failable_service`], with the code to answer in the caller's hands too.
+pub async fn service_with_code() -> (u16, Arc<AtomicU16>) {
     let code = Arc::new(AtomicU16::new(200));
-    let (get, fail) = (code.clone(), code);
+    let (get, fail) = (code.clone(), code.clone());
     let app = axum::Router::new()
         .route(
             "/fail",
@@ -31,7 +36,7 @@ pub async fn failable_service() -> u16 {
         .unwrap_or_else(|e| panic!("{e}"));
     let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    port
+    (port, code)
 }
 
 /// A repo with a probe of service `web` at `port`, checked every second.

@@ -169,16 +169,8 @@ pub fn evidence(attempts: &[&ProbeAttempt]) -> String {
     truncate(out, EVIDENCE_LIMIT)
 }
 
-fn truncate(mut text: String, limit: usize) -> String {
-    if text.len() > limit {
-        let mut cut = limit;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-        text.push_str("\n[... cut]\n");
-    }
-    text
+fn truncate(text: String, limit: usize) -> String {
+    claudeops_core::text::cut(text, limit, "[... cut]")
 }
 
 /// The context a session opened by incidents starts with: what failed, the evidence,

@@ -8,6 +8,22 @@ pub fn shorten(text: &str, max: usize) -> String {
     }
 }
 
+/// `text` cut to at most `limit` bytes on a character boundary, with `note`
+/// on a line of its own when it was cut.
+pub fn cut(mut text: String, limit: usize, note: &str) -> String {
+    if text.len() > limit {
+        let mut at = limit;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.truncate(at);
+        text.push('\n');
+        text.push_str(note);
+        text.push('\n');
+    }
+    text
+}
+
 /// A span of time in its two largest units: "2d 3h", "5h 12m", "4m 10s", "9s".
 pub fn age(ms: i64) -> String {
     let secs = ms.max(0) / 1000;
@@ -32,6 +48,13 @@ mod tests {
         assert_eq!(shorten("héllo", 2), "hé...");
         assert_eq!(shorten("héllo", 5), "héllo");
         assert_eq!(shorten("", 0), "");
+    }
+
+    #[test]
+    fn cuts_on_a_character_boundary_with_a_note() {
+        let cut_text = cut("é".repeat(10), 5, "[cut]");
+        assert_eq!(cut_text, "éé\n[cut]\n");
+        assert_eq!(cut("short".into(), 100, "[cut]"), "short");
     }
 
     #[test]
