@@ -141,6 +141,59 @@ pub fn running_with(needle: &str) -> Vec<u32> {
         .collect()
 }
 
+/// The parent of a process, from `/proc/PID/stat`.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`: the command may hold spaces and parentheses.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Of `pids`, those that descend from process `ancestor` (other tests' CLIs
+/// run side by side on the machine; only this worker's count).
+pub fn descending_from(pids: Vec<u32>, ancestor: u32) -> Vec<u32> {
+    pids.into_iter()
+        .filter(|pid| {
+            let mut at = *pid;
+            for _ in 0..64 {
+                match parent_of(at) {
+                    Some(p) if p == ancestor => return true,
+                    Some(p) if p > 1 => at = p,
+                    _ => return false,
+                }
+            }
+            false
+        })
+        .collect()
+}
+
+/// Waits until none of `pids` runs (a zombie counts as gone); panics with
+/// `what` after `within`.
+pub async fn wait_pids_gone(pids: &[u32], within: Duration, what: &str) {
+    let start = tokio::time::Instant::now();
+    loop {
+        let left: Vec<u32> = pids
+            .iter()
+            .copied()
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .ok()
+                    .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim().to_owned()))
+                    .is_some_and(|r| !r.starts_with('Z'))
+            })
+            .collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(start.elapsed() < within, "{what}: {left:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Scripts the model to run `commands` through Bash in one turn and then
 /// answer, triggers a session at `tier` on `site`, and waits until it has
 /// completed; returns its id.

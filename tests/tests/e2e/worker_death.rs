@@ -166,14 +166,17 @@ async fn a_worker_killed_with_sigkill_takes_the_real_cli_and_its_command_with_it
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let cli = claudeops_tests::cli::claude_bin().display().to_string();
-    assert!(!running_with(&cli).is_empty(), "the CLI is not running");
+    // This worker's CLI: other tests run the same CLI side by side.
+    let worker_pid = worker.proc.pid().unwrap_or_default();
+    let clis = descending_from(running_with(&cli), worker_pid);
+    assert!(!clis.is_empty(), "the CLI is not running");
     let asked = model.requests().len();
 
     worker.proc.signal("KILL");
     worker.proc.wait_exit(WAIT).await;
     let within = Duration::from_secs(5);
     let gone = wait_gone("57.76", within, "the model's command outlived its worker").await;
-    wait_gone(&cli, within, "the CLI outlived its worker").await;
+    wait_pids_gone(&clis, within, "the CLI outlived its worker").await;
     println!(
         "the real CLI's command was gone {} ms after the worker died",
         gone.as_millis()
