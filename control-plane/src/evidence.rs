@@ -65,8 +65,6 @@ pub async fn gather(ctx: &Context, site: &SiteName, incidents: bool) -> String {
             claudeops_core::text::shorten(&p.message, 300)
         );
     }
-    // Events about services, and critical ones: what happened to the site's
-    // services (discovery's problems are the repos', shown on the dashboard).
     if incidents {
         let open = ctx
             .store
@@ -89,6 +87,8 @@ pub async fn gather(ctx: &Context, site: &SiteName, incidents: bool) -> String {
             );
         }
     }
+    // Events about services, and critical ones: what happened to the site's
+    // services (discovery's problems are the repos', shown on the dashboard).
     let events: Vec<_> = ctx
         .store
         .list_events(&EventFilter {

@@ -74,6 +74,23 @@ pub fn host_mounts() -> Vec<String> {
     args
 }
 
+/// The Compose tool: the `docker compose` plugin if there is one, else
+/// `docker-compose`, as (program, leading arguments).
+pub fn compose_program() -> (&'static str, Vec<&'static str>) {
+    static PLUGIN: OnceLock<bool> = OnceLock::new();
+    let plugin = *PLUGIN.get_or_init(|| {
+        Command::new("docker")
+            .args(["compose", "version"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if plugin {
+        ("docker", vec!["compose"])
+    } else {
+        ("docker-compose", Vec::new())
+    }
+}
+
 /// A unique name for a test object.
 pub fn unique(prefix: &str) -> String {
     let n: u64 = std::time::SystemTime::now()

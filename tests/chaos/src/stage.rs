@@ -240,7 +240,7 @@ impl Stage {
     /// Compose on the repo's file (what a deploy reads, edits included).
     pub async fn compose(&self, args: &[&str]) -> anyhow::Result<String> {
         let file = self.repo.join("compose.yaml").display().to_string();
-        let (program, mut all) = compose_program();
+        let (program, mut all) = docker::compose_program();
         all.extend(["-p", &self.project, "-f", &file]);
         all.extend_from_slice(args);
         run(program, &all).await
@@ -319,7 +319,7 @@ impl Stage {
 impl Drop for Stage {
     fn drop(&mut self) {
         let file = self.compose_file.display().to_string();
-        let (program, first) = compose_program();
+        let (program, first) = docker::compose_program();
         let _ = std::process::Command::new(program)
             .args(first)
             .args([
@@ -354,22 +354,6 @@ fn digest_dir(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
                 .to_string();
             out.insert(key, hex::encode(sha2::Sha256::digest(&bytes)));
         }
-    }
-}
-
-/// The Compose tool: the `docker compose` plugin, else `docker-compose`.
-fn compose_program() -> (&'static str, Vec<&'static str>) {
-    static PLUGIN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let plugin = *PLUGIN.get_or_init(|| {
-        std::process::Command::new("docker")
-            .args(["compose", "version"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    if plugin {
-        ("docker", vec!["compose"])
-    } else {
-        ("docker-compose", Vec::new())
     }
 }
 

@@ -252,15 +252,7 @@ async fn tier_three_redeploys_a_compose_project_once_per_window() {
 
 /// Runs Compose (the plugin if there is one, else `docker-compose`).
 fn compose(args: &[&str]) -> String {
-    let plugin = std::process::Command::new("docker")
-        .args(["compose", "version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let (program, mut full): (&str, Vec<&str>) = if plugin {
-        ("docker", vec!["compose"])
-    } else {
-        ("docker-compose", vec![])
-    };
+    let (program, mut full) = docker::compose_program();
     full.extend_from_slice(args);
     let out = std::process::Command::new(program)
         .args(&full)
