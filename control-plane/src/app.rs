@@ -24,6 +24,8 @@ pub struct App {
     pub sessions: Sessions,
     pub incidents: Incidents,
     pub notifications: Notifications,
+    /// Typed actions waiting for a human (`CLAUDEOPS_APPROVAL_*`).
+    pub approvals: crate::approvals::Approvals,
     pub queries: Queries,
     /// Probe and service history, status pages and badges.
     pub history: crate::history::History,

@@ -151,6 +151,15 @@ impl Auth {
         Ok((Auth::new(token), Some(path)))
     }
 
+    /// A key for `purpose` (signing links), derived from the API token: it
+    /// never leaves the control plane, replicas sharing the token agree on
+    /// it, and a new token voids what the old one signed.
+    pub fn derive_key(&self, purpose: &str) -> Vec<u8> {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.api_token.as_bytes());
+        let tag = ring::hmac::sign(&key, format!("claudeops key: {purpose}").as_bytes());
+        tag.as_ref().to_vec()
+    }
+
     pub fn token_matches(&self, candidate: &str) -> bool {
         constant_time_eq(candidate.as_bytes(), self.api_token.as_bytes())
     }

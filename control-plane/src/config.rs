@@ -125,6 +125,16 @@ pub struct Config {
     pub cooldown_redeploy_window: Duration,
     /// The tier a session starts at when a probe opens an incident.
     pub incident_tier: Tier,
+    /// Typed actions of this tier and above (a restart is 2, a redeployment
+    /// 3) wait for a human's approval; unset: none wait for their tier.
+    pub approval_tier: Option<Tier>,
+    /// Kinds of typed action (`restart`, `redeploy`) that wait for a human
+    /// whatever their tier (comma-separated).
+    #[serde(with = "claudeops_config::de::list")]
+    pub approval_kinds: Vec<String>,
+    /// How long an action waits for a decision before it is denied.
+    #[serde(with = "claudeops_config::de::duration")]
+    pub approval_timeout: Duration,
     /// The Bearer key of the webhook, chat and Ollama endpoints; unset turns them off.
     pub chat_api_key: Option<String>,
     /// The site of an alert that names none.
@@ -160,6 +170,10 @@ pub struct Config {
     /// A link to a trace, with `{trace_id}` where the id goes.
     pub trace_url_template: Option<String>,
 }
+
+/// The longest wait for an approval: the worker holds a typed action's call
+/// open for an hour at most (`claudeops_worker::mcp::CALL_TIMEOUT`).
+pub const APPROVAL_TIMEOUT_MAX: Duration = Duration::from_secs(50 * 60);
 
 impl Default for Config {
     fn default() -> Self {
@@ -219,6 +233,9 @@ impl Default for Config {
             cooldown_max_redeploys: 1,
             cooldown_redeploy_window: Duration::from_secs(24 * 3600),
             incident_tier: Tier::Investigate,
+            approval_tier: None,
+            approval_kinds: Vec::new(),
+            approval_timeout: Duration::from_secs(10 * 60),
             chat_api_key: None,
             webhook_default_site: "local".to_owned(),
             webhook_max_tier: Tier::Investigate,
@@ -285,6 +302,25 @@ impl Config {
             && !url.starts_with("sqlite:")
         {
             problems.push("CLAUDEOPS_DATABASE_URL must be a postgres:// or sqlite: URL".to_owned());
+        }
+        for kind in &self.approval_kinds {
+            if kind.parse::<claudeops_core::ledger::ActionKind>().is_err() {
+                problems.push(format!(
+                    "CLAUDEOPS_APPROVAL_KINDS: {kind:?} is not a kind of action (restart, redeploy)"
+                ));
+            }
+        }
+        if self.approval_timeout.is_zero() || self.approval_timeout > APPROVAL_TIMEOUT_MAX {
+            problems.push(format!(
+                "CLAUDEOPS_APPROVAL_TIMEOUT must be between 1s and {} (a waiting action holds its session's tool call open)",
+                humantime::format_duration(APPROVAL_TIMEOUT_MAX)
+            ));
+        } else if !self.session_timeout.is_zero() && self.approval_timeout >= self.session_timeout {
+            problems.push(format!(
+                "CLAUDEOPS_APPROVAL_TIMEOUT ({}) must be shorter than CLAUDEOPS_SESSION_TIMEOUT ({}): the wait is part of the session's time",
+                humantime::format_duration(self.approval_timeout),
+                humantime::format_duration(self.session_timeout)
+            ));
         }
         let ports = [
             ("CLAUDEOPS_DASHBOARD_PORT", self.dashboard_port),
@@ -419,6 +455,19 @@ impl Config {
             restart_window_ms: ms(self.cooldown_restart_window),
             max_redeploys: self.cooldown_max_redeploys,
             redeploy_window_ms: ms(self.cooldown_redeploy_window),
+        }
+    }
+
+    /// Which typed actions wait for a human (`CLAUDEOPS_APPROVAL_TIER`,
+    /// `CLAUDEOPS_APPROVAL_KINDS`; unknown kinds are refused by `validate`).
+    pub fn approval_gate(&self) -> claudeops_core::approval::Gate {
+        claudeops_core::approval::Gate {
+            tier: self.approval_tier,
+            kinds: self
+                .approval_kinds
+                .iter()
+                .filter_map(|k| k.parse().ok())
+                .collect(),
         }
     }
 

@@ -8,11 +8,12 @@ use claudeops_telemetry::{SpanRecord, TraceContext, names};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use claudeops_core::SessionStatus;
 use claudeops_core::event::EventLevel;
 use claudeops_core::ledger::{ActionKind, ActionStatus, NewAction, Slot};
 use claudeops_core::link::{ActionDone, LedgerAnswer, LedgerRequest};
-use claudeops_core::{SessionStatus, Tier};
 
+use crate::approvals::Approvals;
 use crate::clock::now_ms;
 use crate::context::Context;
 use crate::notifications::Notifications;
@@ -43,13 +44,6 @@ impl Alerts {
     }
 }
 
-fn minimum_tier(kind: ActionKind) -> Tier {
-    match kind {
-        ActionKind::Restart => Tier::Investigate,
-        ActionKind::Redeploy => Tier::Remediate,
-    }
-}
-
 fn answer(
     request_id: u64,
     granted: bool,
@@ -72,6 +66,7 @@ pub async fn reserve(
     ctx: &Context,
     notifications: &Notifications,
     alerts: &Alerts,
+    approvals: &Approvals,
     worker_id: &str,
     req: LedgerRequest,
 ) -> LedgerAnswer {
@@ -86,7 +81,7 @@ pub async fn reserve(
         .traceparent
         .as_deref()
         .and_then(|t| TraceContext::parse(t).ok());
-    let answer = decide(ctx, notifications, alerts, worker_id, req).await;
+    let answer = decide(ctx, notifications, alerts, approvals, worker_id, req).await;
     let result = if answer.granted { "granted" } else { "refused" };
     metrics::counter!(names::LEDGER_DECISIONS, "kind" => kind, "result" => result).increment(1);
     // Under the worker's action that asked, else under the session.
@@ -126,6 +121,7 @@ async fn decide(
     ctx: &Context,
     notifications: &Notifications,
     alerts: &Alerts,
+    approvals: &Approvals,
     worker_id: &str,
     req: LedgerRequest,
 ) -> LedgerAnswer {
@@ -144,11 +140,11 @@ async fn decide(
             session.id
         ));
     }
-    if session.tier < minimum_tier(kind) {
+    if session.tier < kind.tier() {
         return deny(format!(
             "a {} needs tier {} or higher; this is a tier {} session",
             kind.as_str(),
-            minimum_tier(kind),
+            kind.tier(),
             session.tier
         ));
     }
@@ -179,6 +175,14 @@ async fn decide(
     };
     match ctx.store.reserve_action(&new, &limits).await {
         Ok(Slot::Granted { id }) => {
+            // Held while a human decides, so a concurrent request counts it.
+            if approvals.needed(kind)
+                && let Err(reason) = approvals
+                    .wait_for_decision(&session, id, kind, &req.service)
+                    .await
+            {
+                return deny(reason);
+            }
             tracing::info!(session = session.id, service = %req.service, kind = kind.as_str(), action = id, "ledger slot granted");
             answer(req.request_id, true, id, String::new(), None)
         }
@@ -300,6 +304,17 @@ async fn scope(ctx: &Context, session: &claudeops_core::Session) -> Option<Scope
         id = ctx.store.get_session(current).await.ok()??.parent_id;
     }
     None
+}
+
+/// Gives back a granted slot that will not be used: nothing was done.
+pub async fn release(ctx: &Context, action_id: i64, reason: &str) {
+    if let Err(error) = ctx
+        .store
+        .finish_action(action_id, ActionStatus::Released, reason, now_ms())
+        .await
+    {
+        tracing::warn!(%error, action = action_id, "could not give back an unused ledger slot");
+    }
 }
 
 /// Records how a granted action ended.

@@ -7,6 +7,7 @@
 
 pub mod after_session;
 pub mod app;
+pub mod approvals;
 pub mod auth;
 pub mod changes;
 pub mod clock;
@@ -209,6 +210,12 @@ pub async fn build(config: Config) -> anyhow::Result<Built> {
         config.results_dir.clone(),
     ));
     let incidents = Incidents::new(context.clone(), sessions.clone(), notifications.clone());
+    let approvals = approvals::Approvals::new(
+        context.clone(),
+        notifications.clone(),
+        &auth.derive_key("approval links"),
+    );
+    approvals.close_leftovers().await;
     // The one consumer of the facts bus: what follows each finished session.
     // Spawned last, once nothing above can fail.
     let after_session = AfterSession {
@@ -229,6 +236,7 @@ pub async fn build(config: Config) -> anyhow::Result<Built> {
         sessions,
         incidents,
         notifications,
+        approvals,
         auth,
         users: users::Users::new(context_store),
         public_reads: config.public_reads,
@@ -271,6 +279,7 @@ impl Built {
                 incidents: state.incidents.clone(),
                 notifications: state.notifications.clone(),
                 alerts: ledger::Alerts::default(),
+                approvals: state.approvals.clone(),
             },
             revocations: state.revocations.clone(),
             silence_limit: self.link_silence_limit,

@@ -72,6 +72,7 @@ fn build(ctx: &Context, config: &Config) -> anyhow::Result<Option<claudeops_noti
         reminder_interval: reminder,
         group_window: config.notify_group_window,
         digest_time: config.digest_time(),
+        dashboard_url: config.public_url.clone(),
         ..defaults
     };
     let log = Arc::new(StoreLog(ctx.store.clone()));
@@ -220,6 +221,41 @@ impl Notifications {
             reason: HumanReason::ChainExhausted,
             detail: reason.to_owned(),
             session: None,
+        });
+    }
+
+    /// A typed action waits for a human: its links (absolute, or `None`
+    /// without `CLAUDEOPS_PUBLIC_URL`) and its deadline.
+    pub fn approval_requested(
+        &self,
+        approval: &claudeops_core::approval::Approval,
+        approve_url: Option<String>,
+        deny_url: Option<String>,
+        expires_at: std::time::SystemTime,
+    ) {
+        let args = match &approval.args {
+            serde_json::Value::Null => String::new(),
+            // The model wrote them: inside a code span, with no backtick or
+            // line break to leave it, no Markdown of theirs is read.
+            args => format!(
+                "\n\nArguments: `{}`",
+                claudeops_core::text::cut(args.to_string(), 400, "…")
+                    .replace(['`', '\n', '\r'], "'")
+            ),
+        };
+        self.send(Notice::ApprovalRequested {
+            site: approval.site.clone(),
+            service: approval.service.clone(),
+            action: approval.what(),
+            detail: format!(
+                "Session #{} asks to carry out this {}; it waits, using no tokens, until someone decides.{args}",
+                approval.session_id,
+                approval.kind.as_str(),
+            ),
+            session: Some(approval.session_id),
+            approve_url,
+            deny_url,
+            expires_at,
         });
     }
 

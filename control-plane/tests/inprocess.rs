@@ -5,6 +5,8 @@
 
 #[path = "inprocess/access.rs"]
 mod access;
+#[path = "inprocess/approvals.rs"]
+mod approvals;
 #[path = "inprocess/dependencies.rs"]
 mod dependencies;
 #[path = "inprocess/enrollment.rs"]

@@ -223,6 +223,47 @@ pub struct SessionPage {
     pub actions: Vec<ActionView>,
     /// The one-line summary of the session's structured response, once it has one.
     pub summary: Option<String>,
+    /// Typed actions of this session that waited for a human, newest first;
+    /// pending ones carry Approve and Deny buttons.
+    pub approvals: Vec<ApprovalView>,
+}
+
+/// A typed action held by an approval gate, and its decision once made.
+/// Times are unix milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApprovalView {
+    pub id: i64,
+    pub session_id: i64,
+    pub site: String,
+    pub service: String,
+    /// `restart` or `redeploy`.
+    pub kind: String,
+    /// The action's arguments as JSON text.
+    pub args: String,
+    /// `pending`, `approved`, `denied` or `expired`.
+    pub status: String,
+    pub requested_at_ms: i64,
+    pub expires_at_ms: i64,
+    pub decided_at_ms: Option<i64>,
+    pub decided_by: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// The page a signed approve or deny link opens: what the action is, and a
+/// button that makes the decision (a link alone never does).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApprovalPage {
+    pub version: String,
+    pub approval: ApprovalView,
+    /// `approve` or `deny`: what the link's button does.
+    pub decision: String,
+    /// The link's signature, posted back with the button.
+    pub sig: String,
+    /// After the button: what happened.
+    pub outcome: Option<String>,
+    /// A refused link or button: why.
+    pub error: Option<String>,
+    pub now_ms: i64,
 }
 
 /// One session in full. Times are unix milliseconds.

@@ -12,10 +12,11 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior, context};
 use serde::Serialize;
 
 use crate::model::{
-    ConfigPage, CooldownsPage, ErrorPage, EventFilterView, EventRow, EventsPage, HealthPage,
-    HistoryView, IncidentPage, IncidentsPage, InventoryPage, Layout, LoginPage, MaintenancePage,
-    MemoriesPage, MemoryFilterView, NotificationsPage, OverviewPage, ProbeView, RunNowPage,
-    SessionPage, SessionsPage, SiteProbesPage, SiteSettingsPage, SitesPage, TimelineEntry,
+    ApprovalPage, ConfigPage, CooldownsPage, ErrorPage, EventFilterView, EventRow, EventsPage,
+    HealthPage, HistoryView, IncidentPage, IncidentsPage, InventoryPage, Layout, LoginPage,
+    MaintenancePage, MemoriesPage, MemoryFilterView, NotificationsPage, OverviewPage, ProbeView,
+    RunNowPage, SessionPage, SessionsPage, SiteProbesPage, SiteSettingsPage, SitesPage,
+    TimelineEntry,
 };
 use crate::{assets, chains, filters};
 
@@ -67,6 +68,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/maintenance.html"),
     ),
     ("incident.html", include_str!("../templates/incident.html")),
+    ("approval.html", include_str!("../templates/approval.html")),
 ];
 
 /// Rendering failed: a template and its view model disagree. A bug, not bad input.
@@ -295,6 +297,11 @@ impl Ui {
 
     pub fn site_settings(&self, page: &SiteSettingsPage) -> Result<String, UiError> {
         self.render("site_settings.html", page)
+    }
+
+    /// `GET /approval/{id}`: the page a signed link opens.
+    pub fn approval(&self, page: &ApprovalPage) -> Result<String, UiError> {
+        self.render("approval.html", page)
     }
 
     /// Any error page.

@@ -1063,3 +1063,108 @@ fn a_site_probes_page_shows_sources_and_keeps_a_refused_form() {
     assert!(html.contains(r#"aria-invalid="true""#));
     assert!(!html.contains("<script>"), "no inline script");
 }
+
+#[test]
+fn a_pending_approval_has_approve_and_deny_buttons_and_decided_ones_their_record() {
+    let html = ui().session(&session_page(true)).expect("render");
+    assert_in_page(
+        &html,
+        &[
+            "Waiting for a human",
+            r#"<form method="post" action="/sessions/18/decide">"#,
+            r#"<input type="hidden" name="approval" value="4">"#,
+            r#"<input type="hidden" name="decision" value="approve">"#,
+            r#"<input type="hidden" name="decision" value="deny">"#,
+            ">Approve</button>",
+            ">Deny</button>",
+            "Denied at",
+            "Denied by alice at",
+            "web&lt;img src=x onerror=alert(2)&gt;",
+        ],
+    );
+    assert!(
+        !html.contains("<img src=x"),
+        "the model's service name is escaped"
+    );
+    // Every decision form carries the login's CSRF token.
+    assert_eq!(html.matches(r#"action="/sessions/18/decide""#).count(), 2);
+
+    let finished = ui().session(&session_page(false)).expect("render");
+    assert!(finished.contains("Expired"), "the expired request is shown");
+    assert!(!finished.contains("/decide"), "no buttons once decided");
+}
+
+#[test]
+fn a_signed_link_page_shows_the_action_and_one_button() {
+    let pending = approvals(true).remove(0);
+    let page =
+        |decision: &str, sig: &str, outcome: Option<&str>, error: Option<&str>, a: ApprovalView| {
+            ApprovalPage {
+                version: "0.1.0".into(),
+                approval: a,
+                decision: decision.into(),
+                sig: sig.into(),
+                outcome: outcome.map(String::from),
+                error: error.map(String::from),
+                now_ms: 0,
+            }
+        };
+    let html = ui()
+        .approval(&page("approve", "SIG-abc", None, None, pending.clone()))
+        .expect("render");
+    assert_in_page(
+        &html,
+        &[
+            "Approval request #4",
+            r#"<form method="post" action="/approval/4""#,
+            r#"<input type="hidden" name="decision" value="approve">"#,
+            r#"<input type="hidden" name="sig" value="SIG-abc">"#,
+            "Approve the redeploy</button>",
+            "Denied unless approved by",
+            r#"<meta name="referrer" content="no-referrer">"#,
+        ],
+    );
+    assert!(!html.contains("Deny the"), "one decision per link");
+    assert!(!html.contains("<img src=x"), "escaped");
+
+    let deny = ui()
+        .approval(&page("deny", "SIG-def", None, None, pending.clone()))
+        .expect("render");
+    assert!(deny.contains("Deny the redeploy</button>"));
+
+    // A refused link, and a decided request: no button.
+    let refused = ui()
+        .approval(&page(
+            "approve",
+            "",
+            None,
+            Some("This link is not valid"),
+            pending.clone(),
+        ))
+        .expect("render");
+    assert!(refused.contains("This link is not valid"));
+    assert!(!refused.contains("<form"));
+    let decided = ApprovalView {
+        status: "approved".into(),
+        decided_by: Some("bob (signed link)".into()),
+        decided_at_ms: Some(NOW_MS),
+        ..pending
+    };
+    let done = ui()
+        .approval(&page(
+            "approve",
+            "",
+            Some("Approved: the session carries out the action now."),
+            None,
+            decided,
+        ))
+        .expect("render");
+    assert!(done.contains("approved by bob (signed link)"), "{done}");
+    assert!(!done.contains("<form"));
+}
+
+fn assert_in_page(html: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(html.contains(needle), "missing {needle:?}");
+    }
+}

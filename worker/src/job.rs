@@ -309,6 +309,15 @@ fn environment(
     // enclosure points it at the worker's model proxy with a session token.
     set("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".into());
     set("DISABLE_AUTOUPDATER", "1".into());
+    // The CLI's own limit on an MCP tool call: past ours, so a typed action
+    // waiting for a human's approval is answered by the worker, not cut off.
+    set(
+        "MCP_TOOL_TIMEOUT",
+        (crate::mcp::CALL_TIMEOUT + std::time::Duration::from_secs(60))
+            .as_millis()
+            .to_string()
+            .into(),
+    );
     set("CLAUDEOPS_SESSION_ID", job.session_id.to_string().into());
     set("CLAUDEOPS_TIER", job.tier.to_string().into());
     set("CLAUDEOPS_SITE", site.as_str().into());
@@ -445,6 +454,7 @@ mod tests {
                     || name.starts_with("CLAUDEOPS_")
                     || name.starts_with("CLAUDE_CODE_")
                     || name == "DISABLE_AUTOUPDATER"
+                    || name == "MCP_TOOL_TIMEOUT"
                     || PASSED_THROUGH.contains(&name.as_str()),
                 "unexpected variable {name}"
             );

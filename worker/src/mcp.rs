@@ -32,8 +32,10 @@ use crate::actions::{ActionKind, ActionRequest, actions_for};
 pub const SERVER_NAME: &str = claudeops_core::policy::ACTIONS_SERVER;
 /// Environment variable with the worker's action socket path.
 pub const SOCKET_ENV: &str = "CLAUDEOPS_ACTIONS_SOCKET";
-/// How long one tool call may take (redeploys can be slow).
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// How long one tool call may take: a redeployment can be slow, and an action
+/// behind an approval gate waits up to 50 minutes for a human
+/// (`CLAUDEOPS_APPROVAL_TIMEOUT`) before it starts.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(75 * 60);
 /// The protocol version answered when the client's is not one of ours.
 pub const LATEST_PROTOCOL: &str = "2025-06-18";
 /// Protocol versions this server speaks (tools only; no feature here differs).

@@ -54,6 +54,7 @@ pub struct Peers {
     pub incidents: Incidents,
     pub notifications: Notifications,
     pub alerts: Alerts,
+    pub approvals: crate::approvals::Approvals,
 }
 
 pub struct LinkService {
@@ -467,11 +468,24 @@ impl Reader {
                             &peers.ctx,
                             &peers.notifications,
                             &peers.alerts,
+                            &peers.approvals,
                             &worker,
                             request,
                         )
                         .await;
-                        let _ = tx.send(ToWorker::LedgerAnswer(answer)).await;
+                        let granted = answer.granted.then_some(answer.action_id);
+                        if tx.send(ToWorker::LedgerAnswer(answer)).await.is_err()
+                            && let Some(id) = granted
+                        {
+                            // The worker went away while the answer was made
+                            // (an approval can take minutes): nothing will be done.
+                            crate::ledger::release(
+                                &peers.ctx,
+                                id,
+                                "the worker's link closed before the slot was granted",
+                            )
+                            .await;
+                        }
                     }
                     .in_current_span(),
                 );

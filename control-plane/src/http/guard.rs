@@ -55,6 +55,8 @@ const PUBLIC_PREFIXES: &[&str] = &["/static/", "/status/", "/badge/"];
 /// and the chat endpoints (`CLAUDEOPS_CHAT_API_KEY`).
 const OWN_CREDENTIALS: &[&str] = &[
     "/api/v1/webhook",
+    // A signed, single-use approve or deny link (`http/approvals.rs`).
+    "/approval",
     "/v1/chat/completions",
     "/v1/models",
     "/api/chat",

@@ -6,6 +6,7 @@
 
 pub mod alert_sources;
 pub mod api;
+pub mod approvals;
 pub mod chat;
 pub mod config_page;
 pub mod cooldowns;
@@ -140,6 +141,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(maintenance::end_form))
         .routes(routes!(maintenance::list_api, maintenance::add_api))
         .routes(routes!(maintenance::end_api))
+        .routes(routes!(approvals::list_api))
+        .routes(routes!(approvals::approve_api))
+        .routes(routes!(approvals::deny_api))
+        .routes(routes!(approvals::decide_form))
+        .routes(routes!(approvals::link, approvals::link_decide))
         .routes(routes!(dashboard::notifications))
         .routes(routes!(dashboard::notifications_test))
         .routes(routes!(pages::run_now))

@@ -43,7 +43,7 @@ pub const CHAT_KEY: &str = "chat_key";
         (name = "stats", description = "The overview figures (the Homepage widget's endpoint)."),
         (name = "config", description = "Runtime settings of the fleet and of each site, and their audit trail."),
         (name = "memories", description = "What the agent remembers about each site's services."),
-        (name = "ledger", description = "The cooldown ledger and the audit trail of remediation actions."),
+        (name = "ledger", description = "The cooldown ledger, the audit trail of remediation actions, and the approval gates."),
         (name = "health", description = "Liveness and readiness, native probes, incidents and discovered inventories."),
         (name = "notifications", description = "Delivery attempts of notifications, and a test send."),
         (name = "models", description = "The models the configured upstream serves."),

@@ -239,9 +239,15 @@ pub async fn session(
         })
         .await
         .unwrap_or_default();
+    let approvals = state
+        .approvals
+        .list(Some(id), None, 50)
+        .await
+        .unwrap_or_default();
     let now = now_ms();
     let page = ui::SessionPage {
         actions: actions.iter().map(action_view).collect(),
+        approvals: approvals.iter().map(crate::http::approvals::view).collect(),
         summary: crate::sessions::summary(&session),
         layout: layout(&state, &headers, ui::Nav::Sessions),
         session: ui::SessionDetail {

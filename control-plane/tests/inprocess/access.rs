@@ -182,6 +182,22 @@ async fn every_page_and_read_needs_a_login_but_the_public_few() {
                 assert_ne!(answer.status, StatusCode::UNAUTHORIZED, "{at} is public");
                 continue;
             }
+            if template.starts_with("/approval/") {
+                // A signed link: without a request or a signature, nothing
+                // is shown or decided, and nobody is sent to log in.
+                assert!(
+                    matches!(
+                        answer.status,
+                        StatusCode::NOT_FOUND
+                            | StatusCode::FORBIDDEN
+                            | StatusCode::UNSUPPORTED_MEDIA_TYPE
+                            | StatusCode::UNPROCESSABLE_ENTITY
+                    ),
+                    "{at} is a signed link's: {}",
+                    answer.status
+                );
+                continue;
+            }
             if own {
                 assert!(
                     matches!(

@@ -298,6 +298,13 @@ impl FakeWorker {
         kind: &str,
         service: &str,
     ) -> pb::LedgerAnswer {
+        self.ask(request_id, session, kind, service).await;
+        self.ledger_answer(request_id).await
+    }
+
+    /// Asks the ledger for a slot without waiting for the answer (an action
+    /// behind an approval gate waits for a human).
+    pub async fn ask(&self, request_id: u64, session: i64, kind: &str, service: &str) {
         self.send(worker_message::Body::Reserve(pb::LedgerReserve {
             request_id,
             session_id: session,
@@ -307,6 +314,10 @@ impl FakeWorker {
             traceparent: String::new(),
         }))
         .await;
+    }
+
+    /// The answer to ledger request `request_id`.
+    pub async fn ledger_answer(&mut self, request_id: u64) -> pb::LedgerAnswer {
         self.expect("a ledger answer", |body| match body {
             control_message::Body::LedgerAnswer(a) if a.request_id == request_id => Some(a),
             _ => None,

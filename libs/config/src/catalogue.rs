@@ -452,6 +452,27 @@ pub const SETTINGS: &[Setting] = &[
         "The tier a session starts at when probes open an incident",
     ),
     s(
+        "CLAUDEOPS_APPROVAL_TIER",
+        "unset",
+        Cp,
+        false,
+        "Typed actions of this tier and above wait for a human's approval (a restart is tier 2, a redeployment tier 3): a notification with signed approve and deny links, buttons on the session page; the session waits without using tokens. Unset: no tier waits",
+    ),
+    s(
+        "CLAUDEOPS_APPROVAL_KINDS",
+        "unset",
+        Cp,
+        false,
+        "Kinds of typed action that wait for approval whatever their tier, comma-separated (`restart`, `redeploy`)",
+    ),
+    s(
+        "CLAUDEOPS_APPROVAL_TIMEOUT",
+        "`10m`",
+        Cp,
+        false,
+        "An action nobody approves within this time is denied (at most `50m`, and shorter than `CLAUDEOPS_SESSION_TIMEOUT`)",
+    ),
+    s(
         "CLAUDEOPS_CHAT_API_KEY",
         "unset",
         Cp,

@@ -34,6 +34,7 @@ macro_rules! names {
 }
 
 pub mod alert;
+pub mod approval;
 pub mod event;
 pub mod health;
 pub mod inventory;

@@ -3,7 +3,7 @@
 //!
 //! The window opens with the first event of a kind and does not slide, so a
 //! steady trickle cannot hold a message back forever. A digest and a test are
-//! never held. Pure state: the caller passes `now`.
+//! never held, nor is an approval request (its links are its own). Pure state: the caller passes `now`.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -21,7 +21,7 @@ enum GroupKey {
 
 fn group_key(event: &Notice) -> Option<GroupKey> {
     match event {
-        Notice::DailyDigest(_) | Notice::Test => None,
+        Notice::DailyDigest(_) | Notice::Test | Notice::ApprovalRequested { .. } => None,
         Notice::Escalated { tier, .. } => Some(GroupKey::Escalated(*tier)),
         other => Some(GroupKey::Kind(other.kind())),
     }

@@ -59,6 +59,23 @@ pub enum Notice {
         detail: String,
         session: Option<SessionId>,
     },
+    /// A typed action waits for a human's decision. Never grouped: each
+    /// carries its own single-use links.
+    ApprovalRequested {
+        site: SiteName,
+        service: String,
+        /// What would be done ("redeploy of web").
+        action: String,
+        /// Why the session wants it, and the action's arguments.
+        detail: String,
+        session: Option<SessionId>,
+        /// Signed, single-use links to a confirmation page (absolute; `None`
+        /// without `CLAUDEOPS_PUBLIC_URL`).
+        approve_url: Option<String>,
+        deny_url: Option<String>,
+        /// When it is denied if nobody decides.
+        expires_at: SystemTime,
+    },
     WorkerOffline {
         site: SiteName,
         worker: String,
@@ -126,6 +143,7 @@ pub enum MessageKind {
     AutoRemediated,
     Escalated,
     NeedsHumanAttention,
+    ApprovalRequested,
     WorkerOffline,
     WorkerBack,
     Reminder,
@@ -143,6 +161,7 @@ impl MessageKind {
             MessageKind::AutoRemediated => "auto_remediated",
             MessageKind::Escalated => "escalated",
             MessageKind::NeedsHumanAttention => "needs_human_attention",
+            MessageKind::ApprovalRequested => "approval_requested",
             MessageKind::WorkerOffline => "worker_offline",
             MessageKind::WorkerBack => "worker_back",
             MessageKind::Reminder => "reminder",
@@ -201,6 +220,7 @@ impl Notice {
             Notice::AutoRemediated { .. } => MessageKind::AutoRemediated,
             Notice::Escalated { .. } => MessageKind::Escalated,
             Notice::NeedsHumanAttention { .. } => MessageKind::NeedsHumanAttention,
+            Notice::ApprovalRequested { .. } => MessageKind::ApprovalRequested,
             Notice::WorkerOffline { .. } => MessageKind::WorkerOffline,
             Notice::WorkerBack { .. } => MessageKind::WorkerBack,
             Notice::Reminder { .. } => MessageKind::Reminder,
@@ -217,6 +237,7 @@ impl Notice {
             | Notice::AutoRemediated { site, .. }
             | Notice::Escalated { site, .. }
             | Notice::NeedsHumanAttention { site, .. }
+            | Notice::ApprovalRequested { site, .. }
             | Notice::WorkerOffline { site, .. }
             | Notice::WorkerBack { site, .. }
             | Notice::Reminder { site, .. } => vec![site],
@@ -232,6 +253,7 @@ impl Notice {
             Notice::IncidentOpened { site, service, .. }
             | Notice::IncidentRecovered { site, service, .. }
             | Notice::AutoRemediated { site, service, .. }
+            | Notice::ApprovalRequested { site, service, .. }
             | Notice::Reminder { site, service, .. } => Some((site, Some(service))),
             Notice::Escalated { site, service, .. }
             | Notice::NeedsHumanAttention { site, service, .. } => Some((site, service.as_deref())),
@@ -249,9 +271,10 @@ impl Notice {
                 Verification::Passed(_) => Level::Success,
                 Verification::Failed(_) | Verification::NotRun => Level::Warning,
             },
-            Notice::Escalated { .. } | Notice::WorkerOffline { .. } | Notice::Reminder { .. } => {
-                Level::Warning
-            }
+            Notice::Escalated { .. }
+            | Notice::WorkerOffline { .. }
+            | Notice::Reminder { .. }
+            | Notice::ApprovalRequested { .. } => Level::Warning,
             Notice::IncidentRecovered { .. } | Notice::WorkerBack { .. } => Level::Success,
             Notice::DailyDigest(summary) => {
                 if summary.open_incidents.is_empty() {
@@ -269,7 +292,8 @@ impl Notice {
             Notice::IncidentOpened { session, .. }
             | Notice::AutoRemediated { session, .. }
             | Notice::Escalated { session, .. }
-            | Notice::NeedsHumanAttention { session, .. } => *session,
+            | Notice::NeedsHumanAttention { session, .. }
+            | Notice::ApprovalRequested { session, .. } => *session,
             _ => None,
         }
     }
@@ -346,6 +370,9 @@ fn single_title(event: &Notice) -> String {
         Notice::NeedsHumanAttention { .. } => {
             format!("Claude Ops: Needs human attention - {subject}")
         }
+        Notice::ApprovalRequested { action, .. } => {
+            format!("Claude Ops: Approval needed - {}", one_line(action))
+        }
         Notice::WorkerOffline { .. } => format!("Claude Ops: Worker offline - {subject}"),
         Notice::WorkerBack { .. } => format!("Claude Ops: Worker back online - {subject}"),
         Notice::Reminder { .. } => format!("Claude Ops: Still unresolved - {subject}"),
@@ -382,6 +409,9 @@ fn group_title(kind: MessageKind, events: &[Notice], sites: &[String]) -> String
         }
         MessageKind::NeedsHumanAttention => {
             format!("Claude Ops: Needs human attention - {n} {things} {on_sites}")
+        }
+        MessageKind::ApprovalRequested => {
+            format!("Claude Ops: Approval needed - {n} actions {on_sites}")
         }
         MessageKind::WorkerOffline => {
             format!("Claude Ops: Worker offline - {n} workers {on_sites}")
@@ -466,6 +496,32 @@ fn single_body(event: &Notice, ctx: &RenderContext) -> String {
                 lines.push(format!("**Service:** {}", md(s)));
             }
             lines.push(format!("**Reason:** {}", reason.describe()));
+            text = Some(detail.clone());
+        }
+        Notice::ApprovalRequested {
+            service,
+            action,
+            detail,
+            approve_url,
+            deny_url,
+            expires_at,
+            ..
+        } => {
+            lines.push(format!("**Service:** {}", md(service)));
+            lines.push(format!("**Action:** {}", md(&one_line(action))));
+            lines.push(format!(
+                "**Denied unless approved by:** {}",
+                timestamp(*expires_at)
+            ));
+            match (approve_url, deny_url) {
+                (Some(approve), Some(deny)) => lines.push(format!(
+                    "**Decide:** [Approve]({approve}) · [Deny]({deny}) (each link works once)"
+                )),
+                _ => lines.push(
+                    "**Decide:** on the session's page (set CLAUDEOPS_PUBLIC_URL for links here)"
+                        .to_owned(),
+                ),
+            }
             text = Some(detail.clone());
         }
         Notice::WorkerOffline {
@@ -554,6 +610,9 @@ fn group_line(event: &Notice, ctx: &RenderContext) -> String {
             None => "offline".to_owned(),
         },
         Notice::WorkerBack { .. } => "back online".to_owned(),
+        Notice::ApprovalRequested { action, .. } => {
+            format!("{} waits for approval", md(&first_line(action)))
+        }
         Notice::Reminder { opened_at, .. } => {
             format!("open for {}", open_for(*opened_at, ctx.now))
         }

@@ -758,3 +758,42 @@ impl From<UiProbeRow> for crate::UiProbe {
         }
     }
 }
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ApprovalRow {
+    id: i64,
+    action_id: i64,
+    session_id: i64,
+    site: String,
+    service: String,
+    kind: String,
+    args: String,
+    status: String,
+    requested_at_ms: i64,
+    expires_at_ms: i64,
+    decided_at_ms: Option<i64>,
+    decided_by: Option<String>,
+    reason: Option<String>,
+}
+
+impl TryFrom<ApprovalRow> for claudeops_core::approval::Approval {
+    type Error = StoreError;
+    fn try_from(row: ApprovalRow) -> Result<Self, StoreError> {
+        let corrupt = |what: String| StoreError::Corrupt(format!("approval {}: {what}", row.id));
+        Ok(claudeops_core::approval::Approval {
+            id: row.id,
+            action_id: row.action_id,
+            session_id: row.session_id,
+            site: SiteName::new(row.site.clone()).map_err(|e| corrupt(e.to_string()))?,
+            service: row.service.clone(),
+            kind: row.kind.parse().map_err(|e| corrupt(format!("{e}")))?,
+            args: serde_json::from_str(&row.args).unwrap_or(serde_json::Value::Null),
+            status: row.status.parse().map_err(|e| corrupt(format!("{e}")))?,
+            requested_at_ms: row.requested_at_ms,
+            expires_at_ms: row.expires_at_ms,
+            decided_at_ms: row.decided_at_ms,
+            decided_by: row.decided_by,
+            reason: row.reason,
+        })
+    }
+}

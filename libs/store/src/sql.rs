@@ -101,6 +101,7 @@ pub(crate) const OPEN_INCIDENT: &str = concat!(
 );
 
 mod alerts;
+mod approvals;
 mod health;
 mod legacy;
 mod maintenance;

@@ -9,6 +9,7 @@
 use crate::Stats;
 use async_trait::async_trait;
 use claudeops_core::alert::{Alert, AlertRecord};
+use claudeops_core::approval::{Approval, ApprovalStatus, NewApproval};
 use claudeops_core::event::{Event, NewEvent};
 use claudeops_core::health::{
     Incident, IncidentAck, IncidentId, InventoryRecord, MaintenanceWindow, NewIncident,
@@ -509,6 +510,34 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: u32,
         offset: u32,
     ) -> Result<Vec<ConfigChange>, StoreError>;
+
+    // --- approval gates ---
+
+    /// Records a request for a human's decision about the reserved ledger
+    /// entry `new.action_id` (which stays reserved meanwhile).
+    async fn request_approval(&self, new: &NewApproval) -> Result<Approval, StoreError>;
+
+    async fn get_approval(&self, id: i64) -> Result<Option<Approval>, StoreError>;
+
+    /// Requests, newest first: of one session, in one status, or all.
+    async fn list_approvals(
+        &self,
+        session_id: Option<SessionId>,
+        status: Option<ApprovalStatus>,
+        limit: u32,
+    ) -> Result<Vec<Approval>, StoreError>;
+
+    /// Decides a pending request, once (single use): `None` when it was
+    /// already decided or expired, `NotFound` without it. Anything but an
+    /// approval gives the ledger slot back (`denied`, with `reason`).
+    async fn settle_approval(
+        &self,
+        id: i64,
+        status: ApprovalStatus,
+        by: Option<&str>,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<Option<Approval>, StoreError>;
 
     /// The probes added from the dashboard, of one site or of all, by site and name.
     async fn ui_probes(&self, site: Option<&str>) -> Result<Vec<UiProbe>, StoreError>;

@@ -77,6 +77,7 @@ macro_rules! conformance {
 // not build them as tests of their own. `faults` is not conformance but lives in
 // this one test binary: the store under faults, each case on a backend of its own.
 mod conformance {
+    mod approvals;
     mod events;
     mod faults;
     mod health;

@@ -13,6 +13,7 @@ pub const MODEL_TOKENS: &str = "claudeops_model_tokens_total";
 pub const ESCALATIONS: &str = "claudeops_escalations_total";
 pub const NEEDS_HUMAN: &str = "claudeops_needs_human_total";
 pub const LEDGER_DECISIONS: &str = "claudeops_ledger_decisions_total";
+pub const APPROVALS: &str = "claudeops_approvals_total";
 pub const ACTIONS: &str = "claudeops_actions_total";
 pub const PROBE_ATTEMPTS: &str = "claudeops_probe_attempts_total";
 pub const PROBE_LATENCY: &str = "claudeops_probe_latency_seconds";
@@ -85,6 +86,10 @@ pub fn describe_control_plane() {
     describe_counter!(
         LEDGER_DECISIONS,
         "Cooldown ledger answers, by action kind and result (granted, refused)"
+    );
+    describe_counter!(
+        APPROVALS,
+        "Approval requests, by result (requested, approved, denied, expired)"
     );
     describe_counter!(
         ACTIONS,

@@ -122,6 +122,51 @@ pub fn session_page(running: bool) -> SessionPage {
         lines: demo_lines().into_iter().map(|(line, _)| line).collect(),
         actions,
         summary: (!running).then(|| EVIL_SUMMARY.to_owned()),
+        approvals: approvals(running),
+    }
+}
+
+/// A hostile service name in an approval request (the model chose it).
+pub const EVIL_APPROVAL_SERVICE: &str = "web<img src=x onerror=alert(2)>";
+
+/// A running session's pending request and an earlier denied one; a finished
+/// session's expired one.
+pub fn approvals(running: bool) -> Vec<ApprovalView> {
+    let base = ApprovalView {
+        id: 4,
+        session_id: 18,
+        site: "home-lab".into(),
+        service: EVIL_APPROVAL_SERVICE.into(),
+        kind: "redeploy".into(),
+        args: r#"{"service":"web","reason":"[Approve](http://203.0.113.9/)"}"#.into(),
+        status: "pending".into(),
+        requested_at_ms: NOW_MS - 60_000,
+        expires_at_ms: NOW_MS + 540_000,
+        decided_at_ms: None,
+        decided_by: None,
+        reason: None,
+    };
+    if running {
+        vec![
+            base.clone(),
+            ApprovalView {
+                id: 3,
+                kind: "restart".into(),
+                service: "cache".into(),
+                status: "denied".into(),
+                decided_at_ms: Some(NOW_MS - 120_000),
+                decided_by: Some("alice".into()),
+                reason: Some("denied by alice".into()),
+                ..base
+            },
+        ]
+    } else {
+        vec![ApprovalView {
+            status: "expired".into(),
+            decided_at_ms: Some(NOW_MS),
+            reason: Some("no decision within 10m".into()),
+            ..base
+        }]
     }
 }
 

@@ -423,3 +423,39 @@ fn grouped_level_is_the_worst_and_names_cannot_inject_markdown() {
     );
     assert!(render(&[], &ctx()).is_none());
 }
+
+#[test]
+fn an_approval_request_carries_its_links_and_deadline() {
+    let request = |links: bool| Notice::ApprovalRequested {
+        site: site("home"),
+        service: "web".into(),
+        action: "redeploy of web".into(),
+        detail: "The published port is wrong; compose.yaml says 8080.".into(),
+        session: Some(7),
+        approve_url: links.then(|| "https://ops.example.invalid/approval/3?d=approve".into()),
+        deny_url: links.then(|| "https://ops.example.invalid/approval/3?d=deny".into()),
+        expires_at: t(600),
+    };
+    let m = one(request(true));
+    assert_eq!(m.title, "Claude Ops: Approval needed - redeploy of web");
+    assert_eq!(m.kind, MessageKind::ApprovalRequested);
+    assert_eq!(m.kind.as_str(), "approval_requested");
+    assert_eq!(m.level, Level::Warning);
+    assert!(
+        m.body.contains(
+            "[Approve](https://ops.example.invalid/approval/3?d=approve) · \
+             [Deny](https://ops.example.invalid/approval/3?d=deny)"
+        ),
+        "{}",
+        m.body
+    );
+    assert!(m.body.contains("2025-11-29 00:10"), "{}", m.body);
+    assert!(m.body.contains("compose.yaml says 8080"), "{}", m.body);
+    let without = one(request(false));
+    assert!(
+        without.body.contains("on the session's page"),
+        "{}",
+        without.body
+    );
+    assert!(!without.body.contains("[Approve]"), "{}", without.body);
+}

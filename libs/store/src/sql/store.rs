@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use claudeops_core::alert::{Alert, AlertRecord};
+use claudeops_core::approval::{Approval, ApprovalStatus, NewApproval};
 use claudeops_core::event::{Event, NewEvent};
 use claudeops_core::health::{
     Incident, IncidentAck, IncidentId, InventoryRecord, MaintenanceWindow, NewIncident,
@@ -84,6 +85,7 @@ where
     IncidentRow: for<'r> FromRow<'r, DB::Row>,
     InventoryRow: for<'r> FromRow<'r, DB::Row>,
     UiProbeRow: for<'r> FromRow<'r, DB::Row>,
+    crate::rows::ApprovalRow: for<'r> FromRow<'r, DB::Row>,
     DeliveryRow: for<'r> FromRow<'r, DB::Row>,
     AlertRow: for<'r> FromRow<'r, DB::Row>,
     super::legacy::ImportedRow: for<'r> FromRow<'r, DB::Row>,
@@ -1082,6 +1084,34 @@ where
         offset: u32,
     ) -> Result<Vec<ConfigChange>, StoreError> {
         self.list_config_changes(limit, offset).await
+    }
+
+    async fn request_approval(&self, new: &NewApproval) -> Result<Approval, StoreError> {
+        self.insert_approval(new).await
+    }
+
+    async fn get_approval(&self, id: i64) -> Result<Option<Approval>, StoreError> {
+        self.approval(id).await
+    }
+
+    async fn list_approvals(
+        &self,
+        session_id: Option<SessionId>,
+        status: Option<ApprovalStatus>,
+        limit: u32,
+    ) -> Result<Vec<Approval>, StoreError> {
+        self.approvals(session_id, status, limit).await
+    }
+
+    async fn settle_approval(
+        &self,
+        id: i64,
+        status: ApprovalStatus,
+        by: Option<&str>,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<Option<Approval>, StoreError> {
+        SqlStore::settle_approval(self, id, status, by, reason, now_ms).await
     }
 
     async fn ui_probes(&self, site: Option<&str>) -> Result<Vec<UiProbe>, StoreError> {
