@@ -5,7 +5,6 @@
 //! The control plane tells a human through the real `apprise` (to a receiver in
 //! the test), and the notification URL reaches no prompt and no page.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use claudeops_tests::docker::{self, Container};
@@ -29,30 +28,6 @@ async fn incidents(http: &Http) -> Vec<Value> {
     let (status, list) = http.get("/api/v1/incidents?site=home").await;
     assert_eq!(status, 200, "{list}");
     list.as_array().cloned().unwrap_or_default()
-}
-
-/// A loopback HTTP receiver for Apprise's `json://` notifications.
-async fn receiver() -> (u16, Arc<Mutex<Vec<Value>>>) {
-    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let sink = got.clone();
-    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
-        let sink = sink.clone();
-        async move {
-            let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            sink.lock().unwrap_or_else(|e| e.into_inner()).push(value);
-            "ok"
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (port, got)
-}
-
-fn received(got: &Arc<Mutex<Vec<Value>>>) -> Vec<Value> {
-    got.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 #[tokio::test]

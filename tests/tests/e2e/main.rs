@@ -2,6 +2,7 @@
 //! linked over mutual TLS, running the real `claude` CLI against the scripted
 //! model. Each test starts its own control plane.
 
+mod approval_browser;
 mod chat;
 mod compat;
 mod dashboard;

@@ -1,5 +1,6 @@
 //! Helpers shared by the end-to-end tests.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use claudeops_tests::model::ScriptedModel;
@@ -297,4 +298,28 @@ pub async fn site_watching_web(
     })
     .await;
     (cp, worker)
+}
+
+/// A loopback HTTP receiver for Apprise's `json://` notifications.
+pub async fn receiver() -> (u16, Arc<Mutex<Vec<Value>>>) {
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = got.clone();
+    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+        let sink = sink.clone();
+        async move {
+            let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            sink.lock().unwrap_or_else(|e| e.into_inner()).push(value);
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (port, got)
+}
+
+pub fn received(got: &Arc<Mutex<Vec<Value>>>) -> Vec<Value> {
+    got.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
