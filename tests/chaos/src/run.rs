@@ -263,6 +263,7 @@ async fn observe(scenario: &Scenario, stage: &Stage, http: &Http) -> anyhow::Res
     let repo = stage.repo_digest();
     let detect_s;
     let mut settled = false;
+    let mut held = Vec::new();
     if scenario.expect.incident.is_some() {
         let wanted = scenario.incident_services();
         let detect_limit = Duration::from_secs(scenario.expect.detect_within);
@@ -271,6 +272,7 @@ async fn observe(scenario: &Scenario, stage: &Stage, http: &Http) -> anyhow::Res
         let mut quiet_since: Option<Instant> = None;
         let deadline = clock + settle_limit;
         while Instant::now() < deadline {
+            decide_approvals(scenario, http, &mut held).await;
             let incidents = list(http, "/api/v1/incidents?limit=500", None).await;
             let mine: Vec<&Value> = incidents
                 .iter()
@@ -335,6 +337,7 @@ async fn observe(scenario: &Scenario, stage: &Stage, http: &Http) -> anyhow::Res
     let actions = list(http, "/api/v1/actions?limit=1000", None).await;
     let events = list(http, "/api/v1/events?limit=500", Some("events")).await;
     let notifications = list(http, "/api/v1/notifications?limit=1000", None).await;
+    let approvals = list(http, "/api/v1/approvals?limit=500", Some("approvals")).await;
     let mut changed = Vec::new();
     for (service, before) in &protected {
         let after = stage.fingerprint(service).await;
@@ -376,7 +379,62 @@ async fn observe(scenario: &Scenario, stage: &Stage, http: &Http) -> anyhow::Res
         repo_changed,
         attempts: Vec::<Attempt>::new(),
         leaks: 0,
+        approvals,
+        held,
     })
+}
+
+/// The operator's part: each request waiting for approval is looked at once
+/// it has waited a moment. One the scenario calls for is approved if nothing
+/// ran meanwhile (its ledger entry is still reserved and no action of its
+/// kind and service finished); any other is denied. What was seen goes to
+/// `held`.
+async fn decide_approvals(scenario: &Scenario, http: &Http, held: &mut Vec<String>) {
+    let pending = list(http, "/api/v1/approvals?status=pending", Some("approvals")).await;
+    if pending.is_empty() {
+        return;
+    }
+    // Long enough that an action which did not wait would have run.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let actions = list(http, "/api/v1/actions?limit=1000", None).await;
+    for request in pending {
+        let kind = request["kind"].as_str().unwrap_or_default();
+        let service = request["service"].as_str().unwrap_or_default();
+        let what = format!("{kind} {service}");
+        let entry = actions.iter().find(|a| a["id"] == request["action_id"]);
+        let ran = actions.iter().any(|a| {
+            a["service"] == service
+                && matches!(a["status"].as_str(), Some("succeeded" | "failed"))
+                && a["action_type"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with(kind))
+        });
+        let waiting = entry.is_some_and(|a| a["status"] == "reserved") && !ran;
+        let decision = if scenario.expect.approve.contains(&what) && waiting {
+            "approve"
+        } else {
+            "deny"
+        };
+        let id = request["id"].as_i64().unwrap_or_default();
+        let (status, answer) = http
+            .post(
+                &format!("/api/v1/approvals/{id}/{decision}"),
+                &Value::Null,
+                true,
+            )
+            .await;
+        held.push(format!(
+            "{what}: waited with its slot held ({}), {decision} -> {status}",
+            if waiting {
+                "nothing ran"
+            } else {
+                "something ran"
+            }
+        ));
+        if status != 200 {
+            eprintln!("the runner's decision on {what} was not taken: {answer}");
+        }
+    }
 }
 
 /// Waits until the site has probes and every one is up; returns how many.

@@ -244,6 +244,12 @@ pub struct Expect {
     /// At most this many sessions may start.
     #[serde(default)]
     pub max_sessions: Option<usize>,
+    /// Actions (`redeploy web`) that wait for a human's approval
+    /// (`CLAUDEOPS_APPROVAL_TIER` or `_KINDS` in `control_plane`): the runner,
+    /// as the operator, checks that nothing ran while it waited, then
+    /// approves it. Any other request waiting for approval is denied.
+    #[serde(default)]
+    pub approve: Vec<String>,
 }
 
 fn sixty() -> u64 {
@@ -419,6 +425,21 @@ impl Scenario {
     }
 
     /// The expected repairs as (kind, service).
+    /// Whether the scenario's control plane holds this kind of action for a
+    /// human (`restart` is tier 2, `redeploy` tier 3).
+    pub fn gated(&self, kind: &str) -> bool {
+        let tier = self
+            .control_plane
+            .get("CLAUDEOPS_APPROVAL_TIER")
+            .and_then(|t| t.trim().parse::<u8>().ok());
+        let kind_tier = if kind == "restart" { 2 } else { 3 };
+        let listed = self
+            .control_plane
+            .get("CLAUDEOPS_APPROVAL_KINDS")
+            .is_some_and(|kinds| kinds.split(',').any(|k| k.trim() == kind));
+        listed || tier.is_some_and(|t| kind_tier >= t)
+    }
+
     pub fn repairs(&self) -> Vec<(String, String)> {
         self.expect
             .repair
@@ -465,6 +486,25 @@ mod tests {
             error.contains("the kinds are restart and redeploy"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_scenario_says_which_actions_wait_for_a_human() {
+        let all = load_all(&default_dir()).unwrap_or_else(|e| panic!("{e}"));
+        let port = all
+            .iter()
+            .find(|s| s.name == "wrong-published-port")
+            .unwrap_or_else(|| panic!("the redeploy scenario"));
+        assert!(port.gated("redeploy"));
+        assert!(!port.gated("restart"));
+        assert_eq!(port.expect.approve, ["redeploy web"]);
+        let mut kinds = port.clone();
+        kinds.control_plane =
+            BTreeMap::from([("CLAUDEOPS_APPROVAL_KINDS".to_owned(), "restart".to_owned())]);
+        assert!(kinds.gated("restart"));
+        assert!(!kinds.gated("redeploy"));
+        kinds.control_plane.clear();
+        assert!(!kinds.gated("restart") && !kinds.gated("redeploy"));
     }
 
     trait ErrOrPanic {
