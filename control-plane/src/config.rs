@@ -315,7 +315,10 @@ impl Config {
                 "CLAUDEOPS_APPROVAL_TIMEOUT must be between 1s and {} (a waiting action holds its session's tool call open)",
                 humantime::format_duration(APPROVAL_TIMEOUT_MAX)
             ));
-        } else if !self.session_timeout.is_zero() && self.approval_timeout >= self.session_timeout {
+        } else if !self.approval_gate().is_open()
+            && !self.session_timeout.is_zero()
+            && self.approval_timeout >= self.session_timeout
+        {
             problems.push(format!(
                 "CLAUDEOPS_APPROVAL_TIMEOUT ({}) must be shorter than CLAUDEOPS_SESSION_TIMEOUT ({}): the wait is part of the session's time",
                 humantime::format_duration(self.approval_timeout),
@@ -652,6 +655,48 @@ mod tests {
         };
         let problems = config.validate().err().map(|e| e.0).unwrap_or_default();
         assert_eq!(problems.len(), 4, "{problems:?}");
+    }
+
+    #[test]
+    fn approval_settings_are_checked() {
+        // Off by default; a short session timeout alone is fine.
+        let off = Config {
+            session_timeout: Duration::from_secs(60),
+            ..Config::default()
+        };
+        assert!(off.approval_gate().is_open());
+        assert!(off.validate().is_ok(), "{:?}", off.validate().err());
+
+        let gated = Config {
+            approval_tier: Some(Tier::Remediate),
+            approval_kinds: vec!["restart".into()],
+            ..Config::default()
+        };
+        let gate = gated.approval_gate();
+        assert!(gate.needs_approval(claudeops_core::ledger::ActionKind::Redeploy));
+        assert!(gate.needs_approval(claudeops_core::ledger::ActionKind::Restart));
+        assert!(gated.validate().is_ok());
+
+        let problems = |c: Config| c.validate().err().map(|e| e.0).unwrap_or_default();
+        let wrong = problems(Config {
+            approval_kinds: vec!["reboot".into()],
+            approval_timeout: Duration::from_secs(3 * 3600),
+            ..Config::default()
+        });
+        assert_eq!(wrong.len(), 2, "{wrong:?}");
+        assert!(wrong[0].contains("\"reboot\" is not a kind"), "{wrong:?}");
+        assert!(wrong[1].contains("between 1s and 50m"), "{wrong:?}");
+        // A gate whose wait would outlast the session is refused.
+        let longer = problems(Config {
+            approval_tier: Some(Tier::Remediate),
+            session_timeout: Duration::from_secs(300),
+            ..Config::default()
+        });
+        assert_eq!(longer.len(), 1, "{longer:?}");
+        assert!(
+            longer[0].contains("shorter than CLAUDEOPS_SESSION_TIMEOUT"),
+            "{longer:?}"
+        );
     }
 
     #[test]
