@@ -43,6 +43,9 @@ pub enum DecideError {
     /// Already decided or expired: links and buttons work once.
     #[error("approval request #{} was already {}", .0.id, .0.status.as_str())]
     Settled(Box<Approval>),
+    /// Its deadline passed: it is denied, whatever comes now.
+    #[error("approval request #{} is past its deadline", .0.id)]
+    TooLate(Box<Approval>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -186,28 +189,22 @@ impl Approvals {
             "an action waits for approval"
         );
 
+        let mut waiter_gone = false;
         let settled = loop {
-            let wait = tokio::time::sleep(POLL);
             tokio::select! {
-                decided = &mut rx => match decided {
-                    Ok(approval) => break approval,
-                    // The sender went away (a decision made elsewhere): read it.
-                    Err(_) => {
-                        if let Some(done) = self.settled_in_store(approval.id).await {
-                            break done;
-                        }
-                        rx = oneshot::channel().1;
-                    }
+                decided = &mut rx, if !waiter_gone => match decided {
+                    Ok(done) => break done,
+                    // The sender went away (a decision made elsewhere): the
+                    // store says, at the next tick.
+                    Err(_) => waiter_gone = true,
                 },
-                () = wait => {
+                () = tokio::time::sleep(POLL) => {
                     if let Some(done) = self.settled_in_store(approval.id).await {
                         break done;
                     }
-                    let now = now_ms();
-                    let ended = !self.session_running(session.id).await;
-                    let reason = if ended {
+                    let reason = if !self.session_running(session.id).await {
                         Some("the session ended before a decision".to_owned())
-                    } else if now >= approval.expires_at_ms {
+                    } else if now_ms() >= approval.expires_at_ms {
                         Some(format!(
                             "no decision within {}",
                             humantime::format_duration(config.approval_timeout)
@@ -218,23 +215,59 @@ impl Approvals {
                     if let Some(reason) = reason {
                         match self.settle(approval.id, ApprovalStatus::Expired, None, &reason).await {
                             Ok(done) => break done,
-                            // Decided just now: that decision stands.
+                            // Decided just now: the checks below still hold.
                             Err(DecideError::Settled(done)) => break *done,
-                            Err(error) => {
-                                tracing::error!(%error, approval = approval.id, "could not expire an approval request; denying the action");
-                                break Approval { status: ApprovalStatus::Expired, reason: Some(reason), ..approval.clone() };
-                            }
+                            // Kept pending in the store: try again at the next
+                            // tick rather than leave a live link behind.
+                            Err(error) => tracing::error!(%error, approval = approval.id, "could not expire an approval request; trying again"),
                         }
                     }
                 }
             }
         };
         self.waiters().remove(&approval.id);
-        if settled.status == ApprovalStatus::Approved {
-            Ok(settled)
-        } else {
-            Err(refusal(&settled))
+        if settled.status != ApprovalStatus::Approved {
+            return Err(refusal(&settled));
         }
+        // Approved, but a session that ended or is being stopped meanwhile
+        // must not act: its slot is given back.
+        if !self.session_running(session.id).await {
+            let reason =
+                "approved, but the session had ended or was being stopped; nothing was done";
+            crate::ledger::release(ctx, action_id, reason).await;
+            return Err(refusal(&Approval {
+                reason: Some(reason.to_owned()),
+                ..settled
+            }));
+        }
+        Ok(settled)
+    }
+
+    /// Why an action of this session must not be asked about again: a person
+    /// already refused it (or let it expire) in this session.
+    pub async fn refused_before(
+        &self,
+        session_id: i64,
+        kind: ActionKind,
+        service: &str,
+    ) -> Option<String> {
+        let earlier = self.list(Some(session_id), None, 200).await.ok()?;
+        let wanted = service.trim().to_lowercase();
+        earlier
+            .iter()
+            .find(|a| {
+                a.kind == kind
+                    && a.service.trim().to_lowercase() == wanted
+                    && matches!(a.status, ApprovalStatus::Denied | ApprovalStatus::Expired)
+            })
+            .map(|a| {
+                format!(
+                    "the {} was not approved earlier in this session (request #{}: {}); it is not asked again",
+                    a.what(),
+                    a.id,
+                    a.reason.as_deref().unwrap_or(a.status.as_str())
+                )
+            })
     }
 
     fn waiters(&self) -> std::sync::MutexGuard<'_, HashMap<i64, oneshot::Sender<Approval>>> {
@@ -251,10 +284,14 @@ impl Approvals {
         }
     }
 
+    /// Running and not being stopped.
     async fn session_running(&self, id: i64) -> bool {
-        match self.ctx().store.get_session(id).await {
-            Ok(Some(s)) => s.status == SessionStatus::Running,
-            Ok(None) => false,
+        let store = &self.ctx().store;
+        match store.get_session(id).await {
+            Ok(Some(s)) if s.status == SessionStatus::Running => {
+                !matches!(store.stop_requested(id).await, Ok(Some(_)))
+            }
+            Ok(_) => false,
             // The store is away: keep waiting, the deadline still holds.
             Err(_) => true,
         }
@@ -321,6 +358,9 @@ impl Approvals {
                 Ok(approval)
             }
             Ok(None) => match ctx.store.get_approval(id).await? {
+                Some(approval) if approval.status == ApprovalStatus::Pending => {
+                    Err(DecideError::TooLate(Box::new(approval)))
+                }
                 Some(approval) => Err(DecideError::Settled(Box::new(approval))),
                 None => Err(DecideError::NotFound(id)),
             },

@@ -162,6 +162,13 @@ async fn decide(
         .await;
         return deny(reason);
     }
+    if approvals.needed(kind)
+        && let Some(reason) = approvals
+            .refused_before(session.id, kind, &req.service)
+            .await
+    {
+        return deny(reason);
+    }
     let args = serde_json::from_str(&req.args_json).unwrap_or(serde_json::Value::Null);
     let limits = ctx.config.cooldown_limits();
     let now = now_ms();

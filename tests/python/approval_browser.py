@@ -7,8 +7,9 @@ MODE `link`: PATH is a signed approve link from a notification. Opened
 logged out, the page shows the action and one button; it decides nothing
 until the button is pressed with a name for the audit record.
 
-MODE `page`: PATH is a session page with a pending request. Logged in, the
-page shows Approve and Deny; Deny records who denied.
+MODE `page`: PATH is the page of a running session that will ask for an
+action soon. Logged in, the page is open before the request exists; the
+Approve and Deny buttons appear by themselves; Deny records who denied.
 
 Prints one JSON object (what was seen) on stdout; any failed check raises.
 """
@@ -68,6 +69,10 @@ with sync_playwright() as p:
             page.get_by_role("button", name="Log in").click()
             page.wait_for_url(f"{base}{path}")
             card = page.get_by_role("region", name="Waiting for a human")
+            if scheme == "light":
+                # Open before the request: the card comes by itself.
+                out["absent_at_load"] = card.count() == 0
+                expect(card.get_by_role("button", name="Approve")).to_be_visible(timeout=90_000)
             expect(card.get_by_role("button", name="Approve")).to_be_visible()
             expect(card.get_by_role("button", name="Deny")).to_be_visible()
             check_axe(page, f"session page, pending ({scheme})")

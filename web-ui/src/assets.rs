@@ -28,6 +28,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../static/live.js"),
     ),
     (
+        "approvals.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../static/approvals.js"),
+    ),
+    (
         "logo.svg",
         "image/svg+xml",
         include_bytes!("../static/logo.svg"),
@@ -91,6 +96,7 @@ pub const ASSET_PATHS: &[&str] = &[
     "app.css",
     "session.js",
     "live.js",
+    "approvals.js",
     "logo.svg",
     "icon-192.png",
     "icon-512.png",

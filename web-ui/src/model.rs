@@ -238,6 +238,8 @@ pub struct ApprovalView {
     pub service: String,
     /// `restart` or `redeploy`.
     pub kind: String,
+    /// What would be done, target included ("restart of web (container web-1)").
+    pub what: String,
     /// The action's arguments as JSON text.
     pub args: String,
     /// `pending`, `approved`, `denied` or `expired`.

@@ -20,6 +20,7 @@ const SHELL = [
   "/static/pwa.js?v=" + VERSION,
   "/static/session.js?v=" + VERSION,
   "/static/live.js?v=" + VERSION,
+  "/static/approvals.js?v=" + VERSION,
   "/static/logo.svg?v=" + VERSION,
   "/static/manifest.webmanifest?v=" + VERSION,
   "/static/icon-192.png",

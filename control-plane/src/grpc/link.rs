@@ -459,8 +459,12 @@ impl Reader {
                 }
             }
             FromWorker::Reserve(request) => {
-                // Answered in its own task: a slow store must not hold up output.
+                // Answered in its own task: a slow store, or a person's
+                // decision, must not hold up output. It holds only a weak
+                // sender, so a worker cut off meanwhile is not kept alive.
                 let peers = self.peers.clone();
+                let weak = self.tx.clone();
+                drop(tx);
                 let worker = self.worker_id.clone();
                 tokio::spawn(
                     async move {
@@ -474,9 +478,11 @@ impl Reader {
                         )
                         .await;
                         let granted = answer.granted.then_some(answer.action_id);
-                        if tx.send(ToWorker::LedgerAnswer(answer)).await.is_err()
-                            && let Some(id) = granted
-                        {
+                        let sent = match weak.upgrade() {
+                            Some(tx) => tx.send(ToWorker::LedgerAnswer(answer)).await.is_ok(),
+                            None => false,
+                        };
+                        if !sent && let Some(id) = granted {
                             // The worker went away while the answer was made
                             // (an approval can take minutes): nothing will be done.
                             crate::ledger::release(

@@ -31,6 +31,7 @@ pub fn view(a: &Approval) -> ui::ApprovalView {
         site: a.site.to_string(),
         service: a.service.clone(),
         kind: a.kind.as_str().to_owned(),
+        what: a.what(),
         args: a.args.to_string(),
         status: a.status.as_str().to_owned(),
         requested_at_ms: a.requested_at_ms,
@@ -113,6 +114,14 @@ fn decide_error(error: DecideError) -> ApiError {
                 "approval request #{} was already {}: a decision is made once",
                 approval.id,
                 approval.status.as_str()
+            ),
+            serde_json::json!({ "approval": ApprovalJson::new(&approval) }),
+        ),
+        DecideError::TooLate(approval) => ApiError::with_details(
+            StatusCode::CONFLICT,
+            format!(
+                "approval request #{} is past its deadline: it is denied",
+                approval.id
             ),
             serde_json::json!({ "approval": ApprovalJson::new(&approval) }),
         ),
@@ -282,8 +291,8 @@ pub async fn decide_form(
         .decide(form.approval, decision, &who(&state, &headers))
         .await
     {
-        // Decided before: the page shows the decision that stands.
-        Ok(_) | Err(DecideError::Settled(_)) => {
+        // Decided before, or too late: the page shows what stands.
+        Ok(_) | Err(DecideError::Settled(_) | DecideError::TooLate(_)) => {
             Ok(Redirect::to(&format!("/sessions/{session}")).into_response())
         }
         Err(error) => Err(decide_error(error)),
@@ -338,11 +347,14 @@ fn link_page(
     response
 }
 
-fn no_such_link(id: i64) -> Response {
+/// The one answer to a link that is not valid, whether its request exists
+/// or not: it tells nothing about any request.
+fn invalid_link() -> Response {
     (
-        StatusCode::NOT_FOUND,
+        StatusCode::FORBIDDEN,
         [("content-type", "text/plain; charset=utf-8")],
-        format!("There is no approval request #{id}."),
+        "This link is not valid: it was changed, or it was signed by another control plane. \
+         Decide on the session's page instead.",
     )
         .into_response()
 }
@@ -357,7 +369,7 @@ async fn checked(
 ) -> Result<(Approval, Decision), Response> {
     let approval = match state.approvals.get(id).await {
         Ok(Some(a)) => a,
-        Ok(None) => return Err(no_such_link(id)),
+        Ok(None) => return Err(invalid_link()),
         Err(error) => return Err(ApiError::from(error).into_response()),
     };
     let valid = decision
@@ -366,18 +378,7 @@ async fn checked(
         .filter(|d| state.approvals.verify(&approval, *d, sig));
     match valid {
         Some(d) => Ok((approval, d)),
-        None => Err(link_page(
-            state,
-            StatusCode::FORBIDDEN,
-            &approval,
-            decision,
-            "",
-            None,
-            Some(
-                "This link is not valid: it was changed, or it was signed by another control plane. Decide on the session's page instead."
-                    .to_owned(),
-            ),
-        )),
+        None => Err(invalid_link()),
     }
 }
 
@@ -392,8 +393,7 @@ async fn checked(
     responses(
         answers::Page,
         answers::IdNotANumber,
-        (status = 403, description = "The signature does not match: the page says so, without a button.", content_type = "text/html", body = String),
-        (status = 404, description = "No such request.", content_type = "text/plain", body = String),
+        (status = 403, description = "The link is not valid (its signature does not match, or there is no such request): a plain refusal that tells nothing about any request.", content_type = "text/plain", body = String),
         answers::DatabaseUnavailable,
     )
 )]
@@ -451,9 +451,8 @@ fn link_holder(name: &str) -> String {
     responses(
         (status = 200, description = "Decided: the page says what happens next.", content_type = "text/html", body = String),
         answers::IdNotANumber,
-        (status = 403, description = "The signature does not match.", content_type = "text/html", body = String),
-        (status = 404, description = "No such request.", content_type = "text/plain", body = String),
-        (status = 409, description = "Already decided or expired: the page shows the decision that stands.", content_type = "text/html", body = String),
+        (status = 403, description = "The link is not valid (its signature does not match, or there is no such request).", content_type = "text/plain", body = String),
+        (status = 409, description = "Already decided, expired or past its deadline: the page shows what stands.", content_type = "text/html", body = String),
         answers::DatabaseUnavailable,
         answers::FormRejections,
     )
@@ -463,7 +462,7 @@ pub async fn link_decide(
     Path(id): Path<i64>,
     Form(form): Form<LinkForm>,
 ) -> Response {
-    let (approval, decision) = match checked(&state, id, &form.decision, &form.sig).await {
+    let (_, decision) = match checked(&state, id, &form.decision, &form.sig).await {
         Ok(found) => found,
         Err(answer) => return answer,
     };
@@ -499,7 +498,16 @@ pub async fn link_decide(
                 standing.status.as_str()
             )),
         ),
-        Err(DecideError::NotFound(_)) => no_such_link(approval.id),
+        Err(DecideError::TooLate(late)) => link_page(
+            &state,
+            StatusCode::CONFLICT,
+            &late,
+            decision.as_str(),
+            "",
+            None,
+            Some("Too late: the request's deadline passed, so it is denied.".to_owned()),
+        ),
+        Err(DecideError::NotFound(_)) => invalid_link(),
         Err(DecideError::Store(error)) => ApiError::from(error).into_response(),
     }
 }

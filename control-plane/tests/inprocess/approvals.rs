@@ -101,12 +101,14 @@ async fn a_gated_redeploy_waits_for_its_signed_link_and_runs_once_approved() {
     let (decision, sig) = query_of(&approve);
     assert_eq!(decision, "approve");
 
-    // A changed link is refused, and shows no button.
+    // A changed link is refused, plainly: no page, no detail of any request
+    // (nor whether it exists).
     let tampered = format!("/approval/{}?decision=deny&sig={sig}", approval.id);
     let (status, page) = app.page(Method::GET, &tampered, "", &[]).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
     assert!(page.contains("This link is not valid"), "{page}");
     assert!(!page.contains("<form"), "{page}");
+    assert!(!page.contains("web"), "nothing of the request: {page}");
     let (status, _) = app
         .page(
             Method::POST,
@@ -124,7 +126,7 @@ async fn a_gated_redeploy_waits_for_its_signed_link_and_runs_once_approved() {
             &[],
         )
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::FORBIDDEN, "as for a bad signature");
 
     // Opening the link (no login) shows the action and one button, and
     // decides nothing: a mail scanner following it approves nothing.
@@ -248,8 +250,24 @@ async fn denied_unanswered_and_button_decisions_reach_the_waiting_session() {
         ActionStatus::Denied
     );
 
+    // Asked again in the same session, it is refused at once: a hostile
+    // model cannot ask until someone approves.
+    let again = worker.reserve(9, session, "restart", "web").await;
+    assert!(!again.granted, "{again:?}");
+    assert!(again.reason.contains("it is not asked again"), "{again:?}");
+    assert_eq!(
+        app.state
+            .approvals
+            .list(Some(session), None, 10)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .len(),
+        1,
+        "no second request"
+    );
+
     // Nobody answers: denied at the deadline.
-    worker.ask(2, session, "restart", "web").await;
+    worker.ask(2, session, "restart", "cache").await;
     let second = pending(&app).await;
     let answer = worker.ledger_answer(2).await;
     assert!(!answer.granted, "{answer:?}");
@@ -270,7 +288,7 @@ async fn denied_unanswered_and_button_decisions_reach_the_waiting_session() {
     );
 
     // The session page's buttons: shown while pending, and they decide.
-    worker.ask(3, session, "restart", "web").await;
+    worker.ask(3, session, "restart", "db").await;
     let third = pending(&app).await;
     let (cookie, csrf) = app.login();
     let (status, page) = app
@@ -374,6 +392,33 @@ async fn a_session_that_ends_or_a_restart_leaves_nothing_waiting() {
         action_status(&app, approval.action_id).await,
         ActionStatus::Denied
     );
+
+    // A session an operator stops: its request ends at once, even before
+    // the worker reports the session's end.
+    let stopped = app.start_session("home", 3).await;
+    worker.run_job().await;
+    worker.ask(3, stopped, "redeploy", "db").await;
+    pending(&app).await;
+    let (status, body) = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/sessions/{stopped}/stop"),
+            None,
+            true,
+        )
+        .await;
+    assert!(status.is_success(), "{status}: {body}");
+    let answer = worker.ledger_answer(3).await;
+    assert!(!answer.granted, "{answer:?}");
+    assert!(answer.reason.contains("the session ended"), "{answer:?}");
+    worker
+        .finish(stopped, 0, 0.01, &crate::support::no_escalation("stopped"))
+        .await;
+    eventually("the stopped session to end", || async {
+        let s = app.state.context.store.get_session(stopped).await.ok()??;
+        (s.status != claudeops_core::SessionStatus::Running).then_some(())
+    })
+    .await;
 
     // A request left pending when the control plane stops is closed at start.
     let next = app.start_session("home", 3).await;

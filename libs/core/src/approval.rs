@@ -121,9 +121,17 @@ pub struct Approval {
 }
 
 impl Approval {
-    /// "redeploy of web".
+    /// "redeploy of web"; "restart of web (container web-1)" when the
+    /// container the action names is not the service's own name, so a person
+    /// approves the target that would really change.
     pub fn what(&self) -> String {
-        format!("{} of {}", self.kind.as_str(), self.service)
+        let base = format!("{} of {}", self.kind.as_str(), self.service);
+        match self.args.get("container").and_then(|c| c.as_str()) {
+            Some(container) if container != self.service => {
+                format!("{base} (container {container})")
+            }
+            _ => base,
+        }
     }
 }
 
@@ -158,6 +166,31 @@ mod tests {
         };
         assert!(restarts.needs_approval(ActionKind::Restart));
         assert!(!restarts.needs_approval(ActionKind::Redeploy));
+    }
+
+    #[test]
+    fn what_names_the_container_that_would_change() {
+        let site = SiteName::new("home").unwrap_or_else(|e| panic!("{e}"));
+        let mut a = Approval {
+            id: 1,
+            action_id: 1,
+            session_id: 1,
+            site,
+            service: "web".into(),
+            kind: ActionKind::Restart,
+            args: serde_json::json!({"container": "web"}),
+            status: ApprovalStatus::Pending,
+            requested_at_ms: 0,
+            expires_at_ms: 1,
+            decided_at_ms: None,
+            decided_by: None,
+            reason: None,
+        };
+        assert_eq!(a.what(), "restart of web");
+        a.args = serde_json::json!({"container": "db-1", "service": "web"});
+        assert_eq!(a.what(), "restart of web (container db-1)");
+        a.args = serde_json::Value::Null;
+        assert_eq!(a.what(), "restart of web");
     }
 
     #[test]

@@ -528,7 +528,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<Approval>, StoreError>;
 
     /// Decides a pending request, once (single use): `None` when it was
-    /// already decided or expired, `NotFound` without it. Anything but an
+    /// already decided or expired, or when an approval comes after the
+    /// request's deadline (`now_ms` at or past it); `NotFound` without it. Anything but an
     /// approval gives the ledger slot back (`denied`, with `reason`).
     async fn settle_approval(
         &self,

@@ -83,7 +83,10 @@ async fn a_restart_waits_for_a_human_who_approves_by_link_or_denies_on_the_page(
     let model = ScriptedModel::start(vec![
         Script::new(vec![restart(&container.name), done("restarted web")])
             .containing("first approval"),
+        // A moment of looking first: the session page is open before the
+        // request exists, and its buttons must come by themselves.
         Script::new(vec![
+            Turn::bash("sleep 10"),
             restart(&container.name),
             done("not restarted: denied"),
         ])
@@ -115,11 +118,17 @@ async fn a_restart_waits_for_a_human_who_approves_by_link_or_denies_on_the_page(
         received(&notifications).into_iter().find(|n| {
             n["title"]
                 .as_str()
-                .is_some_and(|t| t == "Claude Ops: Approval needed - restart of web")
+                .is_some_and(|t| t.starts_with("Claude Ops: Approval needed - restart of web"))
         })
     })
     .await;
     let body = message["message"].as_str().unwrap_or_default().to_owned();
+    // The person approves the target that would really change: the container.
+    let title = message["title"].as_str().unwrap_or_default();
+    assert!(
+        title.ends_with(&format!("(container {})", container.name)),
+        "{title}"
+    );
     let approve = link(&body, "Approve");
     let deny = link(&body, "Deny");
     assert_ne!(approve, deny);
@@ -155,15 +164,9 @@ async fn a_restart_waits_for_a_human_who_approves_by_link_or_denies_on_the_page(
     let page = http.text(&deny).await;
     assert!(page.contains("Already approved"), "{page}");
 
-    // 3. The second session's restart, denied on its page.
+    // 3. The second session's restart, denied on its page, which was open
+    // before the request and showed its buttons by itself.
     let second = trigger(&http, "second approval: web is down again").await;
-    poll("the second request", WAIT, async || {
-        approvals(&http, second)
-            .await
-            .into_iter()
-            .find(|a| a["status"] == "pending")
-    })
-    .await;
     let got = browser_script(
         "approval_browser.py",
         &[
@@ -175,6 +178,7 @@ async fn a_restart_waits_for_a_human_who_approves_by_link_or_denies_on_the_page(
         &worker,
     )
     .await;
+    assert_eq!(got["absent_at_load"], true, "{got}");
     assert_eq!(got["after"], "Denied by api token", "{got}");
     let ended = http
         .wait_session_end(second, Duration::from_secs(120))

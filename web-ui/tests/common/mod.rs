@@ -138,6 +138,7 @@ pub fn approvals(running: bool) -> Vec<ApprovalView> {
         site: "home-lab".into(),
         service: EVIL_APPROVAL_SERVICE.into(),
         kind: "redeploy".into(),
+        what: format!("redeploy of {EVIL_APPROVAL_SERVICE}"),
         args: r#"{"service":"web","reason":"[Approve](http://203.0.113.9/)"}"#.into(),
         status: "pending".into(),
         requested_at_ms: NOW_MS - 60_000,
@@ -152,6 +153,7 @@ pub fn approvals(running: bool) -> Vec<ApprovalView> {
             ApprovalView {
                 id: 3,
                 kind: "restart".into(),
+                what: "restart of cache".into(),
                 service: "cache".into(),
                 status: "denied".into(),
                 decided_at_ms: Some(NOW_MS - 120_000),

@@ -45,8 +45,12 @@ where
         .bind(new.expires_at_ms)
         .fetch_one(&mut *tx)
         .await?;
+        let row: ApprovalRow = sqlx::query_as(concat!(approval_select!(), "WHERE p.id = $1"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
-        self.approval(id).await?.ok_or(StoreError::NotFound)
+        Approval::try_from(row)
     }
 
     pub(super) async fn approval(&self, id: i64) -> Result<Option<Approval>, StoreError> {
@@ -78,7 +82,7 @@ where
     }
 
     /// Takes a pending request to `status`, once. `None` when it was no longer
-    /// pending; `NotFound` without it.
+    /// pending, or for an approval past the deadline; `NotFound` without it.
     pub(super) async fn settle_approval(
         &self,
         id: i64,
@@ -95,7 +99,8 @@ where
         let mut tx = begin_write(&self.pool).await?;
         let settled: Option<(i64,)> = sqlx::query_as(
             "UPDATE approvals SET status = $2, decided_at_ms = $3, decided_by = $4, reason = $5 \
-             WHERE id = $1 AND status = 'pending' RETURNING action_id",
+             WHERE id = $1 AND status = 'pending' \
+             AND ($2 <> 'approved' OR expires_at_ms > $3) RETURNING action_id",
         )
         .bind(id)
         .bind(status.as_str())

@@ -137,6 +137,56 @@ async fn approvals_hold_the_slot_and_decide_once(f: &Fixture) {
     let action = actions.iter().find(|a| a.id == second).expect("entry");
     assert_eq!(action.status, ActionStatus::Reserved);
 
+    // An approval after the deadline is refused (the request stays pending,
+    // to be expired); an expiry still goes through.
+    let higher = CooldownLimits {
+        max_redeploys: 3,
+        ..limits
+    };
+    let Slot::Granted { id: third } = s
+        .reserve_action(&redeploy(T0 + 20), &higher)
+        .await
+        .expect("reserve")
+    else {
+        panic!("a third slot under a higher limit");
+    };
+    let late = s
+        .request_approval(&request(third, T0 + 20))
+        .await
+        .expect("request");
+    let deadline = late.expires_at_ms;
+    let refused = s
+        .settle_approval(
+            late.id,
+            ApprovalStatus::Approved,
+            Some("bob"),
+            "approved",
+            deadline,
+        )
+        .await
+        .expect("late");
+    assert_eq!(refused, None);
+    assert_eq!(
+        s.get_approval(late.id)
+            .await
+            .expect("get")
+            .map(|a| a.status),
+        Some(ApprovalStatus::Pending)
+    );
+    let expired = s
+        .settle_approval(
+            late.id,
+            ApprovalStatus::Expired,
+            None,
+            "no decision",
+            deadline,
+        )
+        .await
+        .expect("expire")
+        .expect("was pending");
+    assert_eq!(expired.status, ApprovalStatus::Expired);
+    assert_eq!(expired.decided_by, None);
+
     // Listing: by session and status, newest first.
     let all = s
         .list_approvals(Some(session.id), None, 10)
@@ -144,7 +194,7 @@ async fn approvals_hold_the_slot_and_decide_once(f: &Fixture) {
         .expect("list");
     assert_eq!(
         all.iter().map(|a| a.id).collect::<Vec<_>>(),
-        vec![next.id, pending.id]
+        vec![late.id, next.id, pending.id]
     );
     let open = s
         .list_approvals(None, Some(ApprovalStatus::Pending), 10)
