@@ -1,10 +1,12 @@
 // Claude Ops: a running session's "Waiting for a human" card, kept current.
 //
-// While the session runs, a change of its site (an approval request or a
-// decision records an event; the session's end is a session change) fetches
-// the page again and swaps the card, at most every 1.5 s and never while a
-// button in it has the focus. Once the fetched page says the session has
-// ended, one last swap shows how its requests ended, and it stops listening.
+// While the session runs, its approval requests are read every 4 s
+// (`/api/v1/approvals?session_id=`, a small JSON answer; no connection is held
+// open, so a page with a live log and this card take one of the browser's few
+// connections per host, not two). When a request appears or is decided, the
+// page is fetched again and only the card is swapped, never while a button in
+// it has the focus. When session.js says the session ended, one last look
+// shows how its requests ended, and the reading stops.
 //
 // The fetched page is our own, parsed by DOMParser (its scripts do not run),
 // and only the card's nodes are adopted. Kept out of session.js, which shows
@@ -14,49 +16,67 @@
 
   const card = document.querySelector("[data-approvals]");
   const log = document.getElementById("activity");
-  if (!card || !log || log.dataset.status !== "running" || typeof window.EventSource !== "function") return;
+  if (!card || !log || log.dataset.status !== "running") return;
 
-  const site = card.dataset.site;
-  let timer = null;
-  const changes = new EventSource("/api/v1/changes");
+  const session = log.dataset.session;
+  const EVERY_MS = 4000;
+  let busy = false;
 
-  function refresh() {
-    timer = null;
-    if (card.contains(document.activeElement)) {
-      timer = window.setTimeout(refresh, 1500);
-      return;
-    }
-    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+  function shown() {
+    return Array.from(card.querySelectorAll("[data-approval]"))
+      .map(function (li) {
+        return li.dataset.approval + ":" + li.dataset.status;
+      })
+      .join(",");
+  }
+
+  function swap() {
+    return fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (r) {
         if (r.redirected || !r.ok) throw new Error("status " + r.status);
         return r.text();
       })
       .then(function (html) {
-        const doc = new DOMParser().parseFromString(html, "text/html");
-        const fresh = doc.querySelector("[data-approvals]");
-        if (fresh) {
-          const nodes = Array.from(fresh.childNodes).map(function (n) {
-            return document.adoptNode(n);
-          });
-          card.replaceChildren.apply(card, nodes);
-        }
-        const status = doc.getElementById("activity");
-        if (status && status.dataset.status !== "running") changes.close();
-      })
-      .catch(function () {
-        // The next change tries again.
+        const fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-approvals]");
+        if (!fresh) return;
+        const nodes = Array.from(fresh.childNodes).map(function (n) {
+          return document.adoptNode(n);
+        });
+        card.replaceChildren.apply(card, nodes);
       });
   }
 
-  changes.addEventListener("change", function (e) {
-    let change = {};
-    try {
-      change = JSON.parse(e.data) || {};
-    } catch (_) {
-      return;
-    }
-    if (["event", "session", "all"].indexOf(change.kind) < 0) return;
-    if (change.site && site && change.site !== site) return;
-    if (timer === null) timer = window.setTimeout(refresh, 1500);
+  function check() {
+    if (busy || document.hidden || card.contains(document.activeElement)) return;
+    busy = true;
+    fetch("/api/v1/approvals?limit=50&session_id=" + encodeURIComponent(session), {
+      credentials: "same-origin",
+      headers: { "Accept": "application/json" },
+    })
+      .then(function (r) {
+        if (!r.ok) throw new Error("status " + r.status);
+        return r.json();
+      })
+      .then(function (body) {
+        const list = Array.isArray(body && body.approvals) ? body.approvals : [];
+        const now = list
+          .map(function (a) {
+            return a.id + ":" + a.status;
+          })
+          .join(",");
+        return now === shown() ? null : swap();
+      })
+      .catch(function () {
+        // The next look tries again.
+      })
+      .finally(function () {
+        busy = false;
+      });
+  }
+
+  const timer = window.setInterval(check, EVERY_MS);
+  document.addEventListener("claudeops:session-ended", function () {
+    window.clearInterval(timer);
+    window.setTimeout(check, 1500);
   });
 })();

@@ -541,6 +541,8 @@
     if (emptyEl) emptyEl.hidden = true;
     setConn(seen.size + (seen.size === 1 ? " line" : " lines"));
     source.close();
+    // Other parts of the page (the approvals card) learn it ended.
+    document.dispatchEvent(new CustomEvent("claudeops:session-ended"));
     scheduleFollow();
   }
 
