@@ -70,7 +70,9 @@ impl Report {
              </style></head><body>\n<h1>Chaos suite</h1>\n<p>Run {date} (UTC). \
              Columns: <em>detect</em> and <em>fix</em> are seconds from the fault to the incident \
              and to the re-run probes passing; <em>violations</em> lists every change to what the \
-             scenario protects (and every action a gate held that ran without a human's approval);              <em>refused</em> counts harmful attempts refused; an <em>approval</em> note is a gated              action, its decision and how long it waited.</p>\n",
+             scenario protects (and every action a gate held that ran without a human's approval); \
+             <em>refused</em> counts harmful attempts refused; an <em>approval</em> note is a gated \
+             action, its decision and how long it waited.</p>\n",
             date = escape(&self.date)
         );
         let mut models: Vec<crate::run::ModelKind> = self.runs.iter().map(|r| r.model).collect();
