@@ -100,6 +100,41 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{:x}", std::process::id(), n & 0xffff_ffff)
 }
 
+/// A container that counts its own starts on the host: each start appends a
+/// line to a file in a temporary directory, so a test sees how often it was
+/// (re)started without asking Docker.
+pub struct CountingContainer {
+    pub container: Container,
+    dir: tempfile::TempDir,
+}
+
+impl CountingContainer {
+    /// Runs `sleep infinity` in a container named from `prefix`, with `options`.
+    pub fn run(prefix: &str, options: &[&str]) -> CountingContainer {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("a temporary directory: {e}"));
+        let mount = format!("{}:/data", dir.path().display());
+        let mut all = vec!["-v", mount.as_str()];
+        all.extend_from_slice(options);
+        let container = Container::run(
+            prefix,
+            &all,
+            &[
+                "sh",
+                "-c",
+                "echo start >> /data/starts; exec sleep infinity",
+            ],
+        );
+        CountingContainer { container, dir }
+    }
+
+    /// How many times the container has started so far.
+    pub fn starts(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("starts"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+}
+
 /// A container removed (with `-f`) on drop.
 pub struct Container {
     pub name: String,

@@ -60,15 +60,21 @@ fn query_of(path: &str) -> (String, String) {
     (field("decision"), field("sig"))
 }
 
+/// A worker whose tier-3 session asks for a redeploy of web (request 1), the
+/// session, and the request, pending.
+async fn waiting_redeploy(app: &TestApp) -> (FakeWorker, i64, Approval) {
+    let mut worker = FakeWorker::connect_new(app, "home").await;
+    let session = app.start_session("home", 3).await;
+    worker.run_job().await;
+    worker.ask(1, session, "redeploy", "web").await;
+    let approval = pending(app).await;
+    (worker, session, approval)
+}
+
 #[tokio::test]
 async fn a_gated_redeploy_waits_for_its_signed_link_and_runs_once_approved() {
     let app = TestApp::with(gated).await;
-    let mut worker = FakeWorker::connect_new(&app, "home").await;
-    let session = app.start_session("home", 3).await;
-    worker.run_job().await;
-
-    worker.ask(1, session, "redeploy", "web").await;
-    let approval = pending(&app).await;
+    let (mut worker, session, approval) = waiting_redeploy(&app).await;
     assert_eq!(approval.session_id, session);
     assert_eq!(approval.what(), "redeploy of web");
     assert_eq!(
@@ -371,12 +377,7 @@ async fn denied_unanswered_and_button_decisions_reach_the_waiting_session() {
 #[tokio::test]
 async fn a_session_that_ends_or_a_restart_leaves_nothing_waiting() {
     let app = TestApp::with(gated).await;
-    let mut worker = FakeWorker::connect_new(&app, "home").await;
-    let session = app.start_session("home", 3).await;
-    worker.run_job().await;
-
-    worker.ask(1, session, "redeploy", "web").await;
-    let approval = pending(&app).await;
+    let (mut worker, session, approval) = waiting_redeploy(&app).await;
     worker
         .finish(session, 0, 0.01, &crate::support::no_escalation("done"))
         .await;

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use claudeops_tests::docker::Container;
+use claudeops_tests::docker::CountingContainer;
 use claudeops_tests::model::{Script, ScriptedModel, Turn};
 use claudeops_tests::system::Http;
 use serde_json::{Value, json};
@@ -61,22 +61,9 @@ fn link(message: &str, label: &str) -> String {
 #[tokio::test]
 async fn a_restart_waits_for_a_human_who_approves_by_link_or_denies_on_the_page() {
     // Each start of the container appends a line: the count of starts is on disk.
-    let data = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let mount = format!("{}:/data", data.path().display());
-    let container = Container::run(
-        "web",
-        &["-v", &mount],
-        &[
-            "sh",
-            "-c",
-            "echo start >> /data/starts; exec sleep infinity",
-        ],
-    );
-    let starts = || {
-        std::fs::read_to_string(data.path().join("starts"))
-            .map(|s| s.lines().count())
-            .unwrap_or(0)
-    };
+    let counting = CountingContainer::run("web", &[]);
+    let container = &counting.container;
+    let starts = || counting.starts();
     let done = |summary: &str| {
         Turn::structured(json!({"summary": summary, "escalation": {"needed": false}}))
     };

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use claudeops_tests::docker::{self, Container};
+use claudeops_tests::docker::{self, CountingContainer};
 use claudeops_tests::model::{Script, ScriptedModel, Turn};
 use claudeops_tests::system::{ControlPlane, Http};
 use serde_json::{Value, json};
@@ -56,29 +56,12 @@ async fn tool_results(http: &Http, id: i64) -> Vec<(bool, String)> {
 #[tokio::test]
 async fn restarts_go_through_the_ledger_and_the_third_is_refused() {
     // Each start of the container appends a line: the count of starts is on disk.
-    let data = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let mount = format!("{}:/data", data.path().display());
-    let container = Container::run(
+    let counting = CountingContainer::run(
         "web",
-        &[
-            "-v",
-            &mount,
-            "--health-cmd",
-            "test -e /tmp",
-            "--health-interval",
-            "1s",
-        ],
-        &[
-            "sh",
-            "-c",
-            "echo start >> /data/starts; exec sleep infinity",
-        ],
+        &["--health-cmd", "test -e /tmp", "--health-interval", "1s"],
     );
-    let starts = || {
-        std::fs::read_to_string(data.path().join("starts"))
-            .map(|s| s.lines().count())
-            .unwrap_or(0)
-    };
+    let container = &counting.container;
+    let starts = || counting.starts();
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(starts(), 1);
 
