@@ -115,14 +115,15 @@ impl Approvals {
 
     /// Records the request for the reserved entry `action_id`, tells humans,
     /// and waits for the outcome: `Ok` when approved, else the reason to give
-    /// the model. Whatever happens, the request ends decided.
+    /// the model, and whether the slot is still held for the ledger (its
+    /// owner) to give back. Whatever happens, the request ends decided.
     pub async fn wait_for_decision(
         &self,
         session: &Session,
         action_id: i64,
         kind: ActionKind,
         service: &str,
-    ) -> Result<Approval, String> {
+    ) -> Result<Approval, Refusal> {
         let ctx = self.ctx();
         let config = ctx.runtime.global();
         let timeout_ms = i64::try_from(config.approval_timeout.as_millis()).unwrap_or(i64::MAX / 2);
@@ -143,19 +144,10 @@ impl Approvals {
                     "a {} of {service} needs a human's approval, and the request could not be recorded ({error}); nothing was done",
                     kind.as_str()
                 );
-                if let Err(error) = ctx
-                    .store
-                    .finish_action(
-                        action_id,
-                        claudeops_core::ledger::ActionStatus::Released,
-                        &reason,
-                        now_ms(),
-                    )
-                    .await
-                {
-                    tracing::error!(%error, action = action_id, "could not release a slot whose approval was never recorded");
-                }
-                return Err(reason);
+                return Err(Refusal {
+                    reason,
+                    release: true,
+                });
             }
         };
         let (tx, mut rx) = oneshot::channel();
@@ -227,18 +219,24 @@ impl Approvals {
         };
         self.waiters().remove(&approval.id);
         if settled.status != ApprovalStatus::Approved {
-            return Err(refusal(&settled));
+            // The store turned the slot `denied` with the outcome.
+            return Err(Refusal {
+                reason: refusal(&settled),
+                release: false,
+            });
         }
         // Approved, but a session that ended or is being stopped meanwhile
         // must not act: its slot is given back.
         if !self.session_running(session.id).await {
             let reason =
                 "approved, but the session had ended or was being stopped; nothing was done";
-            crate::ledger::release(ctx, action_id, reason).await;
-            return Err(refusal(&Approval {
-                reason: Some(reason.to_owned()),
-                ..settled
-            }));
+            return Err(Refusal {
+                reason: refusal(&Approval {
+                    reason: Some(reason.to_owned()),
+                    ..settled
+                }),
+                release: true,
+            });
         }
         Ok(settled)
     }
@@ -444,6 +442,14 @@ impl Signer {
         };
         ring::hmac::verify(&self.0, Self::message(approval, decision).as_bytes(), &tag).is_ok()
     }
+}
+
+/// An action that was not approved: what the model is told, and whether its
+/// slot is still `reserved`, to be given back by the ledger.
+#[derive(Debug)]
+pub struct Refusal {
+    pub reason: String,
+    pub release: bool,
 }
 
 /// What the model is told when its action was not approved.

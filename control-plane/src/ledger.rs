@@ -184,11 +184,14 @@ async fn decide(
         Ok(Slot::Granted { id }) => {
             // Held while a human decides, so a concurrent request counts it.
             if approvals.needed(kind)
-                && let Err(reason) = approvals
+                && let Err(refused) = approvals
                     .wait_for_decision(&session, id, kind, &req.service)
                     .await
             {
-                return deny(reason);
+                if refused.release {
+                    release(ctx, id, &refused.reason).await;
+                }
+                return deny(refused.reason);
             }
             tracing::info!(session = session.id, service = %req.service, kind = kind.as_str(), action = id, "ledger slot granted");
             answer(req.request_id, true, id, String::new(), None)
