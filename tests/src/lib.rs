@@ -18,3 +18,4 @@ pub mod sqlite;
 pub mod system;
 pub mod venv;
 pub mod web;
+pub mod webapp;

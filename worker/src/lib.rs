@@ -6,6 +6,7 @@
 //! session workspaces; the control plane owns everything else.
 
 pub mod actions;
+pub mod browser;
 pub mod config;
 pub mod content;
 pub mod dial;

@@ -31,8 +31,7 @@ enum Command {
     Guard { pgid: String },
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     // Inside a session's sandbox, before anything else: drop to the sandbox
     // user and become the CLI (its arguments are passed on untouched).
     let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -42,6 +41,27 @@ async fn main() -> std::process::ExitCode {
     {
         return claudeops_worker::sandbox::exec_main(&raw[2..]);
     }
+    // The browser of a session: hand over the DevTools pipe and become it,
+    // before a runtime opens any file descriptor (the pipe must land on 3 and 4).
+    if raw
+        .get(1)
+        .is_some_and(|a| a == claudeops_worker::browser::launch::PIPE_SUBCOMMAND)
+    {
+        return claudeops_worker::browser::launch::pipe_main(&raw[2..]);
+    }
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(async_main()),
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn async_main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // The hook answers on stdout and must start fast: no logging, no config.
     match cli.command {

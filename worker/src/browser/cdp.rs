@@ -1,0 +1,265 @@
+//! A small Chrome DevTools Protocol client over Chromium's
+//! `--remote-debugging-pipe`: JSON messages separated by NUL bytes, the
+//! browser reading on its fd 3 and writing on its fd 4.
+//!
+//! Why a pipe and not a port: a DevTools port on loopback would be reachable
+//! from the session's sandbox (it shares the network), and whoever reaches it
+//! drives the browser: reads the fields the worker filled, navigates anywhere.
+//! A pipe is held by the worker alone.
+//!
+//! One reader task routes answers to their callers by id and hands every event
+//! to one receiver, in order; the caller of [`Cdp::new`] owns that receiver.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, oneshot};
+
+/// How long one command may wait for its answer.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest message read (a full-page screenshot is the biggest).
+const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+/// A protocol event: `method`, `params`, and the flat session it came from.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub method: String,
+    pub params: Value,
+    pub session: Option<String>,
+}
+
+/// Why a command failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CdpError {
+    #[error("the browser answered {method} with an error: {message}")]
+    Protocol { method: String, message: String },
+    #[error("the browser did not answer {0} within 30 s")]
+    Timeout(String),
+    #[error("the connection to the browser is closed")]
+    Closed,
+}
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, String>>>>>;
+
+/// A connection to one browser; cheap to clone.
+#[derive(Clone)]
+pub struct Cdp {
+    out: mpsc::UnboundedSender<Vec<u8>>,
+    pending: Pending,
+    next: Arc<AtomicU64>,
+    closed: Arc<AtomicBool>,
+}
+
+impl Cdp {
+    /// Starts the reader and writer tasks on a pipe pair. The receiver gets
+    /// every event; it ends when the browser closes the pipe.
+    pub fn new<R, W>(reader: R, writer: W) -> (Cdp, mpsc::UnboundedReceiver<Event>)
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let (out, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let pending: Pending = Arc::default();
+        tokio::spawn(async move {
+            let mut writer = writer;
+            while let Some(mut message) = out_rx.recv().await {
+                message.push(0);
+                if writer.write_all(&message).await.is_err() || writer.flush().await.is_err() {
+                    break;
+                }
+            }
+        });
+        let routes = pending.clone();
+        let closed = Arc::new(AtomicBool::new(false));
+        let ended = closed.clone();
+        tokio::spawn(async move {
+            let mut reader = BufReader::with_capacity(256 * 1024, reader);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match (&mut reader)
+                    .take(MAX_MESSAGE as u64)
+                    .read_until(0, &mut buf)
+                    .await
+                {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                if buf.last() == Some(&0) {
+                    buf.pop();
+                } else if buf.len() >= MAX_MESSAGE {
+                    tracing::warn!(
+                        "the browser sent a message over 64 MiB; the connection is closed"
+                    );
+                    break;
+                }
+                let Ok(message) = serde_json::from_slice::<Value>(&buf) else {
+                    continue;
+                };
+                route(message, &routes, &events_tx);
+            }
+            // Whoever still waits learns that the browser is gone.
+            ended.store(true, Ordering::SeqCst);
+            if let Ok(mut routes) = routes.lock() {
+                routes.clear();
+            }
+        });
+        (
+            Cdp {
+                out,
+                pending,
+                next: Arc::new(AtomicU64::new(1)),
+                closed,
+            },
+            events_rx,
+        )
+    }
+
+    /// Sends one command (to `session`, or to the browser itself) and waits
+    /// for its answer.
+    pub async fn call(
+        &self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, CdpError> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut message = json!({"id": id, "method": method, "params": params});
+        if let Some(session) = session {
+            message["sessionId"] = Value::String(session.to_owned());
+        }
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.insert(id, tx);
+        }
+        if self.is_closed() {
+            self.forget(id);
+            return Err(CdpError::Closed);
+        }
+        let bytes = serde_json::to_vec(&message).map_err(|_| CdpError::Closed)?;
+        if self.out.send(bytes).is_err() {
+            self.forget(id);
+            return Err(CdpError::Closed);
+        }
+        match tokio::time::timeout(CALL_TIMEOUT, rx).await {
+            Ok(Ok(Ok(result))) => Ok(result),
+            Ok(Ok(Err(message))) => Err(CdpError::Protocol {
+                method: method.to_owned(),
+                message,
+            }),
+            Ok(Err(_)) => Err(CdpError::Closed),
+            Err(_) => {
+                self.forget(id);
+                Err(CdpError::Timeout(method.to_owned()))
+            }
+        }
+    }
+
+    /// Whether the browser has closed the connection.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    fn forget(&self, id: u64) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.remove(&id);
+        }
+    }
+}
+
+fn route(message: Value, pending: &Pending, events: &mpsc::UnboundedSender<Event>) {
+    if let Some(id) = message.get("id").and_then(Value::as_u64) {
+        let waiter = pending.lock().ok().and_then(|mut p| p.remove(&id));
+        if let Some(waiter) = waiter {
+            let answer = match message.get("error") {
+                Some(error) => Err(error
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown error")
+                    .to_owned()),
+                None => Ok(message.get("result").cloned().unwrap_or(Value::Null)),
+            };
+            let _ = waiter.send(answer);
+        }
+        return;
+    }
+    let Some(method) = message.get("method").and_then(Value::as_str) else {
+        return;
+    };
+    let _ = events.send(Event {
+        method: method.to_owned(),
+        params: message.get("params").cloned().unwrap_or(Value::Null),
+        session: message
+            .get("sessionId")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn answers_reach_their_callers_and_events_the_receiver() {
+        let (ours, theirs) = tokio::io::duplex(4096);
+        let (read, write) = tokio::io::split(ours);
+        let (cdp, mut events) = Cdp::new(read, write);
+        let (their_read, mut their_write) = tokio::io::split(theirs);
+        let browser = tokio::spawn(async move {
+            let mut reader = BufReader::new(their_read);
+            let mut buf = Vec::new();
+            for _ in 0..2 {
+                buf.clear();
+                reader
+                    .read_until(0, &mut buf)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                buf.pop();
+                let msg: Value = serde_json::from_slice(&buf).unwrap_or_else(|e| panic!("{e}"));
+                let id = msg["id"].clone();
+                let reply = if msg["method"] == "Bad.method" {
+                    json!({"id": id, "error": {"code": -32601, "message": "'Bad.method' wasn't found"}})
+                } else {
+                    json!({"id": id, "result": {"echo": msg["params"], "session": msg["sessionId"]}})
+                };
+                let event = json!({"method": "Target.attachedToTarget", "params": {"n": 1}, "sessionId": "S"});
+                for m in [event, reply] {
+                    let mut bytes = serde_json::to_vec(&m).unwrap_or_default();
+                    bytes.push(0);
+                    their_write
+                        .write_all(&bytes)
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
+                }
+            }
+        });
+        let ok = cdp
+            .call(Some("S1"), "Page.navigate", json!({"url": "about:blank"}))
+            .await;
+        assert_eq!(
+            ok,
+            Ok(json!({"echo": {"url": "about:blank"}, "session": "S1"}))
+        );
+        let bad = cdp.call(None, "Bad.method", json!({})).await;
+        assert!(
+            matches!(bad, Err(CdpError::Protocol { ref message, .. }) if message.contains("wasn't found")),
+            "{bad:?}"
+        );
+        let event = events.recv().await.unwrap_or_else(|| panic!("no event"));
+        assert_eq!(event.method, "Target.attachedToTarget");
+        assert_eq!(event.session.as_deref(), Some("S"));
+        browser.await.unwrap_or_else(|e| panic!("{e}"));
+        drop(events);
+        let closed = cdp.call(None, "Browser.getVersion", json!({})).await;
+        assert!(
+            matches!(closed, Err(CdpError::Closed | CdpError::Timeout(_))),
+            "{closed:?}"
+        );
+    }
+}

@@ -1,0 +1,841 @@
+//! Browser automation for the many apps whose settings live only behind a web
+//! login (see `docs/browser.md`).
+//!
+//! The model never drives the browser. It calls typed actions (`browser_open`,
+//! `browser_snapshot`, `browser_click`, `browser_fill`,
+//! `browser_fill_credential`, `browser_read_secret`, `browser_wait`,
+//! `browser_screenshot`, `browser_close`) through the worker's MCP server; the
+//! worker holds the browser over a DevTools pipe of its own ([`cdp`]) and
+//! checks each call here. Four layers, each held by code:
+//!
+//! 1. **Tier**: the actions exist from `CLAUDEOPS_BROWSER_TIER` (default 2), by
+//!    the session's tier as the worker knows it.
+//! 2. **Origins**: `CLAUDEOPS_BROWSER_ALLOWED_ORIGINS`, enforced by the browser
+//!    itself: request interception on every target, popups closed, and a
+//!    refusing proxy underneath ([`page`]).
+//! 3. **Credentials by reference**: `BROWSER_CRED_{SERVICE}_{FIELD}` live in
+//!    the worker's environment only; the worker types one into a field only on
+//!    an origin the operator tied to its service
+//!    (`CLAUDEOPS_BROWSER_CRED_ORIGINS`), and a password only into a password
+//!    field. A key a page shows is taken the same way (`browser_read_secret`).
+//! 4. **Redaction**: snapshots hide password values and key-like words; every
+//!    known secret, raw or encoded, is replaced in every reply, every output
+//!    line and every message to the control plane ([`secrets::Redactor`]);
+//!    screenshots are taken with the secrets masked in the page.
+//!
+//! Each session gets its own Chromium, in the session sandbox, with a fresh
+//! profile deleted when the session ends.
+
+pub mod cdp;
+pub mod launch;
+pub mod origins;
+pub mod page;
+pub mod secrets;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use claudeops_core::Tier;
+use serde_json::{Map, Value, json};
+use tokio::sync::Mutex;
+
+use crate::actions::ActionReply;
+use crate::sandbox::Sandbox;
+pub use origins::{AllowList, CredOrigins, Origin};
+use page::{Page, Start};
+pub use secrets::{Redactor, Secrets};
+
+/// The browser tools, without the CLI's `mcp__claudeops__` prefix.
+pub const TOOLS: &[&str] = &[
+    "browser_open",
+    "browser_snapshot",
+    "browser_click",
+    "browser_fill",
+    "browser_fill_credential",
+    "browser_read_secret",
+    "browser_wait",
+    "browser_screenshot",
+    "browser_close",
+];
+
+/// The most characters of a snapshot the model gets.
+pub const SNAPSHOT_CHARS: usize = 16 * 1024;
+/// The longest text `browser_fill` types.
+const MAX_FILL: usize = 10_000;
+/// The longest `browser_wait`.
+const MAX_WAIT_SECS: u64 = 60;
+
+const NOTHING: &str = "Nothing was done.";
+
+/// Whether `tool` is a browser action.
+pub fn is_tool(tool: &str) -> bool {
+    TOOLS.contains(&tool)
+}
+
+/// The browser settings, checked.
+#[derive(Debug, Clone)]
+pub struct BrowserConfig {
+    pub allowed: AllowList,
+    pub creds: CredOrigins,
+    pub tier: Tier,
+    /// The Chromium binary.
+    pub chromium: PathBuf,
+    /// This binary (the pipe helper and the sandbox's privilege drop).
+    pub helper: PathBuf,
+    /// Where each session's profile is made (`STATE_DIR/browser`): never inside
+    /// a session workspace, so the agent cannot read the profile's cookies.
+    pub profiles: PathBuf,
+}
+
+/// Where a screenshot goes: the session id, its number in the session, PNG bytes.
+pub type ScreenshotSink = Arc<dyn Fn(i64, u32, Vec<u8>) + Send + Sync>;
+
+/// Every session's browser on this worker.
+pub struct Browsers {
+    config: BrowserConfig,
+    sandbox: Sandbox,
+    secrets: Secrets,
+    open: Mutex<HashMap<i64, Arc<Mutex<Open>>>>,
+    screenshots: Option<ScreenshotSink>,
+}
+
+struct Open {
+    page: Option<Page>,
+    proxy: Option<tokio::task::JoinHandle<()>>,
+    shots: u32,
+}
+
+impl Browsers {
+    pub fn new(config: BrowserConfig, sandbox: Sandbox, secrets: Secrets) -> Browsers {
+        Browsers {
+            config,
+            sandbox,
+            secrets,
+            open: Mutex::new(HashMap::new()),
+            screenshots: None,
+        }
+    }
+
+    /// Sends each screenshot on (to the control plane, with the session).
+    pub fn with_screenshots(mut self, sink: ScreenshotSink) -> Browsers {
+        self.screenshots = Some(sink);
+        self
+    }
+
+    pub fn config(&self) -> &BrowserConfig {
+        &self.config
+    }
+
+    /// Whether a session at `tier` gets the browser actions.
+    pub fn offered(&self, tier: Tier) -> bool {
+        tier >= self.config.tier
+    }
+
+    /// Runs one browser action for a session. Every reply is redacted.
+    pub async fn handle(
+        &self,
+        session_id: i64,
+        tier: Tier,
+        tool: &str,
+        args: &Value,
+    ) -> ActionReply {
+        let reply = self.dispatch(session_id, tier, tool, args).await;
+        let redactor = self.secrets.redactor();
+        ActionReply {
+            ok: reply.ok,
+            text: redactor.redact(&reply.text),
+        }
+    }
+
+    async fn dispatch(&self, session_id: i64, tier: Tier, tool: &str, args: &Value) -> ActionReply {
+        if !self.offered(tier) {
+            return ActionReply::failed(format!(
+                "{tool} needs tier {} or higher (CLAUDEOPS_BROWSER_TIER); this session runs at tier {tier} ({}). Report what you found and recommend escalation instead. {NOTHING}",
+                self.config.tier,
+                tier.role()
+            ));
+        }
+        let args = match Args::new(tool, args) {
+            Ok(args) => args,
+            Err(error) => return ActionReply::failed(format!("{tool}: {error}. {NOTHING}")),
+        };
+        if tool == "browser_close" {
+            self.close(session_id).await;
+            return ActionReply::ok("the browser is closed; its profile is deleted");
+        }
+        let slot = {
+            let mut open = self.open.lock().await;
+            open.entry(session_id)
+                .or_insert_with(|| {
+                    Arc::new(Mutex::new(Open {
+                        page: None,
+                        proxy: None,
+                        shots: 0,
+                    }))
+                })
+                .clone()
+        };
+        let mut open = slot.lock().await;
+        if tool == "browser_open" {
+            let url = match args.string("url") {
+                Ok(url) => url,
+                Err(error) => return ActionReply::failed(format!("{tool}: {error}. {NOTHING}")),
+            };
+            let refusal = match self.config.allowed.check(&url) {
+                origins::Verdict::Allowed => None,
+                origins::Verdict::Local => Some("a page of no origin is never opened".to_owned()),
+                origins::Verdict::Blocked(reason) => Some(reason),
+            };
+            if let Some(reason) = refusal {
+                return ActionReply::failed(format!(
+                    "browser_open refused {url}: {reason}. Only pages of the operator's allowed origins open: {}. {NOTHING}",
+                    self.allowed_list()
+                ));
+            }
+            if open.page.as_ref().is_none_or(|p| !p.is_alive())
+                && let Err(error) = self.start(session_id, &mut open).await
+            {
+                return ActionReply::failed(format!("{error}. {NOTHING}"));
+            }
+        }
+        let Some(page) = open.page.as_ref().filter(|p| p.is_alive()) else {
+            return ActionReply::failed(format!(
+                "no page is open in this session: call browser_open with a URL first. {NOTHING}"
+            ));
+        };
+        let result = match tool {
+            "browser_open" => self.open_url(page, &args).await,
+            "browser_snapshot" => self.snapshot(page).await,
+            "browser_click" => self.click(page, &args).await,
+            "browser_fill" => self.fill(page, &args).await,
+            "browser_fill_credential" => self.fill_credential(page, &args).await,
+            "browser_read_secret" => self.read_secret(page, &args).await,
+            "browser_wait" => self.wait(page, &args).await,
+            "browser_screenshot" => {
+                open.shots += 1;
+                let n = open.shots;
+                let Some(page) = open.page.as_ref() else {
+                    return ActionReply::failed(NOTHING);
+                };
+                self.screenshot(session_id, n, page).await
+            }
+            _ => Err(format!("unknown browser action {tool}")),
+        };
+        let Some(page) = open.page.as_ref() else {
+            return ActionReply::failed(NOTHING);
+        };
+        let blocked = page.take_blocked();
+        let mut reply = match result {
+            Ok(text) => ActionReply::ok(text),
+            Err(error) => ActionReply::failed(format!("{tool}: {error}")),
+        };
+        if !blocked.is_empty() {
+            reply.text.push_str("\nMeanwhile the browser ");
+            reply.text.push_str(&blocked.join("; "));
+            reply.text.push_str(
+                ". Blocked requests are final: the operator's allow-list decides, not a retry.",
+            );
+        }
+        reply
+    }
+
+    fn allowed_list(&self) -> String {
+        self.config
+            .allowed
+            .origins()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    async fn start(&self, session_id: i64, open: &mut Open) -> Result<(), String> {
+        let profile = self.config.profiles.join(format!("session-{session_id}"));
+        let _ = tokio::fs::remove_dir_all(&profile).await;
+        tokio::fs::create_dir_all(&profile).await.map_err(|e| {
+            format!(
+                "cannot create the browser profile {}: {e}",
+                profile.display()
+            )
+        })?;
+        if let Some(owner) = self.sandbox.owner() {
+            crate::sandbox::give(&profile, owner, &[])
+                .map_err(|e| format!("cannot give the browser profile to the sandbox user: {e}"))?;
+        }
+        let (port, proxy) = launch::refusing_proxy()
+            .await
+            .map_err(|e| format!("cannot start the browser's proxy: {e}"))?;
+        let (program, args) = launch::command(
+            &self.sandbox,
+            &self.config.helper,
+            &self.config.chromium,
+            &profile,
+        );
+        let start = Start::Launch {
+            program,
+            args,
+            profile,
+        };
+        match Page::open(start, Arc::new(self.config.allowed.clone()), port).await {
+            Ok(page) => {
+                open.page = Some(page);
+                open.proxy = Some(proxy);
+                Ok(())
+            }
+            Err(error) => {
+                proxy.abort();
+                Err(error.to_string())
+            }
+        }
+    }
+
+    /// Closes a session's browser (at the session's end, or on `browser_close`).
+    pub async fn close(&self, session_id: i64) {
+        let slot = self.open.lock().await.remove(&session_id);
+        if let Some(slot) = slot {
+            let mut open = slot.lock().await;
+            if let Some(mut page) = open.page.take() {
+                page.close().await;
+            }
+            if let Some(proxy) = open.proxy.take() {
+                proxy.abort();
+            }
+        }
+    }
+
+    /// Closes every browser (at the worker's shutdown).
+    pub async fn close_all(&self) {
+        let ids: Vec<i64> = self.open.lock().await.keys().copied().collect();
+        for id in ids {
+            self.close(id).await;
+        }
+    }
+
+    async fn open_url(&self, page: &Page, args: &Args) -> Result<String, String> {
+        let url = args.string("url")?;
+        page.navigate(&url).await.map_err(|e| e.to_string())?;
+        self.where_now(page, "opened").await
+    }
+
+    async fn where_now(&self, page: &Page, did: &str) -> Result<String, String> {
+        let url = page.url().await.map_err(|e| e.to_string())?;
+        let title = page
+            .call("snapshot", vec![json!(0)])
+            .await
+            .ok()
+            .and_then(|v| v["title"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        Ok(secrets::hide_tokens(&format!(
+            "{did}; the page is now {url} \"{title}\". Call browser_snapshot to read it."
+        )))
+    }
+
+    async fn snapshot(&self, page: &Page) -> Result<String, String> {
+        let snap = page
+            .call("snapshot", vec![json!(page::SNAPSHOT_LINES)])
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut text = format!(
+            "page: {} \"{}\"\n",
+            snap["url"].as_str().unwrap_or_default(),
+            snap["title"].as_str().unwrap_or_default()
+        );
+        for line in snap["lines"].as_array().into_iter().flatten() {
+            text.push_str(line.as_str().unwrap_or_default());
+            text.push('\n');
+        }
+        let mut text = secrets::hide_tokens(&text);
+        if text.len() > SNAPSHOT_CHARS {
+            let cut = (0..=SNAPSHOT_CHARS)
+                .rev()
+                .find(|i| text.is_char_boundary(*i))
+                .unwrap_or(0);
+            text.truncate(cut);
+            text.push_str("\n... (the snapshot is cut here)");
+        } else if snap["truncated"].as_bool() == Some(true) {
+            text.push_str("... (the page has more than this)");
+        }
+        text.push_str(
+            "\nPassword values and key-like words are hidden; refer to elements by their [eN] reference.",
+        );
+        Ok(text)
+    }
+
+    async fn element(&self, page: &Page, reference: &str) -> Result<Element, String> {
+        let info = page
+            .call("element", vec![json!(reference)])
+            .await
+            .map_err(|e| e.to_string())?;
+        if info.is_null() {
+            return Err(format!(
+                "there is no element {reference} on this page: take a new browser_snapshot (references change when the page does)"
+            ));
+        }
+        Ok(Element {
+            tag: info["tag"].as_str().unwrap_or_default().to_owned(),
+            kind: info["type"].as_str().unwrap_or_default().to_owned(),
+            read_only: info["readOnly"].as_bool().unwrap_or(false),
+            disabled: info["disabled"].as_bool().unwrap_or(false),
+        })
+    }
+
+    async fn click(&self, page: &Page, args: &Args) -> Result<String, String> {
+        let reference = args.reference()?;
+        let clicked = page
+            .call("click", vec![json!(reference)])
+            .await
+            .map_err(|e| e.to_string())?;
+        if clicked != Value::Bool(true) {
+            return Err(format!(
+                "there is no element {reference} on this page: take a new browser_snapshot"
+            ));
+        }
+        page.settle().await;
+        self.where_now(page, &format!("clicked {reference}")).await
+    }
+
+    async fn type_into(&self, page: &Page, reference: &str, text: &str) -> Result<(), String> {
+        let focused = page
+            .call("focus", vec![json!(reference)])
+            .await
+            .map_err(|e| e.to_string())?;
+        if focused != Value::Bool(true) {
+            return Err(format!("{reference} cannot take the keyboard's focus"));
+        }
+        if !text.is_empty() {
+            page.insert_text(text).await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    async fn fill(&self, page: &Page, args: &Args) -> Result<String, String> {
+        let reference = args.reference()?;
+        let text = args.string("text")?;
+        if text.chars().count() > MAX_FILL {
+            return Err(format!("the text is longer than {MAX_FILL} characters"));
+        }
+        let element = self.element(page, &reference).await?;
+        element.writable()?;
+        if element.tag == "select" {
+            let chosen = page
+                .call("select", vec![json!(reference), json!(text)])
+                .await
+                .map_err(|e| e.to_string())?;
+            if chosen != Value::Bool(true) {
+                return Err(format!("{reference} has no option {text:?}"));
+            }
+            return Ok(format!("selected {text:?} in {reference}"));
+        }
+        if element.kind == "password" {
+            return Err(format!(
+                "{reference} is a password field: use browser_fill_credential with the credential's name"
+            ));
+        }
+        element.text_field()?;
+        self.type_into(page, &reference, &text).await?;
+        Ok(format!(
+            "typed {} characters into {reference}",
+            text.chars().count()
+        ))
+    }
+
+    /// The page's origin, from the browser, must be one the secret's service is tied to.
+    async fn tied(&self, page: &Page, name: &str) -> Result<String, String> {
+        let Some(service) = self.config.creds.service_of(name) else {
+            let services: Vec<&str> = self.config.creds.services().collect();
+            return Err(format!(
+                "{name} belongs to no service tied to an origin; the operator ties services in CLAUDEOPS_BROWSER_CRED_ORIGINS (tied now: {})",
+                if services.is_empty() {
+                    "none".to_owned()
+                } else {
+                    services.join(", ")
+                }
+            ));
+        };
+        let url = page.url().await.map_err(|e| e.to_string())?;
+        let here = Origin::of(&url);
+        let tied = self.config.creds.origins_of(service);
+        match here {
+            Some(origin) if tied.contains(&origin) => Ok(service.to_owned()),
+            _ => Err(format!(
+                "refused: this page's origin ({}) is not one {service}'s credentials belong to ({}). A credential is typed only into its own service's pages",
+                Origin::of(&url).map_or_else(|| "none".to_owned(), |o| o.to_string()),
+                tied.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+
+    async fn fill_credential(&self, page: &Page, args: &Args) -> Result<String, String> {
+        let reference = args.reference()?;
+        let name = args.name()?;
+        let Some(value) = self.secrets.get(&name) else {
+            return Err(format!(
+                "this worker holds no credential {name}; the operator sets BROWSER_CRED_{name} in the worker's environment (held now: {})",
+                self.held()
+            ));
+        };
+        self.tied(page, &name).await?;
+        let element = self.element(page, &reference).await?;
+        element.writable()?;
+        element.text_field()?;
+        if is_password_name(&name) && element.kind != "password" {
+            return Err(format!(
+                "refused: {name} is a password and {reference} is not a password field (it is {} {})",
+                element.tag, element.kind
+            ));
+        }
+        self.type_into(page, &reference, &value).await?;
+        Ok(format!(
+            "typed the credential {name} into {reference}; its value is never shown"
+        ))
+    }
+
+    async fn read_secret(&self, page: &Page, args: &Args) -> Result<String, String> {
+        let reference = args.reference()?;
+        let name = args.name()?;
+        let service = self.config.creds.service_of(&name).ok_or_else(|| {
+            format!(
+                "{name} belongs to no service tied to an origin, so it could never be used; name it SERVICE_FIELD after the service that will take it (tied: {})",
+                self.config.creds.services().collect::<Vec<_>>().join(", ")
+            )
+        })?;
+        let value = page
+            .call("read", vec![json!(reference)])
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(value) = value.as_str().filter(|v| !v.is_empty()) else {
+            return Err(format!(
+                "{reference} is not on this page or holds no text: take a new browser_snapshot"
+            ));
+        };
+        self.secrets
+            .insert(&name, value)
+            .map_err(|e| format!("the text of {reference} was not taken: {e}"))?;
+        Ok(format!(
+            "captured {name} from {reference} ({} characters); the worker holds it. Type it where it belongs with browser_fill_credential on one of {service}'s pages; you never see it",
+            value.chars().count()
+        ))
+    }
+
+    async fn wait(&self, page: &Page, args: &Args) -> Result<String, String> {
+        let text = args.optional_string("text")?;
+        let reference = args.optional_reference()?;
+        if text.is_none() == reference.is_none() {
+            return Err("give either `text` or `ref`".to_owned());
+        }
+        let seconds = args.seconds()?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        loop {
+            // What the model could read anyway: the snapshot, with secrets hidden,
+            // so waiting for a text cannot test a key letter by letter.
+            let found = if let Some(text) = &text {
+                self.snapshot(page)
+                    .await
+                    .map(|s| {
+                        self.secrets
+                            .redactor()
+                            .redact(&s)
+                            .to_lowercase()
+                            .contains(&text.to_lowercase())
+                    })
+                    .unwrap_or(false)
+            } else if let Some(reference) = &reference {
+                self.element(page, reference).await.is_ok()
+            } else {
+                false
+            };
+            if found {
+                return Ok(format!(
+                    "{} is on the page",
+                    text.as_deref().map_or_else(
+                        || reference.clone().unwrap_or_default(),
+                        |t| format!("{t:?}")
+                    )
+                ));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(format!("not on the page within {seconds} s"));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn screenshot(&self, session_id: i64, n: u32, page: &Page) -> Result<String, String> {
+        let masked = page
+            .call("mask", vec![json!(self.secrets.values())])
+            .await
+            .map_err(|e| e.to_string())?;
+        let shot = page.screenshot().await;
+        let _ = page.call("unmask", vec![]).await;
+        let png = shot.map_err(|e| e.to_string())?;
+        let size = png.len();
+        match &self.screenshots {
+            Some(sink) => sink(session_id, n, png),
+            None => return Err("this worker has nowhere to keep screenshots".to_owned()),
+        }
+        Ok(format!(
+            "screenshot {n} taken ({}x{}, {} KiB, {} secret or password field(s) masked); it is shown on the session page",
+            page::VIEWPORT.0,
+            page::VIEWPORT.1,
+            size.div_ceil(1024),
+            masked.as_u64().unwrap_or(0)
+        ))
+    }
+
+    fn held(&self) -> String {
+        let names = self.secrets.names();
+        if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        }
+    }
+}
+
+/// Whether a credential's name says it is a password (`..._PASS`, `..._PASSWORD`).
+fn is_password_name(name: &str) -> bool {
+    name.ends_with("_PASS") || name.ends_with("_PASSWORD")
+}
+
+struct Element {
+    tag: String,
+    kind: String,
+    read_only: bool,
+    disabled: bool,
+}
+
+impl Element {
+    fn writable(&self) -> Result<(), String> {
+        if self.read_only || self.disabled {
+            Err("the element is read-only or disabled".to_owned())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn text_field(&self) -> Result<(), String> {
+        let ok = self.tag == "textarea"
+            || (self.tag == "input"
+                && matches!(
+                    self.kind.as_str(),
+                    "" | "text" | "password" | "email" | "search" | "tel" | "url" | "number"
+                ));
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "the element is a {} {}, not a text field",
+                self.tag, self.kind
+            ))
+        }
+    }
+}
+
+/// A browser action's arguments, checked against what it takes.
+struct Args(Map<String, Value>);
+
+impl Args {
+    fn new(tool: &str, args: &Value) -> Result<Args, String> {
+        let known: &[&str] = match tool {
+            "browser_open" => &["url", "reason"],
+            "browser_snapshot" | "browser_screenshot" | "browser_close" => &["reason"],
+            "browser_click" => &["ref", "reason"],
+            "browser_fill" => &["ref", "text", "reason"],
+            "browser_fill_credential" | "browser_read_secret" => &["ref", "name", "reason"],
+            "browser_wait" => &["text", "ref", "timeout_seconds", "reason"],
+            _ => return Err(format!("unknown browser action {tool}")),
+        };
+        let map = match args {
+            Value::Object(map) => map.clone(),
+            Value::Null => Map::new(),
+            _ => return Err("the arguments must be a JSON object".to_owned()),
+        };
+        if let Some(extra) = map.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(format!(
+                "unknown argument `{extra}`; {tool} takes {}",
+                known.join(", ")
+            ));
+        }
+        Ok(Args(map))
+    }
+
+    fn optional_string(&self, key: &str) -> Result<Option<String>, String> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(format!("`{key}` must be a string, not {other}")),
+        }
+    }
+
+    fn string(&self, key: &str) -> Result<String, String> {
+        self.optional_string(key)?
+            .ok_or_else(|| format!("`{key}` is required"))
+    }
+
+    fn optional_reference(&self) -> Result<Option<String>, String> {
+        match self.optional_string("ref")? {
+            None => Ok(None),
+            Some(r) if valid_ref(&r) => Ok(Some(r)),
+            Some(r) => Err(format!(
+                "`ref` {r:?} is not an element reference; use one from browser_snapshot, like e12"
+            )),
+        }
+    }
+
+    fn reference(&self) -> Result<String, String> {
+        self.optional_reference()?.ok_or_else(|| {
+            "`ref` is required: an element reference from browser_snapshot".to_owned()
+        })
+    }
+
+    fn name(&self) -> Result<String, String> {
+        let name = self.string("name")?;
+        if secrets::valid_name(&name) {
+            Ok(name)
+        } else {
+            Err(format!(
+                "`name` {name:?} must be a credential's name, SERVICE_FIELD in upper case (as in BROWSER_CRED_SERVICE_FIELD), never a value"
+            ))
+        }
+    }
+
+    fn seconds(&self) -> Result<u64, String> {
+        match self.0.get("timeout_seconds") {
+            None | Some(Value::Null) => Ok(10),
+            Some(v) => v
+                .as_u64()
+                .filter(|s| (1..=MAX_WAIT_SECS).contains(s))
+                .ok_or_else(|| {
+                    format!("`timeout_seconds` must be a whole number from 1 to {MAX_WAIT_SECS}")
+                }),
+        }
+    }
+}
+
+/// `e` and 1 to 6 digits.
+fn valid_ref(r: &str) -> bool {
+    r.len() >= 2 && r.len() <= 7 && r.starts_with('e') && r[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The tool definitions the model reads.
+pub fn tool_definitions() -> Vec<Value> {
+    let reference = json!({"type": "string", "description": "An element reference from the latest browser_snapshot, like e12."});
+    let name = json!({"type": "string", "description": "The credential's name, SERVICE_FIELD in upper case (the operator's BROWSER_CRED_SERVICE_FIELD), never its value."});
+    let reason = json!({"type": "string", "description": "Optional: one line on why, for the audit record."});
+    let def = |tool: &str, description: &str, properties: Value, required: &[&str]| {
+        json!({
+            "name": tool,
+            "description": description,
+            "inputSchema": {
+                "type": "object",
+                "properties": properties,
+                "required": required,
+                "additionalProperties": false,
+            },
+        })
+    };
+    vec![
+        def(
+            "browser_open",
+            "Open a page of one of the operator's allowed origins in this session's own headless browser (started on first use, deleted at the session's end). Any request to another origin (a redirect, a frame, a script, a popup) is blocked by the browser and reported here; do not try to get around it.",
+            json!({"url": {"type": "string", "description": "An http or https URL of an allowed origin."}, "reason": reason}),
+            &["url"],
+        ),
+        def(
+            "browser_snapshot",
+            "Read the open page: its headings, text, links, buttons and form fields, each control with a reference like [e12]. Password values and key-like words are hidden.",
+            json!({"reason": reason}),
+            &[],
+        ),
+        def(
+            "browser_click",
+            "Click an element by its reference, then wait for the page to settle.",
+            json!({"ref": reference, "reason": reason}),
+            &["ref"],
+        ),
+        def(
+            "browser_fill",
+            "Type text into a text field (replacing what it holds), or choose an option of a select by its text. Never for passwords or keys: use browser_fill_credential.",
+            json!({"ref": reference, "text": {"type": "string"}, "reason": reason}),
+            &["ref", "text"],
+        ),
+        def(
+            "browser_fill_credential",
+            "Type a credential the worker holds into a field, by the credential's name. The worker types it only on a page of the origin the operator tied to its service, and a password only into a password field; you never see the value.",
+            json!({"ref": reference, "name": name, "reason": reason}),
+            &["ref", "name"],
+        ),
+        def(
+            "browser_read_secret",
+            "Capture a secret the page shows (a newly generated API key) into the worker's store under a name, without reading it: name it SERVICE_FIELD after the service that will take it, then type it there with browser_fill_credential.",
+            json!({"ref": reference, "name": name, "reason": reason}),
+            &["ref", "name"],
+        ),
+        def(
+            "browser_wait",
+            "Wait until a text appears on the page, or an element reference exists, for up to timeout_seconds (default 10, at most 60).",
+            json!({"text": {"type": "string"}, "ref": reference, "timeout_seconds": {"type": "integer", "minimum": 1, "maximum": 60}, "reason": reason}),
+            &[],
+        ),
+        def(
+            "browser_screenshot",
+            "Take a screenshot of the page for the session's record (secrets and password fields are masked first); it is shown on the session page.",
+            json!({"reason": reason}),
+            &[],
+        ),
+        def(
+            "browser_close",
+            "Close this session's browser and delete its profile.",
+            json!({"reason": reason}),
+            &[],
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_and_names_are_strict() {
+        for good in ["e1", "e12", "e999999"] {
+            assert!(valid_ref(good), "{good}");
+        }
+        for bad in ["", "e", "12", "e1x", "E1", "e1234567", "e1\"]"] {
+            assert!(!valid_ref(bad), "{bad}");
+        }
+        assert!(Args::new("browser_click", &json!({"ref": "e1", "force": true})).is_err());
+        assert!(
+            Args::new(
+                "browser_fill_credential",
+                &json!({"ref": "e1", "name": "hunter2"})
+            )
+            .and_then(|a| a.name())
+            .is_err()
+        );
+        assert!(is_password_name("SONARR_PASS") && is_password_name("APP_PASSWORD"));
+        assert!(!is_password_name("SONARR_API_KEY"));
+    }
+
+    #[test]
+    fn every_tool_has_a_definition() {
+        let names: Vec<String> = tool_definitions()
+            .iter()
+            .map(|d| d["name"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(names, TOOLS);
+        for def in tool_definitions() {
+            let tool = def["name"].as_str().unwrap_or_default();
+            let props: Vec<String> = def["inputSchema"]["properties"]
+                .as_object()
+                .map(|p| p.keys().cloned().collect())
+                .unwrap_or_default();
+            let args: Map<String, Value> = props.iter().map(|p| (p.clone(), Value::Null)).collect();
+            assert!(Args::new(tool, &Value::Object(args)).is_ok(), "{tool}");
+        }
+    }
+}

@@ -1,0 +1,177 @@
+// Functions the worker calls in an isolated world of the page (the page's own
+// scripts cannot see or change them). Each is one function declaration, cut
+// out by name in page.rs. Never given a secret except `mask`, which needs the
+// values to find them on the page.
+
+//== snapshot
+function (limit) {
+  const REF = 'data-claudeops-ref';
+  for (const e of document.querySelectorAll('[' + REF + ']')) e.removeAttribute(REF);
+  let n = 0;
+  const lines = [];
+  const isToken = (w) => /^[A-Za-z0-9_-]{20,}$/.test(w) && /[0-9]/.test(w) && /[A-Za-z]/.test(w);
+  const hasToken = (t) => t.split(/[^A-Za-z0-9_-]+/).some(isToken);
+  const clean = (t) => (t || '').replace(/\s+/g, ' ').trim();
+  const visible = (el) => {
+    if (el.hidden || el.getAttribute('aria-hidden') === 'true') return false;
+    const s = getComputedStyle(el);
+    return s.display !== 'none' && s.visibility !== 'hidden';
+  };
+  const label = (el) => {
+    const aria = el.getAttribute('aria-label');
+    if (aria) return clean(aria);
+    const by = el.getAttribute('aria-labelledby');
+    if (by) {
+      const t = by.split(/\s+/).map((id) => document.getElementById(id)).filter(Boolean).map((e) => e.textContent).join(' ');
+      if (clean(t)) return clean(t);
+    }
+    if (el.id) {
+      const l = document.querySelector('label[for="' + CSS.escape(el.id) + '"]');
+      if (l) return clean(l.textContent);
+    }
+    const wrap = el.closest('label');
+    if (wrap) return clean(wrap.textContent);
+    return clean(el.getAttribute('placeholder') || el.getAttribute('title') || el.getAttribute('name') || '');
+  };
+  const ref = (el) => { n += 1; const r = 'e' + n; el.setAttribute(REF, r); return '[' + r + '] '; };
+  const q = (s) => JSON.stringify(s.length > 200 ? s.slice(0, 200) + '...' : s);
+  const walk = (node) => {
+    if (lines.length >= limit) return;
+    if (node.nodeType === Node.TEXT_NODE) {
+      const t = clean(node.textContent);
+      if (!t) return;
+      const p = node.parentElement;
+      if (p && hasToken(t) && !p.hasAttribute(REF)) lines.push(ref(p) + 'text ' + q(t));
+      else lines.push('text ' + q(t));
+      return;
+    }
+    if (node.nodeType !== Node.ELEMENT_NODE) return;
+    const el = node;
+    const tag = el.tagName.toLowerCase();
+    if (['script', 'style', 'noscript', 'template', 'head'].includes(tag) || !visible(el)) return;
+    const role = el.getAttribute('role');
+    if (tag === 'iframe' || tag === 'frame') { lines.push('frame ' + q(el.src || '(inline)') + ' (its contents are not read)'); return; }
+    if (/^h[1-6]$/.test(tag)) { lines.push('heading ' + q(clean(el.innerText))); return; }
+    if (tag === 'a' && el.hasAttribute('href')) { lines.push(ref(el) + 'link ' + q(clean(el.innerText) || label(el)) + ' -> ' + el.href); return; }
+    if (tag === 'button' || role === 'button' || (tag === 'input' && ['submit', 'button', 'reset'].includes(el.type))) {
+      lines.push(ref(el) + 'button ' + q(clean(el.innerText || el.value) || label(el)) + (el.disabled ? ' (disabled)' : ''));
+      return;
+    }
+    if (tag === 'input' && el.type !== 'hidden') {
+      const t = el.type;
+      if (t === 'checkbox' || t === 'radio') { lines.push(ref(el) + t + ' ' + q(label(el)) + (el.checked ? ' (checked)' : ' (not checked)')); return; }
+      const value = t === 'password' ? (el.value ? '(filled)' : '(empty)') : (el.value ? 'value=' + q(el.value) : '(empty)');
+      lines.push(ref(el) + (t === 'password' ? 'password field ' : 'textbox ') + q(label(el)) + ' ' + value + (el.readOnly ? ' (read-only)' : ''));
+      return;
+    }
+    if (tag === 'textarea') { lines.push(ref(el) + 'textarea ' + q(label(el)) + ' ' + (el.value ? 'value=' + q(el.value) : '(empty)')); return; }
+    if (tag === 'select') {
+      const o = el.options[el.selectedIndex];
+      lines.push(ref(el) + 'select ' + q(label(el)) + ' selected=' + q(o ? clean(o.text) : '') + ' options=' + q(Array.from(el.options).map((x) => clean(x.text)).join(' | ')));
+      return;
+    }
+    for (const child of el.childNodes) walk(child);
+    if (el.shadowRoot) for (const child of el.shadowRoot.childNodes) walk(child);
+  };
+  if (document.body) walk(document.body);
+  return { url: location.href, title: document.title, lines, truncated: lines.length >= limit };
+}
+
+//== element
+function (ref) {
+  const el = document.querySelector('[data-claudeops-ref="' + ref + '"]');
+  if (!el) return null;
+  return { tag: el.tagName.toLowerCase(), type: (el.type || '').toLowerCase(), readOnly: !!el.readOnly, disabled: !!el.disabled };
+}
+
+//== click
+function (ref) {
+  const el = document.querySelector('[data-claudeops-ref="' + ref + '"]');
+  if (!el) return false;
+  el.scrollIntoView({ block: 'center' });
+  el.click();
+  return true;
+}
+
+//== focus
+function (ref) {
+  const el = document.querySelector('[data-claudeops-ref="' + ref + '"]');
+  if (!el) return false;
+  el.scrollIntoView({ block: 'center' });
+  el.focus();
+  if (typeof el.select === 'function') el.select();
+  if (el.value) {
+    const proto = el.tagName === 'TEXTAREA' ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
+    Object.getOwnPropertyDescriptor(proto, 'value').set.call(el, '');
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }
+  return document.activeElement === el;
+}
+
+//== select
+function (ref, text) {
+  const el = document.querySelector('[data-claudeops-ref="' + ref + '"]');
+  if (!el) return false;
+  const o = Array.from(el.options).find((x) => x.text.trim() === text || x.value === text);
+  if (!o) return false;
+  el.value = o.value;
+  el.dispatchEvent(new Event('input', { bubbles: true }));
+  el.dispatchEvent(new Event('change', { bubbles: true }));
+  return true;
+}
+
+//== changed
+function () {
+  for (const el of document.querySelectorAll('[data-claudeops-ref]')) {
+    if (el === document.activeElement) el.dispatchEvent(new Event('change', { bubbles: true }));
+  }
+  return true;
+}
+
+//== read
+function (ref) {
+  const el = document.querySelector('[data-claudeops-ref="' + ref + '"]');
+  if (!el) return null;
+  const v = ('value' in el && el.tagName !== 'BUTTON') ? el.value : el.innerText;
+  return (v || '').trim();
+}
+
+//== ready
+function () {
+  return document.readyState;
+}
+
+//== mask
+function (secrets) {
+  const isToken = (w) => /^[A-Za-z0-9_-]{20,}$/.test(w) && /[0-9]/.test(w) && /[A-Za-z]/.test(w);
+  const hit = (t) => !!t && (secrets.some((s) => t.includes(s)) || t.split(/[^A-Za-z0-9_-]+/).some(isToken));
+  const style = document.createElement('style');
+  style.setAttribute('data-claudeops-mask', '');
+  style.textContent = '[data-claudeops-masked]{color:transparent!important;text-shadow:none!important;background:#000!important;-webkit-text-security:disc!important;caret-color:transparent!important}';
+  document.documentElement.appendChild(style);
+  let count = 0;
+  const mark = (el) => { if (!el.hasAttribute('data-claudeops-masked')) { el.setAttribute('data-claudeops-masked', ''); count += 1; } };
+  for (const el of document.querySelectorAll('input, textarea')) {
+    if (el.type === 'password' || hit(el.value)) mark(el);
+  }
+  if (document.body) {
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const t = walker.currentNode;
+      if (t.parentElement && hit(t.textContent)) mark(t.parentElement);
+    }
+  }
+  return count;
+}
+
+//== unmask
+function () {
+  for (const el of document.querySelectorAll('[data-claudeops-masked]')) el.removeAttribute('data-claudeops-masked');
+  for (const el of document.querySelectorAll('style[data-claudeops-mask]')) el.remove();
+  return true;
+}
+
+//== text
+function () {
+  return document.body ? document.body.innerText : '';
+}

@@ -1,0 +1,429 @@
+//! Browser automation against a real Chromium (Debian's `chromium`, or
+//! `CLAUDEOPS_BROWSER_BIN`), started by the worker's own code in the session
+//! sandbox, driving a real web app with a login (`claudeops_tests::webapp`).
+//! Needs chromium and bubblewrap; fails loudly without them.
+//!
+//! One flow, as `playbooks/rotate-api-key.md` runs it: log in by reference,
+//! regenerate the key, capture it by reference, type it into the dependent
+//! service. Around it, every way out: a disallowed origin opened, redirected
+//! to, framed, popped up; a credential on the wrong origin or in the wrong
+//! field; a tier below the browser's. After all of it, no secret appears in
+//! any reply, and no request ever reached the disallowed origin.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use claudeops_core::Tier;
+use claudeops_tests::webapp::WebApp;
+use claudeops_worker::actions::ActionReply;
+use claudeops_worker::browser::{
+    AllowList, BrowserConfig, Browsers, CredOrigins, Redactor, Secrets,
+};
+use claudeops_worker::sandbox::{Sandbox, SandboxMode};
+use serde_json::{Value, json};
+
+fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
+const USER: &str = "admin-user";
+const PASSWORD: &str = "correct-horse-battery";
+const OLD_KEY: &str = "0ld5ecretkey0000aaaa1111bbbb2222";
+const CONSUMER_PASSWORD: &str = "consumer-pass-phrase";
+
+fn chromium() -> PathBuf {
+    let bin = std::env::var("CLAUDEOPS_BROWSER_BIN").unwrap_or_else(|_| "chromium".to_owned());
+    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(&bin))
+        .find(|p| p.is_file())
+        .or_else(|| Some(PathBuf::from(&bin)).filter(|p| p.is_absolute() && p.is_file()));
+    found.unwrap_or_else(|| {
+        panic!("the browser tests need Chromium: install Debian's `chromium` (tests/setup.sh does) or set CLAUDEOPS_BROWSER_BIN")
+    })
+}
+
+fn sandbox() -> Sandbox {
+    let sandbox = Sandbox::detect(
+        SandboxMode::Auto,
+        Path::new("bwrap"),
+        None,
+        Path::new(env!("CARGO_BIN_EXE_claudeops-worker")),
+    );
+    assert!(
+        matches!(sandbox, Sandbox::Bwrap { .. }),
+        "the browser tests run Chromium in the session sandbox and need bubblewrap: {}",
+        sandbox.detail()
+    );
+    sandbox
+}
+
+/// Screenshots as the sink got them: session, number, PNG.
+type Shots = Arc<Mutex<Vec<(i64, u32, Vec<u8>)>>>;
+
+struct Setup {
+    browsers: Browsers,
+    app: WebApp,
+    consumer: WebApp,
+    evil: WebApp,
+    shots: Shots,
+    replies: Mutex<Vec<String>>,
+    _state: tempfile::TempDir,
+}
+
+impl Setup {
+    async fn new() -> Setup {
+        let app = WebApp::start(USER, PASSWORD, OLD_KEY).await;
+        let consumer =
+            WebApp::start(USER, CONSUMER_PASSWORD, "c0nsumerkey1111222233334444abcd").await;
+        let evil = WebApp::start("x", "evil-password", "e").await;
+        let allowed =
+            ok(AllowList::parse(&[app.origin(), consumer.origin()]).map_err(|e| e.join("; ")));
+        let creds = ok(CredOrigins::parse(
+            &[
+                format!("APP={}", app.origin()),
+                format!("CONSUMER={}", consumer.origin()),
+            ],
+            &allowed,
+        )
+        .map_err(|e| e.join("; ")));
+        let redactor = Redactor::new();
+        let (secrets, problems) = Secrets::from_vars(
+            [
+                ("BROWSER_CRED_APP_USER", USER),
+                ("BROWSER_CRED_APP_PASS", PASSWORD),
+                ("BROWSER_CRED_APP_API_KEY", OLD_KEY),
+                ("BROWSER_CRED_CONSUMER_USER", USER),
+                ("BROWSER_CRED_CONSUMER_PASS", CONSUMER_PASSWORD),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+            redactor,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let state = ok(tempfile::tempdir());
+        let config = BrowserConfig {
+            allowed,
+            creds,
+            tier: Tier::Investigate,
+            chromium: chromium(),
+            helper: PathBuf::from(env!("CARGO_BIN_EXE_claudeops-worker")),
+            profiles: state.path().join("browser"),
+        };
+        let shots: Shots = Arc::default();
+        let sink = shots.clone();
+        let browsers = Browsers::new(config, sandbox(), secrets).with_screenshots(Arc::new(
+            move |session, n, png| {
+                if let Ok(mut s) = sink.lock() {
+                    s.push((session, n, png));
+                }
+            },
+        ));
+        Setup {
+            browsers,
+            app,
+            consumer,
+            evil,
+            shots,
+            replies: Mutex::new(Vec::new()),
+            _state: state,
+        }
+    }
+
+    async fn call_at(&self, session: i64, tier: Tier, tool: &str, args: Value) -> ActionReply {
+        let reply = self.browsers.handle(session, tier, tool, &args).await;
+        if let Ok(mut r) = self.replies.lock() {
+            r.push(reply.text.clone());
+        }
+        reply
+    }
+
+    async fn call(&self, tool: &str, args: Value) -> ActionReply {
+        self.call_at(1, Tier::Investigate, tool, args).await
+    }
+
+    async fn ok(&self, tool: &str, args: Value) -> String {
+        let reply = self.call(tool, args.clone()).await;
+        assert!(reply.ok, "{tool} {args}: {}", reply.text);
+        reply.text
+    }
+
+    async fn snapshot(&self) -> String {
+        self.ok("browser_snapshot", json!({})).await
+    }
+
+    /// The reference of the snapshot line that holds `what`.
+    async fn find(&self, what: &str) -> String {
+        let snap = self.snapshot().await;
+        snap.lines()
+            .find(|l| l.contains(what) && l.starts_with("[e"))
+            .and_then(|l| l.strip_prefix('['))
+            .and_then(|l| l.split_once(']'))
+            .map(|(r, _)| r.to_owned())
+            .unwrap_or_else(|| panic!("no element with {what:?} in:\n{snap}"))
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        let mut all = vec![
+            USER.to_owned(),
+            PASSWORD.to_owned(),
+            CONSUMER_PASSWORD.to_owned(),
+        ];
+        all.extend(self.app.keys());
+        all
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origins() {
+    let t = Setup::new().await;
+    let (app, consumer, evil) = (&t.app, &t.consumer, &t.evil);
+
+    // Tier 1 gets nothing; a page that is not allowed is never opened.
+    let low = t
+        .call_at(
+            9,
+            Tier::Observe,
+            "browser_open",
+            json!({"url": app.url("/login")}),
+        )
+        .await;
+    assert!(!low.ok && low.text.contains("needs tier 2"), "{}", low.text);
+    let refused = t.call("browser_open", json!({"url": evil.url("/")})).await;
+    assert!(
+        !refused.ok && refused.text.contains("not an allowed origin"),
+        "{}",
+        refused.text
+    );
+    for url in ["file:///etc/passwd", "chrome://settings", "about:blank"] {
+        let r = t.call("browser_open", json!({"url": url})).await;
+        assert!(!r.ok, "{url}: {}", r.text);
+    }
+
+    // Log in by reference.
+    t.ok("browser_open", json!({"url": app.url("/login")}))
+        .await;
+    let user = t.find("textbox \"Username\"").await;
+    let pass = t.find("password field \"Password\"").await;
+    let wrong = t
+        .call(
+            "browser_fill_credential",
+            json!({"ref": user, "name": "APP_PASS"}),
+        )
+        .await;
+    assert!(
+        !wrong.ok && wrong.text.contains("not a password field"),
+        "{}",
+        wrong.text
+    );
+    let other = t
+        .call(
+            "browser_fill_credential",
+            json!({"ref": pass, "name": "CONSUMER_PASS"}),
+        )
+        .await;
+    assert!(
+        !other.ok
+            && other
+                .text
+                .contains("not one CONSUMER's credentials belong to"),
+        "{}",
+        other.text
+    );
+    let typed = t
+        .call("browser_fill", json!({"ref": pass, "text": "guess"}))
+        .await;
+    assert!(
+        !typed.ok && typed.text.contains("browser_fill_credential"),
+        "{}",
+        typed.text
+    );
+    t.ok(
+        "browser_fill_credential",
+        json!({"ref": user, "name": "APP_USER"}),
+    )
+    .await;
+    t.ok(
+        "browser_fill_credential",
+        json!({"ref": pass, "name": "APP_PASS"}),
+    )
+    .await;
+    let filled = t.snapshot().await;
+    assert!(
+        filled.contains("password field \"Password\" (filled)"),
+        "{filled}"
+    );
+    let login = t.find("button \"Log in\"").await;
+    let now = t.ok("browser_click", json!({"ref": login})).await;
+    assert!(now.contains("/settings"), "{now}");
+
+    // Regenerate: the new key is on the page, and never in a snapshot.
+    let regenerate = t.find("Regenerate API key").await;
+    t.ok("browser_click", json!({"ref": regenerate})).await;
+    let new_key = app.api_key();
+    assert_ne!(new_key, OLD_KEY);
+    let shown = t.snapshot().await;
+    assert!(shown.contains("[token hidden]"), "{shown}");
+    let waited = t
+        .call(
+            "browser_wait",
+            json!({"text": &new_key[..6], "timeout_seconds": 1}),
+        )
+        .await;
+    assert!(
+        !waited.ok,
+        "waiting for part of the key must not find it: {}",
+        waited.text
+    );
+    t.ok("browser_wait", json!({"text": "shown once"})).await;
+
+    // The screenshot is taken with the key and the fields masked, in the DOM,
+    // at capture time (the page reports what it saw then).
+    let shot = t.ok("browser_screenshot", json!({})).await;
+    assert!(shot.contains("screenshot 1 taken"), "{shot}");
+    let reports = app.masked_reports();
+    let report = reports
+        .last()
+        .unwrap_or_else(|| panic!("the page saw no masking"));
+    assert!(report.contains("new-key=masked"), "{report}");
+    let png = t.shots.lock().map(|s| s[0].2.clone()).unwrap_or_default();
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 1000,
+        "{} bytes",
+        png.len()
+    );
+
+    // Capture the key by reference, for the consumer, and type it there.
+    let key_ref = t.find("[token hidden]").await;
+    let captured = t
+        .ok(
+            "browser_read_secret",
+            json!({"ref": key_ref, "name": "CONSUMER_INDEXER_KEY"}),
+        )
+        .await;
+    assert!(
+        captured.contains("captured CONSUMER_INDEXER_KEY"),
+        "{captured}"
+    );
+    let early = t
+        .call(
+            "browser_fill_credential",
+            json!({"ref": t.find("Indexer API key").await, "name": "CONSUMER_INDEXER_KEY"}),
+        )
+        .await;
+    assert!(
+        !early.ok && early.text.contains("not one CONSUMER's"),
+        "{}",
+        early.text
+    );
+    t.ok("browser_open", json!({"url": consumer.url("/login")}))
+        .await;
+    let (cu, cp) = (t.find("Username").await, t.find("Password").await);
+    t.ok(
+        "browser_fill_credential",
+        json!({"ref": cu, "name": "CONSUMER_USER"}),
+    )
+    .await;
+    t.ok(
+        "browser_fill_credential",
+        json!({"ref": cp, "name": "CONSUMER_PASS"}),
+    )
+    .await;
+    let login = t.find("button \"Log in\"").await;
+    t.ok("browser_click", json!({"ref": login})).await;
+    let field = t.find("Indexer API key").await;
+    t.ok(
+        "browser_fill_credential",
+        json!({"ref": field, "name": "CONSUMER_INDEXER_KEY"}),
+    )
+    .await;
+    let after = t.snapshot().await;
+    assert!(
+        after.contains("Indexer API key\" value=\"[token hidden]\""),
+        "{after}"
+    );
+    let save = t.find("Save indexer").await;
+    t.ok("browser_click", json!({"ref": save})).await;
+    t.ok("browser_wait", json!({"text": "The indexer is saved"}))
+        .await;
+    assert_eq!(consumer.indexer_key().as_deref(), Some(new_key.as_str()));
+
+    // Text a page repeats back is hidden too.
+    t.ok("browser_open", json!({"url": app.url("/echo")})).await;
+    let echo = t.find("Say something").await;
+    t.ok(
+        "browser_fill_credential",
+        json!({"ref": echo, "name": "APP_USER"}),
+    )
+    .await;
+    let echoed = t.snapshot().await;
+    assert!(echoed.contains("You typed: [redacted]"), "{echoed}");
+    t.ok("browser_screenshot", json!({})).await;
+    let report = app.masked_reports().last().cloned().unwrap_or_default();
+    assert!(
+        report.contains("echo-in=masked") && report.contains("echo-out=masked"),
+        "{report}"
+    );
+
+    // Every way out is blocked, and says so.
+    let redirect = t
+        .call(
+            "browser_open",
+            json!({"url": app.url(&format!("/redirect?to={}/stolen", evil.origin()))}),
+        )
+        .await;
+    assert!(
+        redirect
+            .text
+            .contains(&format!("blocked document {}/stolen", evil.origin())),
+        "{}",
+        redirect.text
+    );
+    let frame = t
+        .call(
+            "browser_open",
+            json!({"url": app.url(&format!("/frame?src={}/framed", evil.origin()))}),
+        )
+        .await;
+    assert!(
+        frame.text.contains(&format!("{}/framed", evil.origin())),
+        "{}",
+        frame.text
+    );
+    assert!(frame.text.contains("pixel.png"), "{}", frame.text);
+    t.ok(
+        "browser_open",
+        json!({"url": app.url(&format!("/popup?to={}/popped", evil.origin()))}),
+    )
+    .await;
+    let open = t.find("Open the other site").await;
+    let popped = t.ok("browser_click", json!({"ref": open})).await;
+    assert!(popped.contains("a popup"), "{popped}");
+    let tab = t.find("Other site in a new tab").await;
+    let tabbed = t.ok("browser_click", json!({"ref": tab})).await;
+    assert!(tabbed.contains("a popup"), "{tabbed}");
+    assert_eq!(
+        evil.hits(),
+        Vec::<String>::new(),
+        "a request reached the disallowed origin"
+    );
+
+    // The tier is checked at every call, and the browser closes with its profile.
+    let profile = t.browsers.config().profiles.join("session-1");
+    assert!(profile.is_dir());
+    t.ok("browser_close", json!({})).await;
+    assert!(!profile.exists(), "the profile outlived the browser");
+    let closed = t.call("browser_snapshot", json!({})).await;
+    assert!(
+        !closed.ok && closed.text.contains("browser_open"),
+        "{}",
+        closed.text
+    );
+
+    // No secret in any reply the model got.
+    let replies = t.replies.lock().map(|r| r.join("\n")).unwrap_or_default();
+    for secret in t.secrets() {
+        assert!(
+            !replies.contains(&secret),
+            "a secret reached the model:\n{replies}"
+        );
+    }
+}
