@@ -75,6 +75,18 @@ pub struct WorkerConfig {
     pub tier3_prompt: Option<PathBuf>,
     /// `CLAUDEOPS_VERBOSE`: debug logs from this project's crates.
     pub verbose: bool,
+    /// `CLAUDEOPS_BROWSER_ALLOWED_ORIGINS`: the origins a session's browser may
+    /// load; none means no browser actions at all.
+    #[serde(with = "claudeops_config::de::list")]
+    pub browser_allowed_origins: Vec<String>,
+    /// `CLAUDEOPS_BROWSER_CRED_ORIGINS`: `SERVICE=ORIGIN` entries, the origins a
+    /// service's credentials may be typed into.
+    #[serde(with = "claudeops_config::de::list")]
+    pub browser_cred_origins: Vec<String>,
+    /// `CLAUDEOPS_BROWSER_TIER`: the lowest tier with browser actions.
+    pub browser_tier: claudeops_core::Tier,
+    /// `CLAUDEOPS_BROWSER_BIN`: the Chromium binary.
+    pub browser_bin: PathBuf,
 }
 
 /// The longest custom prompt file read.
@@ -117,6 +129,10 @@ impl Default for WorkerConfig {
             tier2_prompt: None,
             tier3_prompt: None,
             verbose: false,
+            browser_allowed_origins: Vec::new(),
+            browser_cred_origins: Vec::new(),
+            browser_tier: claudeops_core::Tier::Investigate,
+            browser_bin: PathBuf::from("chromium"),
         }
     }
 }
@@ -197,11 +213,53 @@ impl WorkerConfig {
                 problems.push(format!("{var} {path:?}: {e}"));
             }
         }
+        if let Err(mut browser) = self.browser_origins() {
+            problems.append(&mut browser);
+        }
+        if self.browser_tier == claudeops_core::Tier::Observe {
+            problems.push(
+                "CLAUDEOPS_BROWSER_TIER must be 2 or 3: tier 1 observes, and a browser logged in to an app can change its settings"
+                    .to_owned(),
+            );
+        }
         if problems.is_empty() {
             Ok(())
         } else {
             Err(ConfigErrors(problems))
         }
+    }
+
+    /// The browser's allow-list and credential origins, checked.
+    pub fn browser_origins(
+        &self,
+    ) -> Result<(crate::browser::AllowList, crate::browser::CredOrigins), Vec<String>> {
+        let tag = |var: &str, errors: Vec<String>| {
+            errors
+                .into_iter()
+                .map(|e| format!("{var}: {e}"))
+                .collect::<Vec<_>>()
+        };
+        let allowed = crate::browser::AllowList::parse(&self.browser_allowed_origins)
+            .map_err(|e| tag("CLAUDEOPS_BROWSER_ALLOWED_ORIGINS", e))?;
+        let creds = crate::browser::CredOrigins::parse(&self.browser_cred_origins, &allowed)
+            .map_err(|e| tag("CLAUDEOPS_BROWSER_CRED_ORIGINS", e))?;
+        Ok((allowed, creds))
+    }
+
+    /// The browser settings, when browser actions are on (allowed origins set).
+    pub fn browser(&self) -> Option<crate::browser::BrowserConfig> {
+        let (allowed, creds) = self.browser_origins().ok()?;
+        if allowed.is_empty() {
+            return None;
+        }
+        Some(crate::browser::BrowserConfig {
+            allowed,
+            creds,
+            tier: self.browser_tier,
+            chromium: self.browser_bin.clone(),
+            helper: self.helper_exe().into(),
+            profiles: self.state_dir.join("browser"),
+        })
     }
 
     fn prompt_files(&self) -> Vec<(&'static str, &PathBuf)> {

@@ -216,6 +216,13 @@ pub fn invocation(
         &job.extra_disallowed_tools,
     );
     policy::add_repo_servers(&mut flags, job.tier, &ws.repo_mcp);
+    if crate::link::browser_for(config, job.tier) {
+        flags.allowed.extend(
+            crate::browser::TOOLS
+                .iter()
+                .map(|t| format!("mcp__{}__{t}", policy::ACTIONS_SERVER)),
+        );
+    }
     let text = |a: &str| OsString::from(a);
     let mut args: Vec<OsString> = vec![
         text("-p"),

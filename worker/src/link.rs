@@ -210,7 +210,11 @@ impl Worker {
         let ledger = Arc::new(LinkLedger {
             commands: commands_tx.clone(),
         });
-        let dispatcher = Arc::new(actions::Dispatcher::new(ledger, actions::Docker::default()));
+        let mut dispatcher = actions::Dispatcher::new(ledger, actions::Docker::default());
+        if let Some(browsers) = crate::browser::Browsers::from_config(&config, &sandbox) {
+            dispatcher = dispatcher.with_browsers(Arc::new(browsers));
+        }
+        let dispatcher = Arc::new(dispatcher);
         let (reprobe_tx, probe_loop) = if config.probes {
             let (tx, rx) = mpsc::channel(16);
             let probe_loop = crate::probes::ProbeLoop::new(&config, commands_tx.clone(), rx);
@@ -773,7 +777,9 @@ async fn run_forwarding(
         TraceContext::of(&cli.context()).unwrap_or_else(|| TraceContext::new_root("cli"));
     let mut stream_spans = StreamSpans::new(cli_trace, std::time::SystemTime::now());
     let forward = tokio::spawn(async move {
-        while let Some(line) = lines_rx.recv().await {
+        while let Some(mut line) = lines_rx.recv().await {
+            // Before the line is traced, stored or sent: no known secret in it.
+            crate::browser::Redactor::global().redact_in_place(&mut line.text);
             let at = std::time::UNIX_EPOCH
                 + Duration::from_millis(u64::try_from(line.ts_ms).unwrap_or(0));
             for span in stream_spans.line(&line.text, at) {
@@ -866,9 +872,15 @@ fn mcp_servers(config: &WorkerConfig, job: &Job, socket: &std::path::Path) -> se
                 "CLAUDEOPS_ACTIONS_SOCKET": socket,
                 "CLAUDEOPS_SESSION_ID": job.session_id.to_string(),
                 "CLAUDEOPS_TIER": job.tier.to_string(),
+                "CLAUDEOPS_BROWSER": if browser_for(config, job.tier) { "1" } else { "0" },
             }
         }
     })
+}
+
+/// Whether sessions at `tier` get the browser actions on this worker.
+pub fn browser_for(config: &WorkerConfig, tier: claudeops_core::Tier) -> bool {
+    config.browser().is_some_and(|b| tier >= b.tier)
 }
 
 fn failed_before_start(error: String) -> Finish {
@@ -1015,32 +1027,35 @@ async fn try_connect(
         .map_err(|e| Failure::other(dial::root_cause(&e)))?;
     let (tx, rx) = mpsc::channel(256);
     tx.send(hello).await.map_err(Failure::other)?;
-    let response = match WorkerLinkClient::new(channel)
-        .connect(ReceiverStream::new(rx).map(wire::to_control))
-        .await
-    {
-        Ok(response) => response,
-        Err(status)
-            if status.code() == tonic::Code::Unavailable
-                || status.code() == tonic::Code::Cancelled
-                || status.code() == tonic::Code::Unknown =>
+    let response =
+        match WorkerLinkClient::new(channel)
+            .connect(ReceiverStream::new(rx).map(|msg| {
+                wire::to_control(wire::redacted(msg, crate::browser::Redactor::global()))
+            }))
+            .await
         {
-            let diagnosis = dial::diagnose(host, port, tls).await;
-            let reason = diagnosis
-                .as_ref()
-                .map_or_else(|| status.message().to_owned(), |d| d.reason.clone());
-            return Err(Failure {
-                message: format!("the control plane refused the connection: {reason}"),
-                cut_off: diagnosis.is_some_and(|d| d.revoked),
-            });
-        }
-        Err(status) => {
-            return Err(Failure {
-                message: refusal(&status),
-                cut_off: status.code() == tonic::Code::PermissionDenied,
-            });
-        }
-    };
+            Ok(response) => response,
+            Err(status)
+                if status.code() == tonic::Code::Unavailable
+                    || status.code() == tonic::Code::Cancelled
+                    || status.code() == tonic::Code::Unknown =>
+            {
+                let diagnosis = dial::diagnose(host, port, tls).await;
+                let reason = diagnosis
+                    .as_ref()
+                    .map_or_else(|| status.message().to_owned(), |d| d.reason.clone());
+                return Err(Failure {
+                    message: format!("the control plane refused the connection: {reason}"),
+                    cut_off: diagnosis.is_some_and(|d| d.revoked),
+                });
+            }
+            Err(status) => {
+                return Err(Failure {
+                    message: refusal(&status),
+                    cut_off: status.code() == tonic::Code::PermissionDenied,
+                });
+            }
+        };
     Ok(Connection {
         tx,
         inbound: response.into_inner(),

@@ -56,6 +56,8 @@ pub struct McpEnv {
     pub session_id: Option<i64>,
     pub socket: Option<PathBuf>,
     pub call_timeout: Duration,
+    /// `CLAUDEOPS_BROWSER=1`: the worker offers this session the browser actions.
+    pub browser: bool,
 }
 
 impl McpEnv {
@@ -69,6 +71,7 @@ impl McpEnv {
             session_id: var("CLAUDEOPS_SESSION_ID").and_then(|s| s.trim().parse().ok()),
             socket: var(SOCKET_ENV).map(PathBuf::from),
             call_timeout: CALL_TIMEOUT,
+            browser: var("CLAUDEOPS_BROWSER").is_some_and(|v| v.trim() == "1"),
         }
     }
 
@@ -241,13 +244,19 @@ fn dispatch(message: Value, env: &McpEnv) -> Dispatch {
         }
         "ping" => ok(json!({})),
         "tools/list" => {
-            let tools: Vec<Value> = env.tools().into_iter().map(tool_definition).collect();
+            let mut tools: Vec<Value> = env.tools().into_iter().map(tool_definition).collect();
+            if env.browser {
+                tools.extend(crate::browser::tool_definitions());
+            }
             ok(json!({ "tools": tools }))
         }
         "tools/call" => {
             let name = params.get("name").and_then(Value::as_str);
             match name {
-                Some(name) if ActionKind::from_tool(name).is_some() => {
+                Some(name)
+                    if ActionKind::from_tool(name).is_some()
+                        || (env.browser && crate::browser::is_tool(name)) =>
+                {
                     Dispatch::Call { id, params }
                 }
                 Some(name) => {
@@ -270,16 +279,19 @@ async fn call_tool(params: &Value, env: &McpEnv) -> Value {
         .get("name")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let Some(kind) = ActionKind::from_tool(name) else {
+    let kind = ActionKind::from_tool(name);
+    if kind.is_none() && !crate::browser::is_tool(name) {
         return tool_result(false, &format!("unknown tool {name}"));
-    };
+    }
     let Some(tier) = env.tier else {
         return tool_result(
             false,
             "this session's tier is unknown (CLAUDEOPS_TIER is not set), so no action may run; nothing was done",
         );
     };
-    if tier < kind.min_tier() {
+    if let Some(kind) = kind
+        && tier < kind.min_tier()
+    {
         return tool_result(
             false,
             &format!(

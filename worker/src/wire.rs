@@ -92,6 +92,59 @@ fn job(run: pb::RunJob) -> Result<Job, WireError> {
 }
 
 /// Writes one message to the control plane.
+/// `msg` with every secret `redactor` knows replaced, in every text it carries
+/// (output lines, results, errors, the structured response, action arguments
+/// and results, probe messages and evidence, the inventory).
+pub fn redacted(msg: FromWorker, redactor: &crate::browser::Redactor) -> FromWorker {
+    if redactor.is_empty() {
+        return msg;
+    }
+    let text = |s: &mut String| {
+        redactor.redact_in_place(s);
+    };
+    let attempts = |attempts: &mut Vec<claudeops_core::health::ProbeAttempt>| {
+        for a in attempts {
+            redactor.redact_in_place(&mut a.message);
+            redactor.redact_in_place(&mut a.evidence);
+        }
+    };
+    match msg {
+        FromWorker::Output(mut batch) => {
+            batch.lines.iter_mut().for_each(|l| text(&mut l.line));
+            FromWorker::Output(batch)
+        }
+        FromWorker::Finished(mut report) => {
+            report.error.iter_mut().for_each(text);
+            report.result.iter_mut().for_each(text);
+            if let Some(structured) = report.structured.as_mut() {
+                redactor.redact_json(structured);
+            }
+            FromWorker::Finished(report)
+        }
+        FromWorker::Reserve(mut request) => {
+            text(&mut request.args_json);
+            FromWorker::Reserve(request)
+        }
+        FromWorker::ActionDone(mut done) => {
+            text(&mut done.result);
+            FromWorker::ActionDone(done)
+        }
+        FromWorker::Probes(mut report) => {
+            attempts(&mut report.attempts);
+            FromWorker::Probes(report)
+        }
+        FromWorker::Reprobed(mut result) => {
+            attempts(&mut result.attempts);
+            FromWorker::Reprobed(result)
+        }
+        FromWorker::Inventory(mut inventory) => {
+            text(&mut inventory);
+            FromWorker::Inventory(inventory)
+        }
+        other => other,
+    }
+}
+
 pub fn to_control(msg: FromWorker) -> WorkerMessage {
     use worker_message::Body;
     let body = match msg {

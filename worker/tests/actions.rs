@@ -188,6 +188,7 @@ fn env(tier: Option<Tier>, socket: Option<PathBuf>) -> McpEnv {
         session_id: Some(42),
         socket,
         call_timeout: Duration::from_secs(60),
+        browser: false,
     }
 }
 

@@ -15,10 +15,6 @@ pub const REFUSED: &[(&str, &str)] = &[
         "CLAUDEOPS_MCP_CONFIG",
         "an MCP server outside a repo would reach every tier; put it in a repo's `.claude-ops/mcp.json`, where its manifest gives the tier that may use it",
     ),
-    (
-        "CLAUDEOPS_BROWSER_ALLOWED_ORIGINS",
-        "browser automation is not built yet; nothing reads the variable",
-    ),
 ];
 
 /// Which binary is asking.

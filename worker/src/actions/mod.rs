@@ -499,6 +499,7 @@ pub struct Dispatcher {
     sessions: Mutex<HashMap<i64, ActionContext>>,
     ledger: Arc<dyn Ledger>,
     programs: Programs,
+    browsers: Option<Arc<crate::browser::Browsers>>,
 }
 
 impl Dispatcher {
@@ -512,7 +513,19 @@ impl Dispatcher {
             sessions: Mutex::new(HashMap::new()),
             ledger,
             programs,
+            browsers: None,
         }
+    }
+
+    /// Offers the browser actions (`crate::browser`) to the sessions whose tier has them.
+    pub fn with_browsers(mut self, browsers: Arc<crate::browser::Browsers>) -> Dispatcher {
+        self.browsers = Some(browsers);
+        self
+    }
+
+    /// Whether a session at `tier` is offered the browser actions.
+    pub fn browser_for(&self, tier: Tier) -> bool {
+        self.browsers.as_ref().is_some_and(|b| b.offered(tier))
     }
 
     /// Lets `session_id` call actions with this context.
@@ -522,10 +535,14 @@ impl Dispatcher {
         }
     }
 
-    /// Stops accepting calls from `session_id`.
+    /// Stops accepting calls from `session_id`, and closes its browser (its
+    /// profile is deleted).
     pub fn unregister(&self, session_id: i64) {
         if let Ok(mut sessions) = self.sessions.lock() {
             sessions.remove(&session_id);
+        }
+        if let Some(browsers) = self.browsers.clone() {
+            tokio::spawn(async move { browsers.close(session_id).await });
         }
     }
 
@@ -543,9 +560,29 @@ impl ActionHandler for Dispatcher {
         match self.context(request.session_id) {
             Some(ctx) => {
                 let span = tracing::info_span!(parent: &ctx.span, "action", tool = %request.tool);
-                let reply = run_action(request, &ctx, self.ledger.as_ref(), &self.programs)
-                    .instrument(span.clone())
-                    .await;
+                let reply = if crate::browser::is_tool(&request.tool) {
+                    match &self.browsers {
+                        Some(browsers) => {
+                            browsers
+                                .handle(
+                                    request.session_id,
+                                    ctx.tier,
+                                    &request.tool,
+                                    &request.arguments,
+                                )
+                                .instrument(span.clone())
+                                .await
+                        }
+                        None => ActionReply::failed(format!(
+                            "{} is off on this worker: the operator has not set CLAUDEOPS_BROWSER_ALLOWED_ORIGINS. {NOTHING_DONE}",
+                            request.tool
+                        )),
+                    }
+                } else {
+                    run_action(request, &ctx, self.ledger.as_ref(), &self.programs)
+                        .instrument(span.clone())
+                        .await
+                };
                 span.set_attribute("claudeops.action.ok", reply.ok);
                 span.in_scope(|| tracing::info!(ok = reply.ok, "action ended"));
                 reply

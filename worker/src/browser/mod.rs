@@ -117,6 +117,35 @@ impl Browsers {
         }
     }
 
+    /// The browser of a worker, when its configuration turns browser actions
+    /// on; credentials come from its environment (`BROWSER_CRED_*`), and a
+    /// refused one is logged by name only. Screenshots are kept under
+    /// `STATE_DIR/screenshots/session-ID/N.png`.
+    pub fn from_config(config: &crate::WorkerConfig, sandbox: &Sandbox) -> Option<Browsers> {
+        let browser = config.browser()?;
+        let (secrets, problems) = Secrets::from_vars(std::env::vars(), Redactor::global().clone());
+        for problem in problems {
+            tracing::error!("a browser credential is refused: {problem}");
+        }
+        tracing::info!(
+            origins = %browser.allowed.origins().iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+            tier = %browser.tier,
+            credentials = %secrets.names().join(","),
+            "browser actions are on"
+        );
+        let dir = config.state_dir.join("screenshots");
+        let sink: ScreenshotSink = Arc::new(move |session, n, png| {
+            let dir = dir.join(format!("session-{session}"));
+            let path = dir.join(format!("{n}.png"));
+            if let Err(error) =
+                std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, png))
+            {
+                tracing::warn!(path = %path.display(), %error, "a screenshot could not be kept");
+            }
+        });
+        Some(Browsers::new(browser, sandbox.clone(), secrets).with_screenshots(sink))
+    }
+
     /// Sends each screenshot on (to the control plane, with the session).
     pub fn with_screenshots(mut self, sink: ScreenshotSink) -> Browsers {
         self.screenshots = Some(sink);
@@ -578,7 +607,7 @@ impl Browsers {
             None => return Err("this worker has nowhere to keep screenshots".to_owned()),
         }
         Ok(format!(
-            "screenshot {n} taken ({}x{}, {} KiB, {} secret or password field(s) masked); it is shown on the session page",
+            "screenshot {n} taken ({}x{}, {} KiB, {} secret or password field(s) masked) and kept with the session",
             page::VIEWPORT.0,
             page::VIEWPORT.1,
             size.div_ceil(1024),

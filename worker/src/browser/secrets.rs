@@ -50,6 +50,13 @@ impl Redactor {
         Redactor::default()
     }
 
+    /// The process's redactor: every secret this worker knows, applied to all
+    /// it sends to the control plane and every session output line.
+    pub fn global() -> &'static Redactor {
+        static GLOBAL: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
+        GLOBAL.get_or_init(Redactor::new)
+    }
+
     /// Adds one secret value (and its encodings).
     pub fn add(&self, secret: &str) {
         let mut found = encodings(secret);
