@@ -3,6 +3,7 @@
 //! model. Each test starts its own control plane.
 
 mod approval_browser;
+mod browser_actions;
 mod chat;
 mod compat;
 mod dashboard;

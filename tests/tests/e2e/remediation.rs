@@ -28,31 +28,6 @@ async fn critical_events(http: &Http) -> Vec<Value> {
     events["events"].as_array().cloned().unwrap_or_default()
 }
 
-/// Tool results of a session, in order, from its stored output.
-async fn tool_results(http: &Http, id: i64) -> Vec<(bool, String)> {
-    let mut stream = http.sse(&format!("/sessions/{id}/stream")).await;
-    let mut seen = Vec::new();
-    next_matching(&mut stream, &mut seen, |e| e.event == "status").await;
-    seen.iter()
-        .filter(|e| e.event == "line")
-        .flat_map(|e| {
-            line_data(e)["events"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter(|ev| ev["kind"] == "tool_result")
-        // The CLI's own answer to the final StructuredOutput call is not ours.
-        .filter(|ev| ev["content"] != "Structured output provided successfully")
-        .map(|ev| {
-            (
-                ev["is_error"] == true,
-                ev["content"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn restarts_go_through_the_ledger_and_the_third_is_refused() {
     // Each start of the container appends a line: the count of starts is on disk.

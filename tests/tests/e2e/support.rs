@@ -323,3 +323,28 @@ pub async fn receiver() -> (u16, Arc<Mutex<Vec<Value>>>) {
 pub fn received(got: &Arc<Mutex<Vec<Value>>>) -> Vec<Value> {
     got.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
+
+/// Tool results of a session, in order, from its stored output.
+pub async fn tool_results(http: &Http, id: i64) -> Vec<(bool, String)> {
+    let mut stream = http.sse(&format!("/sessions/{id}/stream")).await;
+    let mut seen = Vec::new();
+    next_matching(&mut stream, &mut seen, |e| e.event == "status").await;
+    seen.iter()
+        .filter(|e| e.event == "line")
+        .flat_map(|e| {
+            line_data(e)["events"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|ev| ev["kind"] == "tool_result")
+        // The CLI's own answer to the final StructuredOutput call is not ours.
+        .filter(|ev| ev["content"] != "Structured output provided successfully")
+        .map(|ev| {
+            (
+                ev["is_error"] == true,
+                ev["content"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
