@@ -178,6 +178,23 @@
     return details;
   }
 
+  // A browser screenshot the worker took for the operator, secrets masked.
+  function renderScreenshot(ev) {
+    const figure = el("figure", "screenshot");
+    const type = str(ev.media_type);
+    const data = str(ev.data);
+    const n = Number(ev.n) || 0;
+    if ((type === "image/png" || type === "image/jpeg") && /^[A-Za-z0-9+/=]+$/.test(data)) {
+      const img = el("img", "tool-image");
+      img.src = "data:" + type + ";base64," + data;
+      img.alt = "Browser screenshot " + n + ", secrets masked";
+      img.loading = "lazy";
+      figure.append(img);
+    }
+    figure.append(el("figcaption", "meta", "browser screenshot " + n + " · secrets masked before capture · not shown to the model"));
+    return figure;
+  }
+
   function attachResult(call, ev, line) {
     call.pending.remove();
     call.wrap.append(renderToolResult(ev, line, call));
@@ -396,6 +413,10 @@
         }
         case "result":
           body().append(renderFinal(ev));
+          quiet = false;
+          break;
+        case "screenshot":
+          body().append(renderScreenshot(ev));
           quiet = false;
           break;
         default:

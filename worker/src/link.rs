@@ -700,6 +700,7 @@ impl Worker {
             return; // A repeated job after a reconnect: already running.
         }
         let (cancel_tx, cancel_rx) = oneshot::channel();
+        let (notes_tx, notes_rx) = mpsc::channel::<String>(8);
         self.jobs.insert(
             id,
             JobState {
@@ -723,6 +724,7 @@ impl Worker {
             dry_run: job.dry_run,
             repos_dir: self.config.repos_dir.clone(),
             span: span.clone(),
+            notes: Some(notes_tx),
         };
         self.dispatcher.register(id, ctx);
         let handler: Arc<dyn actions::ActionHandler> = self.dispatcher.clone();
@@ -738,7 +740,14 @@ impl Worker {
             async move {
                 let (finish, metering) = match prepared {
                     Ok((invocation, enclosure)) => {
-                        run_forwarding(id, invocation, enclosure, cancel_rx, events.clone()).await
+                        let run = Run {
+                            id,
+                            invocation,
+                            enclosure,
+                            cancel: cancel_rx,
+                            notes: notes_rx,
+                        };
+                        run_forwarding(run, events.clone()).await
                     }
                     Err(error) => (failed_before_start(error), Metering::default()),
                 };
@@ -751,13 +760,24 @@ impl Worker {
     }
 }
 
-async fn run_forwarding(
+/// One session's CLI run, ready to start.
+struct Run {
     id: i64,
     invocation: runner::Invocation,
     enclosure: Enclosure,
     cancel: oneshot::Receiver<String>,
-    events: mpsc::Sender<JobEvent>,
-) -> (Finish, Metering) {
+    /// Lines the worker adds to the output while the CLI runs.
+    notes: mpsc::Receiver<String>,
+}
+
+async fn run_forwarding(run: Run, events: mpsc::Sender<JobEvent>) -> (Finish, Metering) {
+    let Run {
+        id,
+        invocation,
+        enclosure,
+        cancel,
+        notes,
+    } = run;
     // A stop from the control plane, or the model proxy's cost cap.
     let (stop_tx, stop_rx) = oneshot::channel::<String>();
     let enclosure = Arc::new(enclosure);
@@ -794,7 +814,7 @@ async fn run_forwarding(
         }
     });
     metrics::gauge!(claudeops_telemetry::names::WORKER_SESSIONS_RUNNING).increment(1.0);
-    let mut finish = runner::run(invocation, lines_tx, stop_rx)
+    let mut finish = runner::run_with_notes(invocation, lines_tx, stop_rx, notes)
         .instrument(cli.clone())
         .await;
     metrics::gauge!(claudeops_telemetry::names::WORKER_SESSIONS_RUNNING).decrement(1.0);

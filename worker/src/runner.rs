@@ -118,6 +118,19 @@ pub async fn run(
     lines: mpsc::Sender<Line>,
     cancel: oneshot::Receiver<String>,
 ) -> Finish {
+    let (_none, notes) = mpsc::channel(1);
+    run_with_notes(invocation, lines, cancel, notes).await
+}
+
+/// [`run`], with lines the worker adds to the session's output while the CLI
+/// runs (`notes`: whole JSON lines, a browser screenshot say), numbered in
+/// order with the CLI's own.
+pub async fn run_with_notes(
+    invocation: Invocation,
+    lines: mpsc::Sender<Line>,
+    cancel: oneshot::Receiver<String>,
+    mut notes: mpsc::Receiver<String>,
+) -> Finish {
     let mut out = Numberer {
         next_seq: 1,
         tx: lines,
@@ -157,8 +170,13 @@ pub async fn run(
     };
     let mut cancel = cancel;
     let mut stop_reason: Option<String> = None;
+    let mut notes_open = true;
     let ended = loop {
         tokio::select! {
+            note = notes.recv(), if notes_open => match note {
+                Some(text) => out.emit(text).await,
+                None => notes_open = false,
+            },
             event = child.next() => match event {
                 Piped::Stdout(line) => out.emit(line).await,
                 Piped::Stderr(line) => out.note("stderr", &line).await,

@@ -153,6 +153,7 @@ impl StreamSpans {
                     tool_use_id,
                     content,
                     is_error,
+                    ..
                 } => {
                     answered = true;
                     if let Some(tool) = self.open.remove(&tool_use_id) {

@@ -449,6 +449,7 @@ async fn dispatcher_acts_only_for_registered_sessions_at_their_tier() {
             dry_run: false,
             repos_dir: PathBuf::from("/nonexistent"),
             span: tracing::Span::none(),
+            notes: None,
         },
     );
     let reply = dispatcher.handle(request(1)).await;
@@ -472,6 +473,7 @@ fn ctx(tier: Tier, dry_run: bool, repos_dir: &Path) -> ActionContext {
         dry_run,
         repos_dir: repos_dir.to_path_buf(),
         span: tracing::Span::none(),
+        notes: None,
     }
 }
 

@@ -11,16 +11,18 @@
 //! any reply, and no request ever reached the disallowed origin.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
+use base64::Engine;
 use claudeops_core::Tier;
 use claudeops_tests::webapp::WebApp;
-use claudeops_worker::actions::ActionReply;
+use claudeops_worker::actions::{ActionContext, ActionReply, ActionRequest};
 use claudeops_worker::browser::{
     AllowList, BrowserConfig, Browsers, CredOrigins, Redactor, Secrets,
 };
 use claudeops_worker::sandbox::{Sandbox, SandboxMode};
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
 fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
@@ -30,6 +32,8 @@ const USER: &str = "admin-user";
 const PASSWORD: &str = "correct-horse-battery";
 const OLD_KEY: &str = "0ld5ecretkey0000aaaa1111bbbb2222";
 const CONSUMER_PASSWORD: &str = "consumer-pass-phrase";
+/// A credential with the characters a JSON string escapes.
+const TOKEN: &str = "tok\"en\\value-1";
 
 fn chromium() -> PathBuf {
     let bin = std::env::var("CLAUDEOPS_BROWSER_BIN").unwrap_or_else(|_| "chromium".to_owned());
@@ -57,16 +61,15 @@ fn sandbox() -> Sandbox {
     sandbox
 }
 
-/// Screenshots as the sink got them: session, number, PNG.
-type Shots = Arc<Mutex<Vec<(i64, u32, Vec<u8>)>>>;
-
 struct Setup {
     browsers: Browsers,
     app: WebApp,
     consumer: WebApp,
     evil: WebApp,
-    shots: Shots,
     replies: Mutex<Vec<String>>,
+    /// The lines the worker added to the session's output (screenshots).
+    notes: tokio::sync::Mutex<mpsc::Receiver<String>>,
+    notes_tx: mpsc::Sender<String>,
     _state: tempfile::TempDir,
 }
 
@@ -94,6 +97,7 @@ impl Setup {
                 ("BROWSER_CRED_APP_API_KEY", OLD_KEY),
                 ("BROWSER_CRED_CONSUMER_USER", USER),
                 ("BROWSER_CRED_CONSUMER_PASS", CONSUMER_PASSWORD),
+                ("BROWSER_CRED_APP_TOKEN", TOKEN),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned())),
             redactor,
@@ -108,28 +112,34 @@ impl Setup {
             helper: PathBuf::from(env!("CARGO_BIN_EXE_claudeops-worker")),
             profiles: state.path().join("browser"),
         };
-        let shots: Shots = Arc::default();
-        let sink = shots.clone();
-        let browsers = Browsers::new(config, sandbox(), secrets).with_screenshots(Arc::new(
-            move |session, n, png| {
-                if let Ok(mut s) = sink.lock() {
-                    s.push((session, n, png));
-                }
-            },
-        ));
+        let browsers = Browsers::new(config, sandbox(), secrets);
+        let (notes_tx, notes) = mpsc::channel(8);
         Setup {
             browsers,
             app,
             consumer,
             evil,
-            shots,
             replies: Mutex::new(Vec::new()),
+            notes: tokio::sync::Mutex::new(notes),
+            notes_tx,
             _state: state,
         }
     }
 
     async fn call_at(&self, session: i64, tier: Tier, tool: &str, args: Value) -> ActionReply {
-        let reply = self.browsers.handle(session, tier, tool, &args).await;
+        let request = ActionRequest {
+            session_id: session,
+            tool: tool.to_owned(),
+            arguments: args,
+        };
+        let ctx = ActionContext {
+            tier,
+            dry_run: false,
+            repos_dir: PathBuf::from("/nonexistent"),
+            span: tracing::Span::none(),
+            notes: Some(self.notes_tx.clone()),
+        };
+        let reply = self.browsers.handle(&request, &ctx).await;
         if let Ok(mut r) = self.replies.lock() {
             r.push(reply.text.clone());
         }
@@ -166,6 +176,8 @@ impl Setup {
             USER.to_owned(),
             PASSWORD.to_owned(),
             CONSUMER_PASSWORD.to_owned(),
+            TOKEN.to_owned(),
+            "tok\\\"en".to_owned(),
         ];
         all.extend(self.app.keys());
         all
@@ -210,7 +222,7 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
         )
         .await;
     assert!(
-        !wrong.ok && wrong.text.contains("not a password field"),
+        !wrong.ok && wrong.text.contains("only into a password field"),
         "{}",
         wrong.text
     );
@@ -251,6 +263,17 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
         filled.contains("password field \"Password\" (filled)"),
         "{filled}"
     );
+    let reread = t
+        .call(
+            "browser_read_secret",
+            json!({"ref": pass, "name": "CONSUMER_P_KEY"}),
+        )
+        .await;
+    assert!(
+        !reread.ok && reread.text.contains("password field"),
+        "{}",
+        reread.text
+    );
     let login = t.find("button \"Log in\"").await;
     let now = t.ok("browser_click", json!({"ref": login})).await;
     assert!(now.contains("/settings"), "{now}");
@@ -277,22 +300,58 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
 
     // The screenshot is taken with the key and the fields masked, in the DOM,
     // at capture time (the page reports what it saw then).
-    let shot = t.ok("browser_screenshot", json!({})).await;
-    assert!(shot.contains("screenshot 1 taken"), "{shot}");
+    let shot = t.call("browser_screenshot", json!({})).await;
+    assert!(
+        shot.ok && shot.text.contains("screenshot 1"),
+        "{}",
+        shot.text
+    );
     let reports = app.masked_reports();
     let report = reports
         .last()
         .unwrap_or_else(|| panic!("the page saw no masking"));
     assert!(report.contains("new-key=masked"), "{report}");
-    let png = t.shots.lock().map(|s| s[0].2.clone()).unwrap_or_default();
+    assert!(shot.text.contains("you are not shown it"), "{}", shot.text);
+    let line = t.notes.lock().await.try_recv();
+    let line: Value = ok(serde_json::from_str(&ok(line)));
+    assert_eq!(line["type"], "claudeops_screenshot");
+    assert_eq!(line["media_type"], "image/jpeg");
+    let jpeg =
+        ok(base64::engine::general_purpose::STANDARD
+            .decode(line["data"].as_str().unwrap_or_default()));
     assert!(
-        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 1000,
+        jpeg.starts_with(&[0xff, 0xd8, 0xff]) && jpeg.len() > 1000,
         "{} bytes",
-        png.len()
+        jpeg.len()
+    );
+
+    // Only a key the page generated is captured, never under an operator's name.
+    let button = t.find("Regenerate API key").await;
+    let words = t
+        .call(
+            "browser_read_secret",
+            json!({"ref": button, "name": "CONSUMER_B_KEY"}),
+        )
+        .await;
+    assert!(
+        !words.ok && words.text.contains("generated"),
+        "{}",
+        words.text
+    );
+    let key_ref = t.find("[token hidden]").await;
+    let taken = t
+        .call(
+            "browser_read_secret",
+            json!({"ref": key_ref, "name": "APP_API_KEY"}),
+        )
+        .await;
+    assert!(
+        !taken.ok && taken.text.contains("credential of the operator's"),
+        "{}",
+        taken.text
     );
 
     // Capture the key by reference, for the consumer, and type it there.
-    let key_ref = t.find("[token hidden]").await;
     let captured = t
         .ok(
             "browser_read_secret",
@@ -313,6 +372,36 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
         !early.ok && early.text.contains("not one CONSUMER's"),
         "{}",
         early.text
+    );
+    // A key the model typed itself is not a secret it can make; a form it
+    // typed into takes no credential.
+    let indexer = t.find("Indexer API key").await;
+    t.ok(
+        "browser_fill",
+        json!({"ref": indexer, "text": "made0up0by0the0model0abc"}),
+    )
+    .await;
+    let own = t
+        .call(
+            "browser_read_secret",
+            json!({"ref": indexer, "name": "CONSUMER_MINE_KEY"}),
+        )
+        .await;
+    assert!(
+        !own.ok && own.text.contains("text you typed"),
+        "{}",
+        own.text
+    );
+    let into_typed = t
+        .call(
+            "browser_fill_credential",
+            json!({"ref": indexer, "name": "APP_API_KEY"}),
+        )
+        .await;
+    assert!(
+        !into_typed.ok && into_typed.text.contains("you typed into"),
+        "{}",
+        into_typed.text
     );
     t.ok("browser_open", json!({"url": consumer.url("/login")}))
         .await;
@@ -337,8 +426,20 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
     .await;
     let after = t.snapshot().await;
     assert!(
-        after.contains("Indexer API key\" value=\"[token hidden]\""),
+        after.contains("Indexer API key\" value=\"[redacted]\""),
         "{after}"
+    );
+    // A form with a credential in it is not changed by the model.
+    let changed = t
+        .call(
+            "browser_fill",
+            json!({"ref": field, "text": "http://192.0.2.1/"}),
+        )
+        .await;
+    assert!(
+        !changed.ok && changed.text.contains("holds a credential"),
+        "{}",
+        changed.text
     );
     let save = t.find("Save indexer").await;
     t.ok("browser_click", json!({"ref": save})).await;
@@ -356,6 +457,34 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
     .await;
     let echoed = t.snapshot().await;
     assert!(echoed.contains("You typed: [redacted]"), "{echoed}");
+    // A credential with characters a JSON string escapes is hidden as well.
+    t.ok(
+        "browser_fill_credential",
+        json!({"ref": echo, "name": "APP_TOKEN"}),
+    )
+    .await;
+    let escaped = t.snapshot().await;
+    assert!(
+        escaped.contains("You typed: [redacted]") && !escaped.contains("tok"),
+        "{escaped}"
+    );
+    // What a field holds after the worker typed a credential is not captured again.
+    t.ok(
+        "browser_fill_credential",
+        json!({"ref": echo, "name": "APP_API_KEY"}),
+    )
+    .await;
+    let copy = t
+        .call(
+            "browser_read_secret",
+            json!({"ref": echo, "name": "CONSUMER_COPY_KEY"}),
+        )
+        .await;
+    assert!(
+        !copy.ok && copy.text.contains("already has"),
+        "{}",
+        copy.text
+    );
     t.ok("browser_screenshot", json!({})).await;
     let report = app.masked_reports().last().cloned().unwrap_or_default();
     assert!(

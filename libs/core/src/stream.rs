@@ -32,6 +32,14 @@ pub enum StreamEvent {
         content: String,
         is_error: bool,
     },
+    /// A browser screenshot the worker added to the output for the operator
+    /// (the model is not shown it), secrets masked before capture.
+    Screenshot {
+        n: i64,
+        media_type: String,
+        /// Base64 of the picture.
+        data: String,
+    },
     /// The final line.
     Result(RunResult),
     /// A well-formed line of a kind we do not show (kept raw by the caller).
@@ -84,6 +92,12 @@ pub fn parse_value(value: &Value) -> Result<Vec<StreamEvent>, MalformedLine> {
         "assistant" => content_blocks(value).filter_map(assistant_block).collect(),
         "user" => content_blocks(value).filter_map(user_block).collect(),
         "result" => vec![StreamEvent::Result(run_result(value))],
+        "claudeops_screenshot" => match screenshot(value) {
+            Some(event) => vec![event],
+            None => vec![StreamEvent::Other {
+                line_type: line_type.to_owned(),
+            }],
+        },
         other => vec![StreamEvent::Other {
             line_type: other.to_owned(),
         }],
@@ -158,6 +172,22 @@ fn user_block(block: &Value) -> Option<StreamEvent> {
             .get("is_error")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+    })
+}
+
+/// A screenshot line: a PNG or JPEG in base64, nothing else (a page is
+/// never given more than a picture).
+fn screenshot(value: &Value) -> Option<StreamEvent> {
+    let media_type = value.get("media_type").and_then(Value::as_str)?;
+    let data = value.get("data").and_then(Value::as_str)?;
+    let base64 = !data.is_empty()
+        && data
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+    (matches!(media_type, "image/png" | "image/jpeg") && base64).then(|| StreamEvent::Screenshot {
+        n: value.get("n").and_then(Value::as_i64).unwrap_or(0),
+        media_type: media_type.to_owned(),
+        data: data.to_owned(),
     })
 }
 
@@ -247,7 +277,7 @@ mod tests {
             Ok(vec![StreamEvent::ToolResult {
                 tool_use_id: "t1".into(),
                 content: "a\nb".into(),
-                is_error: true
+                is_error: true,
             }])
         );
 
@@ -301,6 +331,30 @@ mod tests {
         for (tool, input, want) in cases {
             let input: Value = serde_json::from_str(input).unwrap_or(Value::Null);
             assert_eq!(key_argument(tool, &input).as_deref(), want, "{tool}");
+        }
+    }
+
+    #[test]
+    fn screenshots_are_pictures_only() {
+        let ok =
+            r#"{"type":"claudeops_screenshot","n":2,"media_type":"image/jpeg","data":"/9j/4AAQ"}"#;
+        assert_eq!(
+            parse_line(ok),
+            Ok(vec![StreamEvent::Screenshot {
+                n: 2,
+                media_type: "image/jpeg".to_owned(),
+                data: "/9j/4AAQ".to_owned()
+            }])
+        );
+        for bad in [
+            r#"{"type":"claudeops_screenshot","n":1,"media_type":"image/svg+xml","data":"PHN2Zz4="}"#,
+            r#"{"type":"claudeops_screenshot","n":1,"media_type":"image/png","data":"\"><script>"}"#,
+            r#"{"type":"claudeops_screenshot","n":1,"media_type":"image/png","data":""}"#,
+        ] {
+            assert!(
+                matches!(parse_line(bad).as_deref(), Ok([StreamEvent::Other { .. }])),
+                "{bad}"
+            );
         }
     }
 }

@@ -121,15 +121,7 @@ async fn a_tier_two_model_rotates_an_api_key_without_seeing_it() {
         results[8]
     );
 
-    // The screenshot is kept with the session, with the key masked at capture.
-    let shots = files_under(&worker.state.path().join("screenshots"));
-    assert_eq!(
-        shots.len(),
-        1,
-        "{:?}",
-        shots.iter().map(|s| &s.0).collect::<Vec<_>>()
-    );
-    assert!(shots[0].1.starts_with(b"\x89PNG"));
+    // The screenshot is kept in the session's output, the key masked at capture.
     let report = app.masked_reports().last().cloned().unwrap_or_default();
     assert!(report.contains("new-key=masked"), "{report}");
 
@@ -147,6 +139,29 @@ async fn a_tier_two_model_rotates_an_api_key_without_seeing_it() {
     assert!(
         output.contains("typed the credential APP_PASS"),
         "the output holds the session"
+    );
+    let shots: Vec<Value> = lines
+        .iter()
+        .filter(|e| e.event == "line")
+        .flat_map(|e| {
+            line_data(e)["events"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|ev| ev["kind"] == "screenshot")
+        .collect();
+    assert_eq!(shots.len(), 1, "one screenshot in the session's output");
+    assert_eq!(shots[0]["media_type"], "image/jpeg");
+    assert!(
+        shots[0]["data"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("/9j/")),
+        "a JPEG"
+    );
+    assert!(
+        !requests.contains(shots[0]["data"].as_str().unwrap_or("-")),
+        "the model is not shown the screenshot"
     );
     let stored = files_under(cp.state.path());
     for secret in secrets {
@@ -170,6 +185,16 @@ async fn a_tier_two_model_rotates_an_api_key_without_seeing_it() {
             );
         }
     }
+    // The session page shows the screenshot, in a real browser.
+    let seen = browser_script(
+        "screenshot_browser.py",
+        &[&cp.url, &cp.token, &id.to_string()],
+        &worker,
+    )
+    .await;
+    assert_eq!(seen["natural_width"], 1280, "{seen}");
+    assert_eq!(seen["page_errors"], json!([]), "{seen}");
+
     // The browser and its profile are gone with the session.
     let profiles = worker.state.path().join("browser");
     poll(

@@ -122,6 +122,9 @@ pub struct ActionContext {
     pub repos_dir: PathBuf,
     /// The session's span: each action is a span under it, in its trace.
     pub span: tracing::Span,
+    /// Lines the worker adds to the session's output (a browser screenshot,
+    /// which the operator sees on the session page and the model does not).
+    pub notes: Option<tokio::sync::mpsc::Sender<String>>,
 }
 
 /// The typed actions.
@@ -542,7 +545,7 @@ impl Dispatcher {
             sessions.remove(&session_id);
         }
         if let Some(browsers) = self.browsers.clone() {
-            tokio::spawn(async move { browsers.close(session_id).await });
+            tokio::spawn(async move { browsers.end(session_id).await });
         }
     }
 
@@ -564,12 +567,7 @@ impl ActionHandler for Dispatcher {
                     match &self.browsers {
                         Some(browsers) => {
                             browsers
-                                .handle(
-                                    request.session_id,
-                                    ctx.tier,
-                                    &request.tool,
-                                    &request.arguments,
-                                )
+                                .handle(&request, &ctx)
                                 .instrument(span.clone())
                                 .await
                         }

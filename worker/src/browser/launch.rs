@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
+use super::origins::AllowList;
 use crate::sandbox::{Sandbox, Session};
 
 /// The hidden subcommand that moves the DevTools pipe to fds 3 and 4 and
@@ -15,7 +16,7 @@ use crate::sandbox::{Sandbox, Session};
 pub const PIPE_SUBCOMMAND: &str = "cdp-pipe";
 
 /// The browser's command line, without the program.
-pub fn chromium_flags(profile: &Path, no_sandbox: bool) -> Vec<OsString> {
+pub fn chromium_flags(profile: &Path, no_sandbox: bool, allowed: &AllowList) -> Vec<OsString> {
     let mut flags: Vec<OsString> = [
         "--headless",
         "--remote-debugging-pipe",
@@ -30,7 +31,7 @@ pub fn chromium_flags(profile: &Path, no_sandbox: bool) -> Vec<OsString> {
         "--disable-crash-reporter",
         "--disable-client-side-phishing-detection",
         "--disable-domain-reliability",
-        "--disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,InterestFeedContentSuggestions",
+        "--disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,InterestFeedContentSuggestions,NetworkPrediction",
         "--disable-dev-shm-usage",
         "--no-pings",
         "--password-store=basic",
@@ -38,6 +39,9 @@ pub fn chromium_flags(profile: &Path, no_sandbox: bool) -> Vec<OsString> {
         "--mute-audio",
         "--hide-scrollbars",
         "--window-size=1280,800",
+        // No UDP around the proxy, no speculative lookups or connections.
+        "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+        "--dns-prefetch-disable",
     ]
     .iter()
     .map(OsString::from)
@@ -45,6 +49,14 @@ pub fn chromium_flags(profile: &Path, no_sandbox: bool) -> Vec<OsString> {
     let mut profile_flag = OsString::from("--user-data-dir=");
     profile_flag.push(profile);
     flags.push(profile_flag);
+    // Names resolve only for the allowed hosts: a lookup elsewhere fails
+    // before it leaves the machine.
+    let mut rules = String::from("--host-resolver-rules=MAP * ~NOTFOUND");
+    for host in allowed.hosts() {
+        rules.push_str(", EXCLUDE ");
+        rules.push_str(&host);
+    }
+    flags.push(OsString::from(rules));
     if no_sandbox {
         flags.push(OsString::from("--no-sandbox"));
     }
@@ -60,6 +72,7 @@ pub fn command(
     helper: &Path,
     chromium: &Path,
     profile: &Path,
+    allowed: &AllowList,
 ) -> (PathBuf, Vec<OsString>) {
     // Chromium's own sandbox needs namespaces the session sandbox does not
     // give, and refuses to run as root: the session sandbox is its sandbox
@@ -68,7 +81,7 @@ pub fn command(
     let no_sandbox = root || matches!(sandbox, Sandbox::Bwrap { .. });
     let mut inner = vec![OsString::from(PIPE_SUBCOMMAND), OsString::from("--")];
     inner.push(chromium.as_os_str().to_owned());
-    inner.extend(chromium_flags(profile, no_sandbox));
+    inner.extend(chromium_flags(profile, no_sandbox, allowed));
     let session = Session {
         workspace: profile.to_path_buf(),
         frozen: Vec::new(),
@@ -155,6 +168,7 @@ mod tests {
             Path::new("/usr/bin/claudeops-worker"),
             Path::new("/usr/bin/chromium"),
             Path::new("/state/browser/7"),
+            &AllowList::parse(&["https://app.example:8443".to_owned()]).unwrap_or_default(),
         );
         assert_eq!(program, Path::new("/usr/bin/claudeops-worker"));
         let args: Vec<String> = args

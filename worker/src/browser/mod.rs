@@ -40,7 +40,9 @@ use claudeops_core::Tier;
 use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 
-use crate::actions::ActionReply;
+use base64::Engine;
+
+use crate::actions::{ActionContext, ActionReply, ActionRequest};
 use crate::sandbox::Sandbox;
 pub use origins::{AllowList, CredOrigins, Origin};
 use page::{Page, Start};
@@ -88,23 +90,33 @@ pub struct BrowserConfig {
     pub profiles: PathBuf,
 }
 
-/// Where a screenshot goes: the session id, its number in the session, PNG bytes.
-pub type ScreenshotSink = Arc<dyn Fn(i64, u32, Vec<u8>) + Send + Sync>;
-
 /// Every session's browser on this worker.
 pub struct Browsers {
     config: BrowserConfig,
     sandbox: Sandbox,
     secrets: Secrets,
     open: Mutex<HashMap<i64, Arc<Mutex<Open>>>>,
-    screenshots: Option<ScreenshotSink>,
+    /// Sessions that have ended: their browser is never started again.
+    ended: std::sync::Mutex<std::collections::HashSet<i64>>,
 }
 
+/// One session's browser and what it captured.
+#[derive(Default)]
 struct Open {
     page: Option<Page>,
     proxy: Option<tokio::task::JoinHandle<()>>,
     shots: u32,
+    /// Secrets read from pages in this session (`browser_read_secret`).
+    captured: std::collections::BTreeMap<String, String>,
+    /// What the model typed with `browser_fill` in this session: never
+    /// taken as a secret, so the model cannot make one of its own.
+    typed: Vec<String>,
 }
+
+/// The most secrets one session may capture.
+const MAX_CAPTURED: usize = 20;
+/// The longest line of a reply, cut after redaction.
+const MAX_REPLY_LINE: usize = 600;
 
 impl Browsers {
     pub fn new(config: BrowserConfig, sandbox: Sandbox, secrets: Secrets) -> Browsers {
@@ -113,19 +125,24 @@ impl Browsers {
             sandbox,
             secrets,
             open: Mutex::new(HashMap::new()),
-            screenshots: None,
+            ended: std::sync::Mutex::default(),
         }
     }
 
     /// The browser of a worker, when its configuration turns browser actions
     /// on; credentials come from its environment (`BROWSER_CRED_*`), and a
-    /// refused one is logged by name only. Screenshots are kept under
-    /// `STATE_DIR/screenshots/session-ID/N.png`.
+    /// refused one is logged by name only. Profiles an earlier run left (it
+    /// died with sessions open) are deleted: no session runs yet.
     pub fn from_config(config: &crate::WorkerConfig, sandbox: &Sandbox) -> Option<Browsers> {
         let browser = config.browser()?;
         let (secrets, problems) = Secrets::from_vars(std::env::vars(), Redactor::global().clone());
         for problem in problems {
             tracing::error!("a browser credential is refused: {problem}");
+        }
+        if let Err(error) = std::fs::remove_dir_all(&browser.profiles)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(dir = %browser.profiles.display(), %error, "old browser profiles could not be deleted");
         }
         tracing::info!(
             origins = %browser.allowed.origins().iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
@@ -133,23 +150,7 @@ impl Browsers {
             credentials = %secrets.names().join(","),
             "browser actions are on"
         );
-        let dir = config.state_dir.join("screenshots");
-        let sink: ScreenshotSink = Arc::new(move |session, n, png| {
-            let dir = dir.join(format!("session-{session}"));
-            let path = dir.join(format!("{n}.png"));
-            if let Err(error) =
-                std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, png))
-            {
-                tracing::warn!(path = %path.display(), %error, "a screenshot could not be kept");
-            }
-        });
-        Some(Browsers::new(browser, sandbox.clone(), secrets).with_screenshots(sink))
-    }
-
-    /// Sends each screenshot on (to the control plane, with the session).
-    pub fn with_screenshots(mut self, sink: ScreenshotSink) -> Browsers {
-        self.screenshots = Some(sink);
-        self
+        Some(Browsers::new(browser, sandbox.clone(), secrets))
     }
 
     pub fn config(&self) -> &BrowserConfig {
@@ -161,23 +162,26 @@ impl Browsers {
         tier >= self.config.tier
     }
 
-    /// Runs one browser action for a session. Every reply is redacted.
-    pub async fn handle(
-        &self,
-        session_id: i64,
-        tier: Tier,
-        tool: &str,
-        args: &Value,
-    ) -> ActionReply {
-        let reply = self.dispatch(session_id, tier, tool, args).await;
-        let redactor = self.secrets.redactor();
+    /// Runs one browser action for a session. Every reply is redacted, then
+    /// cut to size (never the other way round: a cut could split a secret).
+    pub async fn handle(&self, request: &ActionRequest, ctx: &ActionContext) -> ActionReply {
+        let reply = self.dispatch(request, ctx).await;
+        let text = self.secrets.redactor().redact(&reply.text);
+        let text: Vec<String> = text
+            .lines()
+            .map(|line| match line.char_indices().nth(MAX_REPLY_LINE) {
+                Some((at, _)) => format!("{}...", &line[..at]),
+                None => line.to_owned(),
+            })
+            .collect();
         ActionReply {
             ok: reply.ok,
-            text: redactor.redact(&reply.text),
+            text: text.join("\n"),
         }
     }
 
-    async fn dispatch(&self, session_id: i64, tier: Tier, tool: &str, args: &Value) -> ActionReply {
+    async fn dispatch(&self, request: &ActionRequest, ctx: &ActionContext) -> ActionReply {
+        let (session_id, tier, tool) = (request.session_id, ctx.tier, request.tool.as_str());
         if !self.offered(tier) {
             return ActionReply::failed(format!(
                 "{tool} needs tier {} or higher (CLAUDEOPS_BROWSER_TIER); this session runs at tier {tier} ({}). Report what you found and recommend escalation instead. {NOTHING}",
@@ -185,7 +189,7 @@ impl Browsers {
                 tier.role()
             ));
         }
-        let args = match Args::new(tool, args) {
+        let args = match Args::new(tool, &request.arguments) {
             Ok(args) => args,
             Err(error) => return ActionReply::failed(format!("{tool}: {error}. {NOTHING}")),
         };
@@ -193,17 +197,12 @@ impl Browsers {
             self.close(session_id).await;
             return ActionReply::ok("the browser is closed; its profile is deleted");
         }
+        if self.ended.lock().is_ok_and(|e| e.contains(&session_id)) {
+            return ActionReply::failed(format!("session {session_id} has ended. {NOTHING}"));
+        }
         let slot = {
             let mut open = self.open.lock().await;
-            open.entry(session_id)
-                .or_insert_with(|| {
-                    Arc::new(Mutex::new(Open {
-                        page: None,
-                        proxy: None,
-                        shots: 0,
-                    }))
-                })
-                .clone()
+            open.entry(session_id).or_default().clone()
         };
         let mut open = slot.lock().await;
         if tool == "browser_open" {
@@ -228,33 +227,27 @@ impl Browsers {
                 return ActionReply::failed(format!("{error}. {NOTHING}"));
             }
         }
-        let Some(page) = open.page.as_ref().filter(|p| p.is_alive()) else {
+        if open.page.as_ref().is_none_or(|p| !p.is_alive()) {
             return ActionReply::failed(format!(
                 "no page is open in this session: call browser_open with a URL first. {NOTHING}"
             ));
-        };
+        }
         let result = match tool {
-            "browser_open" => self.open_url(page, &args).await,
-            "browser_snapshot" => self.snapshot(page).await,
-            "browser_click" => self.click(page, &args).await,
-            "browser_fill" => self.fill(page, &args).await,
-            "browser_fill_credential" => self.fill_credential(page, &args).await,
-            "browser_read_secret" => self.read_secret(page, &args).await,
-            "browser_wait" => self.wait(page, &args).await,
-            "browser_screenshot" => {
-                open.shots += 1;
-                let n = open.shots;
-                let Some(page) = open.page.as_ref() else {
-                    return ActionReply::failed(NOTHING);
-                };
-                self.screenshot(session_id, n, page).await
-            }
+            "browser_open" => self.open_url(&open, &args).await,
+            "browser_snapshot" => self.snapshot(&open).await,
+            "browser_click" => self.click(&open, &args).await,
+            "browser_fill" => self.fill(&mut open, &args).await,
+            "browser_fill_credential" => self.fill_credential(&open, &args).await,
+            "browser_read_secret" => self.read_secret(&mut open, &args).await,
+            "browser_wait" => self.wait(&open, &args).await,
+            "browser_screenshot" => self.screenshot(&mut open, ctx).await,
             _ => Err(format!("unknown browser action {tool}")),
         };
-        let Some(page) = open.page.as_ref() else {
-            return ActionReply::failed(NOTHING);
-        };
-        let blocked = page.take_blocked();
+        let blocked = open
+            .page
+            .as_ref()
+            .map(Page::take_blocked)
+            .unwrap_or_default();
         let mut reply = match result {
             Ok(text) => ActionReply::ok(text),
             Err(error) => ActionReply::failed(format!("{tool}: {error}")),
@@ -280,6 +273,12 @@ impl Browsers {
     }
 
     async fn start(&self, session_id: i64, open: &mut Open) -> Result<(), String> {
+        if let Some(mut old) = open.page.take() {
+            old.close().await;
+        }
+        if let Some(proxy) = open.proxy.take() {
+            proxy.abort();
+        }
         let profile = self.config.profiles.join(format!("session-{session_id}"));
         let _ = tokio::fs::remove_dir_all(&profile).await;
         tokio::fs::create_dir_all(&profile).await.map_err(|e| {
@@ -300,6 +299,7 @@ impl Browsers {
             &self.config.helper,
             &self.config.chromium,
             &profile,
+            &self.config.allowed,
         );
         let start = Start::Launch {
             program,
@@ -319,7 +319,8 @@ impl Browsers {
         }
     }
 
-    /// Closes a session's browser (at the session's end, or on `browser_close`).
+    /// Closes a session's browser (on `browser_close`; the session may open
+    /// it again).
     pub async fn close(&self, session_id: i64) {
         let slot = self.open.lock().await.remove(&session_id);
         if let Some(slot) = slot {
@@ -333,18 +334,32 @@ impl Browsers {
         }
     }
 
-    /// Closes every browser (at the worker's shutdown).
-    pub async fn close_all(&self) {
-        let ids: Vec<i64> = self.open.lock().await.keys().copied().collect();
-        for id in ids {
-            self.close(id).await;
+    /// The session has ended: its browser closes, its profile and captured
+    /// secrets go, and no call of it starts a browser again.
+    pub async fn end(&self, session_id: i64) {
+        if let Ok(mut ended) = self.ended.lock() {
+            ended.insert(session_id);
         }
+        self.close(session_id).await;
     }
 
-    async fn open_url(&self, page: &Page, args: &Args) -> Result<String, String> {
+    fn page(open: &Open) -> Result<&Page, String> {
+        open.page
+            .as_ref()
+            .ok_or_else(|| "no page is open: call browser_open first".to_owned())
+    }
+
+    async fn open_url(&self, open: &Open, args: &Args) -> Result<String, String> {
+        let page = Self::page(open)?;
         let url = args.string("url")?;
         page.navigate(&url).await.map_err(|e| e.to_string())?;
         self.where_now(page, "opened").await
+    }
+
+    /// Text for the model from the page: known secrets out first, then
+    /// key-like words hidden.
+    fn clean(&self, text: &str) -> String {
+        secrets::hide_tokens(&self.secrets.redactor().redact(text))
     }
 
     async fn where_now(&self, page: &Page, did: &str) -> Result<String, String> {
@@ -355,12 +370,13 @@ impl Browsers {
             .ok()
             .and_then(|v| v["title"].as_str().map(str::to_owned))
             .unwrap_or_default();
-        Ok(secrets::hide_tokens(&format!(
+        Ok(self.clean(&format!(
             "{did}; the page is now {url} \"{title}\". Call browser_snapshot to read it."
         )))
     }
 
-    async fn snapshot(&self, page: &Page) -> Result<String, String> {
+    async fn snapshot(&self, open: &Open) -> Result<String, String> {
+        let page = Self::page(open)?;
         let snap = page
             .call("snapshot", vec![json!(page::SNAPSHOT_LINES)])
             .await
@@ -374,7 +390,7 @@ impl Browsers {
             text.push_str(line.as_str().unwrap_or_default());
             text.push('\n');
         }
-        let mut text = secrets::hide_tokens(&text);
+        let mut text = self.clean(&text);
         if text.len() > SNAPSHOT_CHARS {
             let cut = (0..=SNAPSHOT_CHARS)
                 .rev()
@@ -409,7 +425,8 @@ impl Browsers {
         })
     }
 
-    async fn click(&self, page: &Page, args: &Args) -> Result<String, String> {
+    async fn click(&self, open: &Open, args: &Args) -> Result<String, String> {
+        let page = Self::page(open)?;
         let reference = args.reference()?;
         let clicked = page
             .call("click", vec![json!(reference)])
@@ -424,28 +441,39 @@ impl Browsers {
         self.where_now(page, &format!("clicked {reference}")).await
     }
 
-    async fn type_into(&self, page: &Page, reference: &str, text: &str) -> Result<(), String> {
-        let focused = page
-            .call("focus", vec![json!(reference)])
-            .await
-            .map_err(|e| e.to_string())?;
-        if focused != Value::Bool(true) {
-            return Err(format!("{reference} cannot take the keyboard's focus"));
-        }
-        if !text.is_empty() {
-            page.insert_text(text).await.map_err(|e| e.to_string())?;
-        }
-        Ok(())
-    }
-
-    async fn fill(&self, page: &Page, args: &Args) -> Result<String, String> {
+    async fn fill(&self, open: &mut Open, args: &Args) -> Result<String, String> {
         let reference = args.reference()?;
         let text = args.string("text")?;
         if text.chars().count() > MAX_FILL {
             return Err(format!("the text is longer than {MAX_FILL} characters"));
         }
+        let page = Self::page(open)?;
         let element = self.element(page, &reference).await?;
         element.writable()?;
+        if element.kind == "password" {
+            return Err(format!(
+                "{reference} is a password field: use browser_fill_credential with the credential's name"
+            ));
+        }
+        if element.tag != "select" {
+            element.text_field()?;
+        }
+        // Marks the field's form as one the model typed into, refused if it
+        // already holds a credential: the model may not change where a form
+        // with a credential in it goes.
+        let focused = page
+            .call("focus", vec![json!(reference)])
+            .await
+            .map_err(|e| e.to_string())?;
+        match focused.as_str() {
+            Some("ok") => {}
+            Some("credential") => {
+                return Err(format!(
+                    "refused: {reference}'s form holds a credential the worker typed; a form with a credential in it is sent as the page made it, not changed"
+                ));
+            }
+            _ => return Err(format!("{reference} cannot take the keyboard's focus")),
+        }
         if element.tag == "select" {
             let chosen = page
                 .call("select", vec![json!(reference), json!(text)])
@@ -456,101 +484,160 @@ impl Browsers {
             }
             return Ok(format!("selected {text:?} in {reference}"));
         }
-        if element.kind == "password" {
-            return Err(format!(
-                "{reference} is a password field: use browser_fill_credential with the credential's name"
-            ));
+        if !text.is_empty() {
+            page.insert_text(&text).await.map_err(|e| e.to_string())?;
         }
-        element.text_field()?;
-        self.type_into(page, &reference, &text).await?;
-        Ok(format!(
-            "typed {} characters into {reference}",
-            text.chars().count()
-        ))
+        let count = text.chars().count();
+        if !text.trim().is_empty() {
+            open.typed.push(text);
+        }
+        Ok(format!("typed {count} characters into {reference}"))
     }
 
-    /// The page's origin, from the browser, must be one the secret's service is tied to.
-    async fn tied(&self, page: &Page, name: &str) -> Result<String, String> {
-        let Some(service) = self.config.creds.service_of(name) else {
-            let services: Vec<&str> = self.config.creds.services().collect();
-            return Err(format!(
-                "{name} belongs to no service tied to an origin; the operator ties services in CLAUDEOPS_BROWSER_CRED_ORIGINS (tied now: {})",
-                if services.is_empty() {
-                    "none".to_owned()
-                } else {
-                    services.join(", ")
-                }
-            ));
-        };
-        let url = page.url().await.map_err(|e| e.to_string())?;
-        let here = Origin::of(&url);
-        let tied = self.config.creds.origins_of(service);
-        match here {
-            Some(origin) if tied.contains(&origin) => Ok(service.to_owned()),
-            _ => Err(format!(
-                "refused: this page's origin ({}) is not one {service}'s credentials belong to ({}). A credential is typed only into its own service's pages",
-                Origin::of(&url).map_or_else(|| "none".to_owned(), |o| o.to_string()),
-                tied.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+    /// A secret by name: one captured in this session, else a credential of
+    /// the worker's environment.
+    fn secret(&self, open: &Open, name: &str) -> Option<(String, bool)> {
+        match open.captured.get(name) {
+            Some(value) => Some((value.clone(), true)),
+            None => self.secrets.get(name).map(|v| (v, false)),
         }
     }
 
-    async fn fill_credential(&self, page: &Page, args: &Args) -> Result<String, String> {
+    async fn fill_credential(&self, open: &Open, args: &Args) -> Result<String, String> {
+        let page = Self::page(open)?;
         let reference = args.reference()?;
         let name = args.name()?;
-        let Some(value) = self.secrets.get(&name) else {
+        let Some((value, captured)) = self.secret(open, &name) else {
             return Err(format!(
                 "this worker holds no credential {name}; the operator sets BROWSER_CRED_{name} in the worker's environment (held now: {})",
-                self.held()
+                self.held(open)
             ));
         };
-        self.tied(page, &name).await?;
-        let element = self.element(page, &reference).await?;
-        element.writable()?;
-        element.text_field()?;
-        if is_password_name(&name) && element.kind != "password" {
-            return Err(format!(
-                "refused: {name} is a password and {reference} is not a password field (it is {} {})",
-                element.tag, element.kind
-            ));
+        let service = self.config.creds.service_of(&name).ok_or_else(|| {
+            format!(
+                "{name} belongs to no service tied to an origin; the operator ties services in CLAUDEOPS_BROWSER_CRED_ORIGINS (tied now: {})",
+                self.tied_services()
+            )
+        })?;
+        let tied: Vec<String> = self
+            .config
+            .creds
+            .origins_of(service)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let password_only = !captured && !text_credential(&name);
+        // One call in the page checks the origin and the field and types: no
+        // navigation can come between the check and the typing.
+        let outcome = page
+            .call(
+                "fill_secret",
+                vec![
+                    json!(reference),
+                    json!(value),
+                    json!(tied),
+                    json!(password_only),
+                ],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        match outcome.as_str().unwrap_or_default() {
+            "ok" => Ok(format!(
+                "typed the credential {name} into {reference}; its value is never shown"
+            )),
+            "origin" => {
+                let here = page
+                    .url()
+                    .await
+                    .ok()
+                    .and_then(|u| Origin::of(&u))
+                    .map_or_else(|| "none".to_owned(), |o| o.to_string());
+                Err(format!(
+                    "refused: this page's origin ({here}) is not one {service}'s credentials belong to ({}). A credential is typed only into its own service's pages",
+                    tied.join(", ")
+                ))
+            }
+            "missing" => Err(format!(
+                "there is no element {reference} on this page: take a new browser_snapshot"
+            )),
+            "password" => Err(format!(
+                "refused: {name} is typed only into a password field, and {reference} is not one (only names ending in _USER, _USERNAME, _EMAIL, _LOGIN, _KEY or _TOKEN, and captured keys, go into other fields)"
+            )),
+            "typed" => Err(format!(
+                "refused: you typed into {reference}'s form; a credential goes only into a form as the page made it"
+            )),
+            "field" => Err(format!(
+                "{reference} is not an editable text or password field"
+            )),
+            other => Err(format!("the page did not take the credential ({other})")),
         }
-        self.type_into(page, &reference, &value).await?;
-        Ok(format!(
-            "typed the credential {name} into {reference}; its value is never shown"
-        ))
     }
 
-    async fn read_secret(&self, page: &Page, args: &Args) -> Result<String, String> {
+    async fn read_secret(&self, open: &mut Open, args: &Args) -> Result<String, String> {
         let reference = args.reference()?;
         let name = args.name()?;
         let service = self.config.creds.service_of(&name).ok_or_else(|| {
             format!(
                 "{name} belongs to no service tied to an origin, so it could never be used; name it SERVICE_FIELD after the service that will take it (tied: {})",
-                self.config.creds.services().collect::<Vec<_>>().join(", ")
+                self.tied_services()
             )
         })?;
+        if self.secrets.get(&name).is_some() {
+            return Err(format!(
+                "{name} is a credential of the operator's; capture under another name"
+            ));
+        }
+        if open.captured.len() >= MAX_CAPTURED && !open.captured.contains_key(&name) {
+            return Err(format!(
+                "this session has captured {MAX_CAPTURED} secrets, the most it may"
+            ));
+        }
+        let page = Self::page(open)?;
+        let element = self.element(page, &reference).await?;
+        if element.kind == "password" {
+            return Err(format!(
+                "refused: {reference} is a password field; only a key the page shows is captured"
+            ));
+        }
         let value = page
             .call("read", vec![json!(reference)])
             .await
             .map_err(|e| e.to_string())?;
-        let Some(value) = value.as_str().filter(|v| !v.is_empty()) else {
+        let value = value.as_str().unwrap_or_default().to_owned();
+        if !secrets::looks_like_token(&value) {
             return Err(format!(
-                "{reference} is not on this page or holds no text: take a new browser_snapshot"
+                "refused: {reference} does not hold one key the page generated (20 or more letters, digits, `_` or `-`, with both letters and digits); nothing was captured"
             ));
-        };
-        self.secrets
-            .insert(&name, value)
-            .map_err(|e| format!("the text of {reference} was not taken: {e}"))?;
+        }
+        let mut known = self.secrets.values();
+        known.extend(open.captured.values().cloned());
+        if known
+            .iter()
+            .any(|k| k.contains(value.as_str()) || value.contains(k.as_str()))
+        {
+            return Err(format!(
+                "refused: {reference} holds a secret the worker already has; nothing was captured"
+            ));
+        }
+        if open
+            .typed
+            .iter()
+            .any(|t| t.contains(value.as_str()) || (t.len() >= 6 && value.contains(t.as_str())))
+        {
+            return Err(format!(
+                "refused: {reference} holds text you typed; only a key the page generated is captured"
+            ));
+        }
+        self.secrets.redactor().add(&value);
+        let length = value.chars().count();
+        open.captured.insert(name.clone(), value);
         Ok(format!(
-            "captured {name} from {reference} ({} characters); the worker holds it. Type it where it belongs with browser_fill_credential on one of {service}'s pages; you never see it",
-            value.chars().count()
+            "captured {name} from {reference} ({length} characters); the worker holds it for this session. Type it where it belongs with browser_fill_credential on one of {service}'s pages; you never see it"
         ))
     }
 
-    async fn wait(&self, page: &Page, args: &Args) -> Result<String, String> {
+    async fn wait(&self, open: &Open, args: &Args) -> Result<String, String> {
+        let page = Self::page(open)?;
         let text = args.optional_string("text")?;
         let reference = args.optional_reference()?;
         if text.is_none() == reference.is_none() {
@@ -559,18 +646,12 @@ impl Browsers {
         let seconds = args.seconds()?;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
         loop {
-            // What the model could read anyway: the snapshot, with secrets hidden,
-            // so waiting for a text cannot test a key letter by letter.
+            // What the model could read anyway: the snapshot, with secrets
+            // hidden, so waiting for a text cannot test a key letter by letter.
             let found = if let Some(text) = &text {
-                self.snapshot(page)
+                self.snapshot(open)
                     .await
-                    .map(|s| {
-                        self.secrets
-                            .redactor()
-                            .redact(&s)
-                            .to_lowercase()
-                            .contains(&text.to_lowercase())
-                    })
+                    .map(|s| s.to_lowercase().contains(&text.to_lowercase()))
                     .unwrap_or(false)
             } else if let Some(reference) = &reference {
                 self.element(page, reference).await.is_ok()
@@ -593,41 +674,75 @@ impl Browsers {
         }
     }
 
-    async fn screenshot(&self, session_id: i64, n: u32, page: &Page) -> Result<String, String> {
+    /// A screenshot for the operator: taken with every password field and
+    /// every element holding a secret or a key-like word masked, then added
+    /// to the session's output (the session page shows it). The model is not
+    /// given the picture.
+    async fn screenshot(&self, open: &mut Open, ctx: &ActionContext) -> Result<String, String> {
+        let Some(notes) = ctx.notes.clone() else {
+            return Err("this session's output takes no screenshots".to_owned());
+        };
+        let page = Self::page(open)?;
+        let mut values = self.secrets.values();
+        values.extend(open.captured.values().cloned());
         let masked = page
-            .call("mask", vec![json!(self.secrets.values())])
+            .call("mask", vec![json!(values)])
             .await
             .map_err(|e| e.to_string())?;
         let shot = page.screenshot().await;
         let _ = page.call("unmask", vec![]).await;
-        let png = shot.map_err(|e| e.to_string())?;
-        let size = png.len();
-        match &self.screenshots {
-            Some(sink) => sink(session_id, n, png),
-            None => return Err("this worker has nowhere to keep screenshots".to_owned()),
-        }
+        let jpeg = shot.map_err(|e| e.to_string())?;
+        open.shots += 1;
+        let n = open.shots;
+        let line = json!({
+            "type": SCREENSHOT_LINE,
+            "n": n,
+            "media_type": "image/jpeg",
+            "data": base64::engine::general_purpose::STANDARD.encode(&jpeg),
+            "masked": masked.as_u64().unwrap_or(0),
+        });
+        notes
+            .send(line.to_string())
+            .await
+            .map_err(|_| "the session's output is closed".to_owned())?;
         Ok(format!(
-            "screenshot {n} taken ({}x{}, {} KiB, {} secret or password field(s) masked) and kept with the session",
+            "screenshot {n} taken ({}x{}, {} KiB) and added to the session's output for the operator; you are not shown it",
             page::VIEWPORT.0,
             page::VIEWPORT.1,
-            size.div_ceil(1024),
-            masked.as_u64().unwrap_or(0)
+            jpeg.len().div_ceil(1024),
         ))
     }
 
-    fn held(&self) -> String {
-        let names = self.secrets.names();
+    fn held(&self, open: &Open) -> String {
+        let mut names = self.secrets.names();
+        names.extend(open.captured.keys().cloned());
         if names.is_empty() {
             "none".to_owned()
         } else {
             names.join(", ")
         }
     }
+
+    fn tied_services(&self) -> String {
+        let services: Vec<&str> = self.config.creds.services().collect();
+        if services.is_empty() {
+            "none".to_owned()
+        } else {
+            services.join(", ")
+        }
+    }
 }
 
-/// Whether a credential's name says it is a password (`..._PASS`, `..._PASSWORD`).
-fn is_password_name(name: &str) -> bool {
-    name.ends_with("_PASS") || name.ends_with("_PASSWORD")
+/// The type of the output line a screenshot is kept in.
+pub const SCREENSHOT_LINE: &str = "claudeops_screenshot";
+
+/// Whether a credential may go into a field other than a password field:
+/// user names and keys. Anything else (`_PASS`, `_PASSWORD`, `_PIN`,
+/// `_SECRET`, a name of the operator's own) is typed only into a password field.
+fn text_credential(name: &str) -> bool {
+    ["_USER", "_USERNAME", "_EMAIL", "_LOGIN", "_KEY", "_TOKEN"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
 }
 
 struct Element {
@@ -846,8 +961,17 @@ mod tests {
             .and_then(|a| a.name())
             .is_err()
         );
-        assert!(is_password_name("SONARR_PASS") && is_password_name("APP_PASSWORD"));
-        assert!(!is_password_name("SONARR_API_KEY"));
+        assert!(text_credential("SONARR_USER") && text_credential("SONARR_API_KEY"));
+        for password in [
+            "SONARR_PASS",
+            "APP_PASSWORD",
+            "APP_PASSWD",
+            "APP_PIN",
+            "APP_SECRET",
+            "APP_X",
+        ] {
+            assert!(!text_credential(password), "{password}");
+        }
     }
 
     #[test]

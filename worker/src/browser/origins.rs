@@ -124,6 +124,14 @@ impl AllowList {
         &self.origins
     }
 
+    /// The allowed hosts, each once.
+    pub fn hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = self.origins.iter().map(|o| o.host.clone()).collect();
+        hosts.sort();
+        hosts.dedup();
+        hosts
+    }
+
     pub fn contains(&self, origin: &Origin) -> bool {
         self.origins.contains(origin)
     }
@@ -201,6 +209,18 @@ impl CredOrigins {
                     }
                 }
                 Err(error) => errors.push(format!("{entry:?}: {error}")),
+            }
+        }
+        for a in services.keys() {
+            for b in services.keys() {
+                if b.len() > a.len() + 1
+                    && b.starts_with(a.as_str())
+                    && b.as_bytes()[a.len()] == b'_'
+                {
+                    errors.push(format!(
+                        "the services {a} and {b} overlap: a credential named {b}_FIELD could belong to either; rename one"
+                    ));
+                }
             }
         }
         if errors.is_empty() {
@@ -310,18 +330,23 @@ mod tests {
         let allowed = list(&["https://sonarr.example", "https://prowlarr.example"]);
         let entries: Vec<String> = [
             "SONARR=https://sonarr.example",
-            "SONARR_4K=https://prowlarr.example",
+            "SONARR4K=https://prowlarr.example",
         ]
         .iter()
         .map(|e| (*e).to_owned())
         .collect();
         let creds = CredOrigins::parse(&entries, &allowed).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(creds.service_of("SONARR_PASS"), Some("SONARR"));
-        assert_eq!(creds.service_of("SONARR_4K_API_KEY"), Some("SONARR_4K"));
+        assert_eq!(creds.service_of("SONARR4K_API_KEY"), Some("SONARR4K"));
         assert_eq!(creds.service_of("SONARR"), None);
         assert_eq!(creds.service_of("SONARRX_PASS"), None);
         assert_eq!(creds.service_of("RADARR_PASS"), None);
         assert_eq!(creds.origins_of("SONARR").len(), 1);
+        let overlap = [
+            "SONARR=https://sonarr.example".to_owned(),
+            "SONARR_4K=https://prowlarr.example".to_owned(),
+        ];
+        assert!(CredOrigins::parse(&overlap, &allowed).is_err_and(|e| e[0].contains("overlap")));
         for bad in [
             "SONARR",
             "sonarr=https://sonarr.example",

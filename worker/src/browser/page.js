@@ -34,7 +34,9 @@ function (limit) {
     return clean(el.getAttribute('placeholder') || el.getAttribute('title') || el.getAttribute('name') || '');
   };
   const ref = (el) => { n += 1; const r = 'e' + n; el.setAttribute(REF, r); return '[' + r + '] '; };
-  const q = (s) => JSON.stringify(s.length > 200 ? s.slice(0, 200) + '...' : s);
+  // Quoted as is, never escaped or cut here: the worker redacts secrets from
+  // the text first, and an escaped or cut secret would not be found.
+  const q = (s) => '"' + s + '"';
   const walk = (node) => {
     if (lines.length >= limit) return;
     if (node.nodeType === Node.TEXT_NODE) {
@@ -96,16 +98,43 @@ function (ref) {
 //== focus
 function (ref) {
   const el = document.querySelector('[data-claudeops-ref="' + ref + '"]');
-  if (!el) return false;
+  if (!el) return 'missing';
+  const form = el.form || el.closest('form');
+  if (form && form.hasAttribute('data-claudeops-credential')) return 'credential';
+  if (form) form.setAttribute('data-claudeops-typed', '');
   el.scrollIntoView({ block: 'center' });
   el.focus();
+  if (el.tagName === 'SELECT') return 'ok';
   if (typeof el.select === 'function') el.select();
   if (el.value) {
     const proto = el.tagName === 'TEXTAREA' ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
     Object.getOwnPropertyDescriptor(proto, 'value').set.call(el, '');
     el.dispatchEvent(new Event('input', { bubbles: true }));
   }
-  return document.activeElement === el;
+  return document.activeElement === el ? 'ok' : 'focus';
+}
+
+//== fill_secret
+function (ref, value, origins, passwordOnly) {
+  // The origin check and the typing in one task of this document: no
+  // navigation comes between them.
+  if (!origins.includes(location.origin)) return 'origin';
+  const el = document.querySelector('[data-claudeops-ref="' + ref + '"]');
+  if (!el) return 'missing';
+  const tag = el.tagName;
+  const type = (el.type || '').toLowerCase();
+  const text = tag === 'TEXTAREA' || (tag === 'INPUT' && ['', 'text', 'password', 'email', 'search', 'tel', 'url', 'number'].includes(type));
+  if (!text || el.readOnly || el.disabled) return 'field';
+  if (passwordOnly && type !== 'password') return 'password';
+  const form = el.form || el.closest('form');
+  if (form && form.hasAttribute('data-claudeops-typed')) return 'typed';
+  if (form) form.setAttribute('data-claudeops-credential', '');
+  el.focus();
+  const proto = tag === 'TEXTAREA' ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
+  Object.getOwnPropertyDescriptor(proto, 'value').set.call(el, value);
+  el.dispatchEvent(new Event('input', { bubbles: true }));
+  el.dispatchEvent(new Event('change', { bubbles: true }));
+  return 'ok';
 }
 
 //== select
@@ -117,14 +146,6 @@ function (ref, text) {
   el.value = o.value;
   el.dispatchEvent(new Event('input', { bubbles: true }));
   el.dispatchEvent(new Event('change', { bubbles: true }));
-  return true;
-}
-
-//== changed
-function () {
-  for (const el of document.querySelectorAll('[data-claudeops-ref]')) {
-    if (el === document.activeElement) el.dispatchEvent(new Event('change', { bubbles: true }));
-  }
   return true;
 }
 
@@ -145,20 +166,31 @@ function () {
 function (secrets) {
   const isToken = (w) => /^[A-Za-z0-9_-]{20,}$/.test(w) && /[0-9]/.test(w) && /[A-Za-z]/.test(w);
   const hit = (t) => !!t && (secrets.some((s) => t.includes(s)) || t.split(/[^A-Za-z0-9_-]+/).some(isToken));
-  const style = document.createElement('style');
-  style.setAttribute('data-claudeops-mask', '');
-  style.textContent = '[data-claudeops-masked]{color:transparent!important;text-shadow:none!important;background:#000!important;-webkit-text-security:disc!important;caret-color:transparent!important}';
-  document.documentElement.appendChild(style);
+  const css = '[data-claudeops-masked]{color:transparent!important;-webkit-text-fill-color:transparent!important;fill:#000!important;text-shadow:none!important;background:#000!important;-webkit-text-security:disc!important;caret-color:transparent!important}';
   let count = 0;
   const mark = (el) => { if (!el.hasAttribute('data-claudeops-masked')) { el.setAttribute('data-claudeops-masked', ''); count += 1; } };
-  for (const el of document.querySelectorAll('input, textarea')) {
-    if (el.type === 'password' || hit(el.value)) mark(el);
-  }
-  if (document.body) {
-    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  // The document and every open shadow root, each with the style in it.
+  const roots = [document];
+  for (let i = 0; i < roots.length; i += 1) {
+    const root = roots[i];
+    const style = document.createElement('style');
+    style.setAttribute('data-claudeops-mask', '');
+    style.textContent = css;
+    (root === document ? document.documentElement : root).appendChild(style);
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) roots.push(el.shadowRoot);
+      if ((el.tagName === 'INPUT' || el.tagName === 'TEXTAREA') && (el.type === 'password' || hit(el.value))) mark(el);
+    }
+    const start = root === document ? document.body : root;
+    if (!start) continue;
+    const walker = document.createTreeWalker(start, NodeFilter.SHOW_TEXT);
     while (walker.nextNode()) {
       const t = walker.currentNode;
       if (t.parentElement && hit(t.textContent)) mark(t.parentElement);
+    }
+    // A key split over several inline elements: mark the block that joins it.
+    for (const el of root.querySelectorAll('p, li, td, dd, pre, code, div, span')) {
+      if (!el.hasAttribute('data-claudeops-masked') && el.children.length > 0 && el.children.length < 64 && hit((el.textContent || '').replace(/\s+/g, ''))) mark(el);
     }
   }
   return count;
@@ -166,12 +198,13 @@ function (secrets) {
 
 //== unmask
 function () {
-  for (const el of document.querySelectorAll('[data-claudeops-masked]')) el.removeAttribute('data-claudeops-masked');
-  for (const el of document.querySelectorAll('style[data-claudeops-mask]')) el.remove();
+  const roots = [document];
+  for (let i = 0; i < roots.length; i += 1) {
+    for (const el of roots[i].querySelectorAll('*')) {
+      if (el.shadowRoot) roots.push(el.shadowRoot);
+      if (el.hasAttribute('data-claudeops-masked')) el.removeAttribute('data-claudeops-masked');
+      if (el.tagName === 'STYLE' && el.hasAttribute('data-claudeops-mask')) el.remove();
+    }
+  }
   return true;
-}
-
-//== text
-function () {
-  return document.body ? document.body.innerText : '';
 }

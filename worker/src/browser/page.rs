@@ -345,7 +345,7 @@ impl Page {
         Ok(())
     }
 
-    /// A PNG of the viewport.
+    /// A JPEG of the viewport (small enough for a tool result).
     pub async fn screenshot(&self) -> Result<Vec<u8>, PageError> {
         use base64::Engine;
         let shot = self
@@ -353,7 +353,7 @@ impl Page {
             .call(
                 Some(&self.session),
                 "Page.captureScreenshot",
-                json!({"format": "png"}),
+                json!({"format": "jpeg", "quality": 75}),
             )
             .await?;
         let data = shot["data"]
@@ -436,11 +436,11 @@ async fn guard(
                     Verdict::Blocked(reason) => {
                         let kind = event.params["resourceType"].as_str().unwrap_or("request");
                         if let Ok(mut s) = shared.lock() {
-                            s.blocked.push(format!(
-                                "blocked {} {}: {reason}",
-                                kind.to_ascii_lowercase(),
-                                shorten(url)
-                            ));
+                            // Whole: the reply is redacted first, then cut.
+                            push_capped(
+                                &mut s.blocked,
+                                format!("blocked {} {url}: {reason}", kind.to_ascii_lowercase()),
+                            );
                         }
                         (
                             "Fetch.failRequest",
@@ -466,8 +466,7 @@ async fn guard(
             "Page.javascriptDialogOpening" => {
                 let message = event.params["message"].as_str().unwrap_or_default();
                 if let Ok(mut s) = shared.lock() {
-                    s.notes
-                        .push(format!("a dialog was dismissed: {}", shorten(message)));
+                    push_capped(&mut s.notes, format!("a dialog was dismissed: {message}"));
                 }
                 let cdp = cdp.clone();
                 let session = event.session.clone();
@@ -545,14 +544,13 @@ async fn attached(
         if !first {
             let url = info["url"].as_str().unwrap_or_default();
             if let Ok(mut sh) = shared.lock() {
-                sh.notes.push(format!(
-                    "a popup ({}) was closed: the browser works in one page",
-                    if url.is_empty() {
-                        "about:blank"
-                    } else {
-                        shorten(url)
-                    }
-                ));
+                push_capped(
+                    &mut sh.notes,
+                    format!(
+                        "a popup ({}) was closed: the browser works in one page",
+                        if url.is_empty() { "about:blank" } else { url }
+                    ),
+                );
             }
             // Let it run (its opener waits on it), behind interception, then close it.
             let _ = cdp
@@ -584,9 +582,12 @@ async fn attached(
     }
 }
 
-fn shorten(text: &str) -> &str {
-    match text.char_indices().nth(160) {
-        Some((i, _)) => &text[..i],
-        None => text,
+/// Keeps at most 50 lines between two calls; one more says there were more.
+fn push_capped(list: &mut Vec<String>, line: String) {
+    const MOST: usize = 50;
+    match list.len() {
+        n if n < MOST => list.push(line),
+        MOST => list.push("and more after these".to_owned()),
+        _ => {}
     }
 }

@@ -72,17 +72,47 @@ impl Redactor {
         self.patterns.read().map_or(true, |p| p.is_empty())
     }
 
-    /// `text` with every known secret replaced.
+    /// `text` with every known secret replaced. Every match of every pattern
+    /// is found in the original text first, and overlapping matches are
+    /// merged before anything is replaced: a pattern that overlaps a secret
+    /// can never cut it in half.
     pub fn redact(&self, text: &str) -> String {
         let Ok(patterns) = self.patterns.read() else {
             return text.to_owned();
         };
-        let mut out = text.to_owned();
+        let mut spans: Vec<(usize, usize)> = Vec::new();
         for pattern in patterns.iter() {
-            if out.contains(pattern.as_str()) {
-                out = out.replace(pattern.as_str(), REDACTED);
+            spans.extend(
+                text.match_indices(pattern.as_str())
+                    .map(|(at, m)| (at, at + m.len())),
+            );
+        }
+        if spans.is_empty() {
+            return text.to_owned();
+        }
+        spans.sort_unstable();
+        let mut out = String::with_capacity(text.len());
+        let mut done = 0;
+        let mut current: Option<(usize, usize)> = None;
+        for (start, end) in spans {
+            match current {
+                Some((s, e)) if start <= e => current = Some((s, e.max(end))),
+                _ => {
+                    if let Some((s, e)) = current {
+                        out.push_str(&text[done..s]);
+                        out.push_str(REDACTED);
+                        done = e;
+                    }
+                    current = Some((start, end));
+                }
             }
         }
+        if let Some((s, e)) = current {
+            out.push_str(&text[done..s]);
+            out.push_str(REDACTED);
+            done = e;
+        }
+        out.push_str(&text[done..]);
         out
     }
 
@@ -119,11 +149,16 @@ impl Redactor {
 /// match ordinary text.
 pub fn encodings(secret: &str) -> Vec<String> {
     let mut out = vec![secret.to_owned()];
-    let component = percent(secret, false);
-    let form = percent(secret, true);
-    out.push(component.clone());
-    out.push(component.to_ascii_lowercase());
-    out.push(form);
+    // JSON strings (the CLI's stream-json lines), and the URL encodings in use:
+    // RFC 3986, encodeURIComponent, and the form flavour, each in both cases.
+    if let Ok(json) = serde_json::to_string(secret) {
+        out.push(json[1..json.len() - 1].to_owned());
+    }
+    for keep in [RFC3986, URI_COMPONENT, FORM] {
+        let encoded = percent(secret, keep);
+        out.push(encoded.to_ascii_lowercase());
+        out.push(encoded);
+    }
     let bytes = secret.as_bytes();
     for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
         for lead in 0..3usize {
@@ -147,15 +182,22 @@ pub fn encodings(secret: &str) -> Vec<String> {
     out
 }
 
-fn percent(text: &str, form: bool) -> String {
+/// Characters left as they are, besides letters and digits, by RFC 3986,
+/// by `encodeURIComponent`, and by `application/x-www-form-urlencoded`
+/// (which writes a space as `+`).
+const RFC3986: &[u8] = b"-_.~";
+const URI_COMPONENT: &[u8] = b"-_.!~*'()";
+const FORM: &[u8] = b"-_.* ";
+
+fn percent(text: &str, keep: &[u8]) -> String {
     let mut out = String::with_capacity(text.len());
     for &b in text.as_bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(b));
-            }
-            b' ' if form => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
+        if b.is_ascii_alphanumeric() || (b != b' ' && keep.contains(&b)) {
+            out.push(char::from(b));
+        } else if b == b' ' && keep.contains(&b' ') {
+            out.push('+');
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
     out
@@ -287,6 +329,8 @@ pub fn hide_tokens(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -306,6 +350,19 @@ mod tests {
         }
         assert!(!out.contains(&basic) && !out.contains(&url_safe), "{out}");
         assert_eq!(r.redact("nothing here"), "nothing here");
+        let json = serde_json::to_string(&json!({"v": "pa\"ss\\w0rd!"})).unwrap_or_default();
+        r.add("pa\"ss\\w0rd!");
+        assert!(!r.redact(&json).contains("ss"), "{}", r.redact(&json));
+    }
+
+    #[test]
+    fn a_pattern_overlapping_a_secret_never_cuts_it() {
+        let r = Redactor::new();
+        r.add("TOPSECRET9");
+        // Longer, and so tried first: it overlaps the secret's first letter.
+        r.add("value=\"T");
+        let out = r.redact("field value=\"TOPSECRET9\" end");
+        assert_eq!(out, "field [redacted]\" end");
     }
 
     #[test]
