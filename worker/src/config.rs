@@ -87,6 +87,8 @@ pub struct WorkerConfig {
     pub browser_tier: claudeops_core::Tier,
     /// `CLAUDEOPS_BROWSER_BIN`: the Chromium binary.
     pub browser_bin: PathBuf,
+    /// `CLAUDEOPS_BROWSER_CDP_URL`: a running browser to use instead.
+    pub browser_cdp_url: Option<String>,
 }
 
 /// The longest custom prompt file read.
@@ -133,6 +135,7 @@ impl Default for WorkerConfig {
             browser_cred_origins: Vec::new(),
             browser_tier: claudeops_core::Tier::Investigate,
             browser_bin: PathBuf::from("chromium"),
+            browser_cdp_url: None,
         }
     }
 }
@@ -216,6 +219,16 @@ impl WorkerConfig {
         if let Err(mut browser) = self.browser_origins() {
             problems.append(&mut browser);
         }
+        if let Some(url) = self
+            .browser_cdp_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+            && !(url.starts_with("ws://") || url.starts_with("http://"))
+        {
+            problems.push(format!(
+                "CLAUDEOPS_BROWSER_CDP_URL {url:?}: give ws://HOST:PORT/devtools/browser/ID or http://HOST:PORT"
+            ));
+        }
         if self.browser_tier == claudeops_core::Tier::Observe {
             problems.push(
                 "CLAUDEOPS_BROWSER_TIER must be 2 or 3: tier 1 observes, and a browser logged in to an app can change its settings"
@@ -259,6 +272,10 @@ impl WorkerConfig {
             chromium: self.browser_bin.clone(),
             helper: self.helper_exe().into(),
             profiles: self.state_dir.join("browser"),
+            cdp_url: self
+                .browser_cdp_url
+                .clone()
+                .filter(|u| !u.trim().is_empty()),
         })
     }
 

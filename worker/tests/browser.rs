@@ -75,6 +75,10 @@ struct Setup {
 
 impl Setup {
     async fn new() -> Setup {
+        Setup::with_cdp_url(None).await
+    }
+
+    async fn with_cdp_url(cdp_url: Option<String>) -> Setup {
         let app = WebApp::start(USER, PASSWORD, OLD_KEY).await;
         let consumer =
             WebApp::start(USER, CONSUMER_PASSWORD, "c0nsumerkey1111222233334444abcd").await;
@@ -111,6 +115,7 @@ impl Setup {
             chromium: chromium(),
             helper: PathBuf::from(env!("CARGO_BIN_EXE_claudeops-worker")),
             profiles: state.path().join("browser"),
+            cdp_url,
         };
         let browsers = Browsers::new(config, sandbox(), secrets);
         let (notes_tx, notes) = mpsc::channel(8);
@@ -548,6 +553,149 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
     );
 
     // No secret in any reply the model got.
+    let replies = t.replies.lock().map(|r| r.join("\n")).unwrap_or_default();
+    for secret in t.secrets() {
+        assert!(
+            !replies.contains(&secret),
+            "a secret reached the model:\n{replies}"
+        );
+    }
+}
+
+/// A browser of someone else's, as the original's Chrome sidecar runs one:
+/// headless Chromium with a DevTools port. Killed on drop.
+struct Sidecar {
+    child: tokio::process::Child,
+    endpoint: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Sidecar {
+    async fn start() -> Sidecar {
+        use tokio::io::AsyncBufReadExt;
+        let profile = ok(tempfile::tempdir());
+        let mut child = ok(tokio::process::Command::new(chromium())
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--remote-debugging-port=0",
+                "--remote-debugging-address=127.0.0.1",
+                "--no-first-run",
+                "about:blank",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn());
+        let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        let find = async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(ws) = line.split_whitespace().find(|w| w.starts_with("ws://")) {
+                    return ws.to_owned();
+                }
+            }
+            panic!("the sidecar said no DevTools URL");
+        };
+        let ws = ok(tokio::time::timeout(std::time::Duration::from_secs(20), find).await);
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let port = ws
+            .trim_start_matches("ws://127.0.0.1:")
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        Sidecar {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _profile: profile,
+        }
+    }
+
+    /// The URLs of the sidecar's pages, through a connection of our own.
+    async fn page_urls(&self) -> Vec<String> {
+        let ws = ok(claudeops_worker::browser::cdp::websocket_url(&self.endpoint).await);
+        let (cdp, _events) = ok(claudeops_worker::browser::cdp::connect(&ws).await);
+        let targets = ok(cdp.call(None, "Target.getTargets", json!({})).await);
+        targets["targetInfos"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["type"] == "page")
+            .map(|t| t["url"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sidecar_browser_gives_each_session_a_context_behind_the_same_guard() {
+    let mut sidecar = Sidecar::start().await;
+    let t = Setup::with_cdp_url(Some(sidecar.endpoint.clone())).await;
+    let (app, evil) = (&t.app, &t.evil);
+
+    t.ok("browser_open", json!({"url": app.url("/login")}))
+        .await;
+    let user = t.find("textbox \"Username\"").await;
+    let pass = t.find("password field \"Password\"").await;
+    t.ok(
+        "browser_fill_credential",
+        json!({"ref": user, "name": "APP_USER"}),
+    )
+    .await;
+    t.ok(
+        "browser_fill_credential",
+        json!({"ref": pass, "name": "APP_PASS"}),
+    )
+    .await;
+    let login = t.find("button \"Log in\"").await;
+    let now = t.ok("browser_click", json!({"ref": login})).await;
+    assert!(now.contains("/settings"), "{now}");
+    let out = t
+        .call(
+            "browser_open",
+            json!({"url": app.url(&format!("/redirect?to={}/stolen", evil.origin()))}),
+        )
+        .await;
+    assert!(
+        out.text
+            .contains(&format!("blocked document {}/stolen", evil.origin())),
+        "{}",
+        out.text
+    );
+    t.ok(
+        "browser_open",
+        json!({"url": app.url(&format!("/popup?to={}/popped", evil.origin()))}),
+    )
+    .await;
+    let open = t.find("Open the other site").await;
+    let popped = t.ok("browser_click", json!({"ref": open})).await;
+    assert!(popped.contains("a popup"), "{popped}");
+    assert_eq!(
+        evil.hits(),
+        Vec::<String>::new(),
+        "a request reached the disallowed origin"
+    );
+    assert!(
+        sidecar
+            .page_urls()
+            .await
+            .iter()
+            .any(|u| u.starts_with(&app.origin())),
+        "the session's page is in the sidecar"
+    );
+
+    // The session's end disposes of its context, and only that.
+    t.browsers.end(1).await;
+    let left = sidecar.page_urls().await;
+    assert!(
+        !left.iter().any(|u| u.starts_with(&app.origin())),
+        "{left:?}"
+    );
+    assert_eq!(
+        ok(sidecar.child.try_wait()),
+        None,
+        "the sidecar itself is not closed"
+    );
     let replies = t.replies.lock().map(|r| r.join("\n")).unwrap_or_default();
     for secret in t.secrets() {
         assert!(

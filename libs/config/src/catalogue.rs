@@ -614,6 +614,13 @@ pub const SETTINGS: &[Setting] = &[
         "The lowest tier with browser actions (2 or 3)",
     ),
     s(
+        "CLAUDEOPS_BROWSER_CDP_URL",
+        "unset",
+        W,
+        false,
+        "A running browser's DevTools endpoint (`http://HOST:PORT` or `ws://...`), the original's Chrome sidecar, used instead of a Chromium per session; each session gets a browser context of its own there (see docs/browser.md for what this gives up)",
+    ),
+    s(
         "CLAUDEOPS_BROWSER_BIN",
         "`chromium`",
         W,

@@ -172,6 +172,128 @@ impl Cdp {
     }
 }
 
+/// Connects to a running browser's DevTools WebSocket (`ws://.../devtools/browser/ID`,
+/// a sidecar's): the same client, over a bridge that turns WebSocket text
+/// messages into the pipe's NUL-separated ones and back.
+pub async fn connect(url: &str) -> Result<(Cdp, mpsc::UnboundedReceiver<Event>), String> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let (socket, _) = tokio::time::timeout(CALL_TIMEOUT, tokio_tungstenite::connect_async(url))
+        .await
+        .map_err(|_| format!("{url} did not answer within 30 s"))?
+        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    let (mut sink, mut stream) = socket.split();
+    let (ours, theirs) = tokio::io::duplex(1024 * 1024);
+    let (their_read, mut their_write) = tokio::io::split(theirs);
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(their_read);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(0, &mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            if buf.last() == Some(&0) {
+                buf.pop();
+            }
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            if sink.send(Message::text(text)).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = stream.next().await {
+            let bytes = match message {
+                Message::Text(text) => text.as_bytes().to_vec(),
+                Message::Binary(bytes) => bytes.to_vec(),
+                Message::Close(_) => break,
+                _ => continue,
+            };
+            if their_write.write_all(&bytes).await.is_err()
+                || their_write.write_all(&[0]).await.is_err()
+            {
+                break;
+            }
+        }
+        let _ = their_write.shutdown().await;
+    });
+    let (read, write) = tokio::io::split(ours);
+    Ok(Cdp::new(read, write))
+}
+
+/// The browser WebSocket of a DevTools endpoint: a `ws://` URL as it is, or
+/// for `http://HOST:PORT` the `webSocketDebuggerUrl` of its `/json/version`.
+pub async fn websocket_url(endpoint: &str) -> Result<String, String> {
+    if endpoint.starts_with("ws://") {
+        return Ok(endpoint.to_owned());
+    }
+    let url = url::Url::parse(endpoint).map_err(|e| format!("{endpoint:?}: {e}"))?;
+    if url.scheme() != "http" {
+        return Err(format!(
+            "{endpoint:?}: give ws://HOST:PORT/devtools/browser/ID or http://HOST:PORT"
+        ));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| format!("{endpoint:?} has no host"))?;
+    let port = url.port_or_known_default().unwrap_or(80);
+    let ask = async {
+        let mut stream = tokio::net::TcpStream::connect((host, port)).await?;
+        let request = format!(
+            "GET /json/version HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await?;
+        // Read the headers, then as many bytes as they say: a DevTools
+        // server may keep the connection open whatever the request asked.
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&answer);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        if name.eq_ignore_ascii_case("content-length") {
+                            value.trim().parse::<usize>().ok()
+                        } else {
+                            None
+                        }
+                    })
+                    .unwrap_or(usize::MAX);
+                if body.len() >= length {
+                    break;
+                }
+            }
+            if answer.len() > 1024 * 1024 {
+                break;
+            }
+        }
+        Ok::<Vec<u8>, std::io::Error>(answer)
+    };
+    let answer = tokio::time::timeout(CALL_TIMEOUT, ask)
+        .await
+        .map_err(|_| format!("{endpoint} did not answer within 30 s"))?
+        .map_err(|e| format!("cannot reach {endpoint}: {e}"))?;
+    let text = String::from_utf8_lossy(&answer);
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let version: Value = serde_json::from_str(body.trim())
+        .map_err(|_| format!("{endpoint}/json/version is not a DevTools endpoint"))?;
+    version["webSocketDebuggerUrl"]
+        .as_str()
+        .filter(|u| u.starts_with("ws://"))
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{endpoint}/json/version names no ws:// webSocketDebuggerUrl"))
+}
+
 fn route(message: Value, pending: &Pending, events: &mpsc::UnboundedSender<Event>) {
     if let Some(id) = message.get("id").and_then(Value::as_u64) {
         let waiter = pending.lock().ok().and_then(|mut p| p.remove(&id));

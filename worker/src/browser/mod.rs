@@ -88,6 +88,9 @@ pub struct BrowserConfig {
     /// Where each session's profile is made (`STATE_DIR/browser`): never inside
     /// a session workspace, so the agent cannot read the profile's cookies.
     pub profiles: PathBuf,
+    /// `CLAUDEOPS_BROWSER_CDP_URL`: a running browser (the original's Chrome
+    /// sidecar) to use instead of a Chromium per session.
+    pub cdp_url: Option<String>,
 }
 
 /// Every session's browser on this worker.
@@ -143,6 +146,12 @@ impl Browsers {
             && error.kind() != std::io::ErrorKind::NotFound
         {
             tracing::warn!(dir = %browser.profiles.display(), %error, "old browser profiles could not be deleted");
+        }
+        if let Some(url) = &browser.cdp_url {
+            tracing::warn!(
+                %url,
+                "browser actions use the browser at CLAUDEOPS_BROWSER_CDP_URL: its DevTools port is open to whatever reaches its network, session shells included, so the allow-list and the credential rules hold only for what the worker drives; unset it to give each session a Chromium of its own behind a pipe"
+            );
         }
         tracing::info!(
             origins = %browser.allowed.origins().iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
@@ -278,6 +287,28 @@ impl Browsers {
         }
         if let Some(proxy) = open.proxy.take() {
             proxy.abort();
+        }
+        if let Some(endpoint) = &self.config.cdp_url {
+            let websocket = cdp::websocket_url(endpoint).await.map_err(|e| {
+                format!("the browser at CLAUDEOPS_BROWSER_CDP_URL cannot be used: {e}")
+            })?;
+            // The sidecar reaches no proxy of the worker's: its own loopback
+            // port refuses as well, so everything not allowed still fails.
+            let (port, proxy) = launch::refusing_proxy()
+                .await
+                .map_err(|e| format!("cannot start the browser's proxy: {e}"))?;
+            let start = Start::Connect { websocket };
+            return match Page::open(start, Arc::new(self.config.allowed.clone()), port).await {
+                Ok(page) => {
+                    open.page = Some(page);
+                    open.proxy = Some(proxy);
+                    Ok(())
+                }
+                Err(error) => {
+                    proxy.abort();
+                    Err(error.to_string())
+                }
+            };
         }
         let profile = self.config.profiles.join(format!("session-{session_id}"));
         let _ = tokio::fs::remove_dir_all(&profile).await;

@@ -56,6 +56,9 @@ pub enum Start {
         args: Vec<std::ffi::OsString>,
         profile: PathBuf,
     },
+    /// Use a running browser (a sidecar) at this DevTools WebSocket: the
+    /// session gets a browser context of its own there, disposed at its end.
+    Connect { websocket: String },
 }
 
 /// What a call tells the model about requests blocked meanwhile.
@@ -70,6 +73,10 @@ struct Shared {
 /// One session's browser and page.
 pub struct Page {
     cdp: Cdp,
+    /// The session's browser context.
+    context: String,
+    /// The browser is shared (a sidecar): close the context, never the browser.
+    shared_browser: bool,
     /// The page's flat session.
     session: String,
     shared: Arc<Mutex<Shared>>,
@@ -93,11 +100,44 @@ impl Page {
     /// Starts the browser, makes a fresh context behind the guard, and opens
     /// its one page (blank).
     pub async fn open(start: Start, allow: Arc<AllowList>, proxy: u16) -> Result<Page, PageError> {
-        let Start::Launch {
-            program,
-            args,
-            profile,
-        } = start;
+        let (program, args, profile) = match start {
+            Start::Launch {
+                program,
+                args,
+                profile,
+            } => (program, args, profile),
+            Start::Connect { websocket } => {
+                let (cdp, events) = super::cdp::connect(&websocket)
+                    .await
+                    .map_err(PageError::Start)?;
+                let mut page = Page {
+                    cdp,
+                    context: String::new(),
+                    shared_browser: true,
+                    session: String::new(),
+                    shared: Arc::default(),
+                    child: None,
+                    profile: None,
+                    tasks: Vec::new(),
+                };
+                return match tokio::time::timeout(START_TIMEOUT, page.setup(events, allow, proxy))
+                    .await
+                {
+                    Ok(Ok(())) => Ok(page),
+                    Ok(Err(error)) => {
+                        page.close().await;
+                        Err(PageError::Start(error.to_string()))
+                    }
+                    Err(_) => {
+                        page.close().await;
+                        Err(PageError::Start(format!(
+                            "no page within {} s",
+                            START_TIMEOUT.as_secs()
+                        )))
+                    }
+                };
+            }
+        };
         let mut command = tokio::process::Command::new(&program);
         command
             .args(&args)
@@ -135,6 +175,8 @@ impl Page {
         let (cdp, events) = Cdp::new(stdout, stdin);
         let mut page = Page {
             cdp: cdp.clone(),
+            context: String::new(),
+            shared_browser: false,
             session: String::new(),
             shared: Arc::default(),
             child: Some(child),
@@ -186,6 +228,7 @@ impl Page {
             .as_str()
             .ok_or_else(|| PageError::Page("no browser context id".to_owned()))?
             .to_owned();
+        self.context = context.clone();
         let (main_tx, mut main_rx) = watch::channel::<Option<String>>(None);
         self.tasks.push(tokio::spawn(guard(
             cdp.clone(),
@@ -371,7 +414,21 @@ impl Page {
 
     /// Closes the browser, kills what is left of it, and deletes its profile.
     pub async fn close(&mut self) {
-        if !self.cdp.is_closed() {
+        if self.shared_browser {
+            // Someone else's browser: only the session's context goes, with
+            // its pages, cookies and storage.
+            if !self.cdp.is_closed() && !self.context.is_empty() {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    self.cdp.call(
+                        None,
+                        "Target.disposeBrowserContext",
+                        json!({"browserContextId": self.context}),
+                    ),
+                )
+                .await;
+            }
+        } else if !self.cdp.is_closed() {
             let _ = tokio::time::timeout(
                 Duration::from_secs(2),
                 self.cdp.call(None, "Browser.close", json!({})),
