@@ -37,6 +37,16 @@ pub struct AppState {
     pub masked: Vec<String>,
     sessions: Vec<String>,
     counter: u64,
+    /// Makes each app's keys its own.
+    port_seed: u64,
+}
+
+/// splitmix64: keys that share no prefix with each other.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// A running app.
@@ -74,6 +84,9 @@ impl WebApp {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        if let Ok(mut s) = state.lock() {
+            s.port_seed = u64::from(port) << 32;
+        }
         tokio::spawn(async move { axum::serve(listener, app).await });
         WebApp { port, state }
     }
@@ -245,8 +258,8 @@ async fn regenerate(State(state): State<Shared>, headers: HeaderMap) -> Response
     s.counter += 1;
     let key = format!(
         "{:016x}{:016x}",
-        0x5eed_0000_0000_0000u64 + s.counter * 7919,
-        s.counter * 104_729 + 0xabc
+        mix(s.port_seed ^ s.counter),
+        mix(s.counter.wrapping_add(0x9e37))
     );
     s.api_key = key.clone();
     s.keys.push(key.clone());

@@ -226,6 +226,24 @@ pub struct SessionPage {
     /// Typed actions of this session that waited for a human, newest first;
     /// pending ones carry Approve and Deny buttons.
     pub approvals: Vec<ApprovalView>,
+    /// The session's browser actions, in order (the card is shown only when
+    /// there are some).
+    pub browser: Vec<BrowserCallView>,
+}
+
+/// One browser action of a session and its answer, from its output.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BrowserCallView {
+    /// The output line of the call.
+    pub seq: i64,
+    /// The action without the MCP prefix (`browser_open`).
+    pub action: String,
+    /// Its main argument: the URL, the element reference or the credential's name.
+    pub target: Option<String>,
+    /// `ok`, `refused` or `pending`.
+    pub outcome: String,
+    /// The first line of the answer.
+    pub result: String,
 }
 
 /// A typed action held by an approval gate, and its decision once made.

@@ -162,6 +162,15 @@ fn user_text_is_escaped_everywhere() {
     assert!(get("sites").contains("nas&quot;&gt;&lt;i&gt;x&lt;&#x2f;i&gt;"));
     assert!(get("session-finished").contains("not json &lt;img src=x onerror=alert(1)&gt;"));
     assert!(get("error").contains("&lt;i&gt;flash&lt;&#x2f;i&gt;"));
+    // The browser card: a page's title in an answer is text, each outcome named.
+    let finished = get("session-finished");
+    assert!(finished.contains("Browser actions"));
+    assert!(
+        finished.contains("opened; the page is now &lt;script&gt;alert(3)&lt;&#x2f;script&gt;")
+    );
+    for outcome in ["<td>ok</td>", "<td>refused</td>", "<td>pending</td>"] {
+        assert!(finished.contains(outcome), "{outcome}");
+    }
 
     let message = "disk full &lt;script&gt;alert(&#x27;event&#x27;)&lt;&#x2f;script&gt;";
     let service = "web&lt;svg onload=alert(2)&gt;";

@@ -356,6 +356,25 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
         taken.text
     );
 
+    // A key already on the page before the model's last click is not one the
+    // page made in answer to it: clicking the key itself, then capturing, fails.
+    t.ok("browser_click", json!({"ref": key_ref})).await;
+    let stale = t
+        .call(
+            "browser_read_secret",
+            json!({"ref": key_ref, "name": "CONSUMER_INDEXER_KEY"}),
+        )
+        .await;
+    assert!(
+        !stale.ok && stale.text.contains("before your last click"),
+        "{}",
+        stale.text
+    );
+    let regenerate = t.find("Regenerate API key").await;
+    t.ok("browser_click", json!({"ref": regenerate})).await;
+    let new_key = app.api_key();
+    let key_ref = t.find("[token hidden]").await;
+
     // Capture the key by reference, for the consumer, and type it there.
     let captured = t
         .ok(
@@ -408,9 +427,27 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
         "{}",
         into_typed.text
     );
+    // What the session captured outlives a closed browser.
+    t.ok("browser_close", json!({})).await;
     t.ok("browser_open", json!({"url": consumer.url("/login")}))
         .await;
     let (cu, cp) = (t.find("Username").await, t.find("Password").await);
+    // A captured key never goes into a password field: the model saw it
+    // come, and could log in with it.
+    let as_password = t
+        .call(
+            "browser_fill_credential",
+            json!({"ref": cp, "name": "CONSUMER_INDEXER_KEY"}),
+        )
+        .await;
+    assert!(
+        !as_password.ok
+            && as_password
+                .text
+                .contains("never typed into a password field"),
+        "{}",
+        as_password.text
+    );
     t.ok(
         "browser_fill_credential",
         json!({"ref": cu, "name": "CONSUMER_USER"}),
@@ -684,8 +721,32 @@ async fn a_sidecar_browser_gives_each_session_a_context_behind_the_same_guard() 
         "the session's page is in the sidecar"
     );
 
-    // The session's end disposes of its context, and only that.
+    // The session's end disposes of its context, and only that; the next
+    // session gets one of its own, as quickly.
     t.browsers.end(1).await;
+    let left = sidecar.page_urls().await;
+    assert!(
+        !left.iter().any(|u| u.starts_with(&app.origin())),
+        "{left:?}"
+    );
+    let again = t
+        .call_at(
+            2,
+            Tier::Investigate,
+            "browser_open",
+            json!({"url": app.url("/login")}),
+        )
+        .await;
+    assert!(again.ok, "{}", again.text);
+    let ended = t
+        .call("browser_open", json!({"url": app.url("/login")}))
+        .await;
+    assert!(
+        !ended.ok && ended.text.contains("has ended"),
+        "{}",
+        ended.text
+    );
+    t.browsers.end(2).await;
     let left = sidecar.page_urls().await;
     assert!(
         !left.iter().any(|u| u.starts_with(&app.origin())),

@@ -245,7 +245,29 @@ pub async fn session(
         .await
         .unwrap_or_default();
     let now = now_ms();
+    let browser = claudeops_core::stream::tool_calls(
+        lines.iter().map(|l| (l.seq, l.line.as_str())),
+        BROWSER_TOOLS,
+    )
+    .into_iter()
+    .map(|call| ui::BrowserCallView {
+        seq: call.seq,
+        action: call
+            .name
+            .strip_prefix(BROWSER_TOOLS)
+            .map_or_else(|| call.name.clone(), |a| format!("browser_{a}")),
+        target: call.target,
+        outcome: match call.ok {
+            Some(true) => "ok",
+            Some(false) => "refused",
+            None => "pending",
+        }
+        .to_owned(),
+        result: call.result.lines().next().unwrap_or_default().to_owned(),
+    })
+    .collect();
     let page = ui::SessionPage {
+        browser,
         actions: actions.iter().map(action_view).collect(),
         approvals: approvals.iter().map(crate::http::approvals::view).collect(),
         summary: crate::sessions::summary(&session),
@@ -286,6 +308,9 @@ pub async fn session(
     };
     html(state.ui.session(&page))
 }
+
+/// The worker's browser actions, as the CLI names them.
+const BROWSER_TOOLS: &str = "mcp__claudeops__browser_";
 
 pub fn action_view(a: &ActionRecord) -> ui::ActionView {
     ui::ActionView {

@@ -228,6 +228,61 @@ fn run_result(value: &Value) -> RunResult {
     }
 }
 
+/// One tool call of a session and its answer, from its output lines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// The output line that made the call.
+    pub seq: i64,
+    pub name: String,
+    /// The argument worth showing ([`key_argument`]).
+    pub target: Option<String>,
+    /// `None` while no answer has come.
+    pub ok: Option<bool>,
+    /// The answer's text.
+    pub result: String,
+}
+
+/// The calls of tools whose name starts with `prefix`, in order, each with its
+/// answer: the audit of a session's browser actions, read from its output.
+pub fn tool_calls<'a>(
+    lines: impl IntoIterator<Item = (i64, &'a str)>,
+    prefix: &str,
+) -> Vec<ToolCall> {
+    let mut calls: Vec<ToolCall> = Vec::new();
+    let mut open: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (seq, line) in lines {
+        let Ok(events) = parse_line(line) else {
+            continue;
+        };
+        for event in events {
+            match event {
+                StreamEvent::ToolUse { id, name, input } if name.starts_with(prefix) => {
+                    open.insert(id, calls.len());
+                    calls.push(ToolCall {
+                        seq,
+                        target: key_argument(&name, &input),
+                        name,
+                        ok: None,
+                        result: String::new(),
+                    });
+                }
+                StreamEvent::ToolResult {
+                    tool_use_id,
+                    content,
+                    is_error,
+                } => {
+                    if let Some(call) = open.remove(&tool_use_id).and_then(|i| calls.get_mut(i)) {
+                        call.ok = Some(!is_error);
+                        call.result = content;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    calls
+}
+
 /// The argument worth showing beside a tool call's badge: the command for Bash,
 /// the path for Read, and so on.
 pub fn key_argument(tool: &str, input: &Value) -> Option<String> {
@@ -237,6 +292,13 @@ pub fn key_argument(tool: &str, input: &Value) -> Option<String> {
         "Grep" | "Glob" => "pattern",
         "WebFetch" => "url",
         "Task" => "description",
+        // The worker's browser actions: the credential's name, else the URL,
+        // else the element.
+        browser if browser.starts_with("mcp__claudeops__browser_") => {
+            return ["name", "url", "ref", "text"]
+                .iter()
+                .find_map(|k| str_field(input, k));
+        }
         _ => {
             return input
                 .as_object()
@@ -356,5 +418,36 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn tool_calls_pair_with_their_answers() {
+        let lines = [
+            (
+                1,
+                r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"a","name":"mcp__claudeops__browser_open","input":{"url":"http://127.0.0.1:1/"}},{"type":"tool_use","id":"b","name":"Bash","input":{"command":"ls"}}]}}"#,
+            ),
+            (
+                2,
+                r#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"a","content":[{"type":"text","text":"opened"}]}]}}"#,
+            ),
+            (
+                3,
+                r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"c","name":"mcp__claudeops__browser_click","input":{"ref":"e1"}}]}}"#,
+            ),
+            (4, "not json"),
+        ];
+        let calls = tool_calls(lines, "mcp__claudeops__browser_");
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0].seq, 1);
+        assert_eq!(calls[0].target.as_deref(), Some("http://127.0.0.1:1/"));
+        assert_eq!(
+            (calls[0].ok, calls[0].result.as_str()),
+            (Some(true), "opened")
+        );
+        assert_eq!(
+            (calls[1].ok, calls[1].target.as_deref()),
+            (None, Some("e1"))
+        );
     }
 }

@@ -185,6 +185,22 @@ async fn a_tier_two_model_rotates_an_api_key_without_seeing_it() {
             );
         }
     }
+    // The session page's audit card lists every browser action and its outcome.
+    let page = http.text(&format!("/sessions/{id}")).await;
+    assert!(page.contains("Browser actions"), "{page}");
+    assert_eq!(
+        page.matches("<td class=\"mono\">browser_").count(),
+        20,
+        "one row a call"
+    );
+    assert!(
+        page.contains("<td class=\"mono svc-name\">APP_PASS</td>"),
+        "{page}"
+    );
+    for secret in secrets {
+        assert!(!page.contains(secret), "{secret:?} is on the session page");
+    }
+
     // The session page shows the screenshot, in a real browser.
     let seen = browser_script(
         "screenshot_browser.py",

@@ -123,7 +123,40 @@ pub fn session_page(running: bool) -> SessionPage {
         actions,
         summary: (!running).then(|| EVIL_SUMMARY.to_owned()),
         approvals: approvals(running),
+        browser: browser_calls(),
     }
+}
+
+/// A hostile page title in a browser action's answer (the page chose it).
+pub const EVIL_BROWSER_RESULT: &str = "opened; the page is now <script>alert(3)</script>";
+
+/// A session's browser actions: one that worked, one refused, one waiting.
+pub fn browser_calls() -> Vec<BrowserCallView> {
+    vec![
+        BrowserCallView {
+            seq: 12,
+            action: "browser_open".into(),
+            target: Some("http://192.0.2.10:8989/login".into()),
+            outcome: "ok".into(),
+            result: EVIL_BROWSER_RESULT.into(),
+        },
+        BrowserCallView {
+            seq: 14,
+            action: "browser_fill_credential".into(),
+            target: Some("e2".into()),
+            outcome: "refused".into(),
+            result:
+                "browser_fill_credential: refused: SONARR_PASS is typed only into a password field"
+                    .into(),
+        },
+        BrowserCallView {
+            seq: 15,
+            action: "browser_snapshot".into(),
+            target: None,
+            outcome: "pending".into(),
+            result: String::new(),
+        },
+    ]
 }
 
 /// A hostile service name in an approval request (the model chose it).

@@ -73,6 +73,9 @@ impl Cdp {
                     break;
                 }
             }
+            // The other end learns that nothing more comes (a WebSocket bridge
+            // then closes its socket).
+            let _ = writer.shutdown().await;
         });
         let routes = pending.clone();
         let closed = Arc::new(AtomicBool::new(false));
@@ -240,11 +243,17 @@ pub async fn websocket_url(endpoint: &str) -> Result<String, String> {
         .host_str()
         .ok_or_else(|| format!("{endpoint:?} has no host"))?;
     let port = url.port_or_known_default().unwrap_or(80);
+    // DevTools answers only a Host header that is an address or localhost:
+    // the name is resolved here, and the address asked for and used.
+    let address = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+        .await
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host} resolves to no address"))?;
     let ask = async {
-        let mut stream = tokio::net::TcpStream::connect((host, port)).await?;
-        let request = format!(
-            "GET /json/version HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
-        );
+        let mut stream = tokio::net::TcpStream::connect(address).await?;
+        let request =
+            format!("GET /json/version HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await?;
         // Read the headers, then as many bytes as they say: a DevTools
         // server may keep the connection open whatever the request asked.
@@ -269,7 +278,7 @@ pub async fn websocket_url(endpoint: &str) -> Result<String, String> {
                         }
                     })
                     .unwrap_or(usize::MAX);
-                if body.len() >= length {
+                if body.len() >= length || serde_json::from_str::<Value>(body.trim()).is_ok() {
                     break;
                 }
             }
@@ -287,11 +296,16 @@ pub async fn websocket_url(endpoint: &str) -> Result<String, String> {
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     let version: Value = serde_json::from_str(body.trim())
         .map_err(|_| format!("{endpoint}/json/version is not a DevTools endpoint"))?;
-    version["webSocketDebuggerUrl"]
+    let named = version["webSocketDebuggerUrl"]
         .as_str()
         .filter(|u| u.starts_with("ws://"))
-        .map(str::to_owned)
-        .ok_or_else(|| format!("{endpoint}/json/version names no ws:// webSocketDebuggerUrl"))
+        .ok_or_else(|| format!("{endpoint}/json/version names no ws:// webSocketDebuggerUrl"))?;
+    // Its path, at the address that answered.
+    let path = named
+        .trim_start_matches("ws://")
+        .split_once('/')
+        .map_or("", |(_, path)| path);
+    Ok(format!("ws://{address}/{path}"))
 }
 
 fn route(message: Value, pending: &Pending, events: &mpsc::UnboundedSender<Event>) {

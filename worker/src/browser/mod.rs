@@ -99,25 +99,53 @@ pub struct Browsers {
     sandbox: Sandbox,
     secrets: Secrets,
     open: Mutex<HashMap<i64, Arc<Mutex<Open>>>>,
+    /// What each running session captured and typed: kept across
+    /// `browser_close`, dropped at the session's end.
+    memory: std::sync::Mutex<HashMap<i64, Memory>>,
     /// Sessions that have ended: their browser is never started again.
     ended: std::sync::Mutex<std::collections::HashSet<i64>>,
 }
 
-/// One session's browser and what it captured.
+/// One session's browser.
 #[derive(Default)]
 struct Open {
     page: Option<Page>,
     proxy: Option<tokio::task::JoinHandle<()>>,
-    shots: u32,
-    /// Secrets read from pages in this session (`browser_read_secret`).
+    /// Set when the browser was closed: a call that still holds this slot
+    /// starts nothing.
+    closed: bool,
+    /// The key-like words the page showed just before the model's last
+    /// click: a key captured now must not be one of them.
+    before_click: std::collections::HashSet<String>,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if let Some(proxy) = self.proxy.take() {
+            proxy.abort();
+        }
+    }
+}
+
+/// What a session captured and what the model typed, across its browsers.
+#[derive(Default)]
+struct Memory {
+    /// Secrets read from pages (`browser_read_secret`).
     captured: std::collections::BTreeMap<String, String>,
-    /// What the model typed with `browser_fill` in this session: never
-    /// taken as a secret, so the model cannot make one of its own.
+    /// Every capture so far, replacements included.
+    captures: usize,
+    /// What the model typed, opened or waited for, lower-cased: never taken
+    /// as a secret, so the model cannot make one of its own.
     typed: Vec<String>,
+    shots: u32,
 }
 
 /// The most secrets one session may capture.
 const MAX_CAPTURED: usize = 20;
+/// The most screenshots one session may take.
+const MAX_SHOTS: u32 = 10;
+/// A screenshot larger than this is taken again at a lower quality.
+const MAX_SHOT_BYTES: usize = 400 * 1024;
 /// The longest line of a reply, cut after redaction.
 const MAX_REPLY_LINE: usize = 600;
 
@@ -128,6 +156,7 @@ impl Browsers {
             sandbox,
             secrets,
             open: Mutex::new(HashMap::new()),
+            memory: std::sync::Mutex::default(),
             ended: std::sync::Mutex::default(),
         }
     }
@@ -175,7 +204,9 @@ impl Browsers {
     /// cut to size (never the other way round: a cut could split a secret).
     pub async fn handle(&self, request: &ActionRequest, ctx: &ActionContext) -> ActionReply {
         let reply = self.dispatch(request, ctx).await;
-        let text = self.secrets.redactor().redact(&reply.text);
+        // Known secrets out, then key-like words hidden, then cut: whatever
+        // the page put in the reply (a blocked URL, a dialog, an error).
+        let text = secrets::hide_tokens(&self.secrets.redactor().redact(&reply.text));
         let text: Vec<String> = text
             .lines()
             .map(|line| match line.char_indices().nth(MAX_REPLY_LINE) {
@@ -206,14 +237,19 @@ impl Browsers {
             self.close(session_id).await;
             return ActionReply::ok("the browser is closed; its profile is deleted");
         }
-        if self.ended.lock().is_ok_and(|e| e.contains(&session_id)) {
-            return ActionReply::failed(format!("session {session_id} has ended. {NOTHING}"));
-        }
         let slot = {
             let mut open = self.open.lock().await;
+            if self.has_ended(session_id) {
+                return ActionReply::failed(format!("session {session_id} has ended. {NOTHING}"));
+            }
             open.entry(session_id).or_default().clone()
         };
         let mut open = slot.lock().await;
+        if open.closed || self.has_ended(session_id) {
+            return ActionReply::failed(format!(
+                "the browser was closed meanwhile; call again to open a new one. {NOTHING}"
+            ));
+        }
         if tool == "browser_open" {
             let url = match args.string("url") {
                 Ok(url) => url,
@@ -241,15 +277,21 @@ impl Browsers {
                 "no page is open in this session: call browser_open with a URL first. {NOTHING}"
             ));
         }
+        // What the model names is its own text: never a secret it can capture.
+        for key in ["url", "text"] {
+            if let Ok(Some(text)) = args.optional_string(key) {
+                self.remember_typed(session_id, &text);
+            }
+        }
         let result = match tool {
             "browser_open" => self.open_url(&open, &args).await,
             "browser_snapshot" => self.snapshot(&open).await,
-            "browser_click" => self.click(&open, &args).await,
-            "browser_fill" => self.fill(&mut open, &args).await,
-            "browser_fill_credential" => self.fill_credential(&open, &args).await,
-            "browser_read_secret" => self.read_secret(&mut open, &args).await,
+            "browser_click" => self.click(&mut open, &args).await,
+            "browser_fill" => self.fill(&open, &args).await,
+            "browser_fill_credential" => self.fill_credential(session_id, &open, &args).await,
+            "browser_read_secret" => self.read_secret(session_id, &open, &args).await,
             "browser_wait" => self.wait(&open, &args).await,
-            "browser_screenshot" => self.screenshot(&mut open, ctx).await,
+            "browser_screenshot" => self.screenshot(session_id, &open, ctx).await,
             _ => Err(format!("unknown browser action {tool}")),
         };
         let blocked = open
@@ -351,11 +393,12 @@ impl Browsers {
     }
 
     /// Closes a session's browser (on `browser_close`; the session may open
-    /// it again).
+    /// a new one, and keeps what it captured).
     pub async fn close(&self, session_id: i64) {
         let slot = self.open.lock().await.remove(&session_id);
         if let Some(slot) = slot {
             let mut open = slot.lock().await;
+            open.closed = true;
             if let Some(mut page) = open.page.take() {
                 page.close().await;
             }
@@ -368,10 +411,52 @@ impl Browsers {
     /// The session has ended: its browser closes, its profile and captured
     /// secrets go, and no call of it starts a browser again.
     pub async fn end(&self, session_id: i64) {
-        if let Ok(mut ended) = self.ended.lock() {
+        {
+            // Under the map's lock, so no call is between its check and its slot.
+            let _open = self.open.lock().await;
+            let mut ended = self
+                .ended
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Session ids only grow: the oldest are let go past a bound.
+            if ended.len() >= 10_000
+                && let Some(oldest) = ended.iter().min().copied()
+            {
+                ended.remove(&oldest);
+            }
             ended.insert(session_id);
         }
         self.close(session_id).await;
+        self.memory
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&session_id);
+    }
+
+    fn has_ended(&self, session_id: i64) -> bool {
+        self.ended
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&session_id)
+    }
+
+    fn with_memory<T>(&self, session_id: i64, f: impl FnOnce(&mut Memory) -> T) -> T {
+        let mut memory = self
+            .memory
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(memory.entry(session_id).or_default())
+    }
+
+    fn remember_typed(&self, session_id: i64, text: &str) {
+        let text = text.trim().to_lowercase();
+        if !text.is_empty() {
+            self.with_memory(session_id, |m| {
+                if m.typed.len() < 1000 {
+                    m.typed.push(text);
+                }
+            });
+        }
     }
 
     fn page(open: &Open) -> Result<&Page, String> {
@@ -395,11 +480,12 @@ impl Browsers {
 
     async fn where_now(&self, page: &Page, did: &str) -> Result<String, String> {
         let url = page.url().await.map_err(|e| e.to_string())?;
+        // Not a snapshot: that would renumber the references the model holds.
         let title = page
-            .call("snapshot", vec![json!(0)])
+            .call("title", vec![])
             .await
             .ok()
-            .and_then(|v| v["title"].as_str().map(str::to_owned))
+            .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         Ok(self.clean(&format!(
             "{did}; the page is now {url} \"{title}\". Call browser_snapshot to read it."
@@ -451,14 +537,22 @@ impl Browsers {
         Ok(Element {
             tag: info["tag"].as_str().unwrap_or_default().to_owned(),
             kind: info["type"].as_str().unwrap_or_default().to_owned(),
-            read_only: info["readOnly"].as_bool().unwrap_or(false),
-            disabled: info["disabled"].as_bool().unwrap_or(false),
         })
     }
 
-    async fn click(&self, open: &Open, args: &Args) -> Result<String, String> {
-        let page = Self::page(open)?;
+    async fn click(&self, open: &mut Open, args: &Args) -> Result<String, String> {
         let reference = args.reference()?;
+        let before = Self::page(open)?
+            .call("tokens", vec![])
+            .await
+            .map_err(|e| e.to_string())?;
+        open.before_click = before
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|w| w.as_str().map(str::to_owned))
+            .collect();
+        let page = Self::page(open)?;
         let clicked = page
             .call("click", vec![json!(reference)])
             .await
@@ -472,7 +566,7 @@ impl Browsers {
         self.where_now(page, &format!("clicked {reference}")).await
     }
 
-    async fn fill(&self, open: &mut Open, args: &Args) -> Result<String, String> {
+    async fn fill(&self, open: &Open, args: &Args) -> Result<String, String> {
         let reference = args.reference()?;
         let text = args.string("text")?;
         if text.chars().count() > MAX_FILL {
@@ -480,68 +574,58 @@ impl Browsers {
         }
         let page = Self::page(open)?;
         let element = self.element(page, &reference).await?;
-        element.writable()?;
         if element.kind == "password" {
             return Err(format!(
                 "{reference} is a password field: use browser_fill_credential with the credential's name"
             ));
         }
-        if element.tag != "select" {
-            element.text_field()?;
-        }
-        // Marks the field's form as one the model typed into, refused if it
-        // already holds a credential: the model may not change where a form
-        // with a credential in it goes.
-        let focused = page
-            .call("focus", vec![json!(reference)])
+        // One call in the page checks the field and types: focus cannot move
+        // between them. A form holding a credential is never changed.
+        let outcome = page
+            .call("type_text", vec![json!(reference), json!(text)])
             .await
             .map_err(|e| e.to_string())?;
-        match focused.as_str() {
-            Some("ok") => {}
-            Some("credential") => {
-                return Err(format!(
-                    "refused: {reference}'s form holds a credential the worker typed; a form with a credential in it is sent as the page made it, not changed"
-                ));
-            }
-            _ => return Err(format!("{reference} cannot take the keyboard's focus")),
+        match outcome.as_str().unwrap_or_default() {
+            "ok" if element.tag == "select" => Ok(format!("selected {text:?} in {reference}")),
+            "ok" => Ok(format!(
+                "typed {} characters into {reference}",
+                text.chars().count()
+            )),
+            "credential" => Err(format!(
+                "refused: {reference}'s form holds a credential the worker typed; a form with a credential in it is sent as the page made it, not changed"
+            )),
+            "option" => Err(format!("{reference} has no option {text:?}")),
+            "missing" => Err(format!(
+                "there is no element {reference} on this page: take a new browser_snapshot"
+            )),
+            _ => Err(format!(
+                "{reference} is not an editable text field or select"
+            )),
         }
-        if element.tag == "select" {
-            let chosen = page
-                .call("select", vec![json!(reference), json!(text)])
-                .await
-                .map_err(|e| e.to_string())?;
-            if chosen != Value::Bool(true) {
-                return Err(format!("{reference} has no option {text:?}"));
-            }
-            return Ok(format!("selected {text:?} in {reference}"));
-        }
-        if !text.is_empty() {
-            page.insert_text(&text).await.map_err(|e| e.to_string())?;
-        }
-        let count = text.chars().count();
-        if !text.trim().is_empty() {
-            open.typed.push(text);
-        }
-        Ok(format!("typed {count} characters into {reference}"))
     }
 
     /// A secret by name: one captured in this session, else a credential of
     /// the worker's environment.
-    fn secret(&self, open: &Open, name: &str) -> Option<(String, bool)> {
-        match open.captured.get(name) {
-            Some(value) => Some((value.clone(), true)),
+    fn secret(&self, session_id: i64, name: &str) -> Option<(String, bool)> {
+        match self.with_memory(session_id, |m| m.captured.get(name).cloned()) {
+            Some(value) => Some((value, true)),
             None => self.secrets.get(name).map(|v| (v, false)),
         }
     }
 
-    async fn fill_credential(&self, open: &Open, args: &Args) -> Result<String, String> {
+    async fn fill_credential(
+        &self,
+        session_id: i64,
+        open: &Open,
+        args: &Args,
+    ) -> Result<String, String> {
         let page = Self::page(open)?;
         let reference = args.reference()?;
         let name = args.name()?;
-        let Some((value, captured)) = self.secret(open, &name) else {
+        let Some((value, captured)) = self.secret(session_id, &name) else {
             return Err(format!(
                 "this worker holds no credential {name}; the operator sets BROWSER_CRED_{name} in the worker's environment (held now: {})",
-                self.held(open)
+                self.held(session_id)
             ));
         };
         let service = self.config.creds.service_of(&name).ok_or_else(|| {
@@ -557,18 +641,19 @@ impl Browsers {
             .iter()
             .map(ToString::to_string)
             .collect();
-        let password_only = !captured && !text_credential(&name);
+        let mode = if captured {
+            "captured"
+        } else if text_credential(&name) {
+            "text"
+        } else {
+            "password"
+        };
         // One call in the page checks the origin and the field and types: no
         // navigation can come between the check and the typing.
         let outcome = page
             .call(
                 "fill_secret",
-                vec![
-                    json!(reference),
-                    json!(value),
-                    json!(tied),
-                    json!(password_only),
-                ],
+                vec![json!(reference), json!(value), json!(tied), json!(mode)],
             )
             .await
             .map_err(|e| e.to_string())?;
@@ -597,6 +682,9 @@ impl Browsers {
             "typed" => Err(format!(
                 "refused: you typed into {reference}'s form; a credential goes only into a form as the page made it"
             )),
+            "captured" => Err(format!(
+                "refused: {name} is a key captured from a page, and is never typed into a password field"
+            )),
             "field" => Err(format!(
                 "{reference} is not an editable text or password field"
             )),
@@ -604,7 +692,12 @@ impl Browsers {
         }
     }
 
-    async fn read_secret(&self, open: &mut Open, args: &Args) -> Result<String, String> {
+    async fn read_secret(
+        &self,
+        session_id: i64,
+        open: &Open,
+        args: &Args,
+    ) -> Result<String, String> {
         let reference = args.reference()?;
         let name = args.name()?;
         let service = self.config.creds.service_of(&name).ok_or_else(|| {
@@ -618,7 +711,7 @@ impl Browsers {
                 "{name} is a credential of the operator's; capture under another name"
             ));
         }
-        if open.captured.len() >= MAX_CAPTURED && !open.captured.contains_key(&name) {
+        if self.with_memory(session_id, |m| m.captures) >= MAX_CAPTURED {
             return Err(format!(
                 "this session has captured {MAX_CAPTURED} secrets, the most it may"
             ));
@@ -640,28 +733,41 @@ impl Browsers {
                 "refused: {reference} does not hold one key the page generated (20 or more letters, digits, `_` or `-`, with both letters and digits); nothing was captured"
             ));
         }
+        let lower = value.to_lowercase();
+        if open.before_click.contains(&lower) {
+            return Err(format!(
+                "refused: {reference} held this key before your last click; only a key the page made in answer to it (a regenerate button) is captured"
+            ));
+        }
         let mut known = self.secrets.values();
-        known.extend(open.captured.values().cloned());
+        known.extend(self.with_memory(session_id, |m| {
+            m.captured.values().cloned().collect::<Vec<_>>()
+        }));
         if known
             .iter()
-            .any(|k| k.contains(value.as_str()) || value.contains(k.as_str()))
+            .map(|k| k.to_lowercase())
+            .any(|k| k.contains(lower.as_str()) || lower.contains(k.as_str()))
         {
             return Err(format!(
                 "refused: {reference} holds a secret the worker already has; nothing was captured"
             ));
         }
-        if open
-            .typed
-            .iter()
-            .any(|t| t.contains(value.as_str()) || (t.len() >= 6 && value.contains(t.as_str())))
-        {
+        let typed = self.with_memory(session_id, |m| {
+            m.typed
+                .iter()
+                .any(|t| t.contains(lower.as_str()) || (t.len() >= 6 && lower.contains(t.as_str())))
+        });
+        if typed {
             return Err(format!(
                 "refused: {reference} holds text you typed; only a key the page generated is captured"
             ));
         }
         self.secrets.redactor().add(&value);
         let length = value.chars().count();
-        open.captured.insert(name.clone(), value);
+        self.with_memory(session_id, |m| {
+            m.captures += 1;
+            m.captured.insert(name.clone(), value);
+        });
         Ok(format!(
             "captured {name} from {reference} ({length} characters); the worker holds it for this session. Type it where it belongs with browser_fill_credential on one of {service}'s pages; you never see it"
         ))
@@ -709,22 +815,42 @@ impl Browsers {
     /// every element holding a secret or a key-like word masked, then added
     /// to the session's output (the session page shows it). The model is not
     /// given the picture.
-    async fn screenshot(&self, open: &mut Open, ctx: &ActionContext) -> Result<String, String> {
+    async fn screenshot(
+        &self,
+        session_id: i64,
+        open: &Open,
+        ctx: &ActionContext,
+    ) -> Result<String, String> {
         let Some(notes) = ctx.notes.clone() else {
             return Err("this session's output takes no screenshots".to_owned());
         };
+        if self.with_memory(session_id, |m| m.shots) >= MAX_SHOTS {
+            return Err(format!(
+                "this session has taken {MAX_SHOTS} screenshots, the most it may"
+            ));
+        }
         let page = Self::page(open)?;
         let mut values = self.secrets.values();
-        values.extend(open.captured.values().cloned());
+        values.extend(self.with_memory(session_id, |m| {
+            m.captured.values().cloned().collect::<Vec<_>>()
+        }));
         let masked = page
             .call("mask", vec![json!(values)])
             .await
             .map_err(|e| e.to_string())?;
-        let shot = page.screenshot().await;
+        let mut shot = page.screenshot(75).await;
+        if shot.as_ref().is_ok_and(|j| j.len() > MAX_SHOT_BYTES) {
+            shot = page.screenshot(35).await;
+        }
         let _ = page.call("unmask", vec![]).await;
         let jpeg = shot.map_err(|e| e.to_string())?;
-        open.shots += 1;
-        let n = open.shots;
+        if jpeg.len() > MAX_SHOT_BYTES * 2 {
+            return Err("the page's screenshot is too large to keep".to_owned());
+        }
+        let n = self.with_memory(session_id, |m| {
+            m.shots += 1;
+            m.shots
+        });
         let line = json!({
             "type": SCREENSHOT_LINE,
             "n": n,
@@ -744,9 +870,11 @@ impl Browsers {
         ))
     }
 
-    fn held(&self, open: &Open) -> String {
+    fn held(&self, session_id: i64) -> String {
         let mut names = self.secrets.names();
-        names.extend(open.captured.keys().cloned());
+        names.extend(self.with_memory(session_id, |m| {
+            m.captured.keys().cloned().collect::<Vec<_>>()
+        }));
         if names.is_empty() {
             "none".to_owned()
         } else {
@@ -779,35 +907,6 @@ fn text_credential(name: &str) -> bool {
 struct Element {
     tag: String,
     kind: String,
-    read_only: bool,
-    disabled: bool,
-}
-
-impl Element {
-    fn writable(&self) -> Result<(), String> {
-        if self.read_only || self.disabled {
-            Err("the element is read-only or disabled".to_owned())
-        } else {
-            Ok(())
-        }
-    }
-
-    fn text_field(&self) -> Result<(), String> {
-        let ok = self.tag == "textarea"
-            || (self.tag == "input"
-                && matches!(
-                    self.kind.as_str(),
-                    "" | "text" | "password" | "email" | "search" | "tel" | "url" | "number"
-                ));
-        if ok {
-            Ok(())
-        } else {
-            Err(format!(
-                "the element is a {} {}, not a text field",
-                self.tag, self.kind
-            ))
-        }
-    }
 }
 
 /// A browser action's arguments, checked against what it takes.

@@ -95,27 +95,51 @@ function (ref) {
   return true;
 }
 
-//== focus
-function (ref) {
+//== type_text
+function (ref, value) {
+  // Checks the field and types the model's text in one task: focus cannot
+  // move between them. The scope (the field's form, or the whole document
+  // when it has none) is marked as one the model typed into, and refused
+  // if it holds a credential.
   const el = document.querySelector('[data-claudeops-ref="' + ref + '"]');
   if (!el) return 'missing';
-  const form = el.form || el.closest('form');
-  if (form && form.hasAttribute('data-claudeops-credential')) return 'credential';
-  if (form) form.setAttribute('data-claudeops-typed', '');
-  el.scrollIntoView({ block: 'center' });
+  const scope = el.form || el.closest('form') || document.documentElement;
+  if (scope.hasAttribute('data-claudeops-credential') || document.documentElement.hasAttribute('data-claudeops-credential')) return 'credential';
+  const tag = el.tagName;
+  const type = (el.type || '').toLowerCase();
+  if (el.readOnly || el.disabled) return 'field';
+  scope.setAttribute('data-claudeops-typed', '');
   el.focus();
-  if (el.tagName === 'SELECT') return 'ok';
-  if (typeof el.select === 'function') el.select();
-  if (el.value) {
-    const proto = el.tagName === 'TEXTAREA' ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
-    Object.getOwnPropertyDescriptor(proto, 'value').set.call(el, '');
+  if (tag === 'SELECT') {
+    const o = Array.from(el.options).find((x) => x.text.trim() === value || x.value === value);
+    if (!o) return 'option';
+    el.value = o.value;
+  } else {
+    const text = tag === 'TEXTAREA' || (tag === 'INPUT' && ['', 'text', 'email', 'search', 'tel', 'url', 'number'].includes(type));
+    if (!text) return 'field';
+    const proto = tag === 'TEXTAREA' ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
+    Object.getOwnPropertyDescriptor(proto, 'value').set.call(el, value);
     el.dispatchEvent(new Event('input', { bubbles: true }));
   }
-  return document.activeElement === el ? 'ok' : 'focus';
+  el.dispatchEvent(new Event('change', { bubbles: true }));
+  return 'ok';
+}
+
+//== tokens
+function () {
+  // Every key-like word the page shows now, in text or in a field: a key
+  // captured later must not have been among them before the last click.
+  const isToken = (w) => /^[A-Za-z0-9_-]{20,}$/.test(w) && /[0-9]/.test(w) && /[A-Za-z]/.test(w);
+  const found = new Set();
+  const add = (t) => { for (const w of (t || '').split(/[^A-Za-z0-9_-]+/)) if (isToken(w)) found.add(w.toLowerCase()); };
+  if (document.body) add(document.body.innerText);
+  for (const el of document.querySelectorAll('input, textarea')) add(el.value);
+  add(location.href);
+  return Array.from(found).slice(0, 2000);
 }
 
 //== fill_secret
-function (ref, value, origins, passwordOnly) {
+function (ref, value, origins, mode) {
   // The origin check and the typing in one task of this document: no
   // navigation comes between them.
   if (!origins.includes(location.origin)) return 'origin';
@@ -125,28 +149,19 @@ function (ref, value, origins, passwordOnly) {
   const type = (el.type || '').toLowerCase();
   const text = tag === 'TEXTAREA' || (tag === 'INPUT' && ['', 'text', 'password', 'email', 'search', 'tel', 'url', 'number'].includes(type));
   if (!text || el.readOnly || el.disabled) return 'field';
-  if (passwordOnly && type !== 'password') return 'password';
-  const form = el.form || el.closest('form');
-  if (form && form.hasAttribute('data-claudeops-typed')) return 'typed';
-  if (form) form.setAttribute('data-claudeops-credential', '');
+  // `password`: a password field only; `text`: any; `captured`: never a
+  // password field (a key the model saw come could become a password it knows).
+  if (mode === 'password' && type !== 'password') return 'password';
+  if (mode === 'captured' && type === 'password') return 'captured';
+  const scope = el.form || el.closest('form') || document.documentElement;
+  if (scope.hasAttribute('data-claudeops-typed') || document.documentElement.hasAttribute('data-claudeops-typed')) return 'typed';
+  scope.setAttribute('data-claudeops-credential', '');
   el.focus();
   const proto = tag === 'TEXTAREA' ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
   Object.getOwnPropertyDescriptor(proto, 'value').set.call(el, value);
   el.dispatchEvent(new Event('input', { bubbles: true }));
   el.dispatchEvent(new Event('change', { bubbles: true }));
   return 'ok';
-}
-
-//== select
-function (ref, text) {
-  const el = document.querySelector('[data-claudeops-ref="' + ref + '"]');
-  if (!el) return false;
-  const o = Array.from(el.options).find((x) => x.text.trim() === text || x.value === text);
-  if (!o) return false;
-  el.value = o.value;
-  el.dispatchEvent(new Event('input', { bubbles: true }));
-  el.dispatchEvent(new Event('change', { bubbles: true }));
-  return true;
 }
 
 //== read
@@ -157,9 +172,9 @@ function (ref) {
   return (v || '').trim();
 }
 
-//== ready
+//== title
 function () {
-  return document.readyState;
+  return document.title;
 }
 
 //== mask

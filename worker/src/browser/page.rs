@@ -389,14 +389,14 @@ impl Page {
     }
 
     /// A JPEG of the viewport (small enough for a tool result).
-    pub async fn screenshot(&self) -> Result<Vec<u8>, PageError> {
+    pub async fn screenshot(&self, quality: u8) -> Result<Vec<u8>, PageError> {
         use base64::Engine;
         let shot = self
             .cdp
             .call(
                 Some(&self.session),
                 "Page.captureScreenshot",
-                json!({"format": "jpeg", "quality": 75}),
+                json!({"format": "jpeg", "quality": quality}),
             )
             .await?;
         let data = shot["data"]
@@ -418,15 +418,25 @@ impl Page {
             // Someone else's browser: only the session's context goes, with
             // its pages, cookies and storage.
             if !self.cdp.is_closed() && !self.context.is_empty() {
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(5),
-                    self.cdp.call(
-                        None,
-                        "Target.disposeBrowserContext",
-                        json!({"browserContextId": self.context}),
-                    ),
-                )
-                .await;
+                let done = async {
+                    let _ = self
+                        .cdp
+                        .call(
+                            None,
+                            "Target.setAutoAttach",
+                            json!({"autoAttach": false, "waitForDebuggerOnStart": false}),
+                        )
+                        .await;
+                    let _ = self
+                        .cdp
+                        .call(
+                            None,
+                            "Target.disposeBrowserContext",
+                            json!({"browserContextId": self.context}),
+                        )
+                        .await;
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(5), done).await;
             }
         } else if !self.cdp.is_closed() {
             let _ = tokio::time::timeout(
@@ -453,6 +463,28 @@ impl Page {
         }
         if let Some(profile) = self.profile.take() {
             remove_profile(&profile).await;
+        }
+    }
+}
+
+impl Drop for Page {
+    /// A page dropped without [`Page::close`] (a call cancelled half-way)
+    /// still leaves nothing behind: its tasks stop, its browser's process
+    /// group is killed and its profile deleted.
+    fn drop(&mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        if let Some(child) = self.child.take()
+            && let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok())
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(-pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        if let Some(profile) = self.profile.take() {
+            let _ = std::fs::remove_dir_all(profile);
         }
     }
 }

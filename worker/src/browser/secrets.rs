@@ -60,16 +60,20 @@ impl Redactor {
     /// Adds one secret value (and its encodings).
     pub fn add(&self, secret: &str) {
         let mut found = encodings(secret);
-        let Ok(mut patterns) = self.patterns.write() else {
-            return;
-        };
+        let mut patterns = self
+            .patterns
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         found.retain(|p| !patterns.contains(p));
         patterns.extend(found);
         patterns.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
     }
 
     pub fn is_empty(&self) -> bool {
-        self.patterns.read().map_or(true, |p| p.is_empty())
+        self.patterns
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_empty()
     }
 
     /// `text` with every known secret replaced. Every match of every pattern
@@ -77,9 +81,10 @@ impl Redactor {
     /// merged before anything is replaced: a pattern that overlaps a secret
     /// can never cut it in half.
     pub fn redact(&self, text: &str) -> String {
-        let Ok(patterns) = self.patterns.read() else {
-            return text.to_owned();
-        };
+        let patterns = self
+            .patterns
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut spans: Vec<(usize, usize)> = Vec::new();
         for pattern in patterns.iter() {
             spans.extend(
@@ -137,7 +142,18 @@ impl Redactor {
                 self.redact_in_place(s);
             }
             serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.redact_json(v)),
-            serde_json::Value::Object(map) => map.values_mut().for_each(|v| self.redact_json(v)),
+            serde_json::Value::Object(map) => {
+                let keys: Vec<String> = map.keys().cloned().collect();
+                for key in keys {
+                    let clean = self.redact(&key);
+                    if clean != key
+                        && let Some(value) = map.remove(&key)
+                    {
+                        map.insert(clean, value);
+                    }
+                }
+                map.values_mut().for_each(|v| self.redact_json(v));
+            }
             _ => {}
         }
     }
@@ -154,10 +170,10 @@ pub fn encodings(secret: &str) -> Vec<String> {
     if let Ok(json) = serde_json::to_string(secret) {
         out.push(json[1..json.len() - 1].to_owned());
     }
-    for keep in [RFC3986, URI_COMPONENT, FORM] {
-        let encoded = percent(secret, keep);
-        out.push(encoded.to_ascii_lowercase());
-        out.push(encoded);
+    for keep in [RFC3986, URI_COMPONENT, FORM, FORM_TILDE, QUERY] {
+        for lower_hex in [false, true] {
+            out.push(percent(secret, keep, lower_hex));
+        }
     }
     let bytes = secret.as_bytes();
     for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
@@ -188,14 +204,22 @@ pub fn encodings(secret: &str) -> Vec<String> {
 const RFC3986: &[u8] = b"-_.~";
 const URI_COMPONENT: &[u8] = b"-_.!~*'()";
 const FORM: &[u8] = b"-_.* ";
+/// Python's `quote_plus`.
+const FORM_TILDE: &[u8] = b"-_.~ ";
+/// What the URL standard leaves in a query (and so what a browser's address shows).
+const QUERY: &[u8] = b"!$%&'()*+,-./:;=?@[\\]^_`{|}~";
 
-fn percent(text: &str, keep: &[u8]) -> String {
+/// `text` percent-encoded, leaving letters, digits and `keep` (a space in
+/// `keep` means "write a space as `+`"), with upper- or lower-case hex digits.
+fn percent(text: &str, keep: &[u8], lower_hex: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for &b in text.as_bytes() {
         if b.is_ascii_alphanumeric() || (b != b' ' && keep.contains(&b)) {
             out.push(char::from(b));
         } else if b == b' ' && keep.contains(&b' ') {
             out.push('+');
+        } else if lower_hex {
+            out.push_str(&format!("%{b:02x}"));
         } else {
             out.push_str(&format!("%{b:02X}"));
         }
@@ -343,6 +367,11 @@ mod tests {
         let text = format!(
             "raw {secret} | query ?p=s3cr3t%20pass%2Fword%2B | form p=s3cr3t+pass%2Fword%2B | lower s3cr3t%20pass%2fword%2b | basic {basic} | url {url_safe}"
         );
+        let capital = Redactor::new();
+        capital.add("Pass/Word 1");
+        for form in ["Pass%2fWord%201", "Pass%2FWord+1", "Pass/Word%201"] {
+            assert_eq!(capital.redact(form), REDACTED, "{form}");
+        }
         let out = r.redact(&text);
         assert!(!out.contains("s3cr3t"), "{out}");
         for pattern in encodings(secret) {
