@@ -161,6 +161,34 @@ impl Setup {
         reply.text
     }
 
+    /// Calls and expects a refusal that says `why`.
+    async fn refused(&self, tool: &str, args: Value, why: &str) {
+        let reply = self.call(tool, args.clone()).await;
+        assert!(
+            !reply.ok && reply.text.contains(why),
+            "{tool} {args} should be refused with {why:?}: {}",
+            reply.text
+        );
+    }
+
+    /// Logs in on `origin`'s login page by reference, with `SERVICE_USER`
+    /// and `SERVICE_PASS`; returns what the click said.
+    async fn log_in(&self, origin: &str, service: &str) -> String {
+        self.ok("browser_open", json!({"url": format!("{origin}/login")}))
+            .await;
+        let user = self.find("textbox \"Username\"").await;
+        let pass = self.find("password field \"Password\"").await;
+        for (field, name) in [(user, "USER"), (pass, "PASS")] {
+            self.ok(
+                "browser_fill_credential",
+                json!({"ref": field, "name": format!("{service}_{name}")}),
+            )
+            .await;
+        }
+        let login = self.find("button \"Log in\"").await;
+        self.ok("browser_click", json!({"ref": login})).await
+    }
+
     async fn snapshot(&self) -> String {
         self.ok("browser_snapshot", json!({})).await
     }
@@ -204,12 +232,12 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
         )
         .await;
     assert!(!low.ok && low.text.contains("needs tier 2"), "{}", low.text);
-    let refused = t.call("browser_open", json!({"url": evil.url("/")})).await;
-    assert!(
-        !refused.ok && refused.text.contains("not an allowed origin"),
-        "{}",
-        refused.text
-    );
+    t.refused(
+        "browser_open",
+        json!({"url": evil.url("/")}),
+        "not an allowed origin",
+    )
+    .await;
     for url in ["file:///etc/passwd", "chrome://settings", "about:blank"] {
         let r = t.call("browser_open", json!({"url": url})).await;
         assert!(!r.ok, "{url}: {}", r.text);
@@ -220,17 +248,12 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
         .await;
     let user = t.find("textbox \"Username\"").await;
     let pass = t.find("password field \"Password\"").await;
-    let wrong = t
-        .call(
-            "browser_fill_credential",
-            json!({"ref": user, "name": "APP_PASS"}),
-        )
-        .await;
-    assert!(
-        !wrong.ok && wrong.text.contains("only into a password field"),
-        "{}",
-        wrong.text
-    );
+    t.refused(
+        "browser_fill_credential",
+        json!({"ref": user, "name": "APP_PASS"}),
+        "only into a password field",
+    )
+    .await;
     let other = t
         .call(
             "browser_fill_credential",
@@ -268,17 +291,12 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
         filled.contains("password field \"Password\" (filled)"),
         "{filled}"
     );
-    let reread = t
-        .call(
-            "browser_read_secret",
-            json!({"ref": pass, "name": "CONSUMER_P_KEY"}),
-        )
-        .await;
-    assert!(
-        !reread.ok && reread.text.contains("password field"),
-        "{}",
-        reread.text
-    );
+    t.refused(
+        "browser_read_secret",
+        json!({"ref": pass, "name": "CONSUMER_P_KEY"}),
+        "password field",
+    )
+    .await;
     let login = t.find("button \"Log in\"").await;
     let now = t.ok("browser_click", json!({"ref": login})).await;
     assert!(now.contains("/settings"), "{now}");
@@ -332,44 +350,29 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
 
     // Only a key the page generated is captured, never under an operator's name.
     let button = t.find("Regenerate API key").await;
-    let words = t
-        .call(
-            "browser_read_secret",
-            json!({"ref": button, "name": "CONSUMER_B_KEY"}),
-        )
-        .await;
-    assert!(
-        !words.ok && words.text.contains("generated"),
-        "{}",
-        words.text
-    );
+    t.refused(
+        "browser_read_secret",
+        json!({"ref": button, "name": "CONSUMER_B_KEY"}),
+        "generated",
+    )
+    .await;
     let key_ref = t.find("[token hidden]").await;
-    let taken = t
-        .call(
-            "browser_read_secret",
-            json!({"ref": key_ref, "name": "APP_API_KEY"}),
-        )
-        .await;
-    assert!(
-        !taken.ok && taken.text.contains("credential of the operator's"),
-        "{}",
-        taken.text
-    );
+    t.refused(
+        "browser_read_secret",
+        json!({"ref": key_ref, "name": "APP_API_KEY"}),
+        "credential of the operator's",
+    )
+    .await;
 
     // A key already on the page before the model's last click is not one the
     // page made in answer to it: clicking the key itself, then capturing, fails.
     t.ok("browser_click", json!({"ref": key_ref})).await;
-    let stale = t
-        .call(
-            "browser_read_secret",
-            json!({"ref": key_ref, "name": "CONSUMER_INDEXER_KEY"}),
-        )
-        .await;
-    assert!(
-        !stale.ok && stale.text.contains("before your last click"),
-        "{}",
-        stale.text
-    );
+    t.refused(
+        "browser_read_secret",
+        json!({"ref": key_ref, "name": "CONSUMER_INDEXER_KEY"}),
+        "before your last click",
+    )
+    .await;
     let regenerate = t.find("Regenerate API key").await;
     t.ok("browser_click", json!({"ref": regenerate})).await;
     let new_key = app.api_key();
@@ -386,17 +389,12 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
         captured.contains("captured CONSUMER_INDEXER_KEY"),
         "{captured}"
     );
-    let early = t
-        .call(
-            "browser_fill_credential",
-            json!({"ref": t.find("Indexer API key").await, "name": "CONSUMER_INDEXER_KEY"}),
-        )
-        .await;
-    assert!(
-        !early.ok && early.text.contains("not one CONSUMER's"),
-        "{}",
-        early.text
-    );
+    t.refused(
+        "browser_fill_credential",
+        json!({"ref": t.find("Indexer API key").await, "name": "CONSUMER_INDEXER_KEY"}),
+        "not one CONSUMER's",
+    )
+    .await;
     // A key the model typed itself is not a secret it can make; a form it
     // typed into takes no credential.
     let indexer = t.find("Indexer API key").await;
@@ -416,22 +414,17 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
         "{}",
         own.text
     );
-    let into_typed = t
-        .call(
-            "browser_fill_credential",
-            json!({"ref": indexer, "name": "APP_API_KEY"}),
-        )
-        .await;
-    assert!(
-        !into_typed.ok && into_typed.text.contains("you typed into"),
-        "{}",
-        into_typed.text
-    );
+    t.refused(
+        "browser_fill_credential",
+        json!({"ref": indexer, "name": "APP_API_KEY"}),
+        "you typed into",
+    )
+    .await;
     // What the session captured outlives a closed browser.
     t.ok("browser_close", json!({})).await;
     t.ok("browser_open", json!({"url": consumer.url("/login")}))
         .await;
-    let (cu, cp) = (t.find("Username").await, t.find("Password").await);
+    let cp = t.find("Password").await;
     // A captured key never goes into a password field: the model saw it
     // come, and could log in with it.
     let as_password = t
@@ -448,18 +441,7 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
         "{}",
         as_password.text
     );
-    t.ok(
-        "browser_fill_credential",
-        json!({"ref": cu, "name": "CONSUMER_USER"}),
-    )
-    .await;
-    t.ok(
-        "browser_fill_credential",
-        json!({"ref": cp, "name": "CONSUMER_PASS"}),
-    )
-    .await;
-    let login = t.find("button \"Log in\"").await;
-    t.ok("browser_click", json!({"ref": login})).await;
+    t.log_in(&consumer.origin(), "CONSUMER").await;
     let field = t.find("Indexer API key").await;
     t.ok(
         "browser_fill_credential",
@@ -472,17 +454,12 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
         "{after}"
     );
     // A form with a credential in it is not changed by the model.
-    let changed = t
-        .call(
-            "browser_fill",
-            json!({"ref": field, "text": "http://192.0.2.1/"}),
-        )
-        .await;
-    assert!(
-        !changed.ok && changed.text.contains("holds a credential"),
-        "{}",
-        changed.text
-    );
+    t.refused(
+        "browser_fill",
+        json!({"ref": field, "text": "http://192.0.2.1/"}),
+        "holds a credential",
+    )
+    .await;
     let save = t.find("Save indexer").await;
     t.ok("browser_click", json!({"ref": save})).await;
     t.ok("browser_wait", json!({"text": "The indexer is saved"}))
@@ -516,17 +493,12 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
         json!({"ref": echo, "name": "APP_API_KEY"}),
     )
     .await;
-    let copy = t
-        .call(
-            "browser_read_secret",
-            json!({"ref": echo, "name": "CONSUMER_COPY_KEY"}),
-        )
-        .await;
-    assert!(
-        !copy.ok && copy.text.contains("already has"),
-        "{}",
-        copy.text
-    );
+    t.refused(
+        "browser_read_secret",
+        json!({"ref": echo, "name": "CONSUMER_COPY_KEY"}),
+        "already has",
+    )
+    .await;
     t.ok("browser_screenshot", json!({})).await;
     let report = app.masked_reports().last().cloned().unwrap_or_default();
     assert!(
@@ -582,12 +554,8 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
     assert!(profile.is_dir());
     t.ok("browser_close", json!({})).await;
     assert!(!profile.exists(), "the profile outlived the browser");
-    let closed = t.call("browser_snapshot", json!({})).await;
-    assert!(
-        !closed.ok && closed.text.contains("browser_open"),
-        "{}",
-        closed.text
-    );
+    t.refused("browser_snapshot", json!({}), "browser_open")
+        .await;
 
     // No secret in any reply the model got.
     let replies = t.replies.lock().map(|r| r.join("\n")).unwrap_or_default();
@@ -670,22 +638,7 @@ async fn a_sidecar_browser_gives_each_session_a_context_behind_the_same_guard() 
     let t = Setup::with_cdp_url(Some(sidecar.endpoint.clone())).await;
     let (app, evil) = (&t.app, &t.evil);
 
-    t.ok("browser_open", json!({"url": app.url("/login")}))
-        .await;
-    let user = t.find("textbox \"Username\"").await;
-    let pass = t.find("password field \"Password\"").await;
-    t.ok(
-        "browser_fill_credential",
-        json!({"ref": user, "name": "APP_USER"}),
-    )
-    .await;
-    t.ok(
-        "browser_fill_credential",
-        json!({"ref": pass, "name": "APP_PASS"}),
-    )
-    .await;
-    let login = t.find("button \"Log in\"").await;
-    let now = t.ok("browser_click", json!({"ref": login})).await;
+    let now = t.log_in(&app.origin(), "APP").await;
     assert!(now.contains("/settings"), "{now}");
     let out = t
         .call(
@@ -738,14 +691,12 @@ async fn a_sidecar_browser_gives_each_session_a_context_behind_the_same_guard() 
         )
         .await;
     assert!(again.ok, "{}", again.text);
-    let ended = t
-        .call("browser_open", json!({"url": app.url("/login")}))
-        .await;
-    assert!(
-        !ended.ok && ended.text.contains("has ended"),
-        "{}",
-        ended.text
-    );
+    t.refused(
+        "browser_open",
+        json!({"url": app.url("/login")}),
+        "has ended",
+    )
+    .await;
     t.browsers.end(2).await;
     let left = sidecar.page_urls().await;
     assert!(
