@@ -223,15 +223,29 @@ async fn an_api_key_is_rotated_by_reference_and_nothing_leaves_the_allowed_origi
     let (app, consumer, evil) = (&t.app, &t.consumer, &t.evil);
 
     // Tier 1 gets nothing; a page that is not allowed is never opened.
-    let low = t
-        .call_at(
-            9,
-            Tier::Observe,
-            "browser_open",
-            json!({"url": app.url("/login")}),
-        )
-        .await;
-    assert!(!low.ok && low.text.contains("needs tier 2"), "{}", low.text);
+    for tool in claudeops_worker::browser::TOOLS {
+        let args = match *tool {
+            "browser_open" => json!({"url": app.url("/login")}),
+            "browser_fill" => json!({"ref": "e1", "text": "x"}),
+            "browser_fill_credential" | "browser_read_secret" => {
+                json!({"ref": "e1", "name": "APP_PASS"})
+            }
+            "browser_click" => json!({"ref": "e1"}),
+            "browser_wait" => json!({"text": "x"}),
+            _ => json!({}),
+        };
+        let low = t.call_at(9, Tier::Observe, tool, args).await;
+        assert!(
+            !low.ok && low.text.contains("needs tier 2"),
+            "{tool}: {}",
+            low.text
+        );
+    }
+    let profiles = t.browsers.config().profiles.clone();
+    assert!(
+        !profiles.join("session-9").exists(),
+        "tier 1 started no browser"
+    );
     t.refused(
         "browser_open",
         json!({"url": evil.url("/")}),
