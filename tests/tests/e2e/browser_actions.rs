@@ -140,17 +140,7 @@ async fn a_tier_two_model_rotates_an_api_key_without_seeing_it() {
         output.contains("typed the credential APP_PASS"),
         "the output holds the session"
     );
-    let shots: Vec<Value> = lines
-        .iter()
-        .filter(|e| e.event == "line")
-        .flat_map(|e| {
-            line_data(e)["events"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter(|ev| ev["kind"] == "screenshot")
-        .collect();
+    let shots = events_of_kind(&lines, "screenshot");
     assert_eq!(shots.len(), 1, "one screenshot in the session's output");
     assert_eq!(shots[0]["media_type"], "image/jpeg");
     assert!(

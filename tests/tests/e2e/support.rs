@@ -324,11 +324,8 @@ pub fn received(got: &Arc<Mutex<Vec<Value>>>) -> Vec<Value> {
     got.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// Tool results of a session, in order, from its stored output.
-pub async fn tool_results(http: &Http, id: i64) -> Vec<(bool, String)> {
-    let mut stream = http.sse(&format!("/sessions/{id}/stream")).await;
-    let mut seen = Vec::new();
-    next_matching(&mut stream, &mut seen, |e| e.event == "status").await;
+/// The parsed events of `kind` in the `line` events of a session's stream.
+pub fn events_of_kind(seen: &[SseEvent], kind: &str) -> Vec<Value> {
     seen.iter()
         .filter(|e| e.event == "line")
         .flat_map(|e| {
@@ -337,7 +334,17 @@ pub async fn tool_results(http: &Http, id: i64) -> Vec<(bool, String)> {
                 .cloned()
                 .unwrap_or_default()
         })
-        .filter(|ev| ev["kind"] == "tool_result")
+        .filter(|ev| ev["kind"] == kind)
+        .collect()
+}
+
+/// Tool results of a session, in order, from its stored output.
+pub async fn tool_results(http: &Http, id: i64) -> Vec<(bool, String)> {
+    let mut stream = http.sse(&format!("/sessions/{id}/stream")).await;
+    let mut seen = Vec::new();
+    next_matching(&mut stream, &mut seen, |e| e.event == "status").await;
+    events_of_kind(&seen, "tool_result")
+        .into_iter()
         // The CLI's own answer to the final StructuredOutput call is not ours.
         .filter(|ev| ev["content"] != "Structured output provided successfully")
         .map(|ev| {

@@ -82,15 +82,7 @@ pub fn command(
     let mut inner = vec![OsString::from(PIPE_SUBCOMMAND), OsString::from("--")];
     inner.push(chromium.as_os_str().to_owned());
     inner.extend(chromium_flags(profile, no_sandbox, allowed));
-    let session = Session {
-        workspace: profile.to_path_buf(),
-        frozen: Vec::new(),
-        repos: None,
-        programs: vec![helper.to_path_buf()],
-        docker_socket: None,
-        actions_socket: None,
-        masked: Vec::new(),
-    };
+    let session = Session::bare(profile.to_path_buf(), vec![helper.to_path_buf()]);
     match sandbox.wrap(&session, helper, &inner) {
         Some(wrapped) => wrapped,
         None => (helper.to_path_buf(), inner),

@@ -330,27 +330,33 @@ impl Browsers {
         if let Some(proxy) = open.proxy.take() {
             proxy.abort();
         }
+        let start = self.how_to_start(session_id).await?;
+        // A sidecar reaches no proxy of the worker's: its own loopback port
+        // refuses as well, so everything not allowed still fails there too.
+        let (port, proxy) = launch::refusing_proxy()
+            .await
+            .map_err(|e| format!("cannot start the browser's proxy: {e}"))?;
+        match Page::open(start, Arc::new(self.config.allowed.clone()), port).await {
+            Ok(page) => {
+                open.page = Some(page);
+                open.proxy = Some(proxy);
+                Ok(())
+            }
+            Err(error) => {
+                proxy.abort();
+                Err(error.to_string())
+            }
+        }
+    }
+
+    /// The sidecar's WebSocket, or a Chromium of the session's own with a
+    /// fresh profile given to the sandbox user.
+    async fn how_to_start(&self, session_id: i64) -> Result<Start, String> {
         if let Some(endpoint) = &self.config.cdp_url {
             let websocket = cdp::websocket_url(endpoint).await.map_err(|e| {
                 format!("the browser at CLAUDEOPS_BROWSER_CDP_URL cannot be used: {e}")
             })?;
-            // The sidecar reaches no proxy of the worker's: its own loopback
-            // port refuses as well, so everything not allowed still fails.
-            let (port, proxy) = launch::refusing_proxy()
-                .await
-                .map_err(|e| format!("cannot start the browser's proxy: {e}"))?;
-            let start = Start::Connect { websocket };
-            return match Page::open(start, Arc::new(self.config.allowed.clone()), port).await {
-                Ok(page) => {
-                    open.page = Some(page);
-                    open.proxy = Some(proxy);
-                    Ok(())
-                }
-                Err(error) => {
-                    proxy.abort();
-                    Err(error.to_string())
-                }
-            };
+            return Ok(Start::Connect { websocket });
         }
         let profile = self.config.profiles.join(format!("session-{session_id}"));
         let _ = tokio::fs::remove_dir_all(&profile).await;
@@ -364,9 +370,6 @@ impl Browsers {
             crate::sandbox::give(&profile, owner, &[])
                 .map_err(|e| format!("cannot give the browser profile to the sandbox user: {e}"))?;
         }
-        let (port, proxy) = launch::refusing_proxy()
-            .await
-            .map_err(|e| format!("cannot start the browser's proxy: {e}"))?;
         let (program, args) = launch::command(
             &self.sandbox,
             &self.config.helper,
@@ -374,22 +377,11 @@ impl Browsers {
             &profile,
             &self.config.allowed,
         );
-        let start = Start::Launch {
+        Ok(Start::Launch {
             program,
             args,
             profile,
-        };
-        match Page::open(start, Arc::new(self.config.allowed.clone()), port).await {
-            Ok(page) => {
-                open.page = Some(page);
-                open.proxy = Some(proxy);
-                Ok(())
-            }
-            Err(error) => {
-                proxy.abort();
-                Err(error.to_string())
-            }
-        }
+        })
     }
 
     /// Closes a session's browser (on `browser_close`; the session may open
@@ -487,9 +479,10 @@ impl Browsers {
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        Ok(self.clean(&format!(
+        // `handle` redacts and hides key-like words in the whole reply.
+        Ok(format!(
             "{did}; the page is now {url} \"{title}\". Call browser_snapshot to read it."
-        )))
+        ))
     }
 
     async fn snapshot(&self, open: &Open) -> Result<String, String> {

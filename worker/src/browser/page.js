@@ -83,7 +83,7 @@ function (limit) {
 function (ref) {
   const el = document.querySelector('[data-claudeops-ref="' + ref + '"]');
   if (!el) return null;
-  return { tag: el.tagName.toLowerCase(), type: (el.type || '').toLowerCase(), readOnly: !!el.readOnly, disabled: !!el.disabled };
+  return { tag: el.tagName.toLowerCase(), type: (el.type || '').toLowerCase() };
 }
 
 //== click

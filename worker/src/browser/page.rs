@@ -100,47 +100,65 @@ impl Page {
     /// Starts the browser, makes a fresh context behind the guard, and opens
     /// its one page (blank).
     pub async fn open(start: Start, allow: Arc<AllowList>, proxy: u16) -> Result<Page, PageError> {
-        let (program, args, profile) = match start {
+        let last_words = Arc::new(Mutex::new(Vec::<String>::new()));
+        let (mut page, events) = match start {
             Start::Launch {
                 program,
                 args,
                 profile,
-            } => (program, args, profile),
+            } => Page::launch(&program, &args, profile, last_words.clone())?,
             Start::Connect { websocket } => {
                 let (cdp, events) = super::cdp::connect(&websocket)
                     .await
                     .map_err(PageError::Start)?;
-                let mut page = Page {
-                    cdp,
-                    context: String::new(),
-                    shared_browser: true,
-                    session: String::new(),
-                    shared: Arc::default(),
-                    child: None,
-                    profile: None,
-                    tasks: Vec::new(),
-                };
-                return match tokio::time::timeout(START_TIMEOUT, page.setup(events, allow, proxy))
-                    .await
-                {
-                    Ok(Ok(())) => Ok(page),
-                    Ok(Err(error)) => {
-                        page.close().await;
-                        Err(PageError::Start(error.to_string()))
-                    }
-                    Err(_) => {
-                        page.close().await;
-                        Err(PageError::Start(format!(
-                            "no page within {} s",
-                            START_TIMEOUT.as_secs()
-                        )))
-                    }
-                };
+                (Page::new(cdp, None, None, Vec::new()), events)
             }
         };
-        let mut command = tokio::process::Command::new(&program);
+        let started = tokio::time::timeout(START_TIMEOUT, page.setup(events, allow, proxy)).await;
+        let error = match started {
+            Ok(Ok(())) => return Ok(page),
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!("no page within {} s", START_TIMEOUT.as_secs()),
+        };
+        let said = last_words.lock().map(|w| w.join(" | ")).unwrap_or_default();
+        page.close().await;
+        Err(PageError::Start(if said.is_empty() {
+            error
+        } else {
+            format!("{error}; it said: {said}")
+        }))
+    }
+
+    fn new(
+        cdp: Cdp,
+        child: Option<Child>,
+        profile: Option<PathBuf>,
+        tasks: Vec<JoinHandle<()>>,
+    ) -> Page {
+        Page {
+            cdp,
+            context: String::new(),
+            // Without a process of ours, the browser is someone else's.
+            shared_browser: child.is_none(),
+            session: String::new(),
+            shared: Arc::default(),
+            child,
+            profile,
+            tasks,
+        }
+    }
+
+    /// Starts the browser's process, its stderr kept (the last lines, in
+    /// `last_words`) to say why a start failed.
+    fn launch(
+        program: &Path,
+        args: &[std::ffi::OsString],
+        profile: PathBuf,
+        last_words: Arc<Mutex<Vec<String>>>,
+    ) -> Result<(Page, mpsc::UnboundedReceiver<Event>), PageError> {
+        let mut command = tokio::process::Command::new(program);
         command
-            .args(&args)
+            .args(args)
             .env_clear()
             .env("HOME", &profile)
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -157,14 +175,12 @@ impl Page {
         else {
             return Err(PageError::Start("no pipe to the browser".to_owned()));
         };
-        let last_words = Arc::new(Mutex::new(Vec::<String>::new()));
-        let words = last_words.clone();
         let stderr_task = tokio::spawn(async move {
             use tokio::io::AsyncBufReadExt;
             let mut lines = tokio::io::BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 tracing::debug!(target: "claudeops_worker::browser::chromium", "{line}");
-                if let Ok(mut w) = words.lock() {
+                if let Ok(mut w) = last_words.lock() {
                     if w.len() >= 5 {
                         w.remove(0);
                     }
@@ -173,37 +189,10 @@ impl Page {
             }
         });
         let (cdp, events) = Cdp::new(stdout, stdin);
-        let mut page = Page {
-            cdp: cdp.clone(),
-            context: String::new(),
-            shared_browser: false,
-            session: String::new(),
-            shared: Arc::default(),
-            child: Some(child),
-            profile: Some(profile),
-            tasks: vec![stderr_task],
-        };
-        let started = tokio::time::timeout(START_TIMEOUT, page.setup(events, allow, proxy)).await;
-        match started {
-            Ok(Ok(())) => Ok(page),
-            Ok(Err(error)) => {
-                let said = last_words.lock().map(|w| w.join(" | ")).unwrap_or_default();
-                page.close().await;
-                Err(PageError::Start(if said.is_empty() {
-                    error.to_string()
-                } else {
-                    format!("{error}; it said: {said}")
-                }))
-            }
-            Err(_) => {
-                let said = last_words.lock().map(|w| w.join(" | ")).unwrap_or_default();
-                page.close().await;
-                Err(PageError::Start(format!(
-                    "no page within {} s; it said: {said}",
-                    START_TIMEOUT.as_secs()
-                )))
-            }
-        }
+        Ok((
+            Page::new(cdp, Some(child), Some(profile), vec![stderr_task]),
+            events,
+        ))
     }
 
     async fn setup(

@@ -74,15 +74,7 @@ impl Sandbox {
         } else {
             Drop::None
         };
-        let session = Session {
-            workspace: std::env::temp_dir(),
-            frozen: Vec::new(),
-            repos: None,
-            programs: vec![helper.to_path_buf()],
-            docker_socket: None,
-            actions_socket: None,
-            masked: Vec::new(),
-        };
+        let session = Session::bare(std::env::temp_dir(), vec![helper.to_path_buf()]);
         // The helper's `sandbox-exec` runs `true`'s stand-in: the helper itself
         // with `--version`, which exists inside (it is bound) and says little.
         let args = plan::bwrap_args(

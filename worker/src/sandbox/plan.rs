@@ -78,6 +78,22 @@ pub struct Session {
     pub masked: Vec<PathBuf>,
 }
 
+impl Session {
+    /// A session of one writable directory and these programs, with no
+    /// repos, sockets or masked paths: the start-up trial's, and a browser's.
+    pub fn bare(workspace: PathBuf, programs: Vec<PathBuf>) -> Session {
+        Session {
+            workspace,
+            frozen: Vec::new(),
+            repos: None,
+            programs,
+            docker_socket: None,
+            actions_socket: None,
+            masked: Vec::new(),
+        }
+    }
+}
+
 /// How the sandboxed program is started inside the namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Drop {
